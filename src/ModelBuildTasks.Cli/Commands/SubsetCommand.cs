@@ -1,0 +1,47 @@
+using System.CommandLine;
+using ModelBuildTasks.Data;
+
+namespace ModelBuildTasks.Cli.Commands;
+
+/// <summary><c>subset DATASET --count N --seed S -o IMAGES.gz</c>: a seeded sample of an 8-bit dataset, written as IDX.</summary>
+static class SubsetCommand
+{
+    public static Command Create()
+    {
+        var data = new Argument<string>("DATASET") { Description = "The dataset to sample from." };
+        var count = new Option<int>("--count") { Description = "Images to draw.", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var output = new Option<string>("--output", "-o") { Description = "The IDX images file to write (e.g. train-images-idx3-ubyte.gz); labels go beside it.", Required = true };
+        var command = new Command("subset", "Write a seeded random sample of a dataset as IDX files (a small calibration or test set).") { data, count, seed, output };
+        command.SetAction(result => CompressModelCli.Guard(() =>
+        {
+            var source = DatasetLoader.LoadRaw(result.GetValue(data)!);
+            if (!source.EightBit) throw new ModelBuildException(ErrorCodes.InvalidSetting, "subset writes IDX, which needs 8-bit pixel data", source.Source);
+            var n = result.GetValue(count);
+            if (n < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--count must be at least 1");
+            var sample = DatasetSplit.Sample(source, n, result.GetValue(seed));
+            var imagesPath = result.GetValue(output)!;
+            if (!Path.GetFileName(imagesPath).Contains("images", StringComparison.Ordinal))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, "the output name must contain 'images' so the labels file can be named after it", imagesPath);
+            // IDX stores H x W x C; the dataset holds C x H x W.
+            var hwc = new byte[sample.Pixels.Length];
+            var plane = sample.Height * sample.Width;
+            for (var i = 0; i < sample.Count; i++)
+            for (var c = 0; c < sample.Channels; c++)
+            for (var p = 0; p < plane; p++)
+                hwc[i * sample.ImageSize + p * sample.Channels + c] = (byte)sample.Pixels[i * sample.ImageSize + c * plane + p];
+            int[] dims = sample.Channels == 1 ? [sample.Count, sample.Height, sample.Width] : [sample.Count, sample.Height, sample.Width, sample.Channels];
+            IdxFormat.Write(imagesPath, dims, hwc);
+            Console.WriteLine(imagesPath);
+            if (sample.Labels is { } labels)
+            {
+                var labelsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
+                    IdxDataset.LabelsFileName(Path.GetFileName(imagesPath)));
+                IdxFormat.Write(labelsPath, [labels.Length], labels.Select(l => (byte)l).ToArray());
+                Console.WriteLine(labelsPath);
+            }
+            return CompressModelCli.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,3 @@
+using ModelBuildTasks.Cli;
+
+return CompressModelCli.Run(args);

@@ -1,0 +1,25 @@
+namespace ModelBuildTasks.Data;
+
+/// <summary>
+/// Loads a dataset from a path, whatever its kind: an image folder, a <c>.npz</c> with <c>x</c>
+/// and <c>y</c>, or an IDX images file (plain or .gz, labels found beside it). This is what a
+/// DATASET argument means everywhere, in the CLI and in the csproj.
+/// </summary>
+public static class DatasetLoader
+{
+    /// <summary>Loads and preprocesses the dataset at <paramref name="path"/>.</summary>
+    public static ImageDataset Load(string path, PreprocessSpec? spec = null)
+    {
+        spec ??= PreprocessSpec.Default;
+        return Preprocessing.Apply(LoadRaw(path, spec.Resize), spec);
+    }
+
+    /// <summary>Loads raw pixel values without preprocessing (image folders are resized while loading if asked).</summary>
+    public static ImageDataset LoadRaw(string path, (int Height, int Width)? resize = null)
+    {
+        if (Directory.Exists(path)) return ImageFolderDataset.Load(path, resize);
+        if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found (expected an IDX images file, a .npz file or an image folder)", path);
+        if (path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return NpzDataset.Load(path);
+        return IdxDataset.Load(path);
+    }
+}

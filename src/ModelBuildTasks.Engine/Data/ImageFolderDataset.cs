@@ -1,0 +1,64 @@
+using StbImageSharp;
+
+namespace ModelBuildTasks.Data;
+
+/// <summary>
+/// Loads an image folder: one subfolder per class (sorted by name; the names become the class
+/// names), PNG, JPEG or BMP files inside. All images must have the same size unless a resize is
+/// given. A folder with no subfolders but images is read as unlabeled data.
+/// </summary>
+public static class ImageFolderDataset
+{
+    static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp"];
+
+    /// <summary>Reads the folder. <paramref name="resize"/> (height, width) resizes every image while loading.</summary>
+    public static ImageDataset Load(string folder, (int Height, int Width)? resize = null)
+    {
+        var classes = Directory.GetDirectories(folder).Select(Path.GetFileName).OfType<string>()
+            .Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToArray();
+        List<(string File, int Label)> files;
+        if (classes.Length > 0)
+            files = classes.SelectMany((c, label) => ImagesIn(Path.Combine(folder, c)).Select(f => (f, label))).ToList();
+        else
+            files = ImagesIn(folder).Select(f => (f, -1)).ToList();
+        if (files.Count == 0) throw DataErrors.Invalid(folder, "the image folder has no .png, .jpg or .bmp files");
+
+        var first = Decode(files[0].File, ColorComponents.Default);
+        var channels = first.Comp is ColorComponents.Grey or ColorComponents.GreyAlpha ? 1 : 3;
+        var components = channels == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue;
+        var (height, width) = resize ?? (first.Height, first.Width);
+        var size = channels * height * width;
+        var pixels = new float[(long)files.Count * size];
+        for (var i = 0; i < files.Count; i++)
+        {
+            var image = Decode(files[i].File, components);
+            var chw = Layout.HwcToChw<byte>(image.Data, 1, image.Height, image.Width, channels);
+            if (image.Height != height || image.Width != width)
+            {
+                if (resize is null)
+                    throw DataErrors.Invalid(files[i].File,
+                        $"image is {image.Width}x{image.Height} but {Path.GetFileName(files[0].File)} is {width}x{height}; add resize=HxW to the preprocessing");
+                chw = Resize.Bilinear(chw, channels, image.Height, image.Width, height, width);
+            }
+            chw.CopyTo(pixels, (long)i * size);
+        }
+        var labels = classes.Length > 0 ? files.Select(f => f.Label).ToArray() : null;
+        return new ImageDataset(pixels, files.Count, channels, height, width, labels, classes.Length > 0 ? classes : null, eightBit: true, source: folder);
+    }
+
+    static IEnumerable<string> ImagesIn(string folder) =>
+        Directory.GetFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal);
+
+    static ImageResult Decode(string file, ColorComponents components)
+    {
+        try
+        {
+            using var stream = File.OpenRead(file);
+            return ImageResult.FromStream(stream, components);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw DataErrors.Invalid(file, $"cannot decode the image: {e.Message}");
+        }
+    }
+}

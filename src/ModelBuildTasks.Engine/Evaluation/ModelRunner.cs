@@ -1,0 +1,148 @@
+using Microsoft.ML.OnnxRuntime;
+using ModelBuildTasks.Data;
+
+namespace ModelBuildTasks.Evaluation;
+
+/// <summary>
+/// One ONNX Runtime session over an image classifier: checks that a dataset fits the model's
+/// input, runs it in batches and measures per-image latency. Full graph optimisation, sequential
+/// execution, and a fixed, reported number of intra-op threads.
+/// </summary>
+public sealed class ModelRunner : IDisposable
+{
+    readonly InferenceSession session;
+    readonly RunOptions runOptions = new(); // Run(...) with null RunOptions throws in ORT 1.31
+    readonly string inputName;
+    readonly string outputName;
+    readonly long[] inputDims;
+
+    /// <summary>Creates a session over serialized ONNX bytes.</summary>
+    /// <param name="onnx">The model.</param>
+    /// <param name="options">Session settings.</param>
+    /// <param name="displayPath">The model's name in error messages.</param>
+    public ModelRunner(byte[] onnx, RunnerOptions? options = null, string? displayPath = null)
+    {
+        Options = options ?? new RunnerOptions();
+        using var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = Options.EffectiveThreads,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        try
+        {
+            session = new InferenceSession(onnx, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"ONNX Runtime cannot load the model: {e.Message}", displayPath);
+        }
+        if (session.InputMetadata.Count != 1)
+            throw new ModelBuildException(ErrorCodes.InvalidGraph, $"an image classifier has one input; this model has {session.InputMetadata.Count}", displayPath);
+        var (name, meta) = session.InputMetadata.First();
+        if (meta.ElementType != typeof(float))
+            throw new ModelBuildException(ErrorCodes.InvalidGraph, $"input '{name}' is {meta.ElementType.Name}; only float inputs are supported", displayPath);
+        inputName = name;
+        inputDims = meta.Dimensions.Select(d => (long)d).ToArray();
+        outputName = session.OutputMetadata.First().Key;
+        DisplayPath = displayPath;
+    }
+
+    /// <summary>The session settings in use.</summary>
+    public RunnerOptions Options { get; }
+
+    /// <summary>The model's name in messages.</summary>
+    public string? DisplayPath { get; }
+
+    /// <summary>The input's dimensions; -1 marks a symbolic or unknown one (usually the batch).</summary>
+    public IReadOnlyList<long> InputDims => inputDims;
+
+    /// <summary>Images per run: the model's own batch size when fixed, else the configured one.</summary>
+    public int BatchSize => inputDims.Length > 0 && inputDims[0] > 0 ? (int)inputDims[0] : Options.BatchSize;
+
+    /// <summary>Throws <see cref="ErrorCodes.InputShapeMismatch"/> unless one image of <paramref name="data"/> fits the model's input.</summary>
+    public void CheckCompatible(ImageDataset data)
+    {
+        var perImage = inputDims.Skip(1).ToArray();
+        bool fits = perImage.Length == 3
+            ? Matches(perImage[0], data.Channels) && Matches(perImage[1], data.Height) && Matches(perImage[2], data.Width)
+            : perImage.All(d => d > 0) && perImage.Aggregate(1L, (n, d) => n * d) == data.ImageSize;
+        if (!fits)
+            throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
+                $"the dataset's images are {data.ImageShape} (C x H x W) but the model's input '{inputName}' is [{string.Join(",", inputDims.Select(d => d < 0 ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]; " +
+                "set a preprocessing (for example resize=HxW;channels=3) that produces the model's input", data.Source);
+        static bool Matches(long dim, int size) => dim < 0 || dim == size;
+    }
+
+    /// <summary>The top-1 class of every image, computed in batches.</summary>
+    public int[] PredictTop1(ImageDataset data, IProgress<Progress.ProgressUpdate>? progress = null)
+    {
+        CheckCompatible(data);
+        var predictions = new int[data.Count];
+        for (var start = 0; start < data.Count; start += BatchSize)
+        {
+            var count = Math.Min(BatchSize, data.Count - start);
+            var logits = Run(data.Pixels.AsSpan(start * data.ImageSize, count * data.ImageSize), count);
+            var classes = logits.Length / BatchRows(count);
+            for (var i = 0; i < count; i++) predictions[start + i] = ArgMax(logits.AsSpan(i * classes, classes));
+            progress?.Report(new Progress.ProgressUpdate("evaluate", start + count, data.Count, "images"));
+        }
+        return predictions;
+    }
+
+    /// <summary>Runs <paramref name="count"/> images and returns the first output (e.g. logits), row after row.</summary>
+    public float[] Run(ReadOnlySpan<float> images, int count)
+    {
+        var rows = BatchRows(count);
+        var perImage = images.Length / count;
+        var batch = new float[rows * perImage]; // zero-padded when the model's batch is fixed and larger
+        images.CopyTo(batch);
+        var shape = inputDims.ToArray();
+        shape[0] = rows;
+        for (var i = 1; i < shape.Length; i++)
+            if (shape[i] < 0) throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"input '{inputName}' has an unknown dimension {i} besides the batch", DisplayPath);
+        try
+        {
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
+            using var outputs = session.Run(runOptions, [inputName], [input], [outputName]);
+            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"ONNX Runtime failed to run the model: {e.Message}", DisplayPath);
+        }
+    }
+
+    /// <summary>Per-image latency in milliseconds over single-image runs (after warm-up), one entry per run.</summary>
+    public double[] MeasureLatency(ImageDataset data, int samples, int warmup = 5)
+    {
+        CheckCompatible(data);
+        for (var i = 0; i < warmup; i++) Run(data.Image(i % data.Count), 1);
+        var times = new double[samples];
+        for (var i = 0; i < samples; i++)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            Run(data.Image(i % data.Count), 1);
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds / BatchRows(1);
+        }
+        return times;
+    }
+
+    int BatchRows(int count) => inputDims.Length > 0 && inputDims[0] > 0 ? (int)inputDims[0] : count;
+
+    static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        session.Dispose();
+        runOptions.Dispose();
+    }
+}

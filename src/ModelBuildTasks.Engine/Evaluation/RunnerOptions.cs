@@ -1,0 +1,14 @@
+namespace ModelBuildTasks.Evaluation;
+
+/// <summary>How ONNX Runtime sessions are set up for evaluation.</summary>
+public sealed record RunnerOptions
+{
+    /// <summary>Intra-op threads; 0 means one per core. Set deliberately, and reported, because latency depends on it.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Images per batch for accuracy runs (ignored when the model has a fixed batch size).</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>The threads actually used.</summary>
+    public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
+}

@@ -1,0 +1,35 @@
+namespace ModelBuildTasks;
+
+/// <summary>
+/// Stable error codes. The numbers never change meaning once released; docs/errors.md lists them.
+/// 1xxx: models, 11xx: datasets, 12xx: evaluation, 19xx: internal.
+/// </summary>
+public static class ErrorCodes
+{
+    /// <summary>The model file does not exist or cannot be read.</summary>
+    public const string ModelNotFound = "MBT1001";
+    /// <summary>The file is not a valid ONNX model (truncated, random bytes, missing graph).</summary>
+    public const string InvalidModel = "MBT1002";
+    /// <summary>A tensor's external data is missing, out of range, or outside the model's folder.</summary>
+    public const string InvalidExternalData = "MBT1003";
+    /// <summary>The model uses operators the engine does not support.</summary>
+    public const string UnsupportedOperator = "MBT1004";
+    /// <summary>The model's graph is inconsistent (shapes that cannot match, dangling inputs).</summary>
+    public const string InvalidGraph = "MBT1005";
+    /// <summary>The dataset path does not exist or cannot be read.</summary>
+    public const string DatasetNotFound = "MBT1101";
+    /// <summary>The dataset file is malformed or of an unknown kind.</summary>
+    public const string InvalidDataset = "MBT1102";
+    /// <summary>The number of labels differs from the number of images.</summary>
+    public const string LabelCountMismatch = "MBT1103";
+    /// <summary>The dataset's images do not have the shape the model's input expects.</summary>
+    public const string InputShapeMismatch = "MBT1104";
+    /// <summary>The preprocessing specification cannot be parsed.</summary>
+    public const string InvalidPreprocessing = "MBT1105";
+    /// <summary>ONNX Runtime could not load or run the model.</summary>
+    public const string RuntimeFailure = "MBT1201";
+    /// <summary>A bad command-line or build setting.</summary>
+    public const string InvalidSetting = "MBT1301";
+    /// <summary>An unexpected failure inside the engine (a bug: please report it).</summary>
+    public const string Internal = "MBT1999";
+}
