@@ -4,6 +4,7 @@ using ModelBuildTasks.Onnx;
 using ModelBuildTasks.Onnx.Proto;
 
 namespace ModelBuildTasks.Engine.Tests;
+using ModelBuildTasks.Tests;
 
 public class OnnxRoundTripTests
 {

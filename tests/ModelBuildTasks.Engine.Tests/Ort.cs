@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 
 namespace ModelBuildTasks.Engine.Tests;
+using ModelBuildTasks.Tests;
 
 /// <summary>Runs a model with ONNX Runtime and returns every output, for comparisons in tests.</summary>
 static class Ort
@@ -20,5 +21,19 @@ static class Ort
     {
         Assert.Equal(a.Length, b.Length);
         return a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+    }
+}
+
+static class OrtShapes
+{
+    /// <summary>The actual shape of the model's first output when run on zeros of <paramref name="inputShape"/>.</summary>
+    public static long[] FirstOutput(byte[] model, long[] inputShape)
+    {
+        using var session = new InferenceSession(model);
+        using var runOptions = new RunOptions();
+        var input = new float[inputShape.Aggregate(1L, (n, d) => n * d)];
+        using var value = OrtValue.CreateTensorValueFromMemory(input, inputShape);
+        using var outputs = session.Run(runOptions, [session.InputMetadata.Keys.Single()], [value], [session.OutputMetadata.Keys.First()]);
+        return outputs[0].GetTensorTypeAndShape().Shape;
     }
 }

@@ -1,6 +1,6 @@
 using ModelBuildTasks.Graph;
 
-namespace ModelBuildTasks.Engine.Tests;
+namespace ModelBuildTasks.Tests;
 
 /// <summary>Small models the tests build themselves: one per CNN family shape.</summary>
 static class TestModels

@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace ModelBuildTasks.Engine.Tests;
+namespace ModelBuildTasks.Tests;
 
 /// <summary>Where the repository's test inputs are.</summary>
 static class TestPaths

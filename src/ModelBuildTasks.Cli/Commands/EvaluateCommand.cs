@@ -31,8 +31,7 @@ static class EvaluateCommand
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "--threads, --latency-samples must be >= 0 and --batch-size, --limit >= 1");
             var onnx = OnnxModelFile.ToBytes(OnnxModelFile.Load(modelPath));
             var referenceBytes = result.GetValue(reference) is { } r ? OnnxModelFile.ToBytes(OnnxModelFile.Load(r)) : null;
-            var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess)));
-            if (result.GetValue(limit) is { } n && n < dataset.Count) dataset = dataset.Subset(Enumerable.Range(0, n).ToArray());
+            var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess)), result.GetValue(limit));
             var options = new RunnerOptions { Threads = result.GetValue(threads), BatchSize = result.GetValue(batch) };
             var evaluation = ConsoleProgress.Run("evaluate", progress =>
                 Evaluator.Evaluate(onnx, dataset, options, referenceBytes, result.GetValue(latency), progress, modelPath));

@@ -8,10 +8,15 @@ namespace ModelBuildTasks.Data;
 public static class DatasetLoader
 {
     /// <summary>Loads and preprocesses the dataset at <paramref name="path"/>.</summary>
-    public static ImageDataset Load(string path, PreprocessSpec? spec = null)
+    /// <param name="path">An image folder, a .npz, or an IDX images file.</param>
+    /// <param name="spec">The preprocessing; null for the default.</param>
+    /// <param name="limit">Keep only the first images (taken before preprocessing, which may enlarge them).</param>
+    public static ImageDataset Load(string path, PreprocessSpec? spec = null, int? limit = null)
     {
         spec ??= PreprocessSpec.Default;
-        return Preprocessing.Apply(LoadRaw(path, spec.Resize), spec);
+        var raw = LoadRaw(path, spec.Resize);
+        if (limit is { } n && n < raw.Count) raw = raw.Subset(Enumerable.Range(0, n).ToArray());
+        return Preprocessing.Apply(raw, spec);
     }
 
     /// <summary>Loads raw pixel values without preprocessing (image folders are resized while loading if asked).</summary>

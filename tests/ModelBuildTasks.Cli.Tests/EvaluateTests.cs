@@ -1,0 +1,69 @@
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+public class EvaluateTests
+{
+    [Fact]
+    public void Json_OnTheCommittedSubset_ReportsAccuracyAndLatency()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var result = CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--threads", "1", "--latency-samples", "5", "--json");
+        Assert.Equal(0, result.ExitCode);
+        var json = result.Json;
+        Assert.Equal(2000, json.GetProperty("images").GetInt32());
+        Assert.Equal("labels", json.GetProperty("measure").GetString());
+        Assert.InRange(json.GetProperty("accuracy").GetDouble(), 0, 1);
+        Assert.True(json.GetProperty("latency_ms_median").GetDouble() > 0);
+        Assert.True(json.GetProperty("latency_ms_p90").GetDouble() >= json.GetProperty("latency_ms_median").GetDouble());
+        Assert.Equal(1, json.GetProperty("threads").GetInt32());
+        Assert.Contains("evaluate: 2000/2000 images", result.Stderr); // progress goes to stderr, data to stdout
+    }
+
+    [Fact]
+    public void UnlabeledData_ReportsAgreement()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(seed: 1), temp.File("a.onnx"));
+        ModelFile.Save(TestModels.Plain(seed: 9), temp.File("b.onnx"));
+        IdxFormat.Write(temp.File("u-images-idx3-ubyte"), [50, 28, 28], Enumerable.Range(0, 50 * 784).Select(i => (byte)(i * 37 % 256)).ToArray());
+
+        var self = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", temp.File("u-images-idx3-ubyte"), "--latency-samples", "1", "--json");
+        Assert.Equal(0, self.ExitCode);
+        Assert.Equal("agreement", self.Json.GetProperty("measure").GetString());
+        Assert.Equal(1.0, self.Json.GetProperty("accuracy").GetDouble());
+
+        var other = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", temp.File("u-images-idx3-ubyte"), "--reference", temp.File("b.onnx"), "--latency-samples", "1", "--json");
+        Assert.Equal(0, other.ExitCode);
+        Assert.True(other.Json.GetProperty("accuracy").GetDouble() < 1.0, "two differently seeded models should not agree everywhere");
+    }
+
+    [Fact]
+    public void ImageSizeMismatch_FailsCleanly()
+    {
+        var result = CliRunner.Run("evaluate", TestPaths.ResNet18, "--data", TestPaths.FashionTest, "--limit", "2");
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.InputShapeMismatch);
+        Assert.Contains("1x28x28", result.Stderr);
+    }
+
+    [Fact]
+    public void LabelCountMismatch_FailsCleanly()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        IdxFormat.Write(temp.File("d-images-idx3-ubyte.gz"), [3, 28, 28], new byte[3 * 784]);
+        IdxFormat.Write(temp.File("d-labels-idx1-ubyte.gz"), [4], [0, 1, 2, 3]);
+        CliRunner.AssertCleanError(CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", temp.File("d-images-idx3-ubyte.gz")), 1, ErrorCodes.LabelCountMismatch);
+    }
+
+    [Fact]
+    public void MissingDataset_AndBadPreprocessing_FailCleanly()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        CliRunner.AssertCleanError(CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", temp.File("nothing.gz")), 1, ErrorCodes.DatasetNotFound);
+        CliRunner.AssertCleanError(CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--preprocess", "resize=big"), 1, ErrorCodes.InvalidPreprocessing);
+    }
+}

@@ -1,0 +1,162 @@
+using ModelBuildTasks.Data;
+
+namespace ModelBuildTasks.Engine.Tests;
+using ModelBuildTasks.Tests;
+
+public class DatasetTests
+{
+    [Fact]
+    public void CommittedFashionMnistSubset_LoadsWithLabels()
+    {
+        var train = DatasetLoader.Load(TestPaths.FashionTrain);
+        var test = DatasetLoader.Load(TestPaths.FashionTest);
+        Assert.Equal((4000, 1, 28, 28), (train.Count, train.Channels, train.Height, train.Width));
+        Assert.Equal(2000, test.Count);
+        Assert.Equal(Enumerable.Range(0, 10), train.Labels!.Distinct().Order());
+        Assert.InRange(train.Pixels.Max(), 0.99f, 1f); // 8-bit pixels scaled to [0, 1] by default
+        Assert.Equal(0f, train.Pixels.Min());
+    }
+
+    [Theory]
+    [InlineData("data-images-idx3-ubyte")]
+    [InlineData("data-images-idx3-ubyte.gz")]
+    public void Idx_WriteThenRead_RoundTrips(string name)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var pixels = Enumerable.Range(0, 3 * 4 * 5).Select(i => (byte)(i * 3)).ToArray();
+        IdxFormat.Write(temp.File(name), [3, 4, 5], pixels);
+        IdxFormat.Write(temp.File(IdxDataset.LabelsFileName(name)), [3], [2, 0, 1]);
+
+        var data = DatasetLoader.LoadRaw(temp.File(name));
+        Assert.Equal(pixels.Select(p => (float)p), data.Pixels);
+        Assert.Equal([2, 0, 1], data.Labels);
+    }
+
+    [Fact]
+    public void Idx_WithoutLabelsFile_IsUnlabeled()
+    {
+        using var temp = new TestPaths.TempFolder();
+        IdxFormat.Write(temp.File("x-images-idx3-ubyte"), [2, 2, 2], new byte[8]);
+        Assert.False(DatasetLoader.LoadRaw(temp.File("x-images-idx3-ubyte")).HasLabels);
+    }
+
+    [Fact]
+    public void Idx_LabelCountMismatch_IsAnError()
+    {
+        using var temp = new TestPaths.TempFolder();
+        IdxFormat.Write(temp.File("x-images-idx3-ubyte"), [3, 2, 2], new byte[12]);
+        IdxFormat.Write(temp.File("x-labels-idx1-ubyte"), [2], [0, 1]);
+        var error = Assert.Throws<ModelBuildException>(() => DatasetLoader.LoadRaw(temp.File("x-images-idx3-ubyte")));
+        Assert.Equal(ErrorCodes.LabelCountMismatch, error.Code);
+        Assert.Contains("3 images", error.Message);
+    }
+
+    [Fact]
+    public void Idx_TruncatedOrGarbage_IsAnError()
+    {
+        using var temp = new TestPaths.TempFolder();
+        IdxFormat.Write(temp.File("x-images-idx3-ubyte"), [3, 2, 2], new byte[12]);
+        var bytes = File.ReadAllBytes(temp.File("x-images-idx3-ubyte"));
+        File.WriteAllBytes(temp.File("x-images-idx3-ubyte"), bytes[..^5]);
+        Assert.Equal(ErrorCodes.InvalidDataset, Assert.Throws<ModelBuildException>(() => DatasetLoader.LoadRaw(temp.File("x-images-idx3-ubyte"))).Code);
+        File.WriteAllText(temp.File("notes.txt"), "hello");
+        Assert.Equal(ErrorCodes.InvalidDataset, Assert.Throws<ModelBuildException>(() => DatasetLoader.LoadRaw(temp.File("notes.txt"))).Code);
+        Assert.Equal(ErrorCodes.DatasetNotFound, Assert.Throws<ModelBuildException>(() => DatasetLoader.LoadRaw(temp.File("absent.gz"))).Code);
+    }
+
+    [Fact]
+    public void Npz_ChannelsLastUInt8_BecomesChannelsFirst()
+    {
+        using var temp = new TestPaths.TempFolder();
+        // Two 2x2 RGB images; pixel value = 100*image + 10*position + channel.
+        var hwc = new byte[2 * 2 * 2 * 3];
+        for (var n = 0; n < 2; n++) for (var p = 0; p < 4; p++) for (var c = 0; c < 3; c++) hwc[n * 12 + p * 3 + c] = (byte)(100 * n + 10 * p + c);
+        Fixtures.WriteNpz(temp.File("d.npz"), ("x", "|u1", [2, 2, 2, 3], hwc), ("y", "<i8", [2], Fixtures.Bytes([1L, 0L])));
+
+        var data = DatasetLoader.LoadRaw(temp.File("d.npz"));
+        Assert.Equal((2, 3, 2, 2), (data.Count, data.Channels, data.Height, data.Width));
+        Assert.True(data.EightBit);
+        Assert.Equal([1, 0], data.Labels);
+        Assert.Equal([100f, 110f, 120f, 130f, 101f, 111f, 121f, 131f], data.Image(1)[..8].ToArray()); // channel planes
+    }
+
+    [Fact]
+    public void Npz_Float32_IsNotRescaled_AndLabelMismatchIsAnError()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var values = new float[] { 0.25f, -1f, 2f, 0.5f };
+        Fixtures.WriteNpz(temp.File("d.npz"), ("x", "<f4", [1, 2, 2], Fixtures.Bytes(values)), ("y", "<i8", [1], Fixtures.Bytes([3L])));
+        Assert.Equal(values, DatasetLoader.Load(temp.File("d.npz")).Pixels);
+
+        Fixtures.WriteNpz(temp.File("bad.npz"), ("x", "<f4", [1, 2, 2], Fixtures.Bytes(values)), ("y", "<i8", [2], Fixtures.Bytes([3L, 4L])));
+        Assert.Equal(ErrorCodes.LabelCountMismatch, Assert.Throws<ModelBuildException>(() => DatasetLoader.Load(temp.File("bad.npz"))).Code);
+    }
+
+    [Fact]
+    public void ImageFolder_ClassesFromSubfolders_PngDecoded()
+    {
+        using var temp = new TestPaths.TempFolder();
+        foreach (var (cls, value) in new[] { ("cat", (byte)10), ("dog", (byte)200) })
+        {
+            Directory.CreateDirectory(temp.File(cls));
+            for (var i = 0; i < 2; i++) Fixtures.WritePng(temp.File($"{cls}/{i}.png"), 4, 3, 3, Enumerable.Repeat(value, 36).ToArray());
+        }
+        var data = DatasetLoader.LoadRaw(temp.Path);
+        Assert.Equal(["cat", "dog"], data.ClassNames);
+        Assert.Equal([0, 0, 1, 1], data.Labels);
+        Assert.Equal((3, 3, 4), (data.Channels, data.Height, data.Width));
+        Assert.All(data.Image(3).ToArray(), v => Assert.Equal(200f, v));
+    }
+
+    [Fact]
+    public void ImageFolder_MixedSizes_NeedAResize()
+    {
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("a"));
+        Fixtures.WritePng(temp.File("a/1.png"), 4, 4, 1, new byte[16]);
+        Fixtures.WritePng(temp.File("a/2.png"), 8, 8, 1, Enumerable.Repeat((byte)255, 64).ToArray());
+        var error = Assert.Throws<ModelBuildException>(() => DatasetLoader.Load(temp.Path));
+        Assert.Contains("resize", error.Message);
+
+        var resized = DatasetLoader.Load(temp.Path, PreprocessSpec.Parse("resize=4x4"));
+        Assert.Equal(4, resized.Width);
+        Assert.All(resized.Image(1).ToArray(), v => Assert.Equal(1f, v, 5));
+    }
+
+    [Fact]
+    public void Preprocessing_ScalesNormalisesAndConvertsChannels()
+    {
+        var raw = new ImageDataset([0f, 255f, 51f, 102f], 1, 1, 2, 2, [0], eightBit: true);
+        var spec = PreprocessSpec.Parse("channels=3; scale=1/255; mean=0.5,0.5,0; std=0.5,0.5,1");
+        var result = Preprocessing.Apply(raw, spec);
+        Assert.Equal(3, result.Channels);
+        Assert.Equal([-1f, 1f, -0.6f, -0.2f], result.Image(0)[..4].ToArray().Select(v => MathF.Round(v, 4)));
+        Assert.Equal([0f, 1f, 0.2f, 0.4f], result.Image(0)[8..].ToArray().Select(v => MathF.Round(v, 4)));
+        Assert.Equal(spec.ToString(), PreprocessSpec.Parse(spec.ToString()).ToString());
+    }
+
+    [Theory]
+    [InlineData("resize=abc")]
+    [InlineData("scale=x")]
+    [InlineData("colour=red")]
+    [InlineData("std=0")]
+    [InlineData("channels=2")]
+    public void Preprocessing_BadSpecs_AreErrors(string text) =>
+        Assert.Equal(ErrorCodes.InvalidPreprocessing, Assert.Throws<ModelBuildException>(() => PreprocessSpec.Parse(text)).Code);
+
+    [Fact]
+    public void Splits_AreDeterministicDisjointAndComplete()
+    {
+        var data = new ImageDataset(Enumerable.Range(0, 100).Select(i => (float)i).ToArray(), 100, 1, 1, 1, Enumerable.Range(0, 100).ToArray());
+        var a = DatasetSplit.Split(data, 42, 0.7, 0.3);
+        var b = DatasetSplit.Split(data, 42, 0.7, 0.3);
+        var c = DatasetSplit.Split(data, 43, 0.7, 0.3);
+        Assert.Equal(70, a[0].Count);
+        Assert.Equal(a[0].Labels, b[0].Labels);
+        Assert.NotEqual(a[0].Labels, c[0].Labels);
+        Assert.Empty(a[0].Labels!.Intersect(a[1].Labels!));
+        Assert.Equal(Enumerable.Range(0, 100), a[0].Labels!.Concat(a[1].Labels!).Order());
+        // The permutation is our own generator: its first entries are fixed forever.
+        Assert.Equal([91, 99, 1], DatasetSplit.Permutation(100, 42)[..3]); // computed independently with a Python SplitMix64
+    }
+}

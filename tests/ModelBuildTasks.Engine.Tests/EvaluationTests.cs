@@ -1,0 +1,93 @@
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Engine.Tests;
+using ModelBuildTasks.Tests;
+
+public class EvaluationTests
+{
+    // A 1x4x4 image of class k has a single bright pixel at position k; the oracle model's logit k
+    // is pixel map[k]. With map = identity its top-1 is exactly the class.
+    static ImageDataset Images(int count, int[]? labels)
+    {
+        var pixels = new float[count * 16];
+        for (var i = 0; i < count; i++) pixels[i * 16 + i % 10] = 1f;
+        return new ImageDataset(pixels, count, 1, 4, 4, labels);
+    }
+
+    static byte[] Oracle(Func<int, int> classOfPixel)
+    {
+        var b = new GraphBuilder("oracle");
+        var x = b.Flatten(b.Input("input", 1, 4, 4));
+        var w = new float[10 * 16];
+        for (var p = 0; p < 10; p++) w[classOfPixel(p) * 16 + p] = 1f;
+        b.Output(b.Add("Gemm", [x, b.Initializer("w", [10, 16], w), b.Constant("b", [10], 0f)], ("transB", NodeAttribute.Of(1L))), "logits");
+        return OnnxExport.ToBytes(b.Build());
+    }
+
+    [Fact]
+    public void Accuracy_IsMeasuredAgainstTheLabels()
+    {
+        var labels = Enumerable.Range(0, 100).Select(i => i % 10).ToArray();
+        var perfect = Evaluator.Evaluate(Oracle(p => p), Images(100, labels), latencySamples: 0);
+        Assert.Equal(1.0, perfect.Accuracy);
+        Assert.True(perfect.AgainstLabels);
+
+        for (var i = 0; i < 30; i++) labels[i] = (labels[i] + 1) % 10; // 30 wrong labels
+        Assert.Equal(0.7, Evaluator.Evaluate(Oracle(p => p), Images(100, labels), latencySamples: 0).Accuracy, 10);
+    }
+
+    [Fact]
+    public void UnlabeledData_MeasuresAgreementWithTheReference()
+    {
+        var data = Images(100, labels: null);
+        var model = Oracle(p => p);
+        var disagreesOnClass3 = Oracle(p => p == 3 ? 4 : p);
+        var self = Evaluator.Evaluate(model, data, latencySamples: 0);
+        Assert.Equal(1.0, self.Accuracy);
+        Assert.False(self.AgainstLabels);
+        Assert.Equal(0.9, Evaluator.Evaluate(model, data, referenceOnnx: disagreesOnClass3, latencySamples: 0).Accuracy, 10);
+    }
+
+    [Fact]
+    public void Latency_AndThreads_AreReported()
+    {
+        var result = Evaluator.Evaluate(Oracle(p => p), Images(20, null), new RunnerOptions { Threads = 1, BatchSize = 8 }, latencySamples: 10);
+        Assert.Equal(1, result.Threads);
+        Assert.Equal(8, result.BatchSize);
+        Assert.Equal(20, result.Images);
+        Assert.True(result.LatencyMsMedian > 0);
+        Assert.True(result.LatencyMsP90 >= result.LatencyMsMedian);
+    }
+
+    [Fact]
+    public void WrongImageSize_IsAClearError()
+    {
+        var data = new ImageDataset(new float[2 * 3 * 5 * 5], 2, 3, 5, 5, null, source: "images.npz");
+        var error = Assert.Throws<ModelBuildException>(() => Evaluator.Evaluate(Oracle(p => p), data));
+        Assert.Equal(ErrorCodes.InputShapeMismatch, error.Code);
+        Assert.Contains("3x5x5", error.Message);
+        Assert.Equal("images.npz", error.File);
+    }
+
+    [Fact]
+    public void FixedBatchThirdPartyModel_RunsOnResizedFashionMnist()
+    {
+        var data = DatasetSplit.Sample(DatasetLoader.Load(TestPaths.FashionTest, PreprocessSpec.Parse("resize=224x224;channels=3")), 3, seed: 1);
+        var result = Evaluator.Evaluate(OnnxModelBytes(TestPaths.ResNet18), data, latencySamples: 2);
+        Assert.Equal(1, result.BatchSize); // the model's own fixed batch
+        Assert.Equal(3, result.Images);
+    }
+
+    [Fact]
+    public void Percentile_UsesNearestRank()
+    {
+        double[] values = [5, 1, 4, 2, 3, 6, 7, 8, 9, 10];
+        Assert.Equal(5, Evaluator.Percentile(values, 0.5));
+        Assert.Equal(9, Evaluator.Percentile(values, 0.9));
+        Assert.Equal(0, Evaluator.Percentile([], 0.5));
+    }
+
+    static byte[] OnnxModelBytes(string path) => Onnx.OnnxModelFile.ToBytes(Onnx.OnnxModelFile.Load(path));
+}
