@@ -2,7 +2,6 @@ using ModelBuildTasks.Graph;
 using ModelBuildTasks.Passes;
 
 namespace ModelBuildTasks.Engine.Tests;
-using ModelBuildTasks.Tests;
 
 public class BatchNormFoldingTests
 {

@@ -1,7 +1,6 @@
 using ModelBuildTasks.Data;
 
 namespace ModelBuildTasks.Engine.Tests;
-using ModelBuildTasks.Tests;
 
 public class DatasetTests
 {

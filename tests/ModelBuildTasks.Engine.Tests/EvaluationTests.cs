@@ -3,7 +3,6 @@ using ModelBuildTasks.Evaluation;
 using ModelBuildTasks.Graph;
 
 namespace ModelBuildTasks.Engine.Tests;
-using ModelBuildTasks.Tests;
 
 public class EvaluationTests
 {

@@ -4,7 +4,6 @@ using ModelBuildTasks.Onnx;
 using ModelBuildTasks.Onnx.Proto;
 
 namespace ModelBuildTasks.Engine.Tests;
-using ModelBuildTasks.Tests;
 
 public class OnnxRoundTripTests
 {

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace ModelBuildTasks.Engine.Tests;
+namespace ModelBuildTasks.Tests;
 using ModelBuildTasks.Tests;
 
 /// <summary>Writers for dataset files the tests create: PNG images and NumPy .npz archives.</summary>

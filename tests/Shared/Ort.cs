@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace ModelBuildTasks.Engine.Tests;
+namespace ModelBuildTasks.Tests;
 using ModelBuildTasks.Tests;
 
 /// <summary>Runs a model with ONNX Runtime and returns every output, for comparisons in tests.</summary>

@@ -1,0 +1,109 @@
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Training;
+using ModelBuildTasks.Training.Native;
+
+namespace ModelBuildTasks.Training.Tests;
+
+public class TrainingTests
+{
+    static readonly ImageDataset Train = DatasetLoader.Load(TestPaths.FashionTrain);
+    static readonly ImageDataset Test = DatasetLoader.Load(TestPaths.FashionTest);
+
+    static double Accuracy(OnnxModel model) => Evaluator.Evaluate(OnnxExport.ToBytes(model), Test, latencySamples: 0).Accuracy;
+
+    [Fact]
+    public void TinyModel_LearnsOnTheCommittedSubset_AndOnnxRuntimeSeesTheTrainedAccuracy()
+    {
+        var model = TestModels.Plain(seed: 1);
+        var before = Accuracy(model);
+
+        var report = Trainer.Train(model, Train, new TrainOptions { Epochs = 2, Seed = 1, Threads = 2, LearningRate = 1e-2 });
+
+        var after = Accuracy(model);
+        Assert.True(after > before + 0.25, $"accuracy {before:P1} -> {after:P1}");
+        Assert.True(after > 0.4, $"accuracy after 2 epochs on 4,000 images: {after:P1}");
+        Assert.Equal(2, report.Threads);
+        Assert.Equal(2.0, report.Epochs);
+        Assert.Equal(2 * 32, report.Steps); // 4,000 images in batches of 128
+        Assert.True(double.IsFinite(report.FinalLoss));
+    }
+
+    [Fact]
+    public void ExportedModel_AgreesWithTheTorchModule_AfterTraining()
+    {
+        // Training changes BN running statistics too; export must carry them.
+        var model = TestModels.Residual();
+        Trainer.Train(model, Train, new TrainOptions { Epochs = 1, Seed = 2, Threads = 2 });
+        using var module = new TorchGraphModule(model);
+        module.eval();
+        var input = TestModels.RandomInput(3, 4, 1, 28, 28);
+        using var _ = TorchSharp.torch.no_grad();
+        var torchOut = module.forward(TorchSharp.torch.tensor(input, [4, 1, 28, 28])).data<float>().ToArray();
+        var ortOut = Ort.Run(OnnxExport.ToBytes(model), input, [4, 1, 28, 28])["logits"];
+        Assert.True(Ort.MaxDifference(torchOut, ortOut) < 1e-4f * Math.Max(1, ortOut.Max(Math.Abs)));
+    }
+
+    [Fact]
+    public void Masks_StayZeroThroughTraining()
+    {
+        var model = TestModels.Plain(seed: 3);
+        var conv = model.Graph.Nodes.First(n => n.OpType == "Conv").Inputs[1];
+        var weights = model.Graph.Initializers[conv];
+        var mask = Enumerable.Range(0, (int)weights.ElementCount).Select(i => i % 3 == 0 ? 0f : 1f).ToArray();
+
+        Trainer.Train(model, Train, new TrainOptions { Epochs = 1, Seed = 3, Threads = 2 }, new Dictionary<string, float[]> { [conv] = mask });
+
+        var trained = model.Graph.Initializers[conv].Floats.ToArray();
+        Assert.All(Enumerable.Range(0, trained.Length).Where(i => mask[i] == 0), i => Assert.Equal(0f, trained[i]));
+        Assert.True(trained.Where((_, i) => mask[i] == 1).Count(v => v != 0) > trained.Length / 2);
+    }
+
+    static float SumAbsGamma(OnnxModel model) =>
+        model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").Sum(n => model.Graph.Initializers[n.Inputs[1]].Floats.ToArray().Sum(Math.Abs));
+
+    [Fact]
+    public void ExtraLoss_IsApplied()
+    {
+        // Network slimming's sparsity term, lambda * sum |gamma|, against a control run with the same seed and steps.
+        var options = new TrainOptions { Epochs = 1, Seed = 4, Threads = 2, LearningRate = 1e-2 };
+        var control = TestModels.Plain(seed: 4);
+        Trainer.Train(control, Train, options);
+        var penalised = TestModels.Plain(seed: 4);
+        Trainer.Train(penalised, Train, options, extraLoss: m => m.BatchNormScales.Select(g => g.abs().sum()).Aggregate((a, b) => a + b) * 0.05f);
+        Assert.True(SumAbsGamma(penalised) < SumAbsGamma(control) * 0.9, $"sum |gamma|: {SumAbsGamma(control)} without, {SumAbsGamma(penalised)} with the penalty");
+    }
+
+    [Fact]
+    public void TimeBudget_StopsTheRun()
+    {
+        var report = Trainer.Train(TestModels.Plain(seed: 6), Train, new TrainOptions { Epochs = 0, Seconds = 1.5, Seed = 6, Threads = 2 });
+        Assert.InRange(report.Seconds, 1.5, 6);
+        Assert.True(report.Steps > 0);
+    }
+
+    [Fact]
+    public void SameSeed_SameWeights()
+    {
+        var a = TestModels.Plain(seed: 5);
+        var b = TestModels.Plain(seed: 5);
+        var options = new TrainOptions { Epochs = 1, Seed = 7, Threads = 1 };
+        var small = DatasetSplit.Sample(Train, 512, seed: 1);
+        Trainer.Train(a, small, options);
+        Trainer.Train(b, small, options);
+        Assert.Equal(OnnxExport.ToBytes(a), OnnxExport.ToBytes(b));
+    }
+
+    [Fact]
+    public void NativeLibrary_IsUsable_AndTheFixIsReported()
+    {
+        TorchRuntime.EnsureReady();
+        Assert.Matches("^(marked GLIBCXX_3.4.32 weak|system libstdc\\+\\+ has|libLibTorchSharp.so already patched)", TorchRuntime.Status);
+        var copy = Directory.EnumerateFiles(AppContext.BaseDirectory, "libLibTorchSharp.so", SearchOption.AllDirectories).First();
+        var needs = ElfVersionNeeds.Read(File.ReadAllBytes(copy));
+        var glibcxx = needs.Single(n => n.Version == "GLIBCXX_3.4.32");
+        if (!TorchRuntime.Status.Contains("nothing to patch")) Assert.True(glibcxx.Weak);
+        Assert.All(needs.Where(n => n.Version != "GLIBCXX_3.4.32"), n => Assert.False(n.Weak)); // nothing else touched
+    }
+}
