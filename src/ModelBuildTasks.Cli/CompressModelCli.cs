@@ -23,7 +23,11 @@ public static class CompressModelCli
             InspectCommand.Create(),
             EvaluateCommand.Create(),
             SubsetCommand.Create(),
+            TrainCommand.Create(),
         };
+        // train's arguments belong to the add-on, which validates them itself.
+        if (args.Length > 0 && args[0] == "train" && !args.Skip(1).Any(a => a is "-h" or "--help" or "-?"))
+            return TrainCommand.Forward(args[1..]);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

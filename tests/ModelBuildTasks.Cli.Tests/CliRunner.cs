@@ -11,10 +11,16 @@ static class CliRunner
         public JsonElement Json => JsonDocument.Parse(Stdout).RootElement;
     }
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWith(new Dictionary<string, string?>(), args);
+
+    /// <summary>The training add-on built beside the tests.</summary>
+    public static string TrainingTool => Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model-train.dll");
+
+    public static Result RunWith(IDictionary<string, string?> environment, params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (key, value) in environment) start.Environment[key] = value;
         start.ArgumentList.Add(cli);
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

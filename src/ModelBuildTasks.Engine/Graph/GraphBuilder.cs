@@ -102,6 +102,15 @@ public sealed class GraphBuilder
         return Add("Gemm", [x, w, Constant("fc_b", [outFeatures], 0f)], ("transB", NodeAttribute.Of(1L)));
     }
 
+    /// <summary>Dropout (active only in training; ONNX Runtime runs it as identity).</summary>
+    public string Dropout(string x, float ratio)
+    {
+        var name = $"dropout_ratio_{counter++}";
+        model.Graph.AddInitializer(Tensor.FromFloats(name, [], [ratio]));
+        shapes[name] = TensorShape.Of();
+        return Add("Dropout", [x, name]);
+    }
+
     /// <summary>Elementwise sum (a residual connection).</summary>
     public string Sum(string a, string b) => Add("Add", [a, b]);
 

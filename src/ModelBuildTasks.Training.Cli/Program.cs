@@ -1,0 +1,84 @@
+using System.CommandLine;
+using ModelBuildTasks;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Training;
+
+// dotnet-compress-model-train train MODEL --train-data DATASET [--epochs N] [--seconds S] -o OUT.onnx
+// Fine-tunes any supported ONNX model with TorchSharp and writes it back with the engine's writer.
+var model = new Argument<string>("MODEL") { Description = "The ONNX model to fine-tune." };
+var trainData = new Option<string>("--train-data") { Description = "Labelled training DATASET.", Required = true };
+var testData = new Option<string?>("--test-data") { Description = "Labelled DATASET to report accuracy on, before and after." };
+var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC, as for evaluate." };
+var epochs = new Option<int>("--epochs") { Description = "Epochs (default 1; 0 with --seconds for a time budget only).", DefaultValueFactory = _ => 1 };
+var seconds = new Option<double?>("--seconds") { Description = "Wall-clock budget in seconds." };
+var lr = new Option<double>("--lr") { Description = "Initial learning rate.", DefaultValueFactory = _ => 1e-3 };
+var optimizer = new Option<OptimizerKind>("--optimizer") { Description = "adam or sgd.", DefaultValueFactory = _ => OptimizerKind.Adam };
+var schedule = new Option<LearningRateSchedule>("--schedule") { Description = "cosine, constant or step.", DefaultValueFactory = _ => LearningRateSchedule.Cosine };
+var batch = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
+var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+var threads = new Option<int>("--threads") { Description = "libtorch threads (0 = one per core).", DefaultValueFactory = _ => 0 };
+var flip = new Option<bool>("--flip") { Description = "Augment with random horizontal flips." };
+var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true };
+var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
+var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
+{
+    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, output, json,
+};
+train.SetAction(result =>
+{
+    try
+    {
+        if (result.GetValue(epochs) < 0 || result.GetValue(epochs) == 0 && result.GetValue(seconds) is null || result.GetValue(batch) < 1)
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, "give --epochs >= 1 or a --seconds budget, and --batch-size >= 1");
+        var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
+        var onnx = ModelFile.Load(result.GetValue(model)!);
+        var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
+        var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
+        double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
+        var report = Trainer.Train(onnx, data, new TrainOptions
+        {
+            Epochs = result.GetValue(epochs), Seconds = result.GetValue(seconds), LearningRate = result.GetValue(lr),
+            Optimizer = result.GetValue(optimizer), Schedule = result.GetValue(schedule), BatchSize = result.GetValue(batch),
+            Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
+        }, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
+        {
+            if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");
+        }));
+        double? after = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
+        ModelFile.Save(onnx, result.GetValue(output)!);
+        if (result.GetValue(json))
+            ModelBuildTasks.Cli.JsonOutput.Write(new
+            {
+                output = result.GetValue(output), report.Epochs, report.Steps, report.Seconds, report.ImagesPerSecond, report.FinalLoss,
+                report.Threads, native = report.NativeStatus, test_accuracy_before = before, test_accuracy_after = after,
+            });
+        else
+        {
+            Console.WriteLine($"Trained      {report.Epochs:0.##} epochs, {report.Steps} steps in {report.Seconds:0.0} s ({report.ImagesPerSecond:0} images/s, {report.Threads} threads)");
+            Console.WriteLine($"Final loss   {report.FinalLoss:0.0000}");
+            if (test is not null) Console.WriteLine($"Test         {before:P2} -> {after:P2}");
+            Console.WriteLine($"Wrote        {result.GetValue(output)}");
+        }
+        return 0;
+    }
+    catch (ModelBuildException e)
+    {
+        Console.Error.WriteLine(e.ToDiagnostic());
+        return 1;
+    }
+    catch (Exception e) when (Environment.GetEnvironmentVariable("MBT_DEBUG") != "1")
+    {
+        Console.Error.WriteLine($"error {ErrorCodes.Internal}: internal error ({e.GetType().Name}): {e.Message}");
+        return 3;
+    }
+});
+var root = new RootCommand("The fine-tuning add-on of dotnet compress-model.") { train };
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors) Console.Error.WriteLine($"error {ErrorCodes.InvalidSetting}: {error.Message}");
+    return 2;
+}
+return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
