@@ -32,6 +32,8 @@ public static class OperatorRules
         ["Gemm"] = Gemm,
         ["MatMul"] = MatMul,
         ["Pad"] = Pad,
+        ["QuantizeLinear"] = c => [new ValueInfo("", c.Has(2) ? c.Input(2).Type : ElementType.UInt8, c.Shape(0))],
+        ["DequantizeLinear"] = c => [new ValueInfo("", ElementType.Float, c.Shape(0))],
         ["Constant"] = c => ConstantValue(c.Node) is { } t ? [new ValueInfo("", t.Type, t.Shape)] : throw c.Fail("has no supported value attribute"),
     };
 

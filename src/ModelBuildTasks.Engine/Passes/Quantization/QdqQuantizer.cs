@@ -1,0 +1,158 @@
+using System.Runtime.InteropServices;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Shapes;
+
+namespace ModelBuildTasks.Passes.Quantization;
+
+/// <summary>What quantization did.</summary>
+/// <param name="Bits">Weight bits.</param>
+/// <param name="QuantizedWeights">Conv/Gemm/MatMul weight tensors turned into int8.</param>
+/// <param name="QuantizedActivations">Activation tensors given a QuantizeLinear/DequantizeLinear pair.</param>
+/// <param name="FoldedBatchNorms">BatchNorms folded into convolutions first.</param>
+public sealed record QuantizationReport(int Bits, int QuantizedWeights, int QuantizedActivations, int FoldedBatchNorms);
+
+/// <summary>
+/// Post-training integer quantization to standard ONNX QDQ (opset 13), laid out so ONNX Runtime
+/// fuses it into integer kernels (QLinearConv, QLinearAdd, ...):
+/// <list type="bullet">
+/// <item>weights of Conv, Gemm and MatMul: per output channel, symmetric, <c>b</c> bits in int8, via <c>DequantizeLinear(axis)</c>;</item>
+/// <item>biases: int32 with scale = input scale x weight scale (a float bias blocks fusion);</item>
+/// <item>activations: uint8 with calibrated ranges (signed activations leave convolutions unfused on x86);</item>
+/// <item>no Q/DQ between a Conv/Add and the Relu after it: the Relu's output range starts at 0, so
+/// its zero point is 0 and ONNX Runtime absorbs the Relu.</item>
+/// </list>
+/// </summary>
+public static class QdqQuantizer
+{
+    static readonly HashSet<string> ComputeOps = ["Conv", "Gemm", "MatMul", "Add", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool"];
+    static readonly HashSet<string> Activations = ["Relu", "Clip"];
+
+    /// <summary>Returns a quantized copy of <paramref name="model"/>; the input model is not changed.</summary>
+    /// <param name="model">The float model.</param>
+    /// <param name="calibration">Preprocessed calibration images (typically the validation data).</param>
+    /// <param name="options">Bits and calibration settings.</param>
+    public static (OnnxModel Model, QuantizationReport Report) Quantize(OnnxModel model, ImageDataset calibration, QuantizationOptions? options = null)
+    {
+        options ??= new QuantizationOptions();
+        if (options.Bits is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to 8, not {options.Bits}");
+        var q = OnnxImport.ToModel(OnnxExport.ToProto(model)); // work on a copy
+        OpsetUpgrade.Apply(q);
+        var folded = BatchNormFolding.Apply(q.Graph);
+        q.Graph.ValueInfos.Clear();
+        ShapeInference.Apply(q.Graph);
+        var graph = q.Graph;
+
+        var tensors = ActivationsToQuantize(graph);
+        var images = calibration.Count > options.MaxCalibrationImages ? DatasetSplit.Sample(calibration, options.MaxCalibrationImages, seed: 7) : calibration;
+        var ranges = Calibrator.Calibrate(q, tensors, images, options.Calibration, options.Percentile);
+
+        var scales = new Dictionary<string, float>(StringComparer.Ordinal);
+        foreach (var tensor in tensors) scales[tensor] = InsertQdq(graph, tensor, ranges[tensor]);
+
+        var weights = 0;
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul").ToList())
+            if (QuantizeWeights(graph, node, options.Bits, scales)) weights++;
+
+        graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own
+        q.ProducerName = "ModelBuildTasks";
+        return (q, new QuantizationReport(options.Bits, weights, tensors.Count, folded));
+    }
+
+    // Float activation tensors that feed or leave an op with an integer kernel. A tensor consumed
+    // only by a Relu is skipped in favour of the Relu's output; graph outputs stay float.
+    static List<string> ActivationsToQuantize(ModelGraph graph)
+    {
+        var result = new List<string>();
+        void Add(string name)
+        {
+            if (name.Length == 0 || graph.Initializers.ContainsKey(name) || graph.IsOutput(name) || result.Contains(name)) return;
+            var consumers = graph.Consumers(name).ToList();
+            if (consumers.Count == 1 && Activations.Contains(consumers[0].OpType) && IsNonNegativeActivation(graph, consumers[0]))
+            {
+                Add(consumers[0].Outputs[0]);
+                return;
+            }
+            if (!IsFloat(graph, name)) return;
+            result.Add(name);
+        }
+        foreach (var node in graph.Nodes.Where(n => ComputeOps.Contains(n.OpType)))
+        {
+            var dataInputs = node.OpType is "Conv" or "Gemm" or "MatMul" ? node.Inputs.Take(1) : node.Inputs;
+            foreach (var input in dataInputs) Add(input);
+            Add(node.Outputs[0]);
+        }
+        return result;
+    }
+
+    static bool IsNonNegativeActivation(ModelGraph graph, Node node) =>
+        node.OpType == "Relu" || node.OpType == "Clip" && graph.FindInitializer(node.Input(1)) is { Type: ElementType.Float } min && min.Floats[0] >= 0;
+
+    static bool IsFloat(ModelGraph graph, string name) =>
+        graph.Inputs.FirstOrDefault(i => i.Name == name) is { } input ? input.Type == ElementType.Float
+        : !graph.ValueInfos.TryGetValue(name, out var info) || info.Type == ElementType.Float;
+
+    // value -> QuantizeLinear -> DequantizeLinear -> every former consumer. Returns the scale.
+    static float InsertQdq(ModelGraph graph, string value, ActivationRange range)
+    {
+        var scale = (range.Max - range.Min) / 255f;
+        if (scale <= 0) scale = 1f;
+        var zeroPoint = (byte)Math.Clamp(MathF.Round(-range.Min / scale), 0, 255);
+        var scaleName = graph.AddInitializer(Tensor.FromFloats(OpsetUpgrade.Unique(graph, value + "_scale"), [], [scale]));
+        var zeroName = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, value + "_zero_point"), ElementType.UInt8, [], [zeroPoint]));
+        var quantized = OpsetUpgrade.Unique(graph, value + "_quantized");
+        var dequantized = OpsetUpgrade.Unique(graph, value + "_dequantized");
+        var consumers = graph.Consumers(value).ToList();
+        var qNode = new Node(quantized, "QuantizeLinear", [value, scaleName, zeroName], [quantized]);
+        var dqNode = new Node(dequantized, "DequantizeLinear", [quantized, scaleName, zeroName], [dequantized]);
+        foreach (var consumer in consumers)
+            for (var i = 0; i < consumer.Inputs.Count; i++)
+                if (consumer.Inputs[i] == value) consumer.Inputs[i] = dequantized;
+        var producer = graph.Producer(value);
+        var at = producer is null ? 0 : graph.Nodes.IndexOf(producer) + 1;
+        graph.Nodes.InsertRange(at, [qNode, dqNode]);
+        return scale;
+    }
+
+    static bool QuantizeWeights(ModelGraph graph, Node node, int bits, IReadOnlyDictionary<string, float> activationScales)
+    {
+        var weights = graph.FindInitializer(node.Input(1));
+        if (weights is not { Type: ElementType.Float } || graph.Nodes.Count(n => n.Inputs.Contains(weights.Name)) != 1) return false;
+        // The output channel axis: 0 for Conv and for Gemm with transB, else the last axis.
+        var axis = node.OpType == "Conv" || node.OpType == "Gemm" && node.GetInt("transB", 0) == 1 ? 0 : weights.Dims.Length - 1;
+        if (node.OpType == "Gemm" && (node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1)) return false;
+        var (values, scales) = WeightQuantization.PerChannel(weights.Floats, weights.Dims, axis, bits);
+        var channels = scales.Length;
+
+        var baseName = weights.Name;
+        graph.Initializers.Remove(baseName);
+        var qName = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, baseName + "_quantized"), ElementType.Int8, weights.Dims, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
+        var sName = graph.AddInitializer(Tensor.FromFloats(OpsetUpgrade.Unique(graph, baseName + "_scale"), [channels], scales));
+        var zName = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, baseName + "_zero_point"), ElementType.Int8, [channels], new byte[channels]));
+        var dq = new Node(OpsetUpgrade.Unique(graph, baseName + "_dequantized"), "DequantizeLinear", [qName, sName, zName], [OpsetUpgrade.Unique(graph, baseName + "_dequantized")])
+            .With("axis", NodeAttribute.Of((long)axis));
+        node.Inputs[1] = dq.Outputs[0];
+        graph.Nodes.Insert(graph.Nodes.IndexOf(node), dq);
+
+        // Bias as int32 on the grid input scale x weight scale, when the input is quantized.
+        if (graph.FindInitializer(node.Input(2)) is { Type: ElementType.Float } bias && bias.ElementCount == channels
+            && InputScale(graph, node) is { } inputScale && graph.Nodes.Count(n => n.Inputs.Contains(bias.Name)) == 1)
+        {
+            var biasScales = scales.Select(s => s * inputScale).ToArray();
+            var biasValues = new int[channels];
+            for (var c = 0; c < channels; c++) biasValues[c] = (int)Math.Clamp(MathF.Round(bias.Floats[c] / biasScales[c]), int.MinValue, int.MaxValue);
+            graph.Initializers.Remove(bias.Name);
+            var bq = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, bias.Name + "_quantized"), ElementType.Int32, [channels], MemoryMarshal.AsBytes(biasValues.AsSpan()).ToArray()));
+            var bs = graph.AddInitializer(Tensor.FromFloats(OpsetUpgrade.Unique(graph, bias.Name + "_scale"), [channels], biasScales));
+            var bz = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, bias.Name + "_zero_point"), ElementType.Int32, [channels], new byte[4 * channels]));
+            var output = OpsetUpgrade.Unique(graph, bias.Name + "_dequantized");
+            var bdq = new Node(output, "DequantizeLinear", [bq, bs, bz], [output]).With("axis", NodeAttribute.Of(0L));
+            node.Inputs[2] = output;
+            graph.Nodes.Insert(graph.Nodes.IndexOf(node), bdq);
+        }
+        return true;
+
+        float? InputScale(ModelGraph g, Node n) =>
+            g.Producer(n.Inputs[0]) is { OpType: "DequantizeLinear" } dqInput && g.FindInitializer(dqInput.Inputs[1]) is { } s ? s.Floats[0] : null;
+    }
+}

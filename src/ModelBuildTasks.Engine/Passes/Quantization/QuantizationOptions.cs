@@ -1,0 +1,14 @@
+namespace ModelBuildTasks.Passes.Quantization;
+
+/// <summary>Settings of integer quantization.</summary>
+public sealed record QuantizationOptions
+{
+    /// <summary>Weight bits, 8 down to 4 (stored in int8; fewer bits give fewer distinct levels, which entropy coding turns into fewer bytes).</summary>
+    public int Bits { get; init; } = 8;
+    /// <summary>How activation ranges are chosen.</summary>
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
+    /// <summary>The percentile for <see cref="CalibrationMethod.Percentile"/>.</summary>
+    public double Percentile { get; init; } = 99.99;
+    /// <summary>At most this many calibration images are used.</summary>
+    public int MaxCalibrationImages { get; init; } = 512;
+}

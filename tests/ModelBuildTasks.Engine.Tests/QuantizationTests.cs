@@ -1,0 +1,105 @@
+using Microsoft.ML.OnnxRuntime;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Passes.Quantization;
+using Xunit.Abstractions;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+public class QuantizationTests(ITestOutputHelper output)
+{
+    static readonly ImageDataset Calibration = DatasetSplit.Sample(DatasetLoader.Load(TestPaths.FashionTrain), 256, seed: 1);
+
+    /// <summary>The op types of the graph ONNX Runtime actually runs, read back from its optimized-model dump.</summary>
+    internal static Dictionary<string, int> OptimizedOps(byte[] model)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"mbt-optimized-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = path })
+            using (new InferenceSession(model, options)) { }
+            return Onnx.OnnxModelFile.Parse(File.ReadAllBytes(path)).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("residual")]
+    [InlineData("dense")]
+    public void EveryConvFusesToQLinearConv_AndEveryAddToQLinearAdd(string family)
+    {
+        var model = family switch { "plain" => TestModels.Plain(), "residual" => TestModels.Residual(), _ => TestModels.Dense() };
+        var convs = model.Graph.Nodes.Count(n => n.OpType == "Conv");
+        var adds = model.Graph.Nodes.Count(n => n.OpType == "Add");
+
+        var (quantized, report) = QdqQuantizer.Quantize(model, Calibration);
+        var ops = OptimizedOps(OnnxExport.ToBytes(quantized));
+        output.WriteLine(string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+
+        Assert.Equal(convs, ops.GetValueOrDefault("QLinearConv"));
+        Assert.False(ops.ContainsKey("Conv"), "a float Conv is left");
+        Assert.Equal(adds, ops.GetValueOrDefault("QLinearAdd"));
+        Assert.Equal(convs + 1, report.QuantizedWeights); // every Conv and the classifier's Gemm
+    }
+
+    [Fact]
+    public void ThirdPartyResNet18_FullyFuses_AndStaysClose()
+    {
+        var model = ModelFile.Load(TestPaths.ResNet18);
+        var images = DatasetSplit.Sample(DatasetLoader.Load(TestPaths.FashionTest, PreprocessSpec.Parse("resize=224x224;channels=3"), limit: 40), 16, seed: 1);
+        var (quantized, _) = QdqQuantizer.Quantize(model, images);
+        var bytes = OnnxExport.ToBytes(quantized);
+        var ops = OptimizedOps(bytes);
+        output.WriteLine(string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+        Assert.Equal(22, ops.GetValueOrDefault("QLinearConv"));
+        Assert.Equal(9, ops.GetValueOrDefault("QLinearAdd"));
+        Assert.InRange(bytes.Length, 14_000_000, 17_000_000); // int8 weights: about a quarter of 63.6 MB
+
+        var input = images.Image(0).ToArray();
+        var expected = Ort.Run(File.ReadAllBytes(TestPaths.ResNet18), input, [1, 3, 224, 224]).Values.Single();
+        var actual = Ort.Run(bytes, input, [1, 3, 224, 224]).Values.Single();
+        var cosine = expected.Zip(actual, (a, b) => (double)a * b).Sum() / Math.Sqrt(expected.Sum(a => (double)a * a) * actual.Sum(b => (double)b * b));
+        Assert.True(cosine > 0.99, $"cosine similarity {cosine}");
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(4)]
+    public void WeightsUseOnlyTheLevelsOfTheirBits(int bits)
+    {
+        var (quantized, _) = QdqQuantizer.Quantize(TestModels.Plain(), Calibration, new QuantizationOptions { Bits = bits });
+        var qmax = (1 << (bits - 1)) - 1;
+        var int8 = quantized.Graph.Initializers.Values.Where(t => t.Type == ElementType.Int8 && t.Dims.Length > 1).ToList();
+        Assert.NotEmpty(int8);
+        foreach (var t in int8)
+        {
+            var values = t.Data.Select(b => (int)(sbyte)b).ToArray();
+            Assert.InRange(values.Min(), -qmax, 0);
+            Assert.Equal(qmax, values.Max(Math.Abs)); // the largest weight of some channel maps to qmax
+        }
+    }
+
+    [Theory]
+    [InlineData(CalibrationMethod.MinMax)]
+    [InlineData(CalibrationMethod.Percentile)]
+    public void QuantizedModel_AgreesWithTheFloatModel(CalibrationMethod method)
+    {
+        var model = TestModels.Plain();
+        var (quantized, _) = QdqQuantizer.Quantize(model, Calibration, new QuantizationOptions { Calibration = method });
+        var test = DatasetLoader.Load(TestPaths.FashionTest, limit: 500);
+        var agreement = Evaluator.Evaluate(OnnxExport.ToBytes(quantized), new ImageDataset(test.Pixels, test.Count, 1, 28, 28, null), referenceOnnx: OnnxExport.ToBytes(model), latencySamples: 0);
+        Assert.True(agreement.Accuracy > 0.9, $"top-1 agreement {agreement.Accuracy:P1}");
+    }
+
+    [Fact]
+    public void PerChannelWeights_RoundTripWithinHalfAStep()
+    {
+        float[] w = [0.5f, -0.25f, 0.1f, 2f, -1f, 0.3f];
+        var (q, s) = WeightQuantization.PerChannel(w, [2, 3], axis: 0, bits: 8);
+        Assert.Equal(0.5f / 127, s[0], 6);
+        Assert.Equal(2f / 127, s[1], 6);
+        for (var i = 0; i < w.Length; i++) Assert.True(Math.Abs(q[i] * s[i / 3] - w[i]) <= s[i / 3] / 2 + 1e-7);
+    }
+}
