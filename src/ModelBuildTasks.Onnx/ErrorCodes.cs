@@ -16,6 +16,8 @@ public static class ErrorCodes
     public const string UnsupportedOperator = "MBT1004";
     /// <summary>The model's graph is inconsistent (shapes that cannot match, dangling inputs).</summary>
     public const string InvalidGraph = "MBT1005";
+    /// <summary>A <c>.cmodel</c> container is damaged, truncated or crafted.</summary>
+    public const string InvalidContainer = "MBT1006";
     /// <summary>The dataset path does not exist or cannot be read.</summary>
     public const string DatasetNotFound = "MBT1101";
     /// <summary>The dataset file is malformed or of an unknown kind.</summary>

@@ -12,7 +12,13 @@ public static class OnnxModelFile
 {
     /// <summary>Reads an ONNX file and loads any external data stored beside it.</summary>
     /// <exception cref="ModelBuildException">The file is missing, not ONNX, or its external data is invalid.</exception>
-    public static ModelProto Load(string path)
+    public static ModelProto Load(string path) => Load(path, null);
+
+    /// <summary>
+    /// Reads a model file. <paramref name="unwrap"/> may turn other formats into ONNX bytes first
+    /// (the engine passes the <c>.cmodel</c> container reader); it returns null for plain ONNX.
+    /// </summary>
+    public static ModelProto Load(string path, Func<byte[], string, byte[]?>? unwrap)
     {
         byte[] bytes;
         try
@@ -27,6 +33,7 @@ public static class OnnxModelFile
         {
             throw new ModelBuildException(ErrorCodes.ModelNotFound, $"cannot read the model: {e.Message}", path);
         }
+        if (unwrap?.Invoke(bytes, path) is { } onnx) return Parse(onnx, path);
         var model = Parse(bytes, path);
         ExternalData.LoadInto(model, Path.GetDirectoryName(Path.GetFullPath(path))!, path);
         return model;

@@ -2,7 +2,6 @@ using System.CommandLine;
 using ModelBuildTasks.Data;
 using ModelBuildTasks.Evaluation;
 using ModelBuildTasks.Graph;
-using ModelBuildTasks.Onnx;
 
 namespace ModelBuildTasks.Cli.Commands;
 
@@ -29,8 +28,8 @@ static class EvaluateCommand
             var modelPath = result.GetValue(model)!;
             if (result.GetValue(threads) < 0 || result.GetValue(batch) < 1 || result.GetValue(latency) < 0 || result.GetValue(limit) is < 1)
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "--threads, --latency-samples must be >= 0 and --batch-size, --limit >= 1");
-            var onnx = OnnxModelFile.ToBytes(OnnxModelFile.Load(modelPath));
-            var referenceBytes = result.GetValue(reference) is { } r ? OnnxModelFile.ToBytes(OnnxModelFile.Load(r)) : null;
+            var onnx = ModelFile.LoadOnnxBytes(modelPath);
+            var referenceBytes = result.GetValue(reference) is { } r ? ModelFile.LoadOnnxBytes(r) : null;
             var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess)), result.GetValue(limit));
             var options = new RunnerOptions { Threads = result.GetValue(threads), BatchSize = result.GetValue(batch) };
             var evaluation = ConsoleProgress.Run("evaluate", progress =>

@@ -1,12 +1,22 @@
+using ModelBuildTasks.Container;
 using ModelBuildTasks.Onnx;
+using ModelBuildTasks.Onnx.Proto;
+using ModelBuildTasks.Packaging;
 
 namespace ModelBuildTasks.Graph;
 
-/// <summary>Loads and saves models in the IR form, going through <see cref="OnnxModelFile"/>.</summary>
+/// <summary>Loads and saves models in the IR form. Loading accepts ONNX files and <c>.cmodel</c> containers alike.</summary>
 public static class ModelFile
 {
-    /// <summary>Reads an ONNX file (with any external data) into the IR.</summary>
-    public static OnnxModel Load(string path) => OnnxImport.ToModel(OnnxModelFile.Load(path), path);
+    /// <summary>Reads an ONNX file (with any external data) or a container into the IR.</summary>
+    public static OnnxModel Load(string path) => OnnxImport.ToModel(LoadProto(path), path);
+
+    /// <summary>Reads an ONNX file or a container as an ONNX protobuf message.</summary>
+    public static ModelProto LoadProto(string path) =>
+        OnnxModelFile.Load(path, (bytes, display) => ModelContainer.HasMagic(bytes) ? ContainerPackaging.ToOnnx(bytes, display) : null);
+
+    /// <summary>The ONNX bytes of a model file or container, ready for ONNX Runtime.</summary>
+    public static byte[] LoadOnnxBytes(string path) => OnnxModelFile.ToBytes(LoadProto(path));
 
     /// <summary>Writes a model as one self-contained ONNX file, atomically.</summary>
     public static void Save(OnnxModel model, string path) => OnnxModelFile.Save(OnnxExport.ToProto(model), path);

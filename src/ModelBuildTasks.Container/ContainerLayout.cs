@@ -1,0 +1,26 @@
+namespace ModelBuildTasks.Container;
+
+/// <summary>The fixed numbers of format version 1 (docs/format.md).</summary>
+static class ContainerLayout
+{
+    public static ReadOnlySpan<byte> Magic => "MBTMODEL"u8;
+    public const uint Version = 1;
+    public const int HeaderSize = 64;
+    public const int Alignment = 32;
+    public const long MaxMetadata = 16L << 20;
+    public const long MaxGraph = 256L << 20;
+    public const uint MaxTensors = 1_000_000;
+    public const int MaxName = 4096;
+    public const int MaxRank = 8;
+    public const long MaxDecodedTotal = 2L << 30;
+
+    /// <summary>Bytes per element of an ONNX data type, or 0 if the type is not allowed in a container.</summary>
+    public static int ElementSize(int type) => type switch
+    {
+        1 or 6 or 12 => 4,        // float, int32, uint32
+        2 or 3 or 9 => 1,         // uint8, int8, bool
+        4 or 5 or 10 or 16 => 2,  // uint16, int16, float16, bfloat16
+        7 or 11 or 13 => 8,       // int64, double, uint64
+        _ => 0,
+    };
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ModelBuildTasks.Container;
+
+/// <summary>A model input or output as described in the metadata.</summary>
+/// <param name="Name">The tensor's name.</param>
+/// <param name="Type">Element type name, e.g. <c>float</c>.</param>
+/// <param name="Shape">Dimensions; symbolic ones by name (<c>N</c>).</param>
+public sealed record TensorDescription(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("shape")] IReadOnlyList<string> Shape);
+
+/// <summary>Measured accuracies, as fractions in [0, 1].</summary>
+/// <param name="Baseline">The original model on the validation data.</param>
+/// <param name="Final">The compressed model on the validation data.</param>
+/// <param name="Test">The compressed model on held-out test data, when given.</param>
+public sealed record AccuracyFigures(
+    [property: JsonPropertyName("baseline")] double? Baseline,
+    [property: JsonPropertyName("final")] double? Final,
+    [property: JsonPropertyName("test")] double? Test);
+
+/// <summary>The metadata block of a container (docs/format.md, "Metadata"). Serialized with a fixed key order.</summary>
+public sealed record ContainerMetadata
+{
+    /// <summary>Always <c>mbt-cmodel</c>.</summary>
+    [JsonPropertyName("format")] public string Format { get; init; } = "mbt-cmodel";
+    /// <summary>The model's inputs.</summary>
+    [JsonPropertyName("inputs")] public IReadOnlyList<TensorDescription> Inputs { get; init; } = [];
+    /// <summary>The model's outputs.</summary>
+    [JsonPropertyName("outputs")] public IReadOnlyList<TensorDescription> Outputs { get; init; } = [];
+    /// <summary>Class names by index.</summary>
+    [JsonPropertyName("labels")] public IReadOnlyList<string> Labels { get; init; } = [];
+    /// <summary>The preprocessing the model expects (canonical spec text).</summary>
+    [JsonPropertyName("preprocess")] public string Preprocess { get; init; } = "";
+    /// <summary>Compression settings used, sorted by key.</summary>
+    [JsonPropertyName("compression")] public IReadOnlyDictionary<string, string> Compression { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+    /// <summary>Measured accuracies.</summary>
+    [JsonPropertyName("accuracy")] public AccuracyFigures Accuracy { get; init; } = new(null, null, null);
+    /// <summary>SHA-256 (hex) of the original ONNX file.</summary>
+    [JsonPropertyName("source_sha256")] public string SourceSha256 { get; init; } = "";
+    /// <summary>The engine version that wrote the container.</summary>
+    [JsonPropertyName("engine_version")] public string EngineVersion { get; init; } = "";
+
+    static readonly JsonSerializerOptions Options = new() { WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+
+    /// <summary>The JSON text.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Options);
+
+    /// <summary>Parses the JSON text; throws <see cref="ContainerFormatException"/> when it is not valid metadata.</summary>
+    public static ContainerMetadata Parse(string json)
+    {
+        try
+        {
+            var metadata = JsonSerializer.Deserialize<ContainerMetadata>(json, Options);
+            return metadata is { Format: "mbt-cmodel" } ? metadata : throw new ContainerFormatException("the metadata is not of format mbt-cmodel", 64);
+        }
+        catch (JsonException e)
+        {
+            throw new ContainerFormatException($"the metadata is not valid JSON: {e.Message}", 64);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+
+namespace ModelBuildTasks.Container;
+
+/// <summary>Writes version-1 containers (docs/format.md). The same inputs always give the same bytes.</summary>
+public static class ContainerWriter
+{
+    /// <summary>Builds a container.</summary>
+    /// <param name="metadataJson">The metadata object, already serialized (UTF-8 JSON).</param>
+    /// <param name="modelWithoutGraph">ONNX ModelProto bytes without the graph field.</param>
+    /// <param name="graphWithoutInitializers">ONNX GraphProto bytes without initializers.</param>
+    /// <param name="tensors">The initializers, in model order.</param>
+    public static byte[] Write(string metadataJson, ReadOnlySpan<byte> modelWithoutGraph, ReadOnlySpan<byte> graphWithoutInitializers, IReadOnlyList<ContainerTensor> tensors)
+    {
+        var metadata = Encoding.UTF8.GetBytes(metadataJson);
+        var graph = new byte[4 + modelWithoutGraph.Length + graphWithoutInitializers.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(graph, (uint)modelWithoutGraph.Length);
+        modelWithoutGraph.CopyTo(graph.AsSpan(4));
+        graphWithoutInitializers.CopyTo(graph.AsSpan(4 + modelWithoutGraph.Length));
+
+        var encoded = tensors.Select(Encode).ToList();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var tableLength = 0L;
+        foreach (var t in tensors)
+        {
+            if (!names.Add(t.Name)) throw new ArgumentException($"tensor name '{t.Name}' appears twice", nameof(tensors));
+            var nameBytes = Encoding.UTF8.GetByteCount(t.Name);
+            if (nameBytes is 0 or > ContainerLayout.MaxName) throw new ArgumentException($"tensor name '{t.Name}' is empty or too long", nameof(tensors));
+            if (t.Dims.Length > ContainerLayout.MaxRank) throw new ArgumentException($"tensor '{t.Name}' has rank {t.Dims.Length} (at most {ContainerLayout.MaxRank})", nameof(tensors));
+            if (ContainerLayout.ElementSize(t.ElementType) == 0) throw new ArgumentException($"tensor '{t.Name}' has unsupported element type {t.ElementType}", nameof(tensors));
+            tableLength += 2 + nameBytes + 4 + 8 * t.Dims.Length + 8 * 3 + 4 + 4;
+        }
+
+        var metadataOffset = (long)ContainerLayout.HeaderSize;
+        var graphOffset = metadataOffset + metadata.Length;
+        var tableOffset = graphOffset + graph.Length;
+        var dataOffset = Align(tableOffset + tableLength);
+        var offsets = new long[tensors.Count];
+        var position = dataOffset;
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            offsets[i] = position;
+            position = Align(position + encoded[i].Bytes.Length);
+        }
+
+        var file = new byte[position];
+        var span = file.AsSpan();
+        ContainerLayout.Magic.CopyTo(span);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], ContainerLayout.Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[12..], ContainerLayout.Alignment);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[16..], (ulong)metadataOffset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[24..], (ulong)metadata.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[32..], (ulong)graphOffset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[40..], (ulong)graph.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[48..], (ulong)tableOffset);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[56..], (uint)tensors.Count);
+        metadata.CopyTo(span[(int)metadataOffset..]);
+        graph.CopyTo(span[(int)graphOffset..]);
+
+        var cursor = (int)tableOffset;
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            var name = Encoding.UTF8.GetBytes(t.Name);
+            BinaryPrimitives.WriteUInt16LittleEndian(span[cursor..], (ushort)name.Length); cursor += 2;
+            name.CopyTo(span[cursor..]); cursor += name.Length;
+            span[cursor++] = (byte)t.ElementType;
+            span[cursor++] = (byte)encoded[i].Encoding;
+            span[cursor++] = (byte)t.Dims.Length;
+            span[cursor++] = 0;
+            foreach (var d in t.Dims) { BinaryPrimitives.WriteInt64LittleEndian(span[cursor..], d); cursor += 8; }
+            BinaryPrimitives.WriteUInt64LittleEndian(span[cursor..], (ulong)offsets[i]); cursor += 8;
+            BinaryPrimitives.WriteUInt64LittleEndian(span[cursor..], (ulong)encoded[i].Bytes.Length); cursor += 8;
+            BinaryPrimitives.WriteUInt64LittleEndian(span[cursor..], (ulong)t.Data.Length); cursor += 8;
+            BinaryPrimitives.WriteUInt32LittleEndian(span[cursor..], Crc32.Compute(encoded[i].Bytes)); cursor += 4;
+            BinaryPrimitives.WriteUInt32LittleEndian(span[cursor..], 0); cursor += 4;
+            encoded[i].Bytes.CopyTo(span[(int)offsets[i]..]);
+        }
+
+        var crc = Crc32.Append(0, span[..60]);
+        crc = Crc32.Append(crc, span[(int)metadataOffset..(int)(tableOffset + tableLength)]);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[60..], crc);
+        return file;
+    }
+
+    static long Align(long value) => (value + ContainerLayout.Alignment - 1) / ContainerLayout.Alignment * ContainerLayout.Alignment;
+
+    // The smaller of raw and Brotli; tiny tensors stay raw.
+    static (TensorEncoding Encoding, byte[] Bytes) Encode(ContainerTensor tensor)
+    {
+        if (tensor.Data.Length < 64) return (TensorEncoding.Raw, tensor.Data);
+        var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(tensor.Data.Length)];
+        if (BrotliEncoder.TryCompress(tensor.Data, buffer, out var written, quality: 11, window: 22) && written < tensor.Data.Length)
+            return (TensorEncoding.Brotli, buffer[..written]);
+        return (TensorEncoding.Raw, tensor.Data);
+    }
+}

@@ -1,0 +1,181 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+
+namespace ModelBuildTasks.Container;
+
+/// <summary>
+/// A container read into memory and fully validated (docs/format.md, "Validation"): every length
+/// and offset is checked before anything is allocated, so a damaged or crafted file throws
+/// <see cref="ContainerFormatException"/> and nothing else.
+/// </summary>
+public sealed class ModelContainer
+{
+    readonly byte[] file;
+    readonly int modelLength;
+    readonly long graphOffset, graphLength;
+
+    ModelContainer(byte[] file, string metadataJson, long graphOffset, long graphLength, int modelLength, IReadOnlyList<ContainerTensorInfo> tensors)
+    {
+        this.file = file;
+        MetadataJson = metadataJson;
+        this.graphOffset = graphOffset;
+        this.graphLength = graphLength;
+        this.modelLength = modelLength;
+        Tensors = tensors;
+    }
+
+    /// <summary>The metadata object (JSON).</summary>
+    public string MetadataJson { get; }
+
+    /// <summary>The tensor table.</summary>
+    public IReadOnlyList<ContainerTensorInfo> Tensors { get; }
+
+    /// <summary>The container's size in bytes.</summary>
+    public long Length => file.Length;
+
+    /// <summary>True when <paramref name="bytes"/> starts with the container's magic.</summary>
+    public static bool HasMagic(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[..8].SequenceEqual(ContainerLayout.Magic);
+
+    /// <summary>Reads a whole stream (bounded by the format's limits) and validates it.</summary>
+    public static ModelContainer Read(Stream stream)
+    {
+        if (stream.CanSeek && stream.Length - stream.Position > ContainerLayout.MaxDecodedTotal + ContainerLayout.MaxGraph)
+            throw new ContainerFormatException("the stream is larger than any valid container", 0);
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return Read(memory.ToArray());
+    }
+
+    /// <summary>Validates <paramref name="file"/> (kept, not copied) and returns the container.</summary>
+    public static ModelContainer Read(byte[] file)
+    {
+        long length = file.Length;
+        if (length < ContainerLayout.HeaderSize) throw new ContainerFormatException($"the file has {length} bytes, less than the 64-byte header", 0);
+        var span = file.AsSpan();
+        if (!HasMagic(span)) throw new ContainerFormatException("not a .cmodel container (bad magic)", 0);
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(span[8..]);
+        if (version != ContainerLayout.Version) throw new ContainerFormatException($"container version {version} is not supported (this reader knows version {ContainerLayout.Version})", 8);
+        var alignment = BinaryPrimitives.ReadUInt32LittleEndian(span[12..]);
+        if (alignment is < 8 or > 4096 || (alignment & (alignment - 1)) != 0) throw new ContainerFormatException($"invalid alignment {alignment}", 12);
+
+        var metadataOffset = Section(span, 16, ContainerLayout.HeaderSize, ContainerLayout.MaxMetadata, length, out var metadataLength);
+        var graphOffset = Section(span, 32, metadataOffset + metadataLength, ContainerLayout.MaxGraph, length, out var graphLength);
+        var tableOffset = ReadOffset(span, 48, graphOffset + graphLength, length);
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(span[56..]);
+        if (count > ContainerLayout.MaxTensors) throw new ContainerFormatException($"{count} tensors is more than the limit", 56);
+        if (graphLength < 4) throw new ContainerFormatException("the graph section is too short", graphOffset);
+        var modelLength = BinaryPrimitives.ReadUInt32LittleEndian(span[(int)graphOffset..]);
+        if (modelLength > graphLength - 4) throw new ContainerFormatException("the graph section's model part is longer than the section", graphOffset);
+
+        // The table: parse every entry, bounded by the file, before touching any tensor data.
+        var tensors = new List<ContainerTensorInfo>((int)Math.Min(count, 4096));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var cursor = tableOffset;
+        long decodedTotal = 0;
+        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
+        for (var i = 0; i < count; i++)
+        {
+            var entry = cursor;
+            Need(cursor, 2, length);
+            var nameLength = BinaryPrimitives.ReadUInt16LittleEndian(span[(int)cursor..]); cursor += 2;
+            if (nameLength is 0 or > ContainerLayout.MaxName) throw new ContainerFormatException($"tensor {i} has a name of {nameLength} bytes", entry);
+            Need(cursor, nameLength + 4, length);
+            string name;
+            try { name = utf8.GetString(span.Slice((int)cursor, nameLength)); }
+            catch (DecoderFallbackException) { throw new ContainerFormatException($"tensor {i} has a name that is not UTF-8", cursor); }
+            if (!names.Add(name)) throw new ContainerFormatException($"tensor name '{name}' appears twice", cursor);
+            cursor += nameLength;
+            var type = span[(int)cursor];
+            var encoding = span[(int)cursor + 1];
+            var rank = span[(int)cursor + 2];
+            cursor += 4;
+            var size = ContainerLayout.ElementSize(type);
+            if (size == 0) throw new ContainerFormatException($"tensor '{name}' has unknown element type {type}", cursor - 4);
+            if (!Enum.IsDefined((TensorEncoding)encoding)) throw new ContainerFormatException($"tensor '{name}' has unknown encoding {encoding}", cursor - 3);
+            if (rank > ContainerLayout.MaxRank) throw new ContainerFormatException($"tensor '{name}' has rank {rank}", cursor - 2);
+            Need(cursor, 8L * rank + 32, length);
+            var dims = new long[rank];
+            long elements = 1;
+            for (var d = 0; d < rank; d++)
+            {
+                dims[d] = BinaryPrimitives.ReadInt64LittleEndian(span[(int)cursor..]);
+                if (dims[d] < 0 || dims[d] > ContainerLayout.MaxDecodedTotal) throw new ContainerFormatException($"tensor '{name}' has an invalid dimension {dims[d]}", cursor);
+                elements *= dims[d];
+                if (elements > ContainerLayout.MaxDecodedTotal) throw new ContainerFormatException($"tensor '{name}' is too large", cursor);
+                cursor += 8;
+            }
+            var offset = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[(int)cursor..]);
+            var stored = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[(int)(cursor + 8)..]);
+            var decoded = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[(int)(cursor + 16)..]);
+            var crc = BinaryPrimitives.ReadUInt32LittleEndian(span[(int)(cursor + 24)..]);
+            if (decoded != elements * size) throw new ContainerFormatException($"tensor '{name}' declares {decoded} bytes but its shape needs {elements * size}", cursor + 16);
+            decodedTotal += decoded;
+            if (decodedTotal > ContainerLayout.MaxDecodedTotal) throw new ContainerFormatException("the tensors decode to more than 2 GiB", cursor + 16);
+            if ((TensorEncoding)encoding == TensorEncoding.Raw && stored != decoded) throw new ContainerFormatException($"raw tensor '{name}' stores {stored} bytes, not {decoded}", cursor + 8);
+            tensors.Add(new ContainerTensorInfo(name, type, dims, (TensorEncoding)encoding, offset, stored, decoded, crc));
+            cursor += 32;
+        }
+        var tableEnd = cursor;
+
+        var expected = Crc32.Append(0, span[..60]);
+        expected = Crc32.Append(expected, span[(int)metadataOffset..(int)tableEnd]);
+        if (expected != BinaryPrimitives.ReadUInt32LittleEndian(span[60..])) throw new ContainerFormatException("the index checksum does not match (the file is damaged)", 60);
+
+        foreach (var t in tensors)
+        {
+            if (t.Offset < tableEnd || t.Offset % alignment != 0 || t.StoredLength < 0 || t.Offset > length || t.StoredLength > length - t.Offset)
+                throw new ContainerFormatException($"tensor '{t.Name}' lies outside the data section or is misaligned", t.Offset);
+            if (Crc32.Compute(span.Slice((int)t.Offset, (int)t.StoredLength)) != t.Crc32)
+                throw new ContainerFormatException($"tensor '{t.Name}' is damaged (checksum mismatch)", t.Offset);
+        }
+
+        string metadata;
+        try { metadata = utf8.GetString(span.Slice((int)metadataOffset, (int)metadataLength)); }
+        catch (DecoderFallbackException) { throw new ContainerFormatException("the metadata is not UTF-8", metadataOffset); }
+        return new ModelContainer(file, metadata, graphOffset, graphLength, (int)modelLength, tensors);
+    }
+
+    /// <summary>The decoded bytes of tensor <paramref name="index"/>.</summary>
+    public byte[] DecodeTensor(int index)
+    {
+        var t = Tensors[index];
+        var stored = file.AsSpan((int)t.Offset, (int)t.StoredLength);
+        if (t.Encoding == TensorEncoding.Raw) return stored.ToArray();
+        var decoded = new byte[t.DecodedLength];
+        if (!BrotliDecoder.TryDecompress(stored, decoded, out var written) || written != decoded.Length)
+            throw new ContainerFormatException($"tensor '{t.Name}' does not decode to {t.DecodedLength} bytes", t.Offset);
+        return decoded;
+    }
+
+    /// <summary>The model as ONNX bytes, ready for ONNX Runtime: the stored graph with every tensor put back as an initializer.</summary>
+    public byte[] ToOnnx()
+    {
+        var graphPart = file.AsSpan((int)(graphOffset + 4 + modelLength), (int)(graphLength - 4 - modelLength));
+        var modelPart = file.AsSpan((int)graphOffset + 4, modelLength);
+        var initializers = new List<byte[]>(Tensors.Count);
+        for (var i = 0; i < Tensors.Count; i++) initializers.Add(OnnxTensorEncoder.Encode(Tensors[i], DecodeTensor(i)));
+        return OnnxTensorEncoder.Assemble(modelPart, graphPart, initializers);
+    }
+
+    static long Section(ReadOnlySpan<byte> header, int at, long minimum, long limit, long fileLength, out long sectionLength)
+    {
+        var offset = ReadOffset(header, at, minimum, fileLength);
+        sectionLength = (long)BinaryPrimitives.ReadUInt64LittleEndian(header[(at + 8)..]);
+        if (sectionLength < 0 || sectionLength > limit || sectionLength > fileLength - offset)
+            throw new ContainerFormatException($"a section of {sectionLength} bytes at {offset} does not fit the file", at + 8);
+        return offset;
+    }
+
+    static long ReadOffset(ReadOnlySpan<byte> header, int at, long minimum, long fileLength)
+    {
+        var offset = (long)BinaryPrimitives.ReadUInt64LittleEndian(header[at..]);
+        if (offset < minimum || offset > fileLength) throw new ContainerFormatException($"section offset {offset} is out of order or outside the file", at);
+        return offset;
+    }
+
+    static void Need(long cursor, long bytes, long length)
+    {
+        if (bytes > length - cursor) throw new ContainerFormatException("the tensor table is truncated", cursor);
+    }
+}

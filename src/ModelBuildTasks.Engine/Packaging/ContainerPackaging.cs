@@ -1,0 +1,38 @@
+using Google.Protobuf;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Onnx;
+
+namespace ModelBuildTasks.Packaging;
+
+/// <summary>Turns an IR model into a <c>.cmodel</c> container and back.</summary>
+public static class ContainerPackaging
+{
+    /// <summary>Packs a model and its metadata into container bytes (deterministic).</summary>
+    public static byte[] Pack(OnnxModel model, ContainerMetadata metadata)
+    {
+        var proto = OnnxExport.ToProto(model);
+        var graph = proto.Graph;
+        proto.Graph = null;
+        graph.Initializer.Clear();
+        var tensors = model.Graph.Initializers.Values.Select(t => new ContainerTensor(t.Name, (int)t.Type, t.Dims, t.Data)).ToList();
+        return ContainerWriter.Write(metadata.ToJson(), proto.ToByteArray(), graph.ToByteArray(), tensors);
+    }
+
+    /// <summary>Reads container bytes; damaged or crafted files give <see cref="ErrorCodes.InvalidContainer"/>.</summary>
+    public static (ModelContainer Container, ContainerMetadata Metadata) Read(byte[] bytes, string? displayPath = null)
+    {
+        try
+        {
+            var container = ModelContainer.Read(bytes);
+            return (container, ContainerMetadata.Parse(container.MetadataJson));
+        }
+        catch (ContainerFormatException e)
+        {
+            throw new ModelBuildException(ErrorCodes.InvalidContainer, $"not a valid .cmodel container: {e.Message}", displayPath);
+        }
+    }
+
+    /// <summary>The ONNX bytes a container holds (what the runtime hands to ONNX Runtime).</summary>
+    public static byte[] ToOnnx(byte[] bytes, string? displayPath = null) => Read(bytes, displayPath).Container.ToOnnx();
+}
