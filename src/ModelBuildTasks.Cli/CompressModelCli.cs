@@ -14,12 +14,15 @@ public static class CompressModelCli
     public const int UsageError = 2;
     /// <summary>Exit code for an unexpected internal failure (a bug).</summary>
     public const int InternalError = 3;
+    /// <summary>Exit code when the compressed model misses the accuracy target (the best model found is still written).</summary>
+    public const int TargetMissed = 4;
 
     /// <summary>Parses <paramref name="args"/>, runs the command and returns the process exit code.</summary>
     public static int Run(string[] args)
     {
         var root = new RootCommand("Compress, inspect and evaluate ONNX image classifiers (ModelBuildTasks).")
         {
+            CompressCommand.Create(),
             InspectCommand.Create(),
             EvaluateCommand.Create(),
             SubsetCommand.Create(),

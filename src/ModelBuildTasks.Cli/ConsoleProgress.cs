@@ -25,17 +25,25 @@ static class ConsoleProgress
         });
     }
 
+    // A line when a new stage starts, then about one per 10% of a stage that counts its work.
     sealed class PlainLines : IProgress<ProgressUpdate>
     {
+        string? stage;
         int lastDecile = -1;
 
         public void Report(ProgressUpdate value)
         {
-            if (value.Total <= 0) return;
+            if (value.Stage != stage)
+            {
+                stage = value.Stage;
+                lastDecile = -1;
+                if (value.Unit is not "images") { Console.Error.WriteLine(value.Stage); return; }
+            }
+            if (value.Total <= 0 || value.Unit is not "images") return;
             var decile = (int)(10 * value.Done / value.Total);
             if (decile == lastDecile) return;
             lastDecile = decile;
-            Console.Error.WriteLine($"{value.Stage}: {value.Done}/{value.Total} {value.Unit}".TrimEnd());
+            Console.Error.WriteLine($"{value.Stage}: {value.Done}/{value.Total} {value.Unit}");
         }
     }
 }

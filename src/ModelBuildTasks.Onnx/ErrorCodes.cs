@@ -30,6 +30,8 @@ public static class ErrorCodes
     public const string InvalidPreprocessing = "MBT1105";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
+    /// <summary>The compressed model cannot meet the accuracy target.</summary>
+    public const string TargetNotMet = "MBT1401";
     /// <summary>A bad command-line or build setting.</summary>
     public const string InvalidSetting = "MBT1301";
     /// <summary>An unexpected failure inside the engine (a bug: please report it).</summary>

@@ -11,15 +11,18 @@ static class SubsetCommand
         var data = new Argument<string>("DATASET") { Description = "The dataset to sample from." };
         var count = new Option<int>("--count") { Description = "Images to draw.", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var skip = new Option<int>("--skip") { Description = "Skip the first N drawn images (draw disjoint subsets with the same seed).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "The IDX images file to write (e.g. train-images-idx3-ubyte.gz); labels go beside it.", Required = true };
-        var command = new Command("subset", "Write a seeded random sample of a dataset as IDX files (a small calibration or test set).") { data, count, seed, output };
+        var command = new Command("subset", "Write a seeded random sample of a dataset as IDX files (a small calibration or test set).") { data, count, seed, skip, output };
         command.SetAction(result => CompressModelCli.Guard(() =>
         {
             var source = DatasetLoader.LoadRaw(result.GetValue(data)!);
             if (!source.EightBit) throw new ModelBuildException(ErrorCodes.InvalidSetting, "subset writes IDX, which needs 8-bit pixel data", source.Source);
             var n = result.GetValue(count);
             if (n < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--count must be at least 1");
-            var sample = DatasetSplit.Sample(source, n, result.GetValue(seed));
+            var first = result.GetValue(skip);
+            if (first < 0 || first + n > source.Count) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--skip {first} --count {n} needs {first + n} images; the dataset has {source.Count}");
+            var sample = source.Subset(DatasetSplit.Permutation(source.Count, result.GetValue(seed))[first..(first + n)]);
             var imagesPath = result.GetValue(output)!;
             if (!Path.GetFileName(imagesPath).Contains("images", StringComparison.Ordinal))
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "the output name must contain 'images' so the labels file can be named after it", imagesPath);

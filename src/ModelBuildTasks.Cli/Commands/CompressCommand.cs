@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Globalization;
+using ModelBuildTasks.Codegen;
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Passes.Quantization;
+
+namespace ModelBuildTasks.Cli.Commands;
+
+/// <summary>
+/// <c>compress MODEL --data DATASET -o OUT.cmodel</c>: the engine's main job, also what the MSBuild
+/// task runs. Results are cached by content; <c>--wrapper</c> also writes the typed C# class.
+/// </summary>
+static class CompressCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("MODEL") { Description = "The fp32 ONNX model." };
+        var data = new Option<string>("--data") { Description = "Validation DATASET (the accuracy target is checked on it).", Required = true };
+        var testData = new Option<string?>("--test-data") { Description = "Held-out DATASET: reported, never used for decisions." };
+        var drop = new Option<double>("--max-accuracy-drop") { Description = "Allowed top-1 drop in percentage points.", DefaultValueFactory = _ => 1.0 };
+        var target = new Option<double?>("--target-accuracy") { Description = "Absolute target in [0, 1] (overrides --max-accuracy-drop)." };
+        var methods = new Option<string>("--methods") { Description = "Methods in order (today: iq).", DefaultValueFactory = _ => "iq" };
+        var bits = new Option<int>("--bits") { Description = "Weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
+        var calibration = new Option<string>("--calibration") { Description = "auto, minmax or percentile.", DefaultValueFactory = _ => "auto" };
+        var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
+        var labels = new Option<string?>("--labels") { Description = "Comma-separated class names (default: the model's metadata or the dataset's class folders)." };
+        var maxImages = new Option<int>("--max-validation-images") { Description = "Use at most N validation images (0 = all).", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true };
+        var report = new Option<string?>("--report") { Description = "Also write the report as this JSON file and a Markdown file beside it." };
+        var json = new Option<bool>("--json") { Description = "Write the report as one JSON object to stdout." };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Cache folder (default ~/.cache/modelbuildtasks)." };
+        var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write the cache." };
+        var allowMiss = new Option<bool>("--allow-miss") { Description = "If the target cannot be met, warn and write the original (uncompressed) model instead of failing." };
+        var wrapper = new Option<string?>("--wrapper") { Description = "Also write the typed C# wrapper class to this file." };
+        var className = new Option<string?>("--class-name") { Description = "Wrapper class name (default: from the model file name)." };
+        var ns = new Option<string?>("--namespace") { Description = "Wrapper namespace.", DefaultValueFactory = _ => "CompressedModels" };
+        var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
+        var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
+        {
+            model, data, testData, drop, target, methods, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
+        };
+        command.SetAction(result => CompressModelCli.Guard(() =>
+        {
+            var modelPath = result.GetValue(model)!;
+            var dataPath = result.GetValue(data)!;
+            var testPath = result.GetValue(testData);
+            var outputPath = result.GetValue(output)!;
+            var settings = new CompressionSettings
+            {
+                Methods = CompressionSettings.ParseMethods(result.GetValue(methods)),
+                Bits = result.GetValue(bits),
+                Calibration = result.GetValue(calibration)!.ToLowerInvariant() switch
+                {
+                    "auto" => null,
+                    "minmax" => CalibrationMethod.MinMax,
+                    "percentile" => CalibrationMethod.Percentile,
+                    var other => throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--calibration must be auto, minmax or percentile, not '{other}'"),
+                },
+                MaxAccuracyDrop = result.GetValue(drop),
+                TargetAccuracy = result.GetValue(target),
+                Preprocess = result.GetValue(preprocess),
+                Labels = result.GetValue(labels)?.Split(',').Select(l => l.Trim()).ToArray(),
+                MaxValidationImages = result.GetValue(maxImages),
+            };
+            settings.Validate();
+
+            var cache = result.GetValue(noCache) ? null : new CompressionCache(result.GetValue(cacheDir) ?? CompressionCache.DefaultFolder);
+            var key = cache is null ? null : CompressionCache.Key(modelPath, dataPath, testPath, settings);
+            byte[] container;
+            CompressionReport summary;
+            if (cache?.TryGet(key!) is { } hit)
+            {
+                (container, summary) = (hit.Container, hit.Report with { Cache = "hit" });
+                Console.Error.WriteLine($"cache: hit {key![..12]} in {cache.Folder}");
+            }
+            else
+            {
+                var compressed = ConsoleProgress.Run("compress", progress => Compressor.Run(modelPath, dataPath, testPath, settings, progress));
+                container = compressed.Container;
+                summary = CompressionReport.From(compressed, modelPath, dataPath, testPath, container) with { Cache = cache is null ? "off" : "miss" };
+                if (!compressed.TargetMet && result.GetValue(allowMiss))
+                {
+                    container = Compressor.Uncompressed(modelPath, compressed);
+                    summary = summary with { CompressedBytes = container.Length, Ratio = Math.Round((double)compressed.OriginalBytes / container.Length, 3), ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)) };
+                }
+                cache?.Put(key!, container, summary);
+            }
+
+            AtomicFile.WriteAllBytes(outputPath, container);
+            if (result.GetValue(report) is { } reportPath)
+            {
+                AtomicFile.WriteAllText(reportPath, summary.ToJson());
+                AtomicFile.WriteAllText(Path.ChangeExtension(reportPath, ".md"), summary.ToMarkdown());
+            }
+            if (result.GetValue(wrapper) is { } wrapperPath)
+            {
+                var metadata = ContainerMetadata.Parse(ModelContainer.Read(container).MetadataJson);
+                var spec = new WrapperSpec(result.GetValue(className) ?? Path.GetFileNameWithoutExtension(modelPath), result.GetValue(ns) ?? "CompressedModels",
+                    result.GetValue(resource) ?? Path.GetFileName(outputPath), Path.GetFileName(modelPath), metadata);
+                AtomicFile.WriteAllText(wrapperPath, WrapperGenerator.Generate(spec));
+            }
+
+            if (result.GetValue(json)) Console.WriteLine(summary.ToJson());
+            else Print(summary, outputPath);
+
+            if (summary.TargetMet) return CompressModelCli.Ok;
+            var message = $"accuracy target not met: the best compressed model reaches {Pct(summary.FinalAccuracy)} on the validation data, the target is {Pct(summary.TargetAccuracy)} (baseline {Pct(summary.BaselineAccuracy)})";
+            if (result.GetValue(allowMiss))
+            {
+                Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.TargetNotMet}: {message}; the original model was written instead");
+                return CompressModelCli.Ok;
+            }
+            Console.Error.WriteLine($"{modelPath}: error {ErrorCodes.TargetNotMet}: {message}; the best model found was written to {outputPath}");
+            return CompressModelCli.TargetMissed;
+        }));
+        return command;
+    }
+
+    static string Pct(double value) => (value * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+
+    static void Print(CompressionReport r, string outputPath)
+    {
+        Console.WriteLine($"Model        {r.Model}");
+        Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)");
+        Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)} (target {Pct(r.TargetAccuracy)}, {r.Measure})");
+        if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)}");
+        Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image");
+        Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s (cache {r.Cache})");
+        Console.WriteLine($"Wrote        {outputPath}");
+    }
+}

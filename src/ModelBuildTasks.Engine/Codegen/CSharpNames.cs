@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text;
+
+namespace ModelBuildTasks.Codegen;
+
+/// <summary>
+/// Turns untrusted text (file names, model names, labels) into safe C#: identifiers that are
+/// valid and not keywords, string literals with everything escaped, and XML doc text. A hostile
+/// model cannot inject code through any of them.
+/// </summary>
+public static class CSharpNames
+{
+    static readonly HashSet<string> Keywords =
+    [
+        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
+        "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally",
+        "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock",
+        "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected",
+        "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string",
+        "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort",
+        "using", "virtual", "void", "volatile", "while",
+    ];
+
+    /// <summary>A PascalCase identifier from any text: <c>fashion_vgg.onnx</c> -> <c>FashionVgg</c>; never empty, never a keyword, never starting with a digit.</summary>
+    public static string Identifier(string text)
+    {
+        var builder = new StringBuilder();
+        var upper = true;
+        foreach (var c in text)
+        {
+            if (char.IsAsciiLetterOrDigit(c))
+            {
+                builder.Append(upper ? char.ToUpperInvariant(c) : c);
+                upper = false;
+            }
+            else upper = true;
+        }
+        var name = builder.ToString();
+        if (name.Length == 0) name = "Model";
+        if (char.IsAsciiDigit(name[0])) name = "_" + name;
+        return Keywords.Contains(name) ? "@" + name : name;
+    }
+
+    /// <summary>A namespace from dotted text, each part an identifier (or the fallback when empty).</summary>
+    public static string Namespace(string? text, string fallback = "CompressedModels")
+    {
+        var parts = (text ?? "").Split('.', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return parts.Length == 0 ? fallback : string.Join(".", parts.Select(Identifier));
+    }
+
+    /// <summary>A C# string literal (quotes included): backslash, quote and every non-printable or non-ASCII character escaped.</summary>
+    public static string Literal(string text)
+    {
+        var builder = new StringBuilder("\"");
+        foreach (var c in text)
+        {
+            switch (c)
+            {
+                case '\\': builder.Append(@"\\"); break;
+                case '"': builder.Append("\\\""); break;
+                default:
+                    if (c is >= ' ' and <= '~') builder.Append(c);
+                    else builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    break;
+            }
+        }
+        return builder.Append('"').ToString();
+    }
+
+    /// <summary>Text for an XML doc comment: one line, markup characters escaped.</summary>
+    public static string Xml(string text)
+    {
+        var builder = new StringBuilder();
+        foreach (var c in text)
+        {
+            builder.Append(c switch
+            {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                _ when char.IsControl(c) => " ",
+                _ => c.ToString(),
+            });
+        }
+        return builder.ToString();
+    }
+}

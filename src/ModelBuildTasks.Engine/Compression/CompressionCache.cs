@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>
+/// A content-addressed cache of compressed models, shared by every project and build of a user
+/// (and by CI, when its cache folder is kept). The key hashes the model's bytes, the data's bytes,
+/// the canonical settings and the engine version, never timestamps or paths, so a git checkout or
+/// a restored CI cache still hits. Entries are written to a temporary folder and renamed into place,
+/// and verified on read (the container's checksums and a SHA-256 of the whole file); a damaged entry
+/// is deleted and rebuilt.
+/// </summary>
+public sealed class CompressionCache(string folder)
+{
+    const string ContainerFile = "model.cmodel";
+    const string ReportFile = "report.json";
+
+    /// <summary>The default folder: <c>$XDG_CACHE_HOME/modelbuildtasks</c>, else <c>~/.cache/modelbuildtasks</c> (LocalAppData on Windows).</summary>
+    public static string DefaultFolder
+    {
+        get
+        {
+            var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            var root = !string.IsNullOrEmpty(xdg) ? xdg
+                : OperatingSystem.IsWindows() ? Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData)
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+            return Path.Combine(root, "modelbuildtasks");
+        }
+    }
+
+    /// <summary>The cache folder.</summary>
+    public string Folder { get; } = Path.GetFullPath(folder);
+
+    /// <summary>The key of a compression: a SHA-256 over everything that decides its result.</summary>
+    public static string Key(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Add(string label, ReadOnlySpan<byte> bytes)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{label}:{bytes.Length}\n"));
+            hash.AppendData(bytes);
+        }
+        Add("format", "mbt-cache-1"u8);
+        Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
+        Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
+        Add("model", ModelFile.LoadOnnxBytes(modelPath)); // external data included
+        foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath) })
+        {
+            if (path is null) { Add(role, []); continue; }
+            foreach (var file in DatasetFiles(path)) Add($"{role}/{file.Relative}", File.ReadAllBytes(file.Full));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>The files that make up a DATASET, in a stable order with stable relative names.</summary>
+    public static IEnumerable<(string Relative, string Full)> DatasetFiles(string path)
+    {
+        if (Directory.Exists(path))
+            return Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+                .Select(f => (Path.GetRelativePath(path, f).Replace('\\', '/'), f))
+                .Where(f => !f.Item1.Split('/').Any(p => p.StartsWith('.')))
+                .OrderBy(f => f.Item1, StringComparer.Ordinal);
+        if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", path);
+        var files = new List<(string, string)> { ("images", path) };
+        if (!path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && IdxDataset.LabelsPathFor(path) is { } labels) files.Add(("labels", labels));
+        return files;
+    }
+
+    /// <summary>The cached container and report for <paramref name="key"/>, verified; null on a miss (a damaged entry is removed).</summary>
+    public (byte[] Container, CompressionReport Report)? TryGet(string key)
+    {
+        var entry = EntryFolder(key);
+        if (!Directory.Exists(entry)) return null;
+        try
+        {
+            var container = File.ReadAllBytes(Path.Combine(entry, ContainerFile));
+            var report = CompressionReport.Parse(File.ReadAllText(Path.Combine(entry, ReportFile)));
+            if (report is not null && report.ContainerSha256 == Convert.ToHexStringLower(SHA256.HashData(container)))
+            {
+                ModelContainer.Read(container); // checksums and structure
+                return (container, report);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ContainerFormatException) { }
+        TryDelete(entry);
+        return null;
+    }
+
+    /// <summary>Stores an entry atomically; a concurrent writer of the same key wins harmlessly.</summary>
+    public void Put(string key, byte[] container, CompressionReport report)
+    {
+        var entry = EntryFolder(key);
+        var temp = Path.Combine(Folder, "tmp", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(temp);
+        try
+        {
+            File.WriteAllBytes(Path.Combine(temp, ContainerFile), container);
+            File.WriteAllText(Path.Combine(temp, ReportFile), report.ToJson());
+            Directory.CreateDirectory(Path.GetDirectoryName(entry)!);
+            if (Directory.Exists(entry)) TryDelete(entry); // a damaged or stale entry
+            Directory.Move(temp, entry);
+        }
+        catch (IOException) when (Directory.Exists(entry))
+        {
+            // Another build stored the same key first: same content by construction.
+        }
+        finally
+        {
+            TryDelete(temp);
+        }
+    }
+
+    string EntryFolder(string key) => Path.Combine(Folder, key[..2], key);
+
+    static void TryDelete(string folder)
+    {
+        try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>
+/// The figures of one compression, as written to <c>report.json</c>, printed by <c>--json</c> and
+/// kept in the cache beside the container. Accuracies are fractions in [0, 1].
+/// </summary>
+public sealed record CompressionReport
+{
+    /// <summary>The model compressed.</summary>
+    public string Model { get; init; } = "";
+    /// <summary>The validation data.</summary>
+    public string Data { get; init; } = "";
+    /// <summary>The held-out test data, if any.</summary>
+    public string? TestData { get; init; }
+    /// <summary>Bytes of the original ONNX file.</summary>
+    public long OriginalBytes { get; init; }
+    /// <summary>Bytes of the container.</summary>
+    public long CompressedBytes { get; init; }
+    /// <summary>original / compressed.</summary>
+    public double Ratio { get; init; }
+    /// <summary>"labels", or "agreement" (with the original model) for unlabeled data.</summary>
+    public string Measure { get; init; } = "labels";
+    /// <summary>Original model, validation data.</summary>
+    public double BaselineAccuracy { get; init; }
+    /// <summary>What the compressed model had to reach on validation data.</summary>
+    public double TargetAccuracy { get; init; }
+    /// <summary>Compressed model (decoded container), validation data.</summary>
+    public double FinalAccuracy { get; init; }
+    /// <summary>Original model, test data.</summary>
+    public double? BaselineTestAccuracy { get; init; }
+    /// <summary>Compressed model, test data.</summary>
+    public double? TestAccuracy { get; init; }
+    /// <summary>Whether the target was met.</summary>
+    public bool TargetMet { get; init; }
+    /// <summary>Candidates evaluated.</summary>
+    public int Evaluations { get; init; }
+    /// <summary>Seconds the compression took (when it ran; a cache hit keeps the original figure).</summary>
+    public double Seconds { get; init; }
+    /// <summary>Median single-image latency of the original model (ms).</summary>
+    public double LatencyMsOriginal { get; init; }
+    /// <summary>Median single-image latency of the compressed model (ms).</summary>
+    public double LatencyMsCompressed { get; init; }
+    /// <summary>The settings asked for, canonical text.</summary>
+    public string Settings { get; init; } = "";
+    /// <summary>What was chosen (methods, bits, calibration).</summary>
+    public IReadOnlyDictionary<string, string> Chosen { get; init; } = new SortedDictionary<string, string>();
+    /// <summary>Every candidate tried.</summary>
+    public IReadOnlyList<CandidateResult> Candidates { get; init; } = [];
+    /// <summary>The engine version.</summary>
+    public string EngineVersion { get; init; } = Compressor.EngineVersion;
+    /// <summary>SHA-256 of the container this report describes.</summary>
+    public string ContainerSha256 { get; init; } = "";
+    /// <summary>"hit", "miss" or "off".</summary>
+    public string Cache { get; init; } = "off";
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    /// <summary>The report of a finished compression.</summary>
+    public static CompressionReport From(CompressionResult r, string model, string data, string? testData, byte[] container) => new()
+    {
+        Model = model,
+        Data = data,
+        TestData = testData,
+        OriginalBytes = r.OriginalBytes,
+        CompressedBytes = container.Length,
+        Ratio = Math.Round((double)r.OriginalBytes / Math.Max(1, container.Length), 3),
+        Measure = r.AgainstLabels ? "labels" : "agreement",
+        BaselineAccuracy = r.BaselineAccuracy,
+        TargetAccuracy = Math.Round(r.TargetAccuracy, 6),
+        FinalAccuracy = r.FinalAccuracy,
+        BaselineTestAccuracy = r.BaselineTestAccuracy,
+        TestAccuracy = r.TestAccuracy,
+        TargetMet = r.TargetMet,
+        Evaluations = r.Evaluations,
+        Seconds = Math.Round(r.Seconds, 2),
+        LatencyMsOriginal = Math.Round(r.LatencyMs.Original, 4),
+        LatencyMsCompressed = Math.Round(r.LatencyMs.Compressed, 4),
+        Settings = r.Settings.Canonical(),
+        Chosen = new SortedDictionary<string, string>(r.Chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
+        Candidates = r.Candidates,
+        ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
+    };
+
+    /// <summary>The JSON text.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses the JSON text; null when it is not a report.</summary>
+    public static CompressionReport? Parse(string json)
+    {
+        try { return JsonSerializer.Deserialize<CompressionReport>(json, Json); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>A Markdown page for people: the headline figures and every candidate.</summary>
+    public string ToMarkdown()
+    {
+        static string P(double? v) => v is { } x ? (x * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
+        static string B(long b) => b.ToString("N0", CultureInfo.InvariantCulture);
+        var s = new StringBuilder();
+        s.Append("# Compression report: ").Append(Path.GetFileName(Model)).Append("\n\n");
+        s.Append(TargetMet ? "The compressed model meets the accuracy target.\n\n" : "**The compressed model does not meet the accuracy target.**\n\n");
+        s.Append("| | original | compressed |\n|---|---|---|\n");
+        s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller) |\n");
+        s.Append($"| validation accuracy ({Measure}) | {P(BaselineAccuracy)} | {P(FinalAccuracy)} (target {P(TargetAccuracy)}) |\n");
+        s.Append($"| test accuracy | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
+        s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms |\n\n");
+        s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{kv.Key} = {kv.Value}"))).Append("  \n");
+        s.Append($"Settings: `{Settings}`  \n");
+        s.Append($"Evaluations: {Evaluations}, {Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, engine {EngineVersion}, cache {Cache}\n\n");
+        s.Append("| candidate | bytes | validation accuracy |\n|---|---|---|\n");
+        foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} |\n");
+        return s.ToString();
+    }
+}

@@ -1,0 +1,62 @@
+using System.Globalization;
+using ModelBuildTasks.Passes.Quantization;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>
+/// Everything that decides the compressed result, shared by the CLI and the MSBuild task. Its
+/// <see cref="Canonical"/> text is part of the cache key, so two settings that mean the same give
+/// the same key.
+/// </summary>
+public sealed record CompressionSettings
+{
+    /// <summary>The methods to apply, in order; today <c>iq</c> (integer quantization).</summary>
+    public IReadOnlyList<string> Methods { get; init; } = ["iq"];
+    /// <summary>Weight bits for IQ (8 down to 4).</summary>
+    public int Bits { get; init; } = 8;
+    /// <summary>Activation calibration for IQ; null tries MinMax, then Percentile if the target is missed.</summary>
+    public CalibrationMethod? Calibration { get; init; }
+    /// <summary>The allowed drop from the baseline, in percentage points (default 1).</summary>
+    public double MaxAccuracyDrop { get; init; } = 1.0;
+    /// <summary>An absolute target accuracy in [0, 1]; overrides <see cref="MaxAccuracyDrop"/>.</summary>
+    public double? TargetAccuracy { get; init; }
+    /// <summary>The preprocessing spec; null uses the model's own (metadata <c>preprocess</c>) or the default.</summary>
+    public string? Preprocess { get; init; }
+    /// <summary>Class names; null uses the model's metadata <c>labels</c>, or the dataset's class folders.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+    /// <summary>At most this many validation images are used (0 = all).</summary>
+    public int MaxValidationImages { get; init; }
+
+    /// <summary>The methods understood today.</summary>
+    public static readonly IReadOnlyList<string> KnownMethods = ["iq"];
+
+    /// <summary>Parses a method list such as <c>IQ;NS</c> or <c>iq,ns</c>.</summary>
+    public static IReadOnlyList<string> ParseMethods(string? text)
+    {
+        var methods = (text ?? "iq").Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(m => m.ToLowerInvariant()).ToList();
+        foreach (var m in methods)
+            if (!KnownMethods.Contains(m))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"unknown compression method '{m}' (available: {string.Join(", ", KnownMethods)})");
+        return methods.Count == 0 ? ["iq"] : methods;
+    }
+
+    /// <summary>Checks ranges; throws <see cref="ErrorCodes.InvalidSetting"/> on the first problem.</summary>
+    public void Validate()
+    {
+        if (Bits is < 4 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"bits must be 4 to 8, not {Bits}");
+        if (MaxAccuracyDrop is < 0 or > 100 || double.IsNaN(MaxAccuracyDrop)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum accuracy drop must be 0 to 100 points, not {MaxAccuracyDrop}");
+        if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the target accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
+    }
+
+    /// <summary>A stable text of every setting, for cache keys and reports.</summary>
+    public string Canonical() => string.Join(";",
+        "methods=" + string.Join(",", Methods),
+        "bits=" + Bits.ToString(CultureInfo.InvariantCulture),
+        "calibration=" + (Calibration?.ToString().ToLowerInvariant() ?? "auto"),
+        "max_drop=" + MaxAccuracyDrop.ToString("R", CultureInfo.InvariantCulture),
+        "target=" + (TargetAccuracy?.ToString("R", CultureInfo.InvariantCulture) ?? ""),
+        "preprocess=" + (Preprocess ?? ""),
+        "labels=" + (Labels is null ? "" : string.Join("|", Labels)),
+        "max_validation=" + MaxValidationImages.ToString(CultureInfo.InvariantCulture));
+}

@@ -1,0 +1,157 @@
+using System.Security.Cryptography;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Packaging;
+using ModelBuildTasks.Passes.Quantization;
+using ModelBuildTasks.Progress;
+using ModelBuildTasks.Shapes;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>
+/// The compression pipeline: measure the original model, compress it, and check the accuracy
+/// contract on what the app will actually run (the container, decoded). The one entry point of
+/// the CLI's <c>compress</c> and of the MSBuild task (which runs the CLI).
+/// </summary>
+public static class Compressor
+{
+    /// <summary>The engine's version, part of every cache key and container.</summary>
+    public static string EngineVersion { get; } =
+        typeof(Compressor).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>Compresses <paramref name="modelPath"/> under <paramref name="settings"/>.</summary>
+    /// <param name="modelPath">The fp32 ONNX model.</param>
+    /// <param name="dataPath">Validation DATASET: the target is checked on it.</param>
+    /// <param name="testDataPath">Optional held-out DATASET, reported but never used for decisions.</param>
+    /// <param name="settings">Methods, bits, accuracy budget, ...</param>
+    /// <param name="progress">Receives stage updates.</param>
+    public static CompressionResult Run(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings, IProgress<ProgressUpdate>? progress = null)
+    {
+        settings.Validate();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", modelPath);
+        var model = ModelFile.Load(modelPath);
+        var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
+        if (unsupported.Count > 0)
+            throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
+                "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')")), modelPath);
+
+        var spec = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
+        var validation = DatasetLoader.Load(dataPath, spec, settings.MaxValidationImages > 0 ? settings.MaxValidationImages : null);
+        var test = testDataPath is null ? null : DatasetLoader.Load(testDataPath, spec);
+        var original = OnnxExport.ToBytes(model);
+
+        Report(progress, "baseline", 0, 1);
+        var baseline = Evaluator.Evaluate(original, validation, latencySamples: 0, displayPath: modelPath);
+        var target = settings.TargetAccuracy ?? baseline.Accuracy - settings.MaxAccuracyDrop / 100.0;
+
+        var labels = settings.Labels
+            ?? model.Metadata.GetValueOrDefault("labels")?.Split(',').Select(l => l.Trim()).ToArray()
+            ?? validation.ClassNames
+            ?? [];
+        ContainerMetadata Metadata(OnnxModel m, IReadOnlyDictionary<string, string> chosen, double final, double? testAccuracy) => new()
+        {
+            Inputs = Describe(m, m.Graph.Inputs),
+            Outputs = Describe(m, m.Graph.Outputs),
+            Labels = labels,
+            Preprocess = spec.ToString(),
+            Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
+            Accuracy = new AccuracyFigures(Round(baseline.Accuracy), Round(final), testAccuracy is null ? null : Round(testAccuracy.Value)),
+            SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(sourceBytes)),
+            EngineVersion = EngineVersion,
+        };
+
+        // Integer quantization: the chosen bits, with MinMax calibration first and Percentile if MinMax misses the target.
+        var calibrations = settings.Calibration is { } c ? [c] : new[] { CalibrationMethod.MinMax, CalibrationMethod.Percentile };
+        var candidates = new List<CandidateResult>();
+        (byte[] Container, OnnxModel Model, Dictionary<string, string> Chosen, double Accuracy)? best = null;
+        foreach (var calibration in calibrations)
+        {
+            Report(progress, $"iq bits={settings.Bits} calibration={calibration.ToString().ToLowerInvariant()}", candidates.Count, calibrations.Length);
+            var (quantized, _) = QdqQuantizer.Quantize(model, validation, new QuantizationOptions { Bits = settings.Bits, Calibration = calibration });
+            var chosen = new Dictionary<string, string>
+            {
+                ["methods"] = string.Join(",", settings.Methods),
+                ["bits"] = settings.Bits.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["calibration"] = calibration.ToString().ToLowerInvariant(),
+            };
+            var container = ContainerPackaging.Pack(quantized, Metadata(quantized, chosen, 0, null));
+            // Measure what the app will run: the container, decoded.
+            var accuracy = Evaluator.Evaluate(ContainerPackaging.ToOnnx(container), validation, latencySamples: 0,
+                referenceOnnx: validation.HasLabels ? null : original).Accuracy;
+            candidates.Add(new CandidateResult($"iq bits={settings.Bits} calibration={chosen["calibration"]}", container.Length, accuracy));
+            if (best is null || accuracy > best.Value.Accuracy) best = (container, quantized, chosen, accuracy);
+            if (accuracy >= target) break;
+        }
+
+        var (_, finalModel, finalChosen, finalAccuracy) = best!.Value;
+        double? baselineTest = null, finalTest = null;
+        var compressedOnnx = OnnxExport.ToBytes(finalModel);
+        if (test is not null)
+        {
+            Report(progress, "test", 0, 1);
+            baselineTest = Evaluator.Evaluate(original, test, latencySamples: 0).Accuracy;
+            finalTest = Evaluator.Evaluate(compressedOnnx, test, latencySamples: 0, referenceOnnx: test.HasLabels ? null : original).Accuracy;
+        }
+        var finalContainer = ContainerPackaging.Pack(finalModel, Metadata(finalModel, finalChosen, finalAccuracy, finalTest));
+        var latencyData = validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray());
+        var latency = (
+            Evaluation.Evaluator.Percentile(Latency(original, latencyData), 0.5),
+            Evaluation.Evaluator.Percentile(Latency(compressedOnnx, latencyData), 0.5));
+
+        return new CompressionResult
+        {
+            Container = finalContainer,
+            Metadata = ContainerMetadata.Parse(ModelContainer.Read(finalContainer).MetadataJson),
+            OriginalBytes = sourceBytes.Length,
+            BaselineAccuracy = baseline.Accuracy,
+            TargetAccuracy = target,
+            FinalAccuracy = finalAccuracy,
+            BaselineTestAccuracy = baselineTest,
+            TestAccuracy = finalTest,
+            AgainstLabels = validation.HasLabels,
+            TargetMet = finalAccuracy >= target,
+            Evaluations = candidates.Count,
+            Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+            Settings = settings,
+            Chosen = finalChosen,
+            Candidates = candidates,
+            LatencyMs = latency,
+        };
+    }
+
+    /// <summary>A container of the original fp32 model, embedded instead when the target is missed and that is allowed.</summary>
+    public static byte[] Uncompressed(string modelPath, CompressionResult result)
+    {
+        var model = ModelFile.Load(modelPath);
+        var metadata = result.Metadata with
+        {
+            Compression = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = "none", ["reason"] = "accuracy target not met" },
+            Accuracy = new AccuracyFigures(Round(result.BaselineAccuracy), Round(result.BaselineAccuracy), result.BaselineTestAccuracy is { } t ? Round(t) : null),
+        };
+        return ContainerPackaging.Pack(model, metadata);
+    }
+
+    static double[] Latency(byte[] onnx, ImageDataset data)
+    {
+        using var runner = new ModelRunner(onnx);
+        return runner.MeasureLatency(data, samples: 50);
+    }
+
+    static IReadOnlyList<TensorDescription> Describe(OnnxModel model, IEnumerable<ValueInfo> values)
+    {
+        var inferred = ShapeInference.Infer(model.Graph).Values;
+        return values.Select(v =>
+        {
+            var info = v.Shape is null && inferred.TryGetValue(v.Name, out var i) ? i : v;
+            return new TensorDescription(v.Name, ElementTypes.Name(info.Type), info.Shape?.Dims.Select(d => d.IsKnown ? d.ToString() : d.Symbol ?? "N").ToArray() ?? []);
+        }).ToList();
+    }
+
+    static double Round(double value) => Math.Round(value, 6);
+
+    static void Report(IProgress<ProgressUpdate>? progress, string stage, long done, long total) =>
+        progress?.Report(new ProgressUpdate(stage, done, total, "steps"));
+}

@@ -1,0 +1,124 @@
+using System.Reflection;
+using Microsoft.ML.OnnxRuntime;
+using ModelBuildTasks.Container;
+
+namespace ModelBuildTasks.Runtime;
+
+/// <summary>
+/// A compressed image classifier, ready to run. The container is decoded to ONNX in memory and one
+/// ONNX Runtime session is created; every method may be called from many threads at once. Dispose
+/// it to release the native session (the generated wrapper's shared instance lives for the process).
+/// </summary>
+public sealed class CompressedModel : IDisposable
+{
+    readonly InferenceSession session;
+    readonly string inputName;
+    readonly string outputName;
+    readonly long[] inputDims;
+    bool disposed;
+
+    CompressedModel(ModelContainer container, CompressedModelOptions options)
+    {
+        Metadata = ContainerMetadata.Parse(container.MetadataJson);
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        session = new InferenceSession(container.ToOnnx(), sessionOptions);
+        if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
+        (inputName, var input) = session.InputMetadata.First();
+        inputDims = input.Dimensions.Select(d => (long)d).ToArray();
+        outputName = session.OutputMetadata.First().Key;
+        InputSize = (int)inputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
+        if (InputSize <= 0) throw new InvalidDataException("the model's input has unknown dimensions besides the batch");
+        ClassCount = (int)session.OutputMetadata[outputName].Dimensions.Skip(1).Aggregate(1L, (a, b) => a * b);
+    }
+
+    /// <summary>Loads a container from a stream (read to its end).</summary>
+    /// <exception cref="ContainerFormatException">The bytes are not a valid container.</exception>
+    public static CompressedModel Load(Stream stream, CompressedModelOptions? options = null) =>
+        new(ModelContainer.Read(stream), options ?? new CompressedModelOptions());
+
+    /// <summary>Loads a container held in memory.</summary>
+    public static CompressedModel Load(byte[] bytes, CompressedModelOptions? options = null) =>
+        new(ModelContainer.Read(bytes), options ?? new CompressedModelOptions());
+
+    /// <summary>Loads a container embedded in <paramref name="assembly"/> as a manifest resource.</summary>
+    /// <exception cref="FileNotFoundException">No resource of that name.</exception>
+    public static CompressedModel LoadFromResource(Assembly assembly, string resourceName, CompressedModelOptions? options = null)
+    {
+        using var stream = assembly.GetManifestResourceStream(resourceName)
+            ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
+        return Load(stream, options);
+    }
+
+    /// <summary>Everything the container says about the model: inputs, outputs, labels, preprocessing, accuracies.</summary>
+    public ContainerMetadata Metadata { get; }
+
+    /// <summary>Class names by index (empty when the model has none).</summary>
+    public IReadOnlyList<string> Labels => Metadata.Labels;
+
+    /// <summary>The input's dimensions; the first (batch) is -1 when any batch size is accepted.</summary>
+    public IReadOnlyList<long> InputShape => inputDims;
+
+    /// <summary>Values per image (C x H x W).</summary>
+    public int InputSize { get; }
+
+    /// <summary>Logits per image.</summary>
+    public int ClassCount { get; }
+
+    /// <summary>The raw model outputs (logits) for one image of <see cref="InputSize"/> values.</summary>
+    public float[] Logits(ReadOnlySpan<float> image) => Run(image, 1);
+
+    /// <summary>The top-1 class of one image.</summary>
+    public Prediction Predict(ReadOnlySpan<float> image) => Top1(Logits(image));
+
+    /// <summary>The top-1 class of each of <paramref name="count"/> images laid out one after another.</summary>
+    public Prediction[] Predict(ReadOnlySpan<float> images, int count)
+    {
+        var logits = Run(images, count);
+        var result = new Prediction[count];
+        for (var i = 0; i < count; i++) result[i] = Top1(logits.AsSpan(i * ClassCount, ClassCount));
+        return result;
+    }
+
+    /// <summary>Runs <paramref name="count"/> images and returns their logits, image after image.</summary>
+    public float[] Run(ReadOnlySpan<float> images, int count)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        if (images.Length != count * InputSize)
+            throw new ArgumentException($"expected {count} x {InputSize} values, got {images.Length}", nameof(images));
+        var fixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : count;
+        var result = new float[count * ClassCount];
+        using var runOptions = new RunOptions();
+        for (var start = 0; start < count; start += fixedBatch)
+        {
+            var rows = Math.Min(fixedBatch, count - start);
+            var batch = new float[fixedBatch * InputSize];
+            images.Slice(start * InputSize, rows * InputSize).CopyTo(batch);
+            var shape = inputDims.ToArray();
+            shape[0] = fixedBatch;
+            using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
+            using var outputs = session.Run(runOptions, [inputName], [input], [outputName]);
+            outputs[0].GetTensorDataAsSpan<float>()[..(rows * ClassCount)].CopyTo(result.AsSpan(start * ClassCount));
+        }
+        return result;
+    }
+
+    Prediction Top1(ReadOnlySpan<float> logits)
+    {
+        var best = 0;
+        for (var i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+        var sum = 0.0;
+        foreach (var v in logits) sum += Math.Exp(v - logits[best]);
+        var label = best < Labels.Count ? Labels[best] : best.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new Prediction(best, label, (float)(1 / sum));
+    }
+
+    /// <summary>Releases the ONNX Runtime session.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        session.Dispose();
+    }
+}
