@@ -24,7 +24,7 @@ public class DatasetTests
         using var temp = new TestPaths.TempFolder();
         var pixels = Enumerable.Range(0, 3 * 4 * 5).Select(i => (byte)(i * 3)).ToArray();
         IdxFormat.Write(temp.File(name), [3, 4, 5], pixels);
-        IdxFormat.Write(temp.File(IdxDataset.LabelsFileName(name)), [3], [2, 0, 1]);
+        IdxFormat.Write(temp.File(DatasetFiles.LabelsFileName(name)), [3], [2, 0, 1]);
 
         var data = DatasetLoader.LoadRaw(temp.File(name));
         Assert.Equal(pixels.Select(p => (float)p), data.Pixels);

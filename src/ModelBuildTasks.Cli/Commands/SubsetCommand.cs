@@ -39,7 +39,7 @@ static class SubsetCommand
             if (sample.Labels is { } labels)
             {
                 var labelsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
-                    IdxDataset.LabelsFileName(Path.GetFileName(imagesPath)));
+                    DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
                 IdxFormat.Write(labelsPath, [labels.Length], labels.Select(l => (byte)l).ToArray());
                 Console.WriteLine(labelsPath);
             }

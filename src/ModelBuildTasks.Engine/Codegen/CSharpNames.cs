@@ -10,18 +10,11 @@ namespace ModelBuildTasks.Codegen;
 /// </summary>
 public static class CSharpNames
 {
-    static readonly HashSet<string> Keywords =
-    [
-        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
-        "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally",
-        "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock",
-        "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected",
-        "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string",
-        "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort",
-        "using", "virtual", "void", "volatile", "while",
-    ];
-
-    /// <summary>A PascalCase identifier from any text: <c>fashion_vgg.onnx</c> -> <c>FashionVgg</c>; never empty, never a keyword, never starting with a digit.</summary>
+    /// <summary>
+    /// A PascalCase identifier from any text: <c>fashion_vgg.onnx</c> -> <c>FashionVgg</c>. Only ASCII letters
+    /// and digits survive; never empty, never starting with a digit, and never a keyword (C# keywords are
+    /// all lower case, and the first letter is always upper case).
+    /// </summary>
     public static string Identifier(string text)
     {
         var builder = new StringBuilder();
@@ -37,8 +30,7 @@ public static class CSharpNames
         }
         var name = builder.ToString();
         if (name.Length == 0) name = "Model";
-        if (char.IsAsciiDigit(name[0])) name = "_" + name;
-        return Keywords.Contains(name) ? "@" + name : name;
+        return char.IsAsciiDigit(name[0]) ? "_" + name : name;
     }
 
     /// <summary>A namespace from dotted text, each part an identifier (or the fallback when empty).</summary>

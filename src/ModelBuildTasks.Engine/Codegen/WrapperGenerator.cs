@@ -47,7 +47,7 @@ public static class WrapperGenerator
         Line($"/// The image classifier compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
         Line($"/// Validation accuracy {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {Percent(accuracy.Test)}.");
         Line($"/// </summary>");
-        Line($"/// <remarks>Input: {input.Shape.Count - 1}-D image of {dims[0]} x {dims[1]} x {dims[2]} floats (C x H x W), preprocessed as <c>{CSharpNames.Xml(spec.Metadata.Preprocess)}</c>. All members are thread-safe.</remarks>");
+        Line($"/// <remarks>Input: one image of {dims[0]} x {dims[1]} x {dims[2]} floats (C x H x W), preprocessed as <c>{CSharpNames.Xml(spec.Metadata.Preprocess)}</c>. All members are thread-safe.</remarks>");
         Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ModelBuildTasks\", {CSharpNames.Literal(spec.Metadata.EngineVersion)})]");
         Line($"public sealed partial class {className} : global::System.IDisposable");
         Line("{");
@@ -72,7 +72,7 @@ public static class WrapperGenerator
         foreach (var label in labels) Line($"        {CSharpNames.Literal(label)},");
         Line("    };");
         Line();
-        Line($"    static readonly global::System.Lazy<{className}> shared = new(Create, global::System.Threading.LazyThreadSafetyMode.ExecutionAndPublication);");
+        Line($"    static readonly global::System.Lazy<{className}> shared = new(() => Create(), global::System.Threading.LazyThreadSafetyMode.ExecutionAndPublication);");
         Line("    readonly global::ModelBuildTasks.Runtime.CompressedModel model;");
         Line();
         Line($"    {className}(global::ModelBuildTasks.Runtime.CompressedModel model) => this.model = model;");

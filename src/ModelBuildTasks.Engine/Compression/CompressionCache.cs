@@ -51,23 +51,10 @@ public sealed class CompressionCache(string folder)
         foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath) })
         {
             if (path is null) { Add(role, []); continue; }
-            foreach (var file in DatasetFiles(path)) Add($"{role}/{file.Relative}", File.ReadAllBytes(file.Full));
+            if (!File.Exists(path) && !Directory.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", path);
+            foreach (var file in DatasetFiles.Enumerate(path)) Add($"{role}/{file.Relative}", File.ReadAllBytes(file.Full));
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
-
-    /// <summary>The files that make up a DATASET, in a stable order with stable relative names.</summary>
-    public static IEnumerable<(string Relative, string Full)> DatasetFiles(string path)
-    {
-        if (Directory.Exists(path))
-            return Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
-                .Select(f => (Path.GetRelativePath(path, f).Replace('\\', '/'), f))
-                .Where(f => !f.Item1.Split('/').Any(p => p.StartsWith('.')))
-                .OrderBy(f => f.Item1, StringComparer.Ordinal);
-        if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", path);
-        var files = new List<(string, string)> { ("images", path) };
-        if (!path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && IdxDataset.LabelsPathFor(path) is { } labels) files.Add(("labels", labels));
-        return files;
     }
 
     /// <summary>The cached container and report for <paramref name="key"/>, verified; null on a miss (a damaged entry is removed).</summary>

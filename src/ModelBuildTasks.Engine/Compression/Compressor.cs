@@ -38,8 +38,11 @@ public static class Compressor
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
                 "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')")), modelPath);
 
-        var spec = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
-        var validation = DatasetLoader.Load(dataPath, spec, settings.MaxValidationImages > 0 ? settings.MaxValidationImages : null);
+        var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
+        var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
+        if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
+        var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
+        var validation = Preprocessing.Apply(raw, spec);
         var test = testDataPath is null ? null : DatasetLoader.Load(testDataPath, spec);
         var original = OnnxExport.ToBytes(model);
 

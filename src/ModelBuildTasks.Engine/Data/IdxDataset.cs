@@ -16,7 +16,7 @@ public static class IdxDataset
         var pixels = Layout.HwcToChw(values, count, height, width, channels);
 
         int[]? labels = null;
-        if (LabelsPathFor(imagesPath) is { } labelsPath)
+        if (DatasetFiles.LabelsPathFor(imagesPath) is { } labelsPath)
         {
             var (labelDims, labelValues) = IdxFormat.Read(labelsPath);
             if (labelDims.Length != 1)
@@ -28,24 +28,4 @@ public static class IdxDataset
         }
         return new ImageDataset(pixels, count, channels, height, width, labels, eightBit: true, source: imagesPath);
     }
-
-    /// <summary>The labels file that belongs to an images file, or null if there is none.</summary>
-    public static string? LabelsPathFor(string imagesPath)
-    {
-        var folder = Path.GetDirectoryName(Path.GetFullPath(imagesPath))!;
-        var name = Path.GetFileName(imagesPath);
-        if (!name.Contains("images", StringComparison.Ordinal)) return null;
-        var labelsName = LabelsFileName(name);
-        var plain = labelsName.EndsWith(".gz", StringComparison.Ordinal) ? labelsName[..^3] : labelsName;
-        foreach (var candidate in new[] { labelsName, plain, plain + ".gz" })
-        {
-            var path = Path.Combine(folder, candidate);
-            if (File.Exists(path)) return path;
-        }
-        return null;
-    }
-
-    /// <summary>The labels file name that belongs to an images file name (<c>images</c> -> <c>labels</c>, <c>idx3</c>/<c>idx4</c> -> <c>idx1</c>).</summary>
-    public static string LabelsFileName(string imagesFileName) =>
-        imagesFileName.Replace("images", "labels", StringComparison.Ordinal).Replace("idx3", "idx1", StringComparison.Ordinal).Replace("idx4", "idx1", StringComparison.Ordinal);
 }

@@ -29,6 +29,9 @@ public sealed record PreprocessSpec
     /// <summary>The default: scale 8-bit pixels to [0, 1], nothing else.</summary>
     public static PreprocessSpec Default { get; } = new();
 
+    /// <summary>The same spec with the scale made explicit for data of the given kind (1/255 for 8-bit pixels), as recorded for apps.</summary>
+    public PreprocessSpec Resolved(bool eightBit) => this with { Scale = Scale ?? (eightBit ? 1f / 255f : 1f) };
+
     /// <summary>Parses the text form; an empty or null text gives <see cref="Default"/>.</summary>
     /// <exception cref="ModelBuildException">With code <see cref="ErrorCodes.InvalidPreprocessing"/> when the text is malformed.</exception>
     public static PreprocessSpec Parse(string? text)

@@ -1,0 +1,112 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using ModelBuildTasks.Codegen;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Packaging;
+using ModelBuildTasks.Passes.Quantization;
+using ModelBuildTasks.Runtime;
+using Snapshooter;
+using Snapshooter.Xunit;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+public class CodegenTests
+{
+    static ContainerMetadata MetadataOf(OnnxModel model, IReadOnlyList<string>? labels = null) => new()
+    {
+        Inputs = model.Graph.Inputs.Select(i => new TensorDescription(i.Name, "float", i.Shape!.Dims.Select(d => d.IsKnown ? d.ToString() : "N").ToArray())).ToList(),
+        Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+        Labels = labels ?? model.Metadata.GetValueOrDefault("labels")?.Split(',') ?? [],
+        Preprocess = PreprocessSpec.Default.ToString(),
+        Accuracy = new AccuracyFigures(0.935, 0.934, 0.931),
+        EngineVersion = "0.1.0",
+    };
+
+    [Theory]
+    [InlineData("vgg")]
+    [InlineData("resnet")]
+    [InlineData("densenet")]
+    public void GeneratedSource_ForTheSampleModels_MatchesTheSnapshot(string family)
+    {
+        var path = Path.Combine(TestPaths.RepoRoot, $"samples/models/fashion_{family}.onnx");
+        var model = ModelFile.Load(path);
+        var source = WrapperGenerator.Generate(new WrapperSpec($"Fashion {family} classifier", "Samples.Models", $"fashion_{family}.cmodel", $"fashion_{family}.onnx", MetadataOf(model)));
+        Snapshot.Match(source, SnapshotNameExtension.Create(family));
+    }
+
+    [Fact]
+    public void HostileNamesAndLabels_CannotInjectCode()
+    {
+        var model = TestModels.Plain();
+        var labels = new[] { "\"; System.Environment.Exit(1); //", "line\nbreak */ /*", "</summary><script>", "\\u0022", "ok" };
+        var source = WrapperGenerator.Generate(new WrapperSpec("class", "System.IO;evil namespace", "res\"ource", "a\nb <c>.onnx", MetadataOf(model, labels)));
+        var tree = CSharpSyntaxTree.ParseText(source);
+        Assert.Empty(tree.GetDiagnostics());
+        var root = tree.GetRoot();
+        // Exactly one type, one namespace, no statements outside the expected members.
+        Assert.Single(root.DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax>());
+        Assert.DoesNotContain(root.DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax>(), i => i.ToString().Contains("Exit"));
+        Assert.Contains("public sealed partial class Class :", source);
+        Assert.Contains("namespace System.IOEvilNamespace;", source);
+        // The labels come back exactly when compiled.
+        var (assembly, _) = Compile(source, ContainerPackaging.Pack(TestModels.Plain(), MetadataOf(model, labels)), "res\"ource");
+        var compiledLabels = (IReadOnlyList<string>)assembly.GetTypes().Single(t => t.Name == "Class").GetProperty("Labels")!.GetValue(null)!;
+        Assert.Equal(labels, compiledLabels);
+    }
+
+    [Fact]
+    public void GeneratedWrapper_CompilesWithoutWarnings_AndPredictsLikeTheRuntime()
+    {
+        var calibration = DatasetLoader.Load(TestPaths.FashionTrain, limit: 128);
+        var (quantized, _) = QdqQuantizer.Quantize(TestModels.Plain(), calibration);
+        var metadata = MetadataOf(quantized, Enumerable.Range(0, 10).Select(i => $"class {i}").ToArray());
+        var container = ContainerPackaging.Pack(quantized, metadata);
+        var source = WrapperGenerator.Generate(new WrapperSpec("TinyClassifier", "Tests.Generated", "tiny.cmodel", "tiny.onnx", metadata));
+        var probe = """
+            namespace Tests.Generated;
+            public static class Probe
+            {
+                public static int[] Classes(float[] images, int count)
+                {
+                    var predictions = TinyClassifier.Instance.Predict(images, count);
+                    var result = new int[count];
+                    for (var i = 0; i < count; i++) result[i] = predictions[i].ClassIndex;
+                    return result;
+                }
+                public static string FirstLabel(float[] image) => TinyClassifier.Instance.Predict(image).Label;
+                public static int Size => TinyClassifier.InputSize * 1000 + TinyClassifier.ClassCount;
+            }
+            """;
+        var (assembly, warnings) = Compile(source + "\n" + probe.Replace("namespace Tests.Generated;", ""), container, "tiny.cmodel");
+        Assert.Empty(warnings);
+
+        var test = DatasetLoader.Load(TestPaths.FashionTest, limit: 50);
+        var type = assembly.GetTypes().Single(t => t.Name == "Probe");
+        var classes = (int[])type.GetMethod("Classes")!.Invoke(null, [test.Pixels, test.Count])!;
+        using var runtime = CompressedModel.Load(container);
+        Assert.Equal(runtime.Predict(test.Pixels, test.Count).Select(p => p.ClassIndex), classes);
+        Assert.Equal(784 * 1000 + 10, (int)type.GetProperty("Size")!.GetValue(null)!);
+        Assert.StartsWith("class ", (string)type.GetMethod("FirstLabel")!.Invoke(null, [test.Image(0).ToArray()])!);
+    }
+
+    /// <summary>Compiles <paramref name="source"/> into an in-memory assembly with the container as a manifest resource.</summary>
+    internal static (Assembly Assembly, IReadOnlyList<Diagnostic> Warnings) Compile(string source, byte[] container, string resourceName)
+    {
+        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Concat([typeof(CompressedModel).Assembly.Location, typeof(ContainerMetadata).Assembly.Location])
+            .Distinct()
+            .Select(p => MetadataReference.CreateFromFile(p));
+        var compilation = CSharpCompilation.Create($"Generated{Guid.NewGuid():N}", [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest))], references,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        using var output = new MemoryStream();
+        var emitted = compilation.Emit(output, manifestResources: [new ResourceDescription(resourceName, () => new MemoryStream(container), isPublic: true)]);
+        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
+        output.Position = 0;
+        return (new AssemblyLoadContext(null, isCollectible: false).LoadFromStream(output),
+            emitted.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList());
+    }
+}
