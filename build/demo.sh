@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
-# The main job, end to end on a fresh machine: build the CLI, then inspect and evaluate a model.
-# (Until the build-time compression pipeline lands, the demo runs the engine through the CLI.)
+# The main job, end to end on a fresh machine: pack ModelBuildTasks into a local feed, build the
+# sample app (its build compresses its bundled model and embeds it), then run the app, which
+# compares the embedded compressed model with the fp32 original on held-out data.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source build/common.sh
 
-dotnet build src/ModelBuildTasks.Cli -c Release -nologo -v quiet
-# The third-party ResNet-18 ONNX file comes from a NuGet package the tests restore.
-dotnet restore tests/ModelBuildTasks.Engine.Tests -v quiet
-cli() { dotnet "src/ModelBuildTasks.Cli/bin/Release/net10.0/dotnet-compress-model.dll" "$@"; }
+# A fresh version each run, so the NuGet cache never serves an older build of our packages.
+version="0.1.0-demo.$(date +%Y%m%d%H%M%S)"
+echo "== Packing ModelBuildTasks $version into .artifacts/feed"
+bash build/pack.sh "$root/.artifacts/feed" "$version" >/dev/null
 
-packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
-model="${packages%/}/microsoft.ml.dnnimagefeaturizer.resnet18/0.23.1/tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx"
-data="samples/data/fashion-mnist/t10k-images-idx3-ubyte.gz"
+echo "== dotnet build samples/FashionClassifier (compresses samples/models/fashion_vgg.onnx)"
+dotnet build samples/FashionClassifier -c Release -nologo -p:ModelBuildTasksVersion="$version" \
+  -nodeReuse:false --disable-build-servers | grep -E "ModelBuildTasks|error|warn|Build succeeded" || true
+[ -f samples/FashionClassifier/bin/Release/net10.0/FashionClassifier.dll ] || { echo "the sample app did not build"; exit 1; }
 
-echo "== dotnet compress-model inspect (a real third-party model: ResNet-18, CNTK export)"
-cli inspect "$model"
 echo
-echo "== dotnet compress-model evaluate (Fashion-MNIST resized to its 3x224x224 input)"
-echo "   ResNet-18 here is a feature extractor (512 outputs), so top-1 against Fashion-MNIST's labels is not meaningful;"
-echo "   the run shows data loading, preprocessing, batching and latency on a real model."
-cli evaluate "$model" --data "$data" --preprocess "resize=224x224;channels=3" --limit 64 --latency-samples 20
+echo "== dotnet run (the app)"
+dotnet samples/FashionClassifier/bin/Release/net10.0/FashionClassifier.dll
