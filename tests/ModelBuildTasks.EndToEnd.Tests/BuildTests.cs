@@ -1,0 +1,85 @@
+namespace ModelBuildTasks.EndToEnd.Tests;
+
+[Collection(nameof(PackedPackages))]
+public class BuildTests(PackedPackages packages)
+{
+    [Fact]
+    public void FirstBuildCompresses_SecondIsANoOp_ChangingASettingRecompresses_AndTheAppRuns()
+    {
+        using var app = new ConsumerProject(packages, "MaxAccuracyDrop=\"1\"");
+
+        var first = app.Build();
+        Assert.True(first.ExitCode == 0, first.Output);
+        Assert.Contains("ModelBuildTasks: compressing fashion_vgg.onnx", first.Output);
+        Assert.Matches(@"fashion_vgg\.onnx: 3,946,886 -> [\d,]+ bytes", first.Output);
+        Assert.Contains("report: ", first.Output);
+        Assert.True(File.Exists(Path.Combine(app.Outputs, "fashion_vgg/report.md")));
+        var run = app.RunApp();
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+
+        var second = app.Build();
+        Assert.True(second.ExitCode == 0, second.Output);
+        Assert.Contains("fashion_vgg.onnx is up to date", second.Output);
+        Assert.DoesNotContain("compressing", second.Output); // the engine did not run
+
+        app.SetItemAttribute("MaxAccuracyDrop=\"1\"", "MaxAccuracyDrop=\"2\"");
+        var third = app.Build();
+        Assert.True(third.ExitCode == 0, third.Output);
+        Assert.Contains("ModelBuildTasks: compressing fashion_vgg.onnx", third.Output);
+        Assert.DoesNotContain("cache: hit", third.Output); // a new setting is a new cache key
+
+        var clean = app.Run("clean");
+        Assert.True(clean.ExitCode == 0, clean.Output);
+        Assert.False(Directory.Exists(app.Outputs), "dotnet clean left the outputs");
+    }
+
+    [Fact]
+    public void ASecondProjectWithTheSameModel_HitsTheSharedCache()
+    {
+        using var a = new ConsumerProject(packages, "Bits=\"7\"");
+        using var b = new ConsumerProject(packages, "Bits=\"7\"");
+        var first = a.Build();
+        Assert.True(first.ExitCode == 0, first.Output);
+        var second = b.Build();
+        Assert.True(second.ExitCode == 0, second.Output);
+        Assert.Contains("cache: hit", second.Output);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a.Outputs, "fashion_vgg/fashion_vgg.cmodel")), File.ReadAllBytes(Path.Combine(b.Outputs, "fashion_vgg/fashion_vgg.cmodel")));
+    }
+
+    [Fact]
+    public void ABadModelPath_FailsWithItsCodeAndFile()
+    {
+        using var app = new ConsumerProject(packages, "");
+        app.SetItemAttribute(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "models/missing.onnx");
+        var result = app.Build();
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Matches(@"models/missing\.onnx.*error MBT1001: model file not found", result.Output);
+    }
+
+    [Fact]
+    public void AnUnreachableTarget_FailsTheBuildWithTheBestAccuracy_OrWarnsWhenAllowed()
+    {
+        using var app = new ConsumerProject(packages, "TargetAccuracy=\"0.999\"");
+        var failed = app.Build();
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Matches(@"error MBT1401: accuracy target not met: the best compressed model reaches \d+\.\d\d%", failed.Output);
+
+        using var allowed = new ConsumerProject(packages, "TargetAccuracy=\"0.999\"", "<ModelCompressionAllowAccuracyMiss>true</ModelCompressionAllowAccuracyMiss>");
+        var warned = allowed.Build();
+        Assert.True(warned.ExitCode == 0, warned.Output);
+        Assert.Contains("warning MBT1401", warned.Output);
+        Assert.True(allowed.RunApp().ExitCode == 0); // the original model was embedded instead
+    }
+
+    [Fact]
+    public void DesignTimeBuilds_NeverCompress_ButSeeTheLastWrapper()
+    {
+        using var app = new ConsumerProject(packages, "Bits=\"6\"");
+        var before = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-p:SkipCompilerExecution=true", "-nodeReuse:false", "-v:n");
+        Assert.DoesNotContain("compressing", before.Output);
+        Assert.True(app.Build().ExitCode == 0);
+        var after = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-t:CompressModel_DesignTime", "-p:DesignTimeBuild=true", "-getItem:Compile", "-nodeReuse:false");
+        Assert.Contains("fashion_vgg.g.cs", after.Output);
+    }
+}
