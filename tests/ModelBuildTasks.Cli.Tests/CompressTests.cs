@@ -1,0 +1,100 @@
+using ModelBuildTasks.Container;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+public class CompressTests
+{
+    static readonly string Vgg = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
+    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+
+    [Fact]
+    public void SampleVgg_IsAtLeast3Point9xSmaller_WithinOnePointOnHeldOutData_AndTheCacheServesTheRerun()
+    {
+        using var temp = new TestPaths.TempFolder();
+        string[] args = ["compress", Vgg, "--data", Validation, "--test-data", TestPaths.FashionTest, "-o", temp.File("vgg.cmodel"),
+            "--report", temp.File("report.json"), "--cache-dir", temp.File("cache"), "--json"];
+        var first = CliRunner.Run(args);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var json = first.Json;
+        Assert.Equal(new FileInfo(Vgg).Length, json.GetProperty("original_bytes").GetInt64());
+        Assert.Equal(new FileInfo(temp.File("vgg.cmodel")).Length, json.GetProperty("compressed_bytes").GetInt64());
+        Assert.True(json.GetProperty("ratio").GetDouble() >= 3.9, $"ratio {json.GetProperty("ratio")}");
+        var drop = json.GetProperty("baseline_test_accuracy").GetDouble() - json.GetProperty("test_accuracy").GetDouble();
+        Assert.True(drop <= 0.01, $"test accuracy drop {drop * 100:0.00} points");
+        Assert.True(json.GetProperty("target_met").GetBoolean());
+        Assert.Equal("8", json.GetProperty("chosen").GetProperty("bits").GetString());
+        Assert.True(json.GetProperty("evaluations").GetInt32() >= 1);
+        Assert.Equal("miss", json.GetProperty("cache").GetString());
+        Assert.True(File.Exists(temp.File("report.md")));
+
+        var second = CliRunner.Run(args);
+        Assert.True(second.ExitCode == 0, second.Stderr);
+        Assert.Contains("cache: hit", second.Stderr);
+        Assert.Equal("hit", second.Json.GetProperty("cache").GetString());
+
+        // The container is what inspect and evaluate read too.
+        var inspect = CliRunner.Run("inspect", temp.File("vgg.cmodel"), "--json");
+        Assert.Equal(0, inspect.ExitCode);
+        Assert.True(inspect.Json.GetProperty("ops").GetProperty("DequantizeLinear").GetInt32() > 0);
+        var evaluate = CliRunner.Run("evaluate", temp.File("vgg.cmodel"), "--data", TestPaths.FashionTest, "--latency-samples", "1", "--json");
+        Assert.Equal(json.GetProperty("test_accuracy").GetDouble(), evaluate.Json.GetProperty("accuracy").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void ADamagedCacheEntry_IsRebuilt()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        string[] args = ["compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File("m.cmodel"), "--cache-dir", temp.File("cache"), "--target-accuracy", "0", "--json"];
+        Assert.Equal(0, CliRunner.Run(args).ExitCode);
+        var cached = Directory.GetFiles(temp.File("cache"), "model.cmodel", SearchOption.AllDirectories).Single();
+        var bytes = File.ReadAllBytes(cached);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(cached, bytes);
+
+        var rerun = CliRunner.Run(args);
+        Assert.Equal(0, rerun.ExitCode);
+        Assert.Equal("miss", rerun.Json.GetProperty("cache").GetString());
+        ModelContainer.Read(File.ReadAllBytes(temp.File("m.cmodel")));
+        ModelContainer.Read(File.ReadAllBytes(cached)); // rewritten whole
+    }
+
+    [Fact]
+    public void AMissedTarget_ExitsWith4_AndSaysTheBestAccuracy_UnlessAllowed()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var missed = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File("m.cmodel"), "--no-cache", "--target-accuracy", "0.99");
+        Assert.Equal(4, missed.ExitCode);
+        Assert.Matches(@"error MBT1401: accuracy target not met: the best compressed model reaches \d+\.\d\d%.*target is 99\.00%", missed.Stderr);
+        Assert.True(File.Exists(temp.File("m.cmodel"))); // the best model found is still written
+
+        var allowed = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File("original.cmodel"), "--no-cache", "--target-accuracy", "0.99", "--allow-miss", "--json");
+        Assert.Equal(0, allowed.ExitCode);
+        Assert.Contains("warning MBT1401", allowed.Stderr);
+        var metadata = ContainerMetadata.Parse(ModelContainer.Read(File.ReadAllBytes(temp.File("original.cmodel"))).MetadataJson);
+        Assert.Equal("none", metadata.Compression["methods"]);
+    }
+
+    [Theory]
+    [InlineData("--bits", "3", "bits must be 4 to 8")]
+    [InlineData("--methods", "iq,magic", "unknown compression method 'magic'")]
+    [InlineData("--max-accuracy-drop", "-1", "maximum accuracy drop")]
+    [InlineData("--calibration", "entropy", "--calibration must be")]
+    public void BadSettings_FailCleanly(string option, string value, string message)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var result = CliRunner.Run("compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--no-cache", option, value);
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        Assert.Contains(message, result.Stderr);
+        Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
+    public void ADamagedContainer_FailsCleanlyInInspect()
+    {
+        using var temp = new TestPaths.TempFolder();
+        File.WriteAllBytes(temp.File("bad.cmodel"), [.. "MBTMODEL"u8, 1, 0, 0, 0, 32, 0, 0, 0, .. new byte[100]]);
+        CliRunner.AssertCleanError(CliRunner.Run("inspect", temp.File("bad.cmodel")), 1, ErrorCodes.InvalidContainer);
+    }
+}
