@@ -78,13 +78,8 @@ static class CompressCommand
             else
             {
                 var compressed = ConsoleProgress.Run("compress", progress => Compressor.Run(modelPath, dataPath, testPath, settings, progress));
-                container = compressed.Container;
-                summary = CompressionReport.From(compressed, modelPath, dataPath, testPath, container) with { Cache = cache is null ? "off" : "miss" };
-                if (!compressed.TargetMet && result.GetValue(allowMiss))
-                {
-                    container = Compressor.Uncompressed(modelPath, compressed);
-                    summary = summary with { CompressedBytes = container.Length, Ratio = Math.Round((double)compressed.OriginalBytes / container.Length, 3), ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)) };
-                }
+                if (!compressed.Report.TargetMet && result.GetValue(allowMiss)) compressed = Compressor.Uncompressed(modelPath, compressed);
+                (container, summary) = (compressed.Container, compressed.Report with { Cache = cache is null ? "off" : "miss" });
                 cache?.Put(key!, container, summary);
             }
 

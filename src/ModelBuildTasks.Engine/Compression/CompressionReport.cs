@@ -65,29 +65,11 @@ public sealed record CompressionReport
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    /// <summary>The report of a finished compression.</summary>
-    public static CompressionReport From(CompressionResult r, string model, string data, string? testData, byte[] container) => new()
+    /// <summary>This report describing <paramref name="container"/> instead (its size, ratio and hash).</summary>
+    public CompressionReport For(byte[] container) => this with
     {
-        Model = model,
-        Data = data,
-        TestData = testData,
-        OriginalBytes = r.OriginalBytes,
         CompressedBytes = container.Length,
-        Ratio = Math.Round((double)r.OriginalBytes / Math.Max(1, container.Length), 3),
-        Measure = r.AgainstLabels ? "labels" : "agreement",
-        BaselineAccuracy = r.BaselineAccuracy,
-        TargetAccuracy = Math.Round(r.TargetAccuracy, 6),
-        FinalAccuracy = r.FinalAccuracy,
-        BaselineTestAccuracy = r.BaselineTestAccuracy,
-        TestAccuracy = r.TestAccuracy,
-        TargetMet = r.TargetMet,
-        Evaluations = r.Evaluations,
-        Seconds = Math.Round(r.Seconds, 2),
-        LatencyMsOriginal = Math.Round(r.LatencyMs.Original, 4),
-        LatencyMsCompressed = Math.Round(r.LatencyMs.Compressed, 4),
-        Settings = r.Settings.Canonical(),
-        Chosen = new SortedDictionary<string, string>(r.Chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
-        Candidates = r.Candidates,
+        Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
         ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
     };
 

@@ -104,37 +104,41 @@ public static class Compressor
             Evaluation.Evaluator.Percentile(Latency(original, latencyData), 0.5),
             Evaluation.Evaluator.Percentile(Latency(compressedOnnx, latencyData), 0.5));
 
-        return new CompressionResult
+        var report = new CompressionReport
         {
-            Container = finalContainer,
-            Metadata = ContainerMetadata.Parse(ModelContainer.Read(finalContainer).MetadataJson),
+            Model = modelPath,
+            Data = dataPath,
+            TestData = testDataPath,
             OriginalBytes = sourceBytes.Length,
+            Measure = validation.HasLabels ? "labels" : "agreement",
             BaselineAccuracy = baseline.Accuracy,
-            TargetAccuracy = target,
+            TargetAccuracy = Math.Round(target, 6),
             FinalAccuracy = finalAccuracy,
             BaselineTestAccuracy = baselineTest,
             TestAccuracy = finalTest,
-            AgainstLabels = validation.HasLabels,
             TargetMet = finalAccuracy >= target,
             Evaluations = candidates.Count,
-            Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
-            Settings = settings,
-            Chosen = finalChosen,
+            Seconds = Math.Round(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, 2),
+            LatencyMsOriginal = Math.Round(latency.Item1, 4),
+            LatencyMsCompressed = Math.Round(latency.Item2, 4),
+            Settings = settings.Canonical(),
+            Chosen = new SortedDictionary<string, string>(finalChosen, StringComparer.Ordinal),
             Candidates = candidates,
-            LatencyMs = latency,
-        };
+        }.For(finalContainer);
+        return new CompressionResult(finalContainer, report);
     }
 
-    /// <summary>A container of the original fp32 model, embedded instead when the target is missed and that is allowed.</summary>
-    public static byte[] Uncompressed(string modelPath, CompressionResult result)
+    /// <summary>A container of the original fp32 model (same metadata, no compression), embedded instead when the target is missed and that is allowed.</summary>
+    public static CompressionResult Uncompressed(string modelPath, CompressionResult compressed)
     {
-        var model = ModelFile.Load(modelPath);
-        var metadata = result.Metadata with
+        var report = compressed.Report;
+        var metadata = ContainerPackaging.Read(compressed.Container).Metadata with
         {
             Compression = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = "none", ["reason"] = "accuracy target not met" },
-            Accuracy = new AccuracyFigures(Round(result.BaselineAccuracy), Round(result.BaselineAccuracy), result.BaselineTestAccuracy is { } t ? Round(t) : null),
+            Accuracy = new AccuracyFigures(Round(report.BaselineAccuracy), Round(report.BaselineAccuracy), report.BaselineTestAccuracy is { } t ? Round(t) : null),
         };
-        return ContainerPackaging.Pack(model, metadata);
+        var container = ContainerPackaging.Pack(ModelFile.Load(modelPath), metadata);
+        return new CompressionResult(container, report.For(container));
     }
 
     static double[] Latency(byte[] onnx, ImageDataset data)

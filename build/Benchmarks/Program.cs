@@ -1,0 +1,53 @@
+using System.Globalization;
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Packaging;
+
+// Usage: mbt-bench DATA_DIR MODEL...  (DATA_DIR holds the full Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist)
+// The 10k test set is split by seed into validation (5,000: the accuracy target is checked there) and
+// test (5,000: held out, reported). The models were trained on the 60k training set only.
+var dataDir = args[0];
+var work = Directory.CreateTempSubdirectory("mbt-bench-").FullName;
+var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
+var order = DatasetSplit.Permutation(all.Count, seed: 11);
+string Write(string name, int[] indices)
+{
+    var part = all.Subset(indices);
+    var path = Path.Combine(work, $"{name}-images-idx3-ubyte");
+    IdxFormat.Write(path, [part.Count, 28, 28], part.Pixels.Select(v => (byte)v).ToArray());
+    IdxFormat.Write(Path.Combine(work, $"{name}-labels-idx1-ubyte"), [part.Count], part.Labels!.Select(l => (byte)l).ToArray());
+    return path;
+}
+var validation = Write("val", order[..5000]);
+var test = Write("test", order[5000..]);
+var testData = DatasetLoader.Load(test);
+
+Console.WriteLine("| model | params | fp32 bytes | container bytes | ratio | test acc fp32 | test acc compressed | drop (points) | latency fp32 | latency compressed | speed-up | cold compression |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+foreach (var modelPath in args[1..])
+{
+    var (container, result) = Compressor.Run(modelPath, validation, test, new CompressionSettings());
+    var original = ModelFile.LoadOnnxBytes(modelPath);
+    var compressed = ContainerPackaging.ToOnnx(container);
+    // Latency of both models in the same run, alternating, single image, 2 threads.
+    var options = new RunnerOptions { Threads = 2 };
+    var sample = testData.Subset(Enumerable.Range(0, 200).ToArray());
+    using var fp32 = new ModelRunner(original, options);
+    using var int8 = new ModelRunner(compressed, options);
+    var a = new List<double>(); var b = new List<double>();
+    for (var round = 0; round < 5; round++) { a.AddRange(fp32.MeasureLatency(sample, 200)); b.AddRange(int8.MeasureLatency(sample, 200)); }
+    var fp32Ms = Evaluator.Percentile(a, 0.5);
+    var int8Ms = Evaluator.Percentile(b, 0.5);
+    var parameters = ModelFile.Load(modelPath).Graph.ParameterCount;
+    string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+    Console.WriteLine(string.Join(" | ", [
+        $"| {Path.GetFileName(modelPath)}", parameters.ToString("N0", CultureInfo.InvariantCulture),
+        result.OriginalBytes.ToString("N0", CultureInfo.InvariantCulture), result.CompressedBytes.ToString("N0", CultureInfo.InvariantCulture),
+        result.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x", P(result.BaselineTestAccuracy), P(result.TestAccuracy),
+        (((result.BaselineTestAccuracy ?? 0) - (result.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture),
+        fp32Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms", int8Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms",
+        (fp32Ms / int8Ms).ToString("0.00", CultureInfo.InvariantCulture) + "x", result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
+}
+Directory.Delete(work, true);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Benchmarks, measured side by side in one run (never asserted in tests):
+#  1. per sample model, on full Fashion-MNIST: size ratio, test-accuracy drop, latency int8 vs fp32,
+#     cold compression time (build/Benchmarks);
+#  2. the no-op rebuild overhead: a consuming app with the three models vs the same app without
+#     them, each rebuilt with nothing changed, median of 7 builds.
+# Installs the full dataset from Debian's package. Usage: build/bench.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source build/common.sh
+data=$(bash build/install-datasets.sh | tail -n 1)
+models=(samples/models/fashion_vgg.onnx samples/models/fashion_resnet.onnx samples/models/fashion_densenet.onnx)
+
+echo "## Compression (IQ, 8 bits, max drop 1 point; validation 5,000 / test 5,000 images of the 10k test set)"
+echo
+dotnet build build/Benchmarks -c Release -nologo -v quiet >/dev/null
+dotnet build/Benchmarks/bin/Release/net10.0/mbt-bench.dll "$data" "${models[@]}"
+
+echo
+echo "## No-op rebuild overhead"
+echo
+version="0.1.0-bench.$(date +%Y%m%d%H%M%S)"
+feed="$root/.artifacts/bench-feed"
+bash build/pack.sh "$feed" "$version" >/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+make_app() { # name, items
+  mkdir -p "$work/$1"
+  cat > "$work/$1/NuGet.config" <<XML
+<configuration><packageSources><add key="bench" value="$feed" /></packageSources></configuration>
+XML
+  cat > "$work/$1/App.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ModelCompressionCacheDir>$work/cache</ModelCompressionCacheDir></PropertyGroup>
+  <ItemGroup><PackageReference Include="ModelBuildTasks" Version="$version" />$2</ItemGroup>
+</Project>
+XML
+  echo 'System.Console.WriteLine("app");' > "$work/$1/Program.cs"
+}
+items=""
+for m in "${models[@]}"; do
+  items="$items<CompressModel Include=\"$root/$m\" ValidationData=\"$root/samples/data/fashion-mnist/val-images-idx3-ubyte.gz\" />"
+done
+make_app with "$items"
+make_app without ""
+build() { dotnet build "$work/$1" -nodeReuse:false --disable-build-servers -nologo -v quiet >/dev/null; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+build with; build without   # first builds: restore, compress, compile
+time_builds() { for i in 1 2 3 4 5 6 7; do s=$(date +%s.%N); build "$1"; e=$(date +%s.%N); awk -v a="$e" -v b="$s" 'BEGIN { printf "%.3f\n", a - b }'; done | median; }
+with=$(time_builds with)
+without=$(time_builds without)
+echo "| app | no-op rebuild (median of 7) |"
+echo "|---|---|"
+echo "| with 3 CompressModel items | ${with} s |"
+echo "| without | ${without} s |"
+echo "| overhead | $(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.3f", a - b }') s |"
