@@ -17,3 +17,11 @@ public sealed record ContainerTensor(string Name, int ElementType, long[] Dims, 
 /// <param name="DecodedLength">Bytes once decoded.</param>
 /// <param name="Crc32">CRC-32 of the stored bytes.</param>
 public sealed record ContainerTensorInfo(string Name, int ElementType, long[] Dims, TensorEncoding Encoding, long Offset, long StoredLength, long DecodedLength, uint Crc32);
+
+/// <summary>How one tensor is stored, against what it could cost at best.</summary>
+/// <param name="Name">The tensor.</param>
+/// <param name="Encoding">The encoding chosen.</param>
+/// <param name="DecodedBytes">Its raw size.</param>
+/// <param name="StoredBytes">Its size in the container.</param>
+/// <param name="EntropyBoundBytes">The order-0 entropy of its bytes: the bound for coding each byte alone.</param>
+public sealed record TensorStorage(string Name, TensorEncoding Encoding, long DecodedBytes, long StoredBytes, double EntropyBoundBytes);

@@ -87,13 +87,30 @@ public static class ContainerWriter
 
     static long Align(long value) => (value + ContainerLayout.Alignment - 1) / ContainerLayout.Alignment * ContainerLayout.Alignment;
 
-    // The smaller of raw and Brotli; tiny tensors stay raw.
+    /// <summary>Per-tensor figures of the last encoding choice: what each tensor costs against its entropy bound.</summary>
+    public static IReadOnlyList<TensorStorage> Storage(IReadOnlyList<ContainerTensor> tensors) =>
+        tensors.Select(t =>
+        {
+            var (encoding, bytes) = Encode(t);
+            return new TensorStorage(t.Name, encoding, t.Data.Length, bytes.Length, EntropyCoding.EntropyBound(t.Data));
+        }).ToList();
+
+    // The smallest of the encodings that apply; tiny tensors stay raw.
     static (TensorEncoding Encoding, byte[] Bytes) Encode(ContainerTensor tensor)
     {
         if (tensor.Data.Length < 64) return (TensorEncoding.Raw, tensor.Data);
+        var best = (Encoding: TensorEncoding.Raw, Bytes: tensor.Data);
+        void Consider(TensorEncoding encoding, byte[] bytes)
+        {
+            if (bytes.Length < best.Bytes.Length) best = (encoding, bytes);
+        }
         var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(tensor.Data.Length)];
-        if (BrotliEncoder.TryCompress(tensor.Data, buffer, out var written, quality: 11, window: 22) && written < tensor.Data.Length)
-            return (TensorEncoding.Brotli, buffer[..written]);
-        return (TensorEncoding.Raw, tensor.Data);
+        if (BrotliEncoder.TryCompress(tensor.Data, buffer, out var written, quality: 11, window: 22)) Consider(TensorEncoding.Brotli, buffer[..written]);
+        if (ContainerLayout.ElementSize(tensor.ElementType) == 1)
+        {
+            Consider(TensorEncoding.Huffman, EntropyCoding.EncodeHuffman(tensor.Data));
+            if (tensor.Data.Count(b => b == 0) * 4 >= tensor.Data.Length) Consider(TensorEncoding.SparseHuffman, EntropyCoding.EncodeSparse(tensor.Data));
+        }
+        return best;
     }
 }

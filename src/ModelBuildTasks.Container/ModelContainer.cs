@@ -113,6 +113,8 @@ public sealed class ModelContainer
             decodedTotal += decoded;
             if (decodedTotal > ContainerLayout.MaxDecodedTotal) throw new ContainerFormatException("the tensors decode to more than 2 GiB", cursor + 16);
             if ((TensorEncoding)encoding == TensorEncoding.Raw && stored != decoded) throw new ContainerFormatException($"raw tensor '{name}' stores {stored} bytes, not {decoded}", cursor + 8);
+            if ((TensorEncoding)encoding is TensorEncoding.Huffman or TensorEncoding.SparseHuffman && size != 1)
+                throw new ContainerFormatException($"tensor '{name}' uses an entropy coding, which needs 1-byte elements", cursor - 3);
             tensors.Add(new ContainerTensorInfo(name, type, dims, (TensorEncoding)encoding, offset, stored, decoded, crc));
             cursor += 32;
         }
@@ -142,6 +144,9 @@ public sealed class ModelContainer
         var t = Tensors[index];
         var stored = file.AsSpan((int)t.Offset, (int)t.StoredLength);
         if (t.Encoding == TensorEncoding.Raw) return stored.ToArray();
+        var memory = file.AsMemory((int)t.Offset, (int)t.StoredLength);
+        if (t.Encoding == TensorEncoding.Huffman) return EntropyCoding.DecodeHuffman(memory, t.DecodedLength, t.Offset);
+        if (t.Encoding == TensorEncoding.SparseHuffman) return EntropyCoding.DecodeSparse(memory, t.DecodedLength, t.Offset);
         var decoded = new byte[t.DecodedLength];
         if (!BrotliDecoder.TryDecompress(stored, decoded, out var written) || written != decoded.Length)
             throw new ContainerFormatException($"tensor '{t.Name}' does not decode to {t.DecodedLength} bytes", t.Offset);
