@@ -127,6 +127,8 @@ public sealed class CompressModels : ToolTask
         Option("--target-accuracy", "TargetAccuracy");
         Option("--methods", "Methods");
         Option("--bits", "Bits");
+        Option("--dc-ratio", "DcRatio");
+        Option("--shared-levels", "SharedLevels");
         Option("--preprocess", "Preprocess");
         Option("--labels", "Labels");
         Option("--calibration", "Calibration");

@@ -41,6 +41,20 @@ public class CompressTests
     }
 
     [Fact]
+    public void DeepCompression_ShrinksTheSampleVggFurther_AndIsRecordedInTheContainer()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var result = CliRunner.Run("compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--dc-ratio", "0.5", "--shared-levels", "16",
+            "--target-accuracy", "0", "-o", temp.File("dc.cmodel"), "--no-cache", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(result.Json.GetProperty("ratio").GetDouble() > 8, $"ratio {result.Json.GetProperty("ratio")}");
+        var metadata = ContainerMetadata.Parse(ModelContainer.Read(File.ReadAllBytes(temp.File("dc.cmodel"))).MetadataJson);
+        Assert.Equal("iq,dc", metadata.Compression["methods"]);
+        Assert.Equal("0.5", metadata.Compression["dc_ratio"]);
+        Assert.Contains(ModelContainer.Read(File.ReadAllBytes(temp.File("dc.cmodel"))).Tensors, t => t.Encoding == TensorEncoding.SparseHuffman);
+    }
+
+    [Fact]
     public void ADamagedCacheEntry_IsRebuilt()
     {
         using var temp = new TestPaths.TempFolder();
@@ -81,6 +95,8 @@ public class CompressTests
     [InlineData("--methods", "iq,magic", "unknown compression method 'magic'")]
     [InlineData("--max-accuracy-drop", "-1", "maximum accuracy drop")]
     [InlineData("--calibration", "entropy", "--calibration must be")]
+    [InlineData("--methods", "dc", "list iq too")]
+    [InlineData("--dc-ratio", "1.5", "dc ratio must be")]
     public void BadSettings_FailCleanly(string option, string value, string message)
     {
         using var temp = new TestPaths.TempFolder();

@@ -20,7 +20,9 @@ static class CompressCommand
         var testData = new Option<string?>("--test-data") { Description = "Held-out DATASET: reported, never used for decisions." };
         var drop = new Option<double>("--max-accuracy-drop") { Description = "Allowed top-1 drop in percentage points.", DefaultValueFactory = _ => 1.0 };
         var target = new Option<double?>("--target-accuracy") { Description = "Absolute target in [0, 1] (overrides --max-accuracy-drop)." };
-        var methods = new Option<string>("--methods") { Description = "Methods in order (today: iq).", DefaultValueFactory = _ => "iq" };
+        var methods = new Option<string>("--methods") { Description = "Methods in order: iq, or iq,dc (deep compression: pruning + weight sharing).", DefaultValueFactory = _ => "iq" };
+        var dcRatio = new Option<double>("--dc-ratio") { Description = "With dc: fraction of weights pruned by magnitude.", DefaultValueFactory = _ => 0.5 };
+        var sharedLevels = new Option<int>("--shared-levels") { Description = "With dc: weight levels shared per layer (0 = no sharing).", DefaultValueFactory = _ => 16 };
         var bits = new Option<int>("--bits") { Description = "Weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
         var calibration = new Option<string>("--calibration") { Description = "auto, minmax or percentile.", DefaultValueFactory = _ => "auto" };
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
@@ -38,7 +40,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, target, methods, dcRatio, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => CompressModelCli.Guard(() =>
@@ -51,6 +53,8 @@ static class CompressCommand
             {
                 Methods = CompressionSettings.ParseMethods(result.GetValue(methods)),
                 Bits = result.GetValue(bits),
+                DcRatio = result.GetValue(dcRatio),
+                SharedLevels = result.GetValue(sharedLevels),
                 Calibration = result.GetValue(calibration)!.ToLowerInvariant() switch
                 {
                     "auto" => null,

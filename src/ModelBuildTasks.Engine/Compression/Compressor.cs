@@ -72,19 +72,32 @@ public static class Compressor
         (byte[] Container, OnnxModel Model, Dictionary<string, string> Chosen, double Accuracy)? best = null;
         foreach (var calibration in calibrations)
         {
-            Report(progress, $"iq bits={settings.Bits} calibration={calibration.ToString().ToLowerInvariant()}", candidates.Count, calibrations.Length);
-            var (quantized, _) = QdqQuantizer.Quantize(model, validation, new QuantizationOptions { Bits = settings.Bits, Calibration = calibration });
+            var dc = settings.Methods.Contains("dc");
             var chosen = new Dictionary<string, string>
             {
                 ["methods"] = string.Join(",", settings.Methods),
                 ["bits"] = settings.Bits.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["calibration"] = calibration.ToString().ToLowerInvariant(),
             };
+            if (dc)
+            {
+                chosen["dc_ratio"] = settings.DcRatio.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+                chosen["shared_levels"] = settings.SharedLevels.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            var description = string.Join(" ", chosen.Where(kv => kv.Key != "methods").Select(kv => $"{kv.Key}={kv.Value}"));
+            Report(progress, $"{string.Join("+", settings.Methods)} {description}", candidates.Count, calibrations.Length);
+            var (quantized, _) = QdqQuantizer.Quantize(model, validation, new QuantizationOptions
+            {
+                Bits = settings.Bits,
+                Calibration = calibration,
+                PruneRatio = dc ? settings.DcRatio : 0,
+                SharedLevels = dc ? settings.SharedLevels : 0,
+            });
             var container = ContainerPackaging.Pack(quantized, Metadata(quantized, chosen, 0, null));
             // Measure what the app will run: the container, decoded.
             var accuracy = Evaluator.Evaluate(ContainerPackaging.ToOnnx(container), validation, latencySamples: 0,
                 referenceOnnx: validation.HasLabels ? null : original).Accuracy;
-            candidates.Add(new CandidateResult($"iq bits={settings.Bits} calibration={chosen["calibration"]}", container.Length, accuracy));
+            candidates.Add(new CandidateResult($"{string.Join("+", settings.Methods)} {description}", container.Length, accuracy));
             if (best is null || accuracy > best.Value.Accuracy) best = (container, quantized, chosen, accuracy);
             if (accuracy >= target) break;
         }

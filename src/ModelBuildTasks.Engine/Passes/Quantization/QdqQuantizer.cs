@@ -39,6 +39,8 @@ public static class QdqQuantizer
         var q = OnnxImport.ToModel(OnnxExport.ToProto(model)); // work on a copy
         OpsetUpgrade.Apply(q);
         var folded = BatchNormFolding.Apply(q.Graph);
+        // Deep compression prunes the weights the model will actually use (BatchNorm folded in), before calibration sees them.
+        if (options.PruneRatio > 0) Pruning.MagnitudePruning.Apply(q.Graph, options.PruneRatio, options.PruningScope);
         q.Graph.ValueInfos.Clear();
         ShapeInference.Apply(q.Graph);
         var graph = q.Graph;
@@ -47,12 +49,11 @@ public static class QdqQuantizer
         var images = calibration.Count > options.MaxCalibrationImages ? DatasetSplit.Sample(calibration, options.MaxCalibrationImages, seed: 7) : calibration;
         var ranges = Calibrator.Calibrate(q, tensors, images, options.Calibration, options.Percentile);
 
-        var scales = new Dictionary<string, float>(StringComparer.Ordinal);
-        foreach (var tensor in tensors) scales[tensor] = InsertQdq(graph, tensor, ranges[tensor]);
+        foreach (var tensor in tensors) InsertQdq(graph, tensor, ranges[tensor]);
 
         var weights = 0;
         foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul").ToList())
-            if (QuantizeWeights(graph, node, options.Bits, scales)) weights++;
+            if (QuantizeWeights(graph, node, options.Bits, options.SharedLevels)) weights++;
 
         graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own
         q.ProducerName = "ModelBuildTasks";
@@ -92,8 +93,8 @@ public static class QdqQuantizer
         graph.Inputs.FirstOrDefault(i => i.Name == name) is { } input ? input.Type == ElementType.Float
         : !graph.ValueInfos.TryGetValue(name, out var info) || info.Type == ElementType.Float;
 
-    // value -> QuantizeLinear -> DequantizeLinear -> every former consumer. Returns the scale.
-    static float InsertQdq(ModelGraph graph, string value, ActivationRange range)
+    // value -> QuantizeLinear -> DequantizeLinear -> every former consumer.
+    static void InsertQdq(ModelGraph graph, string value, ActivationRange range)
     {
         var scale = (range.Max - range.Min) / 255f;
         if (scale <= 0) scale = 1f;
@@ -111,10 +112,9 @@ public static class QdqQuantizer
         var producer = graph.Producer(value);
         var at = producer is null ? 0 : graph.Nodes.IndexOf(producer) + 1;
         graph.Nodes.InsertRange(at, [qNode, dqNode]);
-        return scale;
     }
 
-    static bool QuantizeWeights(ModelGraph graph, Node node, int bits, IReadOnlyDictionary<string, float> activationScales)
+    static bool QuantizeWeights(ModelGraph graph, Node node, int bits, int sharedLevels)
     {
         var weights = graph.FindInitializer(node.Input(1));
         if (weights is not { Type: ElementType.Float } || graph.Nodes.Count(n => n.Inputs.Contains(weights.Name)) != 1) return false;
@@ -122,6 +122,7 @@ public static class QdqQuantizer
         var axis = node.OpType == "Conv" || node.OpType == "Gemm" && node.GetInt("transB", 0) == 1 ? 0 : weights.Dims.Length - 1;
         if (node.OpType == "Gemm" && (node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1)) return false;
         var (values, scales) = WeightQuantization.PerChannel(weights.Floats, weights.Dims, axis, bits);
+        if (sharedLevels > 0) WeightSharing.GridKMeans.Apply(values, sharedLevels);
         var channels = scales.Length;
 
         var baseName = weights.Name;

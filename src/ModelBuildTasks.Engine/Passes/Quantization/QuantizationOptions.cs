@@ -9,6 +9,12 @@ public sealed record QuantizationOptions
     public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
     /// <summary>The percentile for <see cref="CalibrationMethod.Percentile"/>.</summary>
     public double Percentile { get; init; } = 99.99;
+    /// <summary>Deep compression: the fraction of Conv/Gemm/MatMul weights pruned by magnitude before quantizing (0 = none).</summary>
+    public double PruneRatio { get; init; }
+    /// <summary>Where the pruning threshold is taken.</summary>
+    public Pruning.PruningScope PruningScope { get; init; } = Pruning.PruningScope.PerLayer;
+    /// <summary>Deep compression: share each layer's nonzero int8 weights among at most this many levels (0 = no sharing).</summary>
+    public int SharedLevels { get; init; }
     /// <summary>At most this many calibration images are used.</summary>
     public int MaxCalibrationImages { get; init; } = 512;
 }
