@@ -127,6 +127,7 @@ public sealed class CompressModels : ToolTask
         Option("--target-accuracy", "TargetAccuracy");
         Option("--methods", "Methods");
         Option("--bits", "Bits");
+        Option("--ns-ratio", "NsRatio");
         Option("--dc-ratio", "DcRatio");
         Option("--shared-levels", "SharedLevels");
         Option("--preprocess", "Preprocess");

@@ -54,6 +54,30 @@ public class CompressTests
         Assert.Contains(ModelContainer.Read(File.ReadAllBytes(temp.File("dc.cmodel"))).Tensors, t => t.Encoding == TensorEncoding.SparseHuffman);
     }
 
+    [Theory]
+    [InlineData("ns", "ns_ratio", "float")]
+    [InlineData("iq,ns", "ns_ratio", "int8")]
+    [InlineData("iq,ns,dc", "dc_ratio", "int8")]
+    public void MethodCombinations_AreAppliedAndRecorded(string methods, string recordedKey, string weightType)
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Residual(), temp.File("m.onnx"));
+        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--methods", methods, "--ns-ratio", "0.25",
+            "--target-accuracy", "0", "-o", temp.File("m.cmodel"), "--no-cache", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var metadata = ContainerMetadata.Parse(ModelContainer.Read(File.ReadAllBytes(temp.File("m.cmodel"))).MetadataJson);
+        Assert.Equal(methods, metadata.Compression["methods"]);
+        Assert.True(metadata.Compression.ContainsKey(recordedKey));
+        var model = ModelBuildTasks.Graph.ModelFile.Load(temp.File("m.cmodel"));
+        var convWeights = model.Graph.Nodes.Where(n => n.OpType == "Conv").Select(n => n.Inputs[1]).ToList();
+        Assert.Equal(weightType == "int8", convWeights.All(w => !model.Graph.Initializers.ContainsKey(w))); // int8 weights sit behind DequantizeLinear
+        if (weightType == "float")
+        {
+            var original = ModelBuildTasks.Graph.ModelFile.Load(temp.File("m.onnx"));
+            Assert.True(model.Graph.ParameterCount < original.Graph.ParameterCount * 0.9, $"{original.Graph.ParameterCount} -> {model.Graph.ParameterCount} parameters");
+        }
+    }
+
     [Fact]
     public void ADamagedCacheEntry_IsRebuilt()
     {

@@ -20,7 +20,8 @@ static class CompressCommand
         var testData = new Option<string?>("--test-data") { Description = "Held-out DATASET: reported, never used for decisions." };
         var drop = new Option<double>("--max-accuracy-drop") { Description = "Allowed top-1 drop in percentage points.", DefaultValueFactory = _ => 1.0 };
         var target = new Option<double?>("--target-accuracy") { Description = "Absolute target in [0, 1] (overrides --max-accuracy-drop)." };
-        var methods = new Option<string>("--methods") { Description = "Methods in order: iq, or iq,dc (deep compression: pruning + weight sharing).", DefaultValueFactory = _ => "iq" };
+        var methods = new Option<string>("--methods") { Description = "Methods in order: iq (integer quantization), ns (network slimming), dc (deep compression: pruning + weight sharing), e.g. iq,ns,dc.", DefaultValueFactory = _ => "iq" };
+        var nsRatio = new Option<double>("--ns-ratio") { Description = "With ns: fraction of channels removed.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "With dc: fraction of weights pruned by magnitude.", DefaultValueFactory = _ => 0.5 };
         var sharedLevels = new Option<int>("--shared-levels") { Description = "With dc: weight levels shared per layer (0 = no sharing).", DefaultValueFactory = _ => 16 };
         var bits = new Option<int>("--bits") { Description = "Weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
@@ -40,7 +41,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, dcRatio, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, target, methods, nsRatio, dcRatio, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => CompressModelCli.Guard(() =>
@@ -53,6 +54,7 @@ static class CompressCommand
             {
                 Methods = CompressionSettings.ParseMethods(result.GetValue(methods)),
                 Bits = result.GetValue(bits),
+                NsRatio = result.GetValue(nsRatio),
                 DcRatio = result.GetValue(dcRatio),
                 SharedLevels = result.GetValue(sharedLevels),
                 Calibration = result.GetValue(calibration)!.ToLowerInvariant() switch

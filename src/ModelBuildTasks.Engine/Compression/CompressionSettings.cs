@@ -10,7 +10,7 @@ namespace ModelBuildTasks.Compression;
 /// </summary>
 public sealed record CompressionSettings
 {
-    /// <summary>The methods to apply, in order: <c>iq</c> (integer quantization), then optionally <c>dc</c> (deep compression: pruning and weight sharing on iq's integer grid).</summary>
+    /// <summary>The methods to apply, in the paper's order: <c>iq</c> (integer quantization), <c>ns</c> (network slimming: channel pruning by BatchNorm scales), <c>dc</c> (deep compression: pruning and weight sharing on iq's integer grid).</summary>
     public IReadOnlyList<string> Methods { get; init; } = ["iq"];
     /// <summary>Weight bits for IQ (8 down to 4).</summary>
     public int Bits { get; init; } = 8;
@@ -24,6 +24,8 @@ public sealed record CompressionSettings
     public string? Preprocess { get; init; }
     /// <summary>Class names; null uses the model's metadata <c>labels</c>, or the dataset's class folders.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
+    /// <summary>Network slimming: the fraction of prunable channels removed.</summary>
+    public double NsRatio { get; init; } = 0.3;
     /// <summary>Deep compression: the fraction of Conv/Gemm/MatMul weights pruned by magnitude.</summary>
     public double DcRatio { get; init; } = 0.5;
     /// <summary>Deep compression: shared weight levels per layer (0 = no sharing).</summary>
@@ -32,7 +34,7 @@ public sealed record CompressionSettings
     public int MaxValidationImages { get; init; }
 
     /// <summary>The methods understood today.</summary>
-    public static readonly IReadOnlyList<string> KnownMethods = ["iq", "dc"];
+    public static readonly IReadOnlyList<string> KnownMethods = ["iq", "ns", "dc"];
 
     /// <summary>Parses a method list such as <c>IQ;NS</c> or <c>iq,ns</c>.</summary>
     public static IReadOnlyList<string> ParseMethods(string? text)
@@ -54,6 +56,7 @@ public sealed record CompressionSettings
     {
         if (Bits is < 4 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"bits must be 4 to 8, not {Bits}");
         if (MaxAccuracyDrop is < 0 or > 100 || double.IsNaN(MaxAccuracyDrop)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum accuracy drop must be 0 to 100 points, not {MaxAccuracyDrop}");
+        if (NsRatio is < 0 or >= 1 || double.IsNaN(NsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the ns ratio must be in [0, 1), not {NsRatio}");
         if (DcRatio is < 0 or >= 1 || double.IsNaN(DcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the dc ratio must be in [0, 1), not {DcRatio}");
         if (SharedLevels is < 0 or > 255) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"shared levels must be 0 (none) to 255, not {SharedLevels}");
         if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the target accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
@@ -69,6 +72,7 @@ public sealed record CompressionSettings
         "preprocess=" + (Preprocess ?? ""),
         "labels=" + (Labels is null ? "" : string.Join("|", Labels)),
         "max_validation=" + MaxValidationImages.ToString(CultureInfo.InvariantCulture),
+        "ns_ratio=" + (Methods.Contains("ns") ? NsRatio.ToString("R", CultureInfo.InvariantCulture) : ""),
         "dc_ratio=" + (Methods.Contains("dc") ? DcRatio.ToString("R", CultureInfo.InvariantCulture) : ""),
         "shared_levels=" + (Methods.Contains("dc") ? SharedLevels.ToString(CultureInfo.InvariantCulture) : ""));
 }

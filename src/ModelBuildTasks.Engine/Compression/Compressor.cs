@@ -66,19 +66,29 @@ public static class Compressor
             EngineVersion = EngineVersion,
         };
 
+        // Network slimming first removes channels from the float model (it needs the BatchNorm scales).
+        var slimmed = model;
+        if (settings.Methods.Contains("ns"))
+        {
+            slimmed = OnnxImport.ToModel(OnnxExport.ToProto(model));
+            Passes.Slimming.NetworkSlimming.Apply(slimmed, settings.NsRatio);
+        }
+
         // Integer quantization: the chosen bits, with MinMax calibration first and Percentile if MinMax misses the target.
-        var calibrations = settings.Calibration is { } c ? [c] : new[] { CalibrationMethod.MinMax, CalibrationMethod.Percentile };
+        var iq = settings.Methods.Contains("iq");
+        var calibrations = !iq ? [CalibrationMethod.MinMax] : settings.Calibration is { } c ? [c] : new[] { CalibrationMethod.MinMax, CalibrationMethod.Percentile };
         var candidates = new List<CandidateResult>();
         (byte[] Container, OnnxModel Model, Dictionary<string, string> Chosen, double Accuracy)? best = null;
         foreach (var calibration in calibrations)
         {
             var dc = settings.Methods.Contains("dc");
-            var chosen = new Dictionary<string, string>
+            var chosen = new Dictionary<string, string> { ["methods"] = string.Join(",", settings.Methods) };
+            if (iq)
             {
-                ["methods"] = string.Join(",", settings.Methods),
-                ["bits"] = settings.Bits.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["calibration"] = calibration.ToString().ToLowerInvariant(),
-            };
+                chosen["bits"] = settings.Bits.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                chosen["calibration"] = calibration.ToString().ToLowerInvariant();
+            }
+            if (settings.Methods.Contains("ns")) chosen["ns_ratio"] = settings.NsRatio.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
             if (dc)
             {
                 chosen["dc_ratio"] = settings.DcRatio.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
@@ -86,13 +96,13 @@ public static class Compressor
             }
             var description = string.Join(" ", chosen.Where(kv => kv.Key != "methods").Select(kv => $"{kv.Key}={kv.Value}"));
             Report(progress, $"{string.Join("+", settings.Methods)} {description}", candidates.Count, calibrations.Length);
-            var (quantized, _) = QdqQuantizer.Quantize(model, validation, new QuantizationOptions
+            var quantized = !iq ? slimmed : QdqQuantizer.Quantize(slimmed, validation, new QuantizationOptions
             {
                 Bits = settings.Bits,
                 Calibration = calibration,
                 PruneRatio = dc ? settings.DcRatio : 0,
                 SharedLevels = dc ? settings.SharedLevels : 0,
-            });
+            }).Model;
             var container = ContainerPackaging.Pack(quantized, Metadata(quantized, chosen, 0, null));
             // Measure what the app will run: the container, decoded.
             var accuracy = Evaluator.Evaluate(ContainerPackaging.ToOnnx(container), validation, latencySamples: 0,
