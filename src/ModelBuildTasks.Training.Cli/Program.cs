@@ -20,11 +20,13 @@ var batch = new Option<int>("--batch-size") { Description = "Images per batch.",
 var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
 var threads = new Option<int>("--threads") { Description = "libtorch threads (0 = one per core).", DefaultValueFactory = _ => 0 };
 var flip = new Option<bool>("--flip") { Description = "Augment with random horizontal flips." };
+var keepZeros = new Option<bool>("--keep-zeros") { Description = "Keep every zero weight of Conv/Gemm/MatMul at zero (fine-tuning after pruning)." };
+var l1Gamma = new Option<double>("--l1-gamma") { Description = "Add lambda * sum |gamma| of all BatchNorms to the loss (network slimming's sparsity training).", DefaultValueFactory = _ => 0 };
 var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true };
 var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
 var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
 {
-    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, output, json,
+    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, output, json,
 };
 train.SetAction(result =>
 {
@@ -37,12 +39,16 @@ train.SetAction(result =>
         var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
         var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
         double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
+        var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
+        var lambda = (float)result.GetValue(l1Gamma);
+        if (lambda < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma must be >= 0");
+        ExtraLoss? sparsity = lambda > 0 ? m => m.BatchNormScales.Select(g => g.abs().sum()).Aggregate((a, b) => a + b) * lambda : null;
         var report = Trainer.Train(onnx, data, new TrainOptions
         {
             Epochs = result.GetValue(epochs), Seconds = result.GetValue(seconds), LearningRate = result.GetValue(lr),
             Optimizer = result.GetValue(optimizer), Schedule = result.GetValue(schedule), BatchSize = result.GetValue(batch),
             Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
-        }, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
+        }, masks, sparsity, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
         {
             if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");
         }));
@@ -75,6 +81,12 @@ train.SetAction(result =>
     }
 });
 var root = new RootCommand("The fine-tuning add-on of dotnet compress-model.") { train };
+
+// Masks that keep pruned weights pruned: 1 where a prunable weight is nonzero, 0 where it is zero.
+static Dictionary<string, float[]> ZeroMasks(OnnxModel model) =>
+    ModelBuildTasks.Passes.Pruning.MagnitudePruning.PrunableWeights(model.Graph)
+        .Where(t => t.Floats.ToArray().Any(v => v == 0))
+        .ToDictionary(t => t.Name, t => t.Floats.ToArray().Select(v => v == 0 ? 0f : 1f).ToArray());
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -23,6 +23,46 @@ public class TrainTests
         Assert.Equal(json.GetProperty("test_accuracy_after").GetDouble(), evaluation.Json.GetProperty("accuracy").GetDouble(), 6);
     }
 
+    static CliRunner.Result Train(params string[] args) =>
+        CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool },
+            ["train", .. args, "--train-data", TestPaths.FashionTrain, "--epochs", "1", "--lr", "0.01", "--threads", "2", "--json"]);
+
+    [Fact]
+    public void KeepZeros_FineTunesAPrunedModel_WithoutRegrowingPrunedWeights()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        ModelBuildTasks.Passes.Pruning.MagnitudePruning.Apply(model.Graph, 0.6);
+        ModelFile.Save(model, temp.File("pruned.onnx"));
+
+        var result = Train(temp.File("pruned.onnx"), "--keep-zeros", "--test-data", TestPaths.FashionTest, "-o", temp.File("tuned.onnx"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(result.Json.GetProperty("test_accuracy_after").GetDouble() > result.Json.GetProperty("test_accuracy_before").GetDouble());
+        var tuned = ModelFile.Load(temp.File("tuned.onnx"));
+        foreach (var weights in ModelBuildTasks.Passes.Pruning.MagnitudePruning.PrunableWeights(model.Graph))
+        {
+            var before = weights.Floats.ToArray();
+            var after = tuned.Graph.Initializers[weights.Name].Floats.ToArray();
+            Assert.All(Enumerable.Range(0, before.Length).Where(i => before[i] == 0), i => Assert.Equal(0f, after[i]));
+            Assert.True(after.Where((_, i) => before[i] != 0).Zip(before.Where(v => v != 0)).Any(p => p.First != p.Second), "the kept weights should have trained");
+        }
+    }
+
+    [Fact]
+    public void L1Gamma_ShrinksTheBatchNormScales()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(seed: 8), temp.File("m.onnx"));
+        Assert.Equal(0, Train(temp.File("m.onnx"), "--seed", "3", "-o", temp.File("plain.onnx")).ExitCode);
+        Assert.Equal(0, Train(temp.File("m.onnx"), "--seed", "3", "--l1-gamma", "0.05", "-o", temp.File("sparse.onnx")).ExitCode);
+        static float SumAbsGamma(string path)
+        {
+            var m = ModelFile.Load(path);
+            return m.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").Sum(n => m.Graph.Initializers[n.Inputs[1]].Floats.ToArray().Sum(Math.Abs));
+        }
+        Assert.True(SumAbsGamma(temp.File("sparse.onnx")) < SumAbsGamma(temp.File("plain.onnx")) * 0.9);
+    }
+
     [Fact]
     public void Train_WithoutTheAddOn_SaysHowToInstallIt()
     {
