@@ -21,7 +21,7 @@ public class CodegenTests
         Inputs = model.Graph.Inputs.Select(i => new TensorDescription(i.Name, "float", i.Shape!.Dims.Select(d => d.IsKnown ? d.ToString() : "N").ToArray())).ToList(),
         Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
         Labels = labels ?? model.Metadata.GetValueOrDefault("labels")?.Split(',') ?? [],
-        Preprocess = PreprocessSpec.Default.ToString(),
+        Preprocess = PreprocessSpec.Default.Resolved(eightBit: true).ToString(),
         Accuracy = new AccuracyFigures(0.935, 0.934, 0.931),
         EngineVersion = "0.1.0",
     };
