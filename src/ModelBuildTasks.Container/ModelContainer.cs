@@ -12,15 +12,14 @@ namespace ModelBuildTasks.Container;
 public sealed class ModelContainer
 {
     readonly byte[] file;
+    readonly byte[] graph; // decoded: [u32 model_length][model][graph]
     readonly int modelLength;
-    readonly long graphOffset, graphLength;
 
-    ModelContainer(byte[] file, string metadataJson, long graphOffset, long graphLength, int modelLength, IReadOnlyList<ContainerTensorInfo> tensors)
+    ModelContainer(byte[] file, string metadataJson, byte[] graph, int modelLength, IReadOnlyList<ContainerTensorInfo> tensors)
     {
         this.file = file;
         MetadataJson = metadataJson;
-        this.graphOffset = graphOffset;
-        this.graphLength = graphLength;
+        this.graph = graph;
         this.modelLength = modelLength;
         Tensors = tensors;
     }
@@ -64,9 +63,7 @@ public sealed class ModelContainer
         var tableOffset = ReadOffset(span, 48, graphOffset + graphLength, length);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(span[56..]);
         if (count > ContainerLayout.MaxTensors) throw new ContainerFormatException($"{count} tensors is more than the limit", 56);
-        if (graphLength < 4) throw new ContainerFormatException("the graph section is too short", graphOffset);
-        var modelLength = BinaryPrimitives.ReadUInt32LittleEndian(span[(int)graphOffset..]);
-        if (modelLength > graphLength - 4) throw new ContainerFormatException("the graph section's model part is longer than the section", graphOffset);
+        if (graphLength < 8) throw new ContainerFormatException("the graph section is too short", graphOffset);
 
         // The table: parse every entry, bounded by the file, before touching any tensor data.
         var tensors = new List<ContainerTensorInfo>((int)Math.Min(count, 4096));
@@ -135,7 +132,10 @@ public sealed class ModelContainer
         string metadata;
         try { metadata = utf8.GetString(span.Slice((int)metadataOffset, (int)metadataLength)); }
         catch (DecoderFallbackException) { throw new ContainerFormatException("the metadata is not UTF-8", metadataOffset); }
-        return new ModelContainer(file, metadata, graphOffset, graphLength, (int)modelLength, tensors);
+        var graph = DecodeGraph(span.Slice((int)graphOffset, (int)graphLength), graphOffset);
+        var modelLength = BinaryPrimitives.ReadUInt32LittleEndian(graph);
+        if (modelLength > graph.Length - 4) throw new ContainerFormatException("the graph section's model part is longer than the section", graphOffset + 8);
+        return new ModelContainer(file, metadata, graph, (int)modelLength, tensors);
     }
 
     /// <summary>The decoded bytes of tensor <paramref name="index"/>.</summary>
@@ -156,11 +156,27 @@ public sealed class ModelContainer
     /// <summary>The model as ONNX bytes, ready for ONNX Runtime: the stored graph with every tensor put back as an initializer.</summary>
     public byte[] ToOnnx()
     {
-        var graphPart = file.AsSpan((int)(graphOffset + 4 + modelLength), (int)(graphLength - 4 - modelLength));
-        var modelPart = file.AsSpan((int)graphOffset + 4, modelLength);
+        var modelPart = graph.AsSpan(4, modelLength);
+        var graphPart = graph.AsSpan(4 + modelLength);
         var initializers = new List<byte[]>(Tensors.Count);
         for (var i = 0; i < Tensors.Count; i++) initializers.Add(OnnxTensorEncoder.Encode(Tensors[i], DecodeTensor(i)));
         return OnnxTensorEncoder.Assemble(modelPart, graphPart, initializers);
+    }
+
+    // encoding (0 raw, 1 brotli), 3 reserved, u32 decoded length, then the encoded [u32 model_length][model][graph].
+    static byte[] DecodeGraph(ReadOnlySpan<byte> section, long offset)
+    {
+        var encoding = section[0];
+        var decodedLength = BinaryPrimitives.ReadUInt32LittleEndian(section[4..]);
+        if (decodedLength < 4 || decodedLength > ContainerLayout.MaxGraph) throw new ContainerFormatException($"the graph section declares {decodedLength} decoded bytes", offset + 4);
+        var body = section[8..];
+        if (encoding == 0)
+            return body.Length == decodedLength ? body.ToArray() : throw new ContainerFormatException("the raw graph section has the wrong length", offset + 4);
+        if (encoding != 1) throw new ContainerFormatException($"the graph section has unknown encoding {encoding}", offset);
+        var decoded = new byte[decodedLength];
+        if (!BrotliDecoder.TryDecompress(body, decoded, out var written) || written != decoded.Length)
+            throw new ContainerFormatException("the graph section does not decode to its declared length", offset + 8);
+        return decoded;
     }
 
     static long Section(ReadOnlySpan<byte> header, int at, long minimum, long limit, long fileLength, out long sectionLength)
