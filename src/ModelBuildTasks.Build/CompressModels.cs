@@ -107,8 +107,8 @@ public sealed class CompressModels : ToolTask
         else if (!File.Exists(data) && !Directory.Exists(data)) Error("MBT1101", data, "ValidationData not found");
         var test = Resolve("TestData");
         if (test is not null && !File.Exists(test) && !Directory.Exists(test)) Error("MBT1101", test, "TestData not found");
-        if (Meta("FineTuneEpochs") is { Length: > 0 } epochs && epochs != "0")
-            Log.LogWarning(null, "MBT1302", null, modelPath, 0, 0, 0, 0, "FineTuneEpochs is ignored: integer quantization needs no fine-tuning (fine-tuning arrives with network slimming and deep compression)");
+        var train = Resolve("TrainData");
+        if (train is not null && !File.Exists(train) && !Directory.Exists(train)) Error("MBT1101", train, "TrainData not found");
 
         var className = Meta("ClassName") is { Length: > 0 } c ? c : name;
         var folder = Path.Combine(OutputDirectory, name);
@@ -123,6 +123,8 @@ public sealed class CompressModels : ToolTask
             "--wrapper", wrapper, "--class-name", className, "--namespace", Meta("Namespace"), "--resource-name", resourceName]);
         void Option(string flag, string key) { if (Meta(key) is { Length: > 0 } v) args.AddRange([flag, v]); }
         if (test is not null) args.AddRange(["--test-data", test]);
+        if (train is not null) args.AddRange(["--train-data", train]);
+        Option("--fine-tune-epochs", "FineTuneEpochs");
         Option("--max-accuracy-drop", "MaxAccuracyDrop");
         Option("--target-accuracy", "TargetAccuracy");
         Option("--methods", "Methods");
@@ -140,6 +142,7 @@ public sealed class CompressModels : ToolTask
         var inputs = new List<string> { modelPath };
         if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
         if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
+        if (train is not null && Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0") inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
         // Everything but the output folder decides the result; the engine version is in the engine's path.
         var settings = string.Join("\n", args.Skip(1).Select(a => a.Replace(OutputDirectory, "", StringComparison.Ordinal))) + "\n" + EngineAssembly;
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [],

@@ -79,6 +79,38 @@ public class CompressTests
     }
 
     [Fact]
+    public void FineTuning_RecoversTheAccuracyThatPruningLost()
+    {
+        using var temp = new TestPaths.TempFolder();
+        string[] common = ["compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--dc-ratio", "0.8", "--shared-levels", "16",
+            "--target-accuracy", "0", "--no-cache", "--json"];
+        var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool };
+        var post = CliRunner.RunWith(environment, [.. common, "-o", temp.File("post.cmodel")]);
+        var tuned = CliRunner.RunWith(environment, [.. common, "-o", temp.File("tuned.cmodel"), "--fine-tune-epochs", "1", "--train-data", TestPaths.FashionTrain]);
+        Assert.True(tuned.ExitCode == 0, tuned.Stderr);
+        var before = post.Json.GetProperty("final_accuracy").GetDouble();
+        var after = tuned.Json.GetProperty("final_accuracy").GetDouble();
+        Assert.True(after > before + 0.3, $"80% pruned: {before:P1} without fine-tuning, {after:P1} with one epoch");
+        Assert.Equal("1", tuned.Json.GetProperty("chosen").GetProperty("fine_tune_epochs").GetString());
+        Assert.Contains("dc: fine-tuning", tuned.Stderr);
+        // The pruned weights stayed pruned through fine-tuning: the container is as small as without it.
+        Assert.True(tuned.Json.GetProperty("compressed_bytes").GetInt64() < post.Json.GetProperty("compressed_bytes").GetInt64() * 1.15);
+    }
+
+    [Fact]
+    public void FineTuning_WithoutTrainingData_OrWithoutTheAddOn_FailsCleanly()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var noData = CliRunner.Run("compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--fine-tune-epochs", "1", "-o", temp.File("x.cmodel"), "--no-cache");
+        CliRunner.AssertCleanError(noData, 1, ErrorCodes.InvalidSetting);
+        Assert.Contains("training data", noData.Stderr);
+        var noTool = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = null, ["PATH"] = "/usr/bin:/bin" },
+            "compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--fine-tune-epochs", "1", "--train-data", TestPaths.FashionTrain, "-o", temp.File("x.cmodel"), "--no-cache");
+        CliRunner.AssertCleanError(noTool, 1, ErrorCodes.InvalidSetting);
+        Assert.Contains("dotnet tool install --global dotnet-compress-model-train", noTool.Stderr);
+    }
+
+    [Fact]
     public void ADamagedCacheEntry_IsRebuilt()
     {
         using var temp = new TestPaths.TempFolder();

@@ -24,6 +24,10 @@ static class CompressCommand
         var nsRatio = new Option<double>("--ns-ratio") { Description = "With ns: fraction of channels removed.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "With dc: fraction of weights pruned by magnitude.", DefaultValueFactory = _ => 0.5 };
         var sharedLevels = new Option<int>("--shared-levels") { Description = "With dc: weight levels shared per layer (0 = no sharing).", DefaultValueFactory = _ => 16 };
+        var fineTuneEpochs = new Option<int>("--fine-tune-epochs") { Description = "Fine-tune after pruning (ns, dc) for N epochs with the training add-on (0 = post-training).", DefaultValueFactory = _ => 0 };
+        var trainData = new Option<string?>("--train-data") { Description = "Labelled training DATASET for fine-tuning." };
+        var fineTuneLr = new Option<double>("--fine-tune-lr") { Description = "Fine-tuning learning rate.", DefaultValueFactory = _ => 1e-3 };
+        var l1Gamma = new Option<double?>("--l1-gamma") { Description = "Sparsity weight on BatchNorm scales before slimming (default 1e-4 plain, 1e-5 residual/dense)." };
         var bits = new Option<int>("--bits") { Description = "Weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
         var calibration = new Option<string>("--calibration") { Description = "auto, minmax or percentile.", DefaultValueFactory = _ => "auto" };
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
@@ -41,7 +45,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, nsRatio, dcRatio, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, target, methods, nsRatio, dcRatio, fineTuneEpochs, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => CompressModelCli.Guard(() =>
@@ -55,6 +59,10 @@ static class CompressCommand
                 Methods = CompressionSettings.ParseMethods(result.GetValue(methods)),
                 Bits = result.GetValue(bits),
                 NsRatio = result.GetValue(nsRatio),
+                FineTuneEpochs = result.GetValue(fineTuneEpochs),
+                TrainData = result.GetValue(trainData),
+                FineTuneLearningRate = result.GetValue(fineTuneLr),
+                L1Gamma = result.GetValue(l1Gamma),
                 DcRatio = result.GetValue(dcRatio),
                 SharedLevels = result.GetValue(sharedLevels),
                 Calibration = result.GetValue(calibration)!.ToLowerInvariant() switch

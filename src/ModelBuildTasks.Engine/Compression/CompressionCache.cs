@@ -48,7 +48,7 @@ public sealed class CompressionCache(string folder)
         Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
         Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
         Add("model", ModelFile.LoadOnnxBytes(modelPath)); // external data included
-        foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath) })
+        foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath), ("train", settings.FineTuneEpochs > 0 ? settings.TrainData : null) })
         {
             if (path is null) { Add(role, []); continue; }
             if (!File.Exists(path) && !Directory.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", path);

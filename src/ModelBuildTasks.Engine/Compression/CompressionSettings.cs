@@ -30,6 +30,14 @@ public sealed record CompressionSettings
     public double DcRatio { get; init; } = 0.5;
     /// <summary>Deep compression: shared weight levels per layer (0 = no sharing).</summary>
     public int SharedLevels { get; init; } = 16;
+    /// <summary>Fine-tuning epochs after each pruning step (0 = post-training only). Needs <see cref="TrainData"/> and the training add-on.</summary>
+    public int FineTuneEpochs { get; init; }
+    /// <summary>Labelled training DATASET for fine-tuning.</summary>
+    public string? TrainData { get; init; }
+    /// <summary>Initial learning rate of fine-tuning (cosine decay).</summary>
+    public double FineTuneLearningRate { get; init; } = 1e-3;
+    /// <summary>Network slimming's sparsity weight during fine-tuning; null picks 1e-4 for plain nets, 1e-5 for residual/dense ones.</summary>
+    public double? L1Gamma { get; init; }
     /// <summary>At most this many validation images are used (0 = all).</summary>
     public int MaxValidationImages { get; init; }
 
@@ -59,6 +67,10 @@ public sealed record CompressionSettings
         if (NsRatio is < 0 or >= 1 || double.IsNaN(NsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the ns ratio must be in [0, 1), not {NsRatio}");
         if (DcRatio is < 0 or >= 1 || double.IsNaN(DcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the dc ratio must be in [0, 1), not {DcRatio}");
         if (SharedLevels is < 0 or > 255) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"shared levels must be 0 (none) to 255, not {SharedLevels}");
+        if (FineTuneEpochs < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tune epochs must be 0 or more");
+        if (FineTuneEpochs > 0 && string.IsNullOrEmpty(TrainData)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tuning needs training data (--train-data, or the TrainData metadata)");
+        if (FineTuneLearningRate is <= 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the fine-tuning learning rate must be in (0, 1], not {FineTuneLearningRate}");
+        if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
         if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the target accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
     }
 
@@ -74,5 +86,6 @@ public sealed record CompressionSettings
         "max_validation=" + MaxValidationImages.ToString(CultureInfo.InvariantCulture),
         "ns_ratio=" + (Methods.Contains("ns") ? NsRatio.ToString("R", CultureInfo.InvariantCulture) : ""),
         "dc_ratio=" + (Methods.Contains("dc") ? DcRatio.ToString("R", CultureInfo.InvariantCulture) : ""),
-        "shared_levels=" + (Methods.Contains("dc") ? SharedLevels.ToString(CultureInfo.InvariantCulture) : ""));
+        "shared_levels=" + (Methods.Contains("dc") ? SharedLevels.ToString(CultureInfo.InvariantCulture) : ""),
+        "fine_tune=" + (FineTuneEpochs > 0 ? $"{FineTuneEpochs}@{FineTuneLearningRate.ToString("R", CultureInfo.InvariantCulture)}/l1={L1Gamma?.ToString("R", CultureInfo.InvariantCulture) ?? "auto"}" : ""));
 }

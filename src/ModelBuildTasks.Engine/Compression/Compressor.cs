@@ -66,12 +66,37 @@ public static class Compressor
             EngineVersion = EngineVersion,
         };
 
-        // Network slimming first removes channels from the float model (it needs the BatchNorm scales).
+        // Network slimming removes channels from the float model (it needs the BatchNorm scales); with
+        // fine-tuning, sparsity training (L1 on the scales) comes first and fine-tuning after. Deep
+        // compression's pruning, when fine-tuned, is done here too, on the weights training sees.
         var slimmed = model;
+        var fineTune = settings.FineTuneEpochs > 0;
+        var l1 = settings.L1Gamma ?? FineTuning.FineTuner.DefaultL1Gamma(model);
+        FineTuning.FineTuneRun Run(bool keepZeros = false, double sparsity = 0) =>
+            new(settings.TrainData!, settings.FineTuneEpochs, spec.ToString(), settings.FineTuneLearningRate, keepZeros, sparsity);
         if (settings.Methods.Contains("ns"))
         {
             slimmed = OnnxImport.ToModel(OnnxExport.ToProto(model));
+            if (fineTune)
+            {
+                Report(progress, $"ns: sparsity training ({settings.FineTuneEpochs} epochs, l1 {l1:G2})", 0, 1);
+                slimmed = FineTuning.FineTuner.Run(slimmed, Run(sparsity: l1));
+            }
             Passes.Slimming.NetworkSlimming.Apply(slimmed, settings.NsRatio);
+            if (fineTune)
+            {
+                Report(progress, $"ns: fine-tuning ({settings.FineTuneEpochs} epochs)", 0, 1);
+                slimmed = FineTuning.FineTuner.Run(slimmed, Run());
+            }
+        }
+        var pruneWhileQuantizing = settings.Methods.Contains("dc") ? settings.DcRatio : 0;
+        if (settings.Methods.Contains("dc") && fineTune)
+        {
+            slimmed = ReferenceEquals(slimmed, model) ? OnnxImport.ToModel(OnnxExport.ToProto(model)) : slimmed;
+            Passes.Pruning.MagnitudePruning.Apply(slimmed.Graph, settings.DcRatio);
+            Report(progress, $"dc: fine-tuning the pruned model ({settings.FineTuneEpochs} epochs)", 0, 1);
+            slimmed = FineTuning.FineTuner.Run(slimmed, Run(keepZeros: true));
+            pruneWhileQuantizing = 0; // already pruned; zeros stay zero through BatchNorm folding
         }
 
         // Integer quantization: the chosen bits, with MinMax calibration first and Percentile if MinMax misses the target.
@@ -89,6 +114,11 @@ public static class Compressor
                 chosen["calibration"] = calibration.ToString().ToLowerInvariant();
             }
             if (settings.Methods.Contains("ns")) chosen["ns_ratio"] = settings.NsRatio.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+            if (fineTune)
+            {
+                chosen["fine_tune_epochs"] = settings.FineTuneEpochs.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (settings.Methods.Contains("ns")) chosen["l1_gamma"] = l1.ToString("G2", System.Globalization.CultureInfo.InvariantCulture);
+            }
             if (dc)
             {
                 chosen["dc_ratio"] = settings.DcRatio.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
@@ -100,7 +130,7 @@ public static class Compressor
             {
                 Bits = settings.Bits,
                 Calibration = calibration,
-                PruneRatio = dc ? settings.DcRatio : 0,
+                PruneRatio = pruneWhileQuantizing,
                 SharedLevels = dc ? settings.SharedLevels : 0,
             }).Model;
             var container = ContainerPackaging.Pack(quantized, Metadata(quantized, chosen, 0, null));
