@@ -26,6 +26,12 @@ public class CompressTests
         Assert.True(json.GetProperty("evaluations").GetInt32() >= 1);
         Assert.Equal("miss", json.GetProperty("cache").GetString());
         Assert.True(File.Exists(temp.File("report.md")));
+        var tensors = json.GetProperty("tensors").EnumerateArray().ToList();
+        Assert.NotEmpty(tensors);
+        Assert.True(tensors.Sum(t => t.GetProperty("stored_bytes").GetInt64()) < json.GetProperty("compressed_bytes").GetInt64());
+        // No coding beats the order-0 entropy bound by much on weights (it could only by modelling context).
+        Assert.All(tensors.Where(t => t.GetProperty("decoded_bytes").GetInt64() > 10_000),
+            t => Assert.True(t.GetProperty("stored_bytes").GetInt64() >= t.GetProperty("entropy_bound_bytes").GetDouble() * 0.9));
 
         var second = CliRunner.Run(args);
         Assert.True(second.ExitCode == 0, second.Stderr);

@@ -51,6 +51,8 @@ public sealed record CompressionReport
     public IReadOnlyDictionary<string, string> Chosen { get; init; } = new SortedDictionary<string, string>();
     /// <summary>Every candidate tried.</summary>
     public IReadOnlyList<CandidateResult> Candidates { get; init; } = [];
+    /// <summary>How each tensor is stored in the container, against its entropy bound.</summary>
+    public IReadOnlyList<Container.TensorStorage> Tensors { get; init; } = [];
     /// <summary>The engine version.</summary>
     public string EngineVersion { get; init; } = Compressor.EngineVersion;
     /// <summary>SHA-256 of the container this report describes.</summary>
@@ -65,13 +67,21 @@ public sealed record CompressionReport
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    /// <summary>This report describing <paramref name="container"/> instead (its size, ratio and hash).</summary>
+    /// <summary>This report describing <paramref name="container"/> instead (its size, ratio, hash and tensors).</summary>
     public CompressionReport For(byte[] container) => this with
     {
+        Tensors = Storage(container),
         CompressedBytes = container.Length,
         Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
         ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
     };
+
+    static IReadOnlyList<Container.TensorStorage> Storage(byte[] bytes)
+    {
+        var container = Container.ModelContainer.Read(bytes);
+        return container.Tensors.Select((t, i) => new Container.TensorStorage(t.Name, t.Encoding, t.DecodedLength, t.StoredLength,
+            Math.Round(Container.EntropyCoding.EntropyBound(container.DecodeTensor(i)), 1))).ToList();
+    }
 
     /// <summary>The JSON text.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -101,6 +111,12 @@ public sealed record CompressionReport
         s.Append($"Evaluations: {Evaluations}, {Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, engine {EngineVersion}, cache {Cache}\n\n");
         s.Append("| candidate | bytes | validation accuracy |\n|---|---|---|\n");
         foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} |\n");
+        if (Tensors.Count > 0)
+        {
+            s.Append("\n## Where the bytes are (largest tensors)\n\n| tensor | encoding | raw bytes | stored bytes | entropy bound |\n|---|---|---|---|---|\n");
+            foreach (var t in Tensors.OrderByDescending(t => t.StoredBytes).Take(20))
+                s.Append($"| {t.Name} | {t.Encoding} | {B(t.DecodedBytes)} | {B(t.StoredBytes)} | {B((long)Math.Ceiling(t.EntropyBoundBytes))} |\n");
+        }
         return s.ToString();
     }
 }
