@@ -12,6 +12,18 @@ source build/common.sh
 data=$(bash build/install-datasets.sh | tail -n 1)
 models=(samples/models/fashion_vgg.onnx samples/models/fashion_resnet.onnx samples/models/fashion_densenet.onnx)
 
+if [ "${1:-}" = "--methods" ]; then
+  # IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned (needs the training add-on, built here).
+  dotnet build build/Benchmarks -c Release -nologo -v quiet >/dev/null
+  dotnet build src/ModelBuildTasks.Training.Cli -c Release -nologo -v quiet >/dev/null
+  export MBT_TRAINING_TOOL="$root/src/ModelBuildTasks.Training.Cli/bin/Release/net10.0/dotnet-compress-model-train.dll"
+  train="${BENCH_TRAIN_DATA:-$root/samples/data/fashion-mnist/train-images-idx3-ubyte.gz}"
+  echo "## Methods at fixed ratios (fine-tuning data: $(basename "$train"))"
+  echo
+  dotnet build/Benchmarks/bin/Release/net10.0/mbt-bench.dll --methods "$data" "$train" "${models[@]}"
+  exit 0
+fi
+
 echo "## Compression (IQ, 8 bits, max drop 1 point; validation 5,000 / test 5,000 images of the 10k test set)"
 echo
 dotnet build build/Benchmarks -c Release -nologo -v quiet >/dev/null

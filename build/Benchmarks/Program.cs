@@ -5,10 +5,16 @@ using ModelBuildTasks.Evaluation;
 using ModelBuildTasks.Graph;
 using ModelBuildTasks.Packaging;
 
-// Usage: mbt-bench DATA_DIR MODEL...  (DATA_DIR holds the full Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist)
+// Usage: mbt-bench DATA_DIR MODEL...            the IQ table (issue 4)
+//        mbt-bench --methods DATA_DIR TRAIN MODEL...  IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned on TRAIN
+// DATA_DIR holds the full Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist.
 // The 10k test set is split by seed into validation (5,000: the accuracy target is checked there) and
 // test (5,000: held out, reported). The models were trained on the 60k training set only.
+var methodsMode = args[0] == "--methods";
+if (methodsMode) args = args[1..];
 var dataDir = args[0];
+var trainData = methodsMode ? args[1] : null;
+if (methodsMode) args = [args[0], .. args[2..]];
 var work = Directory.CreateTempSubdirectory("mbt-bench-").FullName;
 var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
 var order = DatasetSplit.Permutation(all.Count, seed: 11);
@@ -24,6 +30,12 @@ var validation = Write("val", order[..5000]);
 var test = Write("test", order[5000..]);
 var testData = DatasetLoader.Load(test);
 
+if (methodsMode)
+{
+    MethodsTable(args[1..], validation, test, trainData!);
+    Directory.Delete(work, true);
+    return;
+}
 Console.WriteLine("| model | params | fp32 bytes | container bytes | ratio | test acc fp32 | test acc compressed | drop (points) | latency fp32 | latency compressed | speed-up | cold compression |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var modelPath in args[1..])
@@ -51,3 +63,33 @@ foreach (var modelPath in args[1..])
         (fp32Ms / int8Ms).ToString("0.00", CultureInfo.InvariantCulture) + "x", result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
 }
 Directory.Delete(work, true);
+
+static void MethodsTable(string[] models, string validation, string test, string train)
+{
+    (string Name, CompressionSettings Settings)[] configurations =
+    [
+        ("IQ 8 bits", new CompressionSettings { Methods = ["iq"] }),
+        ("NS 30%", new CompressionSettings { Methods = ["ns"], NsRatio = 0.3 }),
+        ("IQ+DC 70%, 16 levels", new CompressionSettings { Methods = ["iq", "dc"], DcRatio = 0.7, SharedLevels = 16 }),
+        ("IQ+NS+DC 30%, 70%, 16 levels", new CompressionSettings { Methods = ["iq", "ns", "dc"], NsRatio = 0.3, DcRatio = 0.7, SharedLevels = 16 }),
+    ];
+    Console.WriteLine("| model | methods | fine-tuning | size ratio | parameters | test acc fp32 | test acc compressed | drop (points) | latency ratio | seconds |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+    foreach (var modelPath in models)
+    foreach (var (name, settings) in configurations)
+    foreach (var epochs in new[] { 0, 1 })
+    {
+        if (epochs > 0 && name.StartsWith("IQ 8", StringComparison.Ordinal)) continue; // nothing to fine-tune
+        var run = settings with { FineTuneEpochs = epochs, TrainData = epochs > 0 ? train : null, TargetAccuracy = 0 };
+        var (container, r) = Compressor.Run(modelPath, validation, test, run);
+        var parameters = ModelBuildTasks.Packaging.ContainerPackaging.Read(container).Container.Tensors
+            .Where(t => t.ElementType is 1 or 3 && t.Dims.Length > 1).Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
+        string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+        Console.WriteLine(string.Join(" | ", [
+            $"| {Path.GetFileName(modelPath)}", name, epochs > 0 ? $"{epochs} epoch" : "none",
+            r.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x", parameters.ToString("N0", CultureInfo.InvariantCulture),
+            P(r.BaselineTestAccuracy), P(r.TestAccuracy), (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture),
+            (r.LatencyMsOriginal / Math.Max(1e-9, r.LatencyMsCompressed)).ToString("0.00", CultureInfo.InvariantCulture) + "x",
+            r.Seconds.ToString("0", CultureInfo.InvariantCulture) + " |"]));
+    }
+}
