@@ -44,6 +44,14 @@ public sealed class ModelGraph
     /// <summary>True when <paramref name="value"/> is one of the graph's outputs.</summary>
     public bool IsOutput(string value) => Outputs.Any(o => o.Name == value);
 
+    /// <summary><paramref name="name"/>, or with a numeric suffix, so that no initializer or node output has it yet.</summary>
+    public string UniqueName(string name)
+    {
+        var candidate = name;
+        for (var i = 1; Initializers.ContainsKey(candidate) || Nodes.Any(n => n.Outputs.Contains(candidate)); i++) candidate = $"{name}_{i}";
+        return candidate;
+    }
+
     /// <summary>Number of elements in all float initializers (the model's parameters).</summary>
     public long ParameterCount => Initializers.Values.Where(t => t.Type == ElementType.Float).Sum(t => t.ElementCount);
 }

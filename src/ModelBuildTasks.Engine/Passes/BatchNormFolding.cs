@@ -53,9 +53,9 @@ public static class BatchNormFolding
         }
 
         // Weights shared with another node keep their old tensor; this Conv gets fresh ones.
-        var weightName = graph.Nodes.Count(n => n.Inputs.Contains(weights.Name)) == 1 ? weights.Name : Unique(graph, weights.Name + "_bnfolded");
+        var weightName = graph.Nodes.Count(n => n.Inputs.Contains(weights.Name)) == 1 ? weights.Name : graph.UniqueName(weights.Name + "_bnfolded");
         graph.Initializers[weightName] = new Tensor(weightName, ElementType.Float, weights.Dims, newWeights);
-        var biasName = bias is not null && graph.Nodes.Count(n => n.Inputs.Contains(bias.Name)) == 1 ? bias.Name : Unique(graph, conv.Name + "_bias_bnfolded");
+        var biasName = bias is not null && graph.Nodes.Count(n => n.Inputs.Contains(bias.Name)) == 1 ? bias.Name : graph.UniqueName(conv.Name + "_bias_bnfolded");
         graph.Initializers[biasName] = Tensor.FromFloats(biasName, [channels], newBias);
         conv.Inputs[1] = weightName;
         if (conv.Inputs.Count < 3) conv.Inputs.Add(biasName); else conv.Inputs[2] = biasName;
@@ -69,12 +69,5 @@ public static class BatchNormFolding
             if (!graph.Nodes.Any(n => n.Inputs.Contains(name))) graph.Initializers.Remove(name);
         }
         return true;
-    }
-
-    static string Unique(ModelGraph graph, string name)
-    {
-        var candidate = name;
-        for (var i = 1; graph.Initializers.ContainsKey(candidate); i++) candidate = $"{name}{i}";
-        return candidate;
     }
 }

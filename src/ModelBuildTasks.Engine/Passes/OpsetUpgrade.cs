@@ -41,7 +41,7 @@ public static class OpsetUpgrade
                 case "Pad" when from < 11:
                     var pads = node.GetInts("pads") ?? throw Unsupported(node, "Pad without pads");
                     while (node.Inputs.Count < 2) node.Inputs.Add("");
-                    node.Inputs[1] = graph.AddInitializer(Tensor.FromInt64s(Unique(graph, node.Name + "_pads"), [pads.Length], pads));
+                    node.Inputs[1] = graph.AddInitializer(Tensor.FromInt64s(graph.UniqueName(node.Name + "_pads"), [pads.Length], pads));
                     if (node.Attributes.TryGetValue("value", out var value) && value.Float != 0)
                         AttributeToInput(graph, node, 2, value.Float, "value");
                     node.Attributes.Remove("pads");
@@ -66,14 +66,7 @@ public static class OpsetUpgrade
     {
         if (value is null) return;
         while (node.Inputs.Count <= index) node.Inputs.Add("");
-        node.Inputs[index] = graph.AddInitializer(Tensor.FromFloats(Unique(graph, $"{node.Name}_{what}"), [], [value.Value]));
-    }
-
-    internal static string Unique(ModelGraph graph, string name)
-    {
-        var candidate = name;
-        for (var i = 1; graph.Initializers.ContainsKey(candidate) || graph.Nodes.Any(n => n.Outputs.Contains(candidate)); i++) candidate = $"{name}_{i}";
-        return candidate;
+        node.Inputs[index] = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName($"{node.Name}_{what}"), [], [value.Value]));
     }
 
     static ModelBuildException Unsupported(Node node, string what) =>

@@ -99,10 +99,10 @@ public static class QdqQuantizer
         var scale = (range.Max - range.Min) / 255f;
         if (scale <= 0) scale = 1f;
         var zeroPoint = (byte)Math.Clamp(MathF.Round(-range.Min / scale), 0, 255);
-        var scaleName = graph.AddInitializer(Tensor.FromFloats(OpsetUpgrade.Unique(graph, value + "_scale"), [], [scale]));
-        var zeroName = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, value + "_zero_point"), ElementType.UInt8, [], [zeroPoint]));
-        var quantized = OpsetUpgrade.Unique(graph, value + "_quantized");
-        var dequantized = OpsetUpgrade.Unique(graph, value + "_dequantized");
+        var scaleName = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(value + "_scale"), [], [scale]));
+        var zeroName = graph.AddInitializer(new Tensor(graph.UniqueName(value + "_zero_point"), ElementType.UInt8, [], [zeroPoint]));
+        var quantized = graph.UniqueName(value + "_quantized");
+        var dequantized = graph.UniqueName(value + "_dequantized");
         var consumers = graph.Consumers(value).ToList();
         var qNode = new Node(quantized, "QuantizeLinear", [value, scaleName, zeroName], [quantized]);
         var dqNode = new Node(dequantized, "DequantizeLinear", [quantized, scaleName, zeroName], [dequantized]);
@@ -127,10 +127,10 @@ public static class QdqQuantizer
 
         var baseName = weights.Name;
         graph.Initializers.Remove(baseName);
-        var qName = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, baseName + "_quantized"), ElementType.Int8, weights.Dims, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
-        var sName = graph.AddInitializer(Tensor.FromFloats(OpsetUpgrade.Unique(graph, baseName + "_scale"), [channels], scales));
-        var zName = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, baseName + "_zero_point"), ElementType.Int8, [channels], new byte[channels]));
-        var dq = new Node(OpsetUpgrade.Unique(graph, baseName + "_dequantized"), "DequantizeLinear", [qName, sName, zName], [OpsetUpgrade.Unique(graph, baseName + "_dequantized")])
+        var qName = graph.AddInitializer(new Tensor(graph.UniqueName(baseName + "_quantized"), ElementType.Int8, weights.Dims, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
+        var sName = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(baseName + "_scale"), [channels], scales));
+        var zName = graph.AddInitializer(new Tensor(graph.UniqueName(baseName + "_zero_point"), ElementType.Int8, [channels], new byte[channels]));
+        var dq = new Node(graph.UniqueName(baseName + "_dequantized"), "DequantizeLinear", [qName, sName, zName], [graph.UniqueName(baseName + "_dequantized")])
             .With("axis", NodeAttribute.Of((long)axis));
         node.Inputs[1] = dq.Outputs[0];
         graph.Nodes.Insert(graph.Nodes.IndexOf(node), dq);
@@ -143,10 +143,10 @@ public static class QdqQuantizer
             var biasValues = new int[channels];
             for (var c = 0; c < channels; c++) biasValues[c] = (int)Math.Clamp(MathF.Round(bias.Floats[c] / biasScales[c]), int.MinValue, int.MaxValue);
             graph.Initializers.Remove(bias.Name);
-            var bq = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, bias.Name + "_quantized"), ElementType.Int32, [channels], MemoryMarshal.AsBytes(biasValues.AsSpan()).ToArray()));
-            var bs = graph.AddInitializer(Tensor.FromFloats(OpsetUpgrade.Unique(graph, bias.Name + "_scale"), [channels], biasScales));
-            var bz = graph.AddInitializer(new Tensor(OpsetUpgrade.Unique(graph, bias.Name + "_zero_point"), ElementType.Int32, [channels], new byte[4 * channels]));
-            var output = OpsetUpgrade.Unique(graph, bias.Name + "_dequantized");
+            var bq = graph.AddInitializer(new Tensor(graph.UniqueName(bias.Name + "_quantized"), ElementType.Int32, [channels], MemoryMarshal.AsBytes(biasValues.AsSpan()).ToArray()));
+            var bs = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(bias.Name + "_scale"), [channels], biasScales));
+            var bz = graph.AddInitializer(new Tensor(graph.UniqueName(bias.Name + "_zero_point"), ElementType.Int32, [channels], new byte[4 * channels]));
+            var output = graph.UniqueName(bias.Name + "_dequantized");
             var bdq = new Node(output, "DequantizeLinear", [bq, bs, bz], [output]).With("axis", NodeAttribute.Of(0L));
             node.Inputs[2] = output;
             graph.Nodes.Insert(graph.Nodes.IndexOf(node), bdq);

@@ -133,7 +133,7 @@ public static class NetworkSlimming
     {
         var old = node.Inputs[index];
         var shared = graph.Nodes.Count(n => n.Inputs.Contains(old)) > 1;
-        tensor.Name = shared ? OpsetUpgrade.Unique(graph, old + "_slim") : old;
+        tensor.Name = shared ? graph.UniqueName(old + "_slim") : old;
         graph.Initializers[tensor.Name] = tensor;
         node.Inputs[index] = tensor.Name;
     }
