@@ -7,9 +7,18 @@ using ModelBuildTasks.Packaging;
 
 // Usage: mbt-bench DATA_DIR MODEL...            the IQ table (issue 4)
 //        mbt-bench --methods DATA_DIR TRAIN MODEL...  IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned on TRAIN
+//        mbt-bench --search DATA_DIR SPEC MODEL...    margin search vs grid; SPEC is one of
+//              post:RESOLUTION                       both searches post-training at that ratio resolution
+//              margin:RESOLUTION                     the margin search only, post-training
+//              tuned:RESOLUTION:BUDGET:TRAIN         the margin search with BUDGET (seconds, or epochs as "1e") of fine-tuning per step on TRAIN
 // DATA_DIR holds the full Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist.
 // The 10k test set is split by seed into validation (5,000: the accuracy target is checked there) and
 // test (5,000: held out, reported). The models were trained on the 60k training set only.
+if (args[0] == "--search")
+{
+    SearchBench.Run(args[1], args[2], args[3..]);
+    return;
+}
 var methodsMode = args[0] == "--methods";
 if (methodsMode) args = args[1..];
 var dataDir = args[0];
@@ -40,7 +49,7 @@ Console.WriteLine("| model | params | fp32 bytes | container bytes | ratio | tes
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var modelPath in args[1..])
 {
-    var (container, result) = Compressor.Run(modelPath, validation, test, new CompressionSettings());
+    var (container, result) = Compressor.Run(modelPath, validation, test, new CompressionSettings { Methods = ["iq"], Search = SearchKind.Fixed });
     var original = ModelFile.LoadOnnxBytes(modelPath);
     var compressed = ContainerPackaging.ToOnnx(container);
     // Latency of both models in the same run, alternating, single image, 2 threads.
@@ -80,7 +89,7 @@ static void MethodsTable(string[] models, string validation, string test, string
     foreach (var epochs in new[] { 0, 1 })
     {
         if (epochs > 0 && name.StartsWith("IQ 8", StringComparison.Ordinal)) continue; // nothing to fine-tune
-        var run = settings with { FineTuneEpochs = epochs, TrainData = epochs > 0 ? train : null, TargetAccuracy = 0 };
+        var run = settings with { Search = SearchKind.Fixed, FineTuneEpochs = epochs, TrainData = epochs > 0 ? train : null, TargetAccuracy = 0 };
         var (container, r) = Compressor.Run(modelPath, validation, test, run);
         var parameters = ModelBuildTasks.Packaging.ContainerPackaging.Read(container).Container.Tensors
             .Where(t => t.ElementType is 1 or 3 && t.Dims.Length > 1).Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));

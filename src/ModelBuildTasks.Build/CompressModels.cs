@@ -125,6 +125,11 @@ public sealed class CompressModels : ToolTask
         if (test is not null) args.AddRange(["--test-data", test]);
         if (train is not null) args.AddRange(["--train-data", train]);
         Option("--fine-tune-epochs", "FineTuneEpochs");
+        Option("--fine-tune-seconds", "FineTuneSeconds");
+        Option("--search", "Search");
+        Option("--resolution", "Resolution");
+        Option("--max-evaluations", "MaxEvaluations");
+        Option("--min-bits", "MinBits");
         Option("--max-accuracy-drop", "MaxAccuracyDrop");
         Option("--target-accuracy", "TargetAccuracy");
         Option("--methods", "Methods");
@@ -142,7 +147,7 @@ public sealed class CompressModels : ToolTask
         var inputs = new List<string> { modelPath };
         if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
         if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
-        if (train is not null && Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0") inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
+        if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
         // Everything but the output folder decides the result; the engine version is in the engine's path.
         var settings = string.Join("\n", args.Skip(1).Select(a => a.Replace(OutputDirectory, "", StringComparison.Ordinal))) + "\n" + EngineAssembly;
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [],
@@ -159,7 +164,7 @@ public sealed class CompressModels : ToolTask
             Log.LogMessage(MessageImportance.High,
                 $"ModelBuildTasks: {item.Name}: {r.GetProperty("original_bytes").GetInt64():N0} -> {r.GetProperty("compressed_bytes").GetInt64():N0} bytes " +
                 $"({r.GetProperty("ratio").GetDouble().ToString("0.00", CultureInfo.InvariantCulture)}x), validation accuracy {P("baseline_accuracy")} -> {P("final_accuracy")}, test {P("test_accuracy")}; " +
-                $"report: {Path.ChangeExtension(item.Report, ".md")}");
+                $"report: {Path.ChangeExtension(item.Report, ".html")}");
         }
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException)
         {

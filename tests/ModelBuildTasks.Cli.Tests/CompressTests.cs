@@ -12,7 +12,7 @@ public class CompressTests
     {
         using var temp = new TestPaths.TempFolder();
         string[] args = ["compress", Vgg, "--data", Validation, "--test-data", TestPaths.FashionTest, "-o", temp.File("vgg.cmodel"),
-            "--report", temp.File("report.json"), "--cache-dir", temp.File("cache"), "--json"];
+            "--methods", "iq", "--bits", "8", "--report", temp.File("report.json"), "--cache-dir", temp.File("cache"), "--json"];
         var first = CliRunner.Run(args);
         Assert.True(first.ExitCode == 0, first.Stderr);
         var json = first.Json;
@@ -97,8 +97,10 @@ public class CompressTests
         var before = post.Json.GetProperty("final_accuracy").GetDouble();
         var after = tuned.Json.GetProperty("final_accuracy").GetDouble();
         Assert.True(after > before + 0.3, $"80% pruned: {before:P1} without fine-tuning, {after:P1} with one epoch");
-        Assert.Equal("1", tuned.Json.GetProperty("chosen").GetProperty("fine_tune_epochs").GetString());
-        Assert.Contains("dc: fine-tuning", tuned.Stderr);
+        Assert.Equal("1 epoch", tuned.Json.GetProperty("chosen").GetProperty("fine_tune").GetString());
+        Assert.Contains("dc 0.8: fine-tuning (1 epoch)", tuned.Stderr);
+        Assert.True(tuned.Json.GetProperty("fine_tuning").GetProperty("threads").GetInt32() >= 1);
+        Assert.Equal(1, tuned.Json.GetProperty("fine_tuning").GetProperty("runs").GetInt32());
         // The pruned weights stayed pruned through fine-tuning: the container is as small as without it.
         Assert.True(tuned.Json.GetProperty("compressed_bytes").GetInt64() < post.Json.GetProperty("compressed_bytes").GetInt64() * 1.15);
     }

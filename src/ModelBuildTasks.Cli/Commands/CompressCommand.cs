@@ -4,6 +4,7 @@ using ModelBuildTasks.Codegen;
 using ModelBuildTasks.Compression;
 using ModelBuildTasks.Container;
 using ModelBuildTasks.Passes.Quantization;
+using Spectre.Console;
 
 namespace ModelBuildTasks.Cli.Commands;
 
@@ -20,21 +21,26 @@ static class CompressCommand
         var testData = new Option<string?>("--test-data") { Description = "Held-out DATASET: reported, never used for decisions." };
         var drop = new Option<double>("--max-accuracy-drop") { Description = "Allowed top-1 drop in percentage points.", DefaultValueFactory = _ => 1.0 };
         var target = new Option<double?>("--target-accuracy") { Description = "Absolute target in [0, 1] (overrides --max-accuracy-drop)." };
-        var methods = new Option<string>("--methods") { Description = "Methods in order: iq (integer quantization), ns (network slimming), dc (deep compression: pruning + weight sharing), e.g. iq,ns,dc.", DefaultValueFactory = _ => "iq" };
-        var nsRatio = new Option<double>("--ns-ratio") { Description = "With ns: fraction of channels removed.", DefaultValueFactory = _ => 0.3 };
-        var dcRatio = new Option<double>("--dc-ratio") { Description = "With dc: fraction of weights pruned by magnitude.", DefaultValueFactory = _ => 0.5 };
+        var methods = new Option<string>("--methods") { Description = "Methods in order: iq (integer quantization), ns (network slimming), dc (deep compression: pruning + weight sharing).", DefaultValueFactory = _ => "iq,ns,dc" };
+        var search = new Option<string?>("--search") { Description = "margin (default: the margin search), grid (brute force over the same resolution) or fixed (--bits, --ns-ratio, --dc-ratio as given; implied by any of them)." };
+        var resolution = new Option<double>("--resolution") { Description = "Step of the ns/dc ratios the search considers.", DefaultValueFactory = _ => 0.05 };
+        var maxEvaluations = new Option<int>("--max-evaluations") { Description = "Evaluation budget of the margin search.", DefaultValueFactory = _ => 40 };
+        var minBits = new Option<int>("--min-bits") { Description = "The search tries weight bits from 8 down to this.", DefaultValueFactory = _ => 4 };
+        var nsRatio = new Option<double>("--ns-ratio") { Description = "Fixed: fraction of channels ns removes.", DefaultValueFactory = _ => 0.3 };
+        var dcRatio = new Option<double>("--dc-ratio") { Description = "Fixed: fraction of weights dc prunes by magnitude.", DefaultValueFactory = _ => 0.5 };
         var sharedLevels = new Option<int>("--shared-levels") { Description = "With dc: weight levels shared per layer (0 = no sharing).", DefaultValueFactory = _ => 16 };
         var fineTuneEpochs = new Option<int>("--fine-tune-epochs") { Description = "Fine-tune after pruning (ns, dc) for N epochs with the training add-on (0 = post-training).", DefaultValueFactory = _ => 0 };
+        var fineTuneSeconds = new Option<double?>("--fine-tune-seconds") { Description = "Fine-tuning budget in seconds per step (alone, or capping --fine-tune-epochs)." };
         var trainData = new Option<string?>("--train-data") { Description = "Labelled training DATASET for fine-tuning." };
         var fineTuneLr = new Option<double>("--fine-tune-lr") { Description = "Fine-tuning learning rate.", DefaultValueFactory = _ => 1e-3 };
         var l1Gamma = new Option<double?>("--l1-gamma") { Description = "Sparsity weight on BatchNorm scales before slimming (default 1e-4 plain, 1e-5 residual/dense)." };
-        var bits = new Option<int>("--bits") { Description = "Weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
+        var bits = new Option<int>("--bits") { Description = "Fixed: weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
         var calibration = new Option<string>("--calibration") { Description = "auto, minmax or percentile.", DefaultValueFactory = _ => "auto" };
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated class names (default: the model's metadata or the dataset's class folders)." };
         var maxImages = new Option<int>("--max-validation-images") { Description = "Use at most N validation images (0 = all).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true };
-        var report = new Option<string?>("--report") { Description = "Also write the report as this JSON file and a Markdown file beside it." };
+        var report = new Option<string?>("--report") { Description = "Also write the report as this JSON file, with Markdown and HTML (charts) beside it." };
         var json = new Option<bool>("--json") { Description = "Write the report as one JSON object to stdout." };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Cache folder (default ~/.cache/modelbuildtasks)." };
         var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write the cache." };
@@ -45,7 +51,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, nsRatio, dcRatio, fineTuneEpochs, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => CompressModelCli.Guard(() =>
@@ -54,9 +60,25 @@ static class CompressCommand
             var dataPath = result.GetValue(data)!;
             var testPath = result.GetValue(testData);
             var outputPath = result.GetValue(output)!;
+            var knobsGiven = new Option[] { bits, nsRatio, dcRatio }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+            var searchKind = result.GetValue(search)?.ToLowerInvariant() switch
+            {
+                null => knobsGiven.Count > 0 ? SearchKind.Fixed : SearchKind.Margin,
+                "margin" => SearchKind.Margin,
+                "grid" => SearchKind.Grid,
+                "fixed" => SearchKind.Fixed,
+                var other => throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--search must be margin, grid or fixed, not '{other}'"),
+            };
+            if (searchKind != SearchKind.Fixed && knobsGiven.Count > 0)
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{string.Join(", ", knobsGiven)} fix a knob, but --search {searchKind.ToString().ToLowerInvariant()} chooses them: drop them or use --search fixed");
             var settings = new CompressionSettings
             {
                 Methods = CompressionSettings.ParseMethods(result.GetValue(methods)),
+                Search = searchKind,
+                Resolution = result.GetValue(resolution),
+                MaxEvaluations = result.GetValue(maxEvaluations),
+                MinBits = result.GetValue(minBits),
+                FineTuneSeconds = result.GetValue(fineTuneSeconds),
                 Bits = result.GetValue(bits),
                 NsRatio = result.GetValue(nsRatio),
                 FineTuneEpochs = result.GetValue(fineTuneEpochs),
@@ -102,6 +124,7 @@ static class CompressCommand
             {
                 AtomicFile.WriteAllText(reportPath, summary.ToJson());
                 AtomicFile.WriteAllText(Path.ChangeExtension(reportPath, ".md"), summary.ToMarkdown());
+                AtomicFile.WriteAllText(Path.ChangeExtension(reportPath, ".html"), Reporting.HtmlReport.Render(summary));
             }
             if (result.GetValue(wrapper) is { } wrapperPath)
             {
@@ -137,7 +160,15 @@ static class CompressCommand
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)}");
         Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image");
         Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
-        Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s (cache {r.Cache})");
+        Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s ({r.Search} search, cache {r.Cache})");
+        if (r.FineTuning is { } ft) Console.WriteLine($"Fine-tuning  {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");
+        if (r.Stages.Count > 0)
+        {
+            var table = new Table().AddColumns("stage", "target", "chosen", "evaluations", "accuracy", "size");
+            foreach (var s in r.Stages)
+                table.AddRow(s.Method, Pct(s.Target), Markup.Escape(s.Chosen), s.Evaluations.ToString(CultureInfo.InvariantCulture), Pct(s.Accuracy), s.Bytes > 0 ? Units.Bytes(s.Bytes) : "-");
+            AnsiConsole.Write(table);
+        }
         Console.WriteLine($"Wrote        {outputPath}");
     }
 }

@@ -37,6 +37,10 @@ public sealed record CompressionReport
     public double? TestAccuracy { get; init; }
     /// <summary>Whether the target was met.</summary>
     public bool TargetMet { get; init; }
+    /// <summary>How the knobs were chosen: <c>margin</c>, <c>grid</c> or <c>fixed</c>.</summary>
+    public string Search { get; init; } = "fixed";
+    /// <summary>Step of the NS/DC ratios the search considered (null for fixed knobs).</summary>
+    public double? Resolution { get; init; }
     /// <summary>Candidates evaluated.</summary>
     public int Evaluations { get; init; }
     /// <summary>Seconds the compression took (when it ran; a cache hit keeps the original figure).</summary>
@@ -45,12 +49,24 @@ public sealed record CompressionReport
     public double LatencyMsOriginal { get; init; }
     /// <summary>Median single-image latency of the compressed model (ms).</summary>
     public double LatencyMsCompressed { get; init; }
+    /// <summary>Float parameters of the original model.</summary>
+    public long ParametersOriginal { get; init; }
+    /// <summary>Nonzero weights of the compressed model.</summary>
+    public long ParametersCompressed { get; init; }
     /// <summary>The settings asked for, canonical text.</summary>
     public string Settings { get; init; } = "";
     /// <summary>What was chosen (methods, bits, calibration).</summary>
     public IReadOnlyDictionary<string, string> Chosen { get; init; } = new SortedDictionary<string, string>();
-    /// <summary>Every candidate tried.</summary>
+    /// <summary>One row per search stage.</summary>
+    public IReadOnlyList<Search.StageSummary> Stages { get; init; } = [];
+    /// <summary>Every candidate tried, in order (the search path).</summary>
     public IReadOnlyList<CandidateResult> Candidates { get; init; } = [];
+    /// <summary>Fine-tuning runs, seconds and threads, when fine-tuning was on.</summary>
+    public FineTuneSummary? FineTuning { get; init; }
+    /// <summary>Channels kept per layer by NS (empty when NS removed nothing).</summary>
+    public IReadOnlyList<LayerChannels> Channels { get; init; } = [];
+    /// <summary>Bytes per weight tensor, before and after.</summary>
+    public IReadOnlyList<LayerBytes> Layers { get; init; } = [];
     /// <summary>How each tensor is stored in the container, against its entropy bound.</summary>
     public IReadOnlyList<Container.TensorStorage> Tensors { get; init; } = [];
     /// <summary>The engine version.</summary>
@@ -67,10 +83,11 @@ public sealed record CompressionReport
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    /// <summary>This report describing <paramref name="container"/> instead (its size, ratio, hash and tensors).</summary>
-    public CompressionReport For(byte[] container) => this with
+    /// <summary>This report describing <paramref name="container"/>, compressed from <paramref name="original"/> (its size, ratio, hash, tensors and bytes per layer).</summary>
+    public CompressionReport For(byte[] container, Graph.OnnxModel original) => this with
     {
         Tensors = Storage(container),
+        Layers = PerLayer(original, Storage(container)),
         CompressedBytes = container.Length,
         Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
         ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
@@ -82,6 +99,11 @@ public sealed record CompressionReport
         return container.Tensors.Select((t, i) => new Container.TensorStorage(t.Name, t.Encoding, t.DecodedLength, t.StoredLength,
             Math.Round(Container.EntropyCoding.EntropyBound(container.DecodeTensor(i)), 1))).ToList();
     }
+
+    // Each original weight against the container tensors derived from it (name, or name + "_suffix": quantized values, scales).
+    static IReadOnlyList<LayerBytes> PerLayer(Graph.OnnxModel original, IReadOnlyList<Container.TensorStorage> stored) =>
+        Passes.Pruning.MagnitudePruning.PrunableWeights(original.Graph).Select(w => new LayerBytes(w.Name, w.ElementCount * 4,
+            stored.Where(t => t.Name == w.Name || t.Name.StartsWith(w.Name + "_", StringComparison.Ordinal)).Sum(t => t.StoredBytes))).ToList();
 
     /// <summary>The JSON text.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);

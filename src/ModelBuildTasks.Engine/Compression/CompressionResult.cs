@@ -6,7 +6,24 @@ namespace ModelBuildTasks.Compression;
 public sealed record CompressionResult(byte[] Container, CompressionReport Report);
 
 /// <summary>One evaluated candidate.</summary>
-/// <param name="Description">Its settings, e.g. <c>iq bits=8 calibration=minmax</c>.</param>
+/// <param name="Description">Its stage and knobs, e.g. <c>dc: bits=8 ns=0.3 dc=0.8</c>.</param>
 /// <param name="Bytes">Its container size.</param>
 /// <param name="Accuracy">Its validation accuracy.</param>
-public sealed record CandidateResult(string Description, long Bytes, double Accuracy);
+/// <param name="Stage">The search stage that evaluated it.</param>
+/// <param name="Bits">IQ's bits, if applied.</param>
+/// <param name="NsRatio">NS's channel ratio.</param>
+/// <param name="DcRatio">DC's pruning ratio, if applied.</param>
+/// <param name="Chosen">Whether it is the result.</param>
+public sealed record CandidateResult(string Description, long Bytes, double Accuracy, string Stage = "", int? Bits = null, double NsRatio = 0, double? DcRatio = null, bool Chosen = false);
+
+/// <summary>Channels NS kept in one layer.</summary>
+/// <param name="Layer">The tensor whose channels were counted (a conv output).</param>
+/// <param name="Kept">Channels kept.</param>
+/// <param name="Of">Channels before.</param>
+public sealed record LayerChannels(string Layer, int Kept, int Of);
+
+/// <summary>One weight tensor's bytes, before (fp32) and after (as stored in the container, its scales included).</summary>
+/// <param name="Layer">The original weight's name.</param>
+/// <param name="OriginalBytes">fp32 bytes in the original model.</param>
+/// <param name="CompressedBytes">Stored bytes in the container (0 when removed).</param>
+public sealed record LayerBytes(string Layer, long OriginalBytes, long CompressedBytes);

@@ -10,9 +10,21 @@ namespace ModelBuildTasks.Compression;
 /// </summary>
 public sealed record CompressionSettings
 {
+    /// <summary>How the knobs are chosen: the margin search (default), the brute-force grid, or the fixed <see cref="Bits"/>, <see cref="NsRatio"/>, <see cref="DcRatio"/>.</summary>
+    public SearchKind Search { get; init; } = SearchKind.Margin;
+    /// <summary>Step of the NS and DC ratios the searches consider (the grid's resolution).</summary>
+    public double Resolution { get; init; } = 0.05;
+    /// <summary>The margin search evaluates at most this many candidates.</summary>
+    public int MaxEvaluations { get; init; } = 40;
+    /// <summary>The searches try weight bits from 8 down to this.</summary>
+    public int MinBits { get; init; } = 4;
+    /// <summary>The searches remove at most this fraction of channels.</summary>
+    public double MaxNsRatio { get; init; } = 0.9;
+    /// <summary>The searches prune at most this fraction of weights.</summary>
+    public double MaxDcRatio { get; init; } = 0.95;
     /// <summary>The methods to apply, in the paper's order: <c>iq</c> (integer quantization), <c>ns</c> (network slimming: channel pruning by BatchNorm scales), <c>dc</c> (deep compression: pruning and weight sharing on iq's integer grid).</summary>
-    public IReadOnlyList<string> Methods { get; init; } = ["iq"];
-    /// <summary>Weight bits for IQ (8 down to 4).</summary>
+    public IReadOnlyList<string> Methods { get; init; } = DefaultMethods;
+    /// <summary>With <see cref="SearchKind.Fixed"/>: weight bits for IQ (8 down to 4).</summary>
     public int Bits { get; init; } = 8;
     /// <summary>Activation calibration for IQ; null tries MinMax, then Percentile if the target is missed.</summary>
     public CalibrationMethod? Calibration { get; init; }
@@ -24,14 +36,18 @@ public sealed record CompressionSettings
     public string? Preprocess { get; init; }
     /// <summary>Class names; null uses the model's metadata <c>labels</c>, or the dataset's class folders.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
-    /// <summary>Network slimming: the fraction of prunable channels removed.</summary>
+    /// <summary>With <see cref="SearchKind.Fixed"/>: network slimming's fraction of prunable channels removed.</summary>
     public double NsRatio { get; init; } = 0.3;
-    /// <summary>Deep compression: the fraction of Conv/Gemm/MatMul weights pruned by magnitude.</summary>
+    /// <summary>With <see cref="SearchKind.Fixed"/>: deep compression's fraction of Conv/Gemm/MatMul weights pruned by magnitude.</summary>
     public double DcRatio { get; init; } = 0.5;
     /// <summary>Deep compression: shared weight levels per layer (0 = no sharing).</summary>
     public int SharedLevels { get; init; } = 16;
     /// <summary>Fine-tuning epochs after each pruning step (0 = post-training only). Needs <see cref="TrainData"/> and the training add-on.</summary>
     public int FineTuneEpochs { get; init; }
+    /// <summary>Fine-tuning budget in seconds per step (alone, or capping <see cref="FineTuneEpochs"/>).</summary>
+    public double? FineTuneSeconds { get; init; }
+    /// <summary>Whether pruning steps are fine-tuned.</summary>
+    public bool FineTunes => FineTuneEpochs > 0 || FineTuneSeconds > 0;
     /// <summary>Labelled training DATASET for fine-tuning.</summary>
     public string? TrainData { get; init; }
     /// <summary>Initial learning rate of fine-tuning (cosine decay).</summary>
@@ -41,18 +57,22 @@ public sealed record CompressionSettings
     /// <summary>At most this many validation images are used (0 = all).</summary>
     public int MaxValidationImages { get; init; }
 
+    /// <summary>The paper's chain, the default: IQ, then NS, then DC.</summary>
+    public static readonly IReadOnlyList<string> DefaultMethods = ["iq", "ns", "dc"];
+
     /// <summary>The methods understood today.</summary>
     public static readonly IReadOnlyList<string> KnownMethods = ["iq", "ns", "dc"];
 
     /// <summary>Parses a method list such as <c>IQ;NS</c> or <c>iq,ns</c>.</summary>
     public static IReadOnlyList<string> ParseMethods(string? text)
     {
-        var methods = (text ?? "iq").Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        if (string.IsNullOrWhiteSpace(text)) return DefaultMethods;
+        var methods = text.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(m => m.ToLowerInvariant()).ToList();
         foreach (var m in methods)
             if (!KnownMethods.Contains(m))
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, $"unknown compression method '{m}' (available: {string.Join(", ", KnownMethods)})");
-        if (methods.Count == 0) return ["iq"];
+        if (methods.Count == 0) return DefaultMethods;
         if (methods.Distinct().Count() != methods.Count) throw new ModelBuildException(ErrorCodes.InvalidSetting, "a compression method is listed twice");
         if (methods.Contains("dc") && !methods.Contains("iq"))
             throw new ModelBuildException(ErrorCodes.InvalidSetting, "dc shares weights on iq's integer grid: list iq too (for example IQ;DC)");
@@ -68,24 +88,37 @@ public sealed record CompressionSettings
         if (DcRatio is < 0 or >= 1 || double.IsNaN(DcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the dc ratio must be in [0, 1), not {DcRatio}");
         if (SharedLevels is < 0 or > 255) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"shared levels must be 0 (none) to 255, not {SharedLevels}");
         if (FineTuneEpochs < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tune epochs must be 0 or more");
-        if (FineTuneEpochs > 0 && string.IsNullOrEmpty(TrainData)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tuning needs training data (--train-data, or the TrainData metadata)");
+        if (FineTuneSeconds is <= 0 || double.IsNaN(FineTuneSeconds ?? 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the fine-tuning budget in seconds must be more than 0");
+        if (FineTunes && string.IsNullOrEmpty(TrainData)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tuning needs training data (--train-data, or the TrainData metadata)");
         if (FineTuneLearningRate is <= 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the fine-tuning learning rate must be in (0, 1], not {FineTuneLearningRate}");
         if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
+        if (Resolution is <= 0 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in (0, 0.5], not {Resolution}");
+        if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the evaluation budget must be at least 1");
+        if (MinBits is < 4 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be 4 to 8, not {MinBits}");
+        if (MaxNsRatio is < 0 or >= 1 || double.IsNaN(MaxNsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum ns ratio must be in [0, 1), not {MaxNsRatio}");
+        if (MaxDcRatio is < 0 or >= 1 || double.IsNaN(MaxDcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum dc ratio must be in [0, 1), not {MaxDcRatio}");
         if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the target accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
     }
 
     /// <summary>A stable text of every setting, for cache keys and reports.</summary>
-    public string Canonical() => string.Join(";",
-        "methods=" + string.Join(",", Methods),
-        "bits=" + Bits.ToString(CultureInfo.InvariantCulture),
-        "calibration=" + (Calibration?.ToString().ToLowerInvariant() ?? "auto"),
-        "max_drop=" + MaxAccuracyDrop.ToString("R", CultureInfo.InvariantCulture),
-        "target=" + (TargetAccuracy?.ToString("R", CultureInfo.InvariantCulture) ?? ""),
-        "preprocess=" + (Preprocess ?? ""),
-        "labels=" + (Labels is null ? "" : string.Join("|", Labels)),
-        "max_validation=" + MaxValidationImages.ToString(CultureInfo.InvariantCulture),
-        "ns_ratio=" + (Methods.Contains("ns") ? NsRatio.ToString("R", CultureInfo.InvariantCulture) : ""),
-        "dc_ratio=" + (Methods.Contains("dc") ? DcRatio.ToString("R", CultureInfo.InvariantCulture) : ""),
-        "shared_levels=" + (Methods.Contains("dc") ? SharedLevels.ToString(CultureInfo.InvariantCulture) : ""),
-        "fine_tune=" + (FineTuneEpochs > 0 ? $"{FineTuneEpochs}@{FineTuneLearningRate.ToString("R", CultureInfo.InvariantCulture)}/l1={L1Gamma?.ToString("R", CultureInfo.InvariantCulture) ?? "auto"}" : ""));
+    public string Canonical()
+    {
+        static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var fixedKnobs = Search == SearchKind.Fixed;
+        return string.Join(";",
+            "methods=" + string.Join(",", Methods),
+            "search=" + Search.ToString().ToLowerInvariant(),
+            fixedKnobs ? "" : $"space=bits>={MinBits},ns<={F(MaxNsRatio)},dc<={F(MaxDcRatio)},step={F(Resolution)},budget={(Search == SearchKind.Margin ? MaxEvaluations : 0)}",
+            "bits=" + (fixedKnobs && Methods.Contains("iq") ? Bits.ToString(CultureInfo.InvariantCulture) : ""),
+            "calibration=" + (Calibration?.ToString().ToLowerInvariant() ?? "auto"),
+            "max_drop=" + F(MaxAccuracyDrop),
+            "target=" + (TargetAccuracy is { } t ? F(t) : ""),
+            "preprocess=" + (Preprocess ?? ""),
+            "labels=" + (Labels is null ? "" : string.Join("|", Labels)),
+            "max_validation=" + MaxValidationImages.ToString(CultureInfo.InvariantCulture),
+            "ns_ratio=" + (fixedKnobs && Methods.Contains("ns") ? F(NsRatio) : ""),
+            "dc_ratio=" + (fixedKnobs && Methods.Contains("dc") ? F(DcRatio) : ""),
+            "shared_levels=" + (Methods.Contains("dc") ? SharedLevels.ToString(CultureInfo.InvariantCulture) : ""),
+            "fine_tune=" + (FineTunes ? $"{FineTuneEpochs}e/{(FineTuneSeconds is { } sec ? F(sec) : "")}s@{F(FineTuneLearningRate)}/l1={(L1Gamma is { } l1 ? F(l1) : "auto")}" : ""));
+    }
 }

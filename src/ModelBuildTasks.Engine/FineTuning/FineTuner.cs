@@ -6,13 +6,20 @@ namespace ModelBuildTasks.FineTuning;
 
 /// <summary>One fine-tuning run.</summary>
 /// <param name="TrainData">Labelled training DATASET.</param>
-/// <param name="Epochs">Epochs.</param>
+/// <param name="Epochs">Epochs (0 with <paramref name="Seconds"/> for a time budget only).</param>
+/// <param name="Seconds">Wall-clock budget in seconds, or null.</param>
 /// <param name="Preprocess">The preprocessing spec (as for the validation data).</param>
 /// <param name="LearningRate">Initial learning rate (cosine decay).</param>
 /// <param name="KeepZeros">Keep zero weights at zero (after pruning).</param>
 /// <param name="L1Gamma">Network slimming's sparsity term, lambda * sum |gamma| (0 = off).</param>
 /// <param name="Seed">Random seed.</param>
-public sealed record FineTuneRun(string TrainData, int Epochs, string Preprocess, double LearningRate = 1e-3, bool KeepZeros = false, double L1Gamma = 0, int Seed = 1);
+public sealed record FineTuneRun(string TrainData, int Epochs, double? Seconds, string Preprocess, double LearningRate = 1e-3, bool KeepZeros = false, double L1Gamma = 0, int Seed = 1);
+
+/// <summary>What one fine-tuning run cost.</summary>
+/// <param name="Model">The fine-tuned model.</param>
+/// <param name="Seconds">Training seconds, as the add-on measured them.</param>
+/// <param name="Threads">libtorch threads the add-on used.</param>
+public sealed record FineTuneOutcome(OnnxModel Model, double Seconds, int Threads);
 
 /// <summary>
 /// Fine-tunes a model with the training add-on in its own process: the model goes out as an ONNX
@@ -21,7 +28,7 @@ public sealed record FineTuneRun(string TrainData, int Epochs, string Preprocess
 public static class FineTuner
 {
     /// <summary>Returns a fine-tuned copy of <paramref name="model"/>.</summary>
-    public static OnnxModel Run(OnnxModel model, FineTuneRun run, Action<string>? log = null)
+    public static FineTuneOutcome Run(OnnxModel model, FineTuneRun run, Action<string>? log = null)
     {
         var start = TrainingTool.Require();
         var folder = Directory.CreateTempSubdirectory("mbt-finetune-").FullName;
@@ -32,8 +39,9 @@ public static class FineTuner
             ModelFile.Save(model, input);
             string[] args = ["train", input, "--train-data", run.TrainData, "--epochs", run.Epochs.ToString(CultureInfo.InvariantCulture),
                 "--lr", run.LearningRate.ToString("R", CultureInfo.InvariantCulture), "--seed", run.Seed.ToString(CultureInfo.InvariantCulture),
-                "--preprocess", run.Preprocess, "-o", output];
+                "--preprocess", run.Preprocess, "-o", output, "--json"];
             foreach (var a in args) start.ArgumentList.Add(a);
+            if (run.Seconds is { } seconds) { start.ArgumentList.Add("--seconds"); start.ArgumentList.Add(seconds.ToString("R", CultureInfo.InvariantCulture)); }
             if (run.KeepZeros) start.ArgumentList.Add("--keep-zeros");
             if (run.L1Gamma > 0) { start.ArgumentList.Add("--l1-gamma"); start.ArgumentList.Add(run.L1Gamma.ToString("R", CultureInfo.InvariantCulture)); }
             start.RedirectStandardOutput = true;
@@ -42,7 +50,7 @@ public static class FineTuner
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             process.WaitForExit();
-            foreach (var line in (stdout.Result + stderr.Result).Split('\n', StringSplitOptions.RemoveEmptyEntries)) log?.Invoke(line.TrimEnd());
+            foreach (var line in stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log?.Invoke(line.TrimEnd());
             if (process.ExitCode != 0 || !File.Exists(output))
             {
                 var error = stderr.Result.Split('\n').FirstOrDefault(l => l.Contains("error", StringComparison.Ordinal))?.Trim();
@@ -51,12 +59,25 @@ public static class FineTuner
             var tuned = ModelFile.Load(output);
             tuned.Metadata.Clear();
             foreach (var (k, v) in model.Metadata) tuned.Metadata[k] = v;
-            return tuned;
+            var (trainSeconds, threads) = Figures(stdout.Result);
+            return new FineTuneOutcome(tuned, trainSeconds, threads);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    // The add-on's --json summary: training seconds and threads (0 when it cannot be read).
+    static (double Seconds, int Threads) Figures(string json)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            return (root.TryGetProperty("seconds", out var s) ? s.GetDouble() : 0, root.TryGetProperty("threads", out var t) ? t.GetInt32() : 0);
+        }
+        catch (System.Text.Json.JsonException) { return (0, 0); }
     }
 
     /// <summary>

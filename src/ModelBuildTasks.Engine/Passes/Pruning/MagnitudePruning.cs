@@ -43,6 +43,27 @@ public static class MagnitudePruning
         return masks;
     }
 
+    /// <summary>
+    /// Prunes <paramref name="model"/> in place as if its BatchNorms were folded: a weight's
+    /// magnitude is taken after folding (scaled by its channel's gamma / sigma), which is the weight
+    /// the deployed model multiplies by, while the BatchNorms stay for network slimming and training.
+    /// </summary>
+    public static void ApplyAsFolded(OnnxModel model, double ratio, PruningScope scope = PruningScope.PerLayer)
+    {
+        if (ratio == 0) return;
+        var folded = OnnxImport.ToModel(OnnxExport.ToProto(model));
+        OpsetUpgrade.Apply(folded);
+        BatchNormFolding.Apply(folded.Graph);
+        var masks = Apply(folded.Graph, ratio, scope);
+        foreach (var tensor in PrunableWeights(model.Graph))
+        {
+            // Folding keeps a weight's name when the weight is used once, so the mask of the same name applies.
+            if (!masks.TryGetValue(tensor.Name, out var mask) || mask.Length != tensor.ElementCount) continue;
+            var values = tensor.Floats;
+            for (var i = 0; i < values.Length; i++) values[i] *= mask[i];
+        }
+    }
+
     /// <summary>The weight tensors deep compression may prune: input 1 of Conv, Gemm and MatMul, when constant.</summary>
     public static IEnumerable<Tensor> PrunableWeights(ModelGraph graph) =>
         graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul")

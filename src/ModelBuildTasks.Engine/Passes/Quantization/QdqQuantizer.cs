@@ -116,11 +116,8 @@ public static class QdqQuantizer
 
     static bool QuantizeWeights(ModelGraph graph, Node node, int bits, int sharedLevels)
     {
-        var weights = graph.FindInitializer(node.Input(1));
-        if (weights is not { Type: ElementType.Float } || graph.Nodes.Count(n => n.Inputs.Contains(weights.Name)) != 1) return false;
-        // The output channel axis: 0 for Conv and for Gemm with transB, else the last axis.
-        var axis = node.OpType == "Conv" || node.OpType == "Gemm" && node.GetInt("transB", 0) == 1 ? 0 : weights.Dims.Length - 1;
-        if (node.OpType == "Gemm" && (node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1)) return false;
+        if (WeightQuantization.OutputAxis(graph, node) is not { } axis) return false;
+        var weights = graph.FindInitializer(node.Input(1))!;
         var (values, scales) = WeightQuantization.PerChannel(weights.Floats, weights.Dims, axis, bits);
         if (sharedLevels > 0) WeightSharing.GridKMeans.Apply(values, sharedLevels);
         var channels = scales.Length;

@@ -1,0 +1,70 @@
+using System.Globalization;
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Data;
+
+/// <summary>
+/// Margin search against the brute-force grid on full Fashion-MNIST: validation 5,000 and test
+/// 5,000 images of the 10k test set (split by seed), the models trained on the 60k training set.
+/// Prints one Markdown row per run and, when both ran, the comparison the paper makes.
+/// </summary>
+static class SearchBench
+{
+    public static void Run(string dataDir, string spec, string[] models)
+    {
+        var parts = spec.Split(':', 4);
+        var resolution = double.Parse(parts[1], CultureInfo.InvariantCulture);
+        var work = Directory.CreateTempSubdirectory("mbt-search-").FullName;
+        var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
+        var order = DatasetSplit.Permutation(all.Count, seed: 11);
+        string Write(string name, int[] indices)
+        {
+            var part = all.Subset(indices);
+            var path = Path.Combine(work, $"{name}-images-idx3-ubyte");
+            IdxFormat.Write(path, [part.Count, 28, 28], part.Pixels.Select(v => (byte)v).ToArray());
+            IdxFormat.Write(Path.Combine(work, $"{name}-labels-idx1-ubyte"), [part.Count], part.Labels!.Select(l => (byte)l).ToArray());
+            return path;
+        }
+        var validation = Write("val", order[..5000]);
+        var test = Write("test", order[5000..]);
+        var reports = Environment.GetEnvironmentVariable("BENCH_REPORTS");
+
+        Console.WriteLine("| model | search | fine-tuning | evaluations | seconds | size ratio | val acc (target) | test fp32 → compressed | test drop | latency ratio | chosen |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        var comparisons = new List<string>();
+        foreach (var model in models)
+        {
+            var runs = new Dictionary<SearchKind, CompressionReport>();
+            var kinds = parts[0] == "post" ? new[] { SearchKind.Margin, SearchKind.Grid } : [SearchKind.Margin];
+            foreach (var kind in kinds)
+            {
+                var settings = new CompressionSettings { Search = kind, Resolution = resolution };
+                if (parts[0] == "tuned")
+                    settings = parts[2].EndsWith('e')
+                        ? settings with { FineTuneEpochs = int.Parse(parts[2][..^1], CultureInfo.InvariantCulture), TrainData = parts[3] }
+                        : settings with { FineTuneSeconds = double.Parse(parts[2], CultureInfo.InvariantCulture), TrainData = parts[3] };
+                var (_, r) = Compressor.Run(model, validation, test, settings);
+                runs[kind] = r;
+                if (reports is not null)
+                {
+                    Directory.CreateDirectory(reports);
+                    var stem = Path.Combine(reports, $"{Path.GetFileNameWithoutExtension(model)}-{kind.ToString().ToLowerInvariant()}-{parts[0]}");
+                    File.WriteAllText(stem + ".json", r.ToJson());
+                    File.WriteAllText(stem + ".html", ModelBuildTasks.Reporting.HtmlReport.Render(r));
+                }
+                string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+                Console.WriteLine(string.Join(" | ", [
+                    $"| {Path.GetFileName(model)}", r.Search, r.FineTuning is { } ft ? $"{(parts[2].EndsWith('e') ? parts[2][..^1] + " epoch" : parts[2] + " s")}/step, {ft.Runs} runs, {ft.Threads} threads" : "none",
+                    r.Evaluations.ToString(CultureInfo.InvariantCulture), r.Seconds.ToString("0", CultureInfo.InvariantCulture),
+                    r.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x", $"{P(r.FinalAccuracy)} ({P(r.TargetAccuracy)})",
+                    $"{P(r.BaselineTestAccuracy)} → {P(r.TestAccuracy)}", (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture),
+                    (r.LatencyMsOriginal / Math.Max(1e-9, r.LatencyMsCompressed)).ToString("0.00", CultureInfo.InvariantCulture) + "x",
+                    string.Join(" ", r.Chosen.Where(kv => kv.Key is not ("methods" or "calibration")).Select(kv => $"{kv.Key}={kv.Value}")) + " |"]));
+            }
+            if (runs.TryGetValue(SearchKind.Margin, out var m) && runs.TryGetValue(SearchKind.Grid, out var g))
+                comparisons.Add($"- {Path.GetFileName(model)}: margin size / grid size = {(double)m.CompressedBytes / g.CompressedBytes:0.000}, " +
+                    $"evaluations {g.Evaluations}/{m.Evaluations} = {(double)g.Evaluations / m.Evaluations:0.0}x fewer, time {g.Seconds:0}/{m.Seconds:0} s = {g.Seconds / m.Seconds:0.0}x less");
+        }
+        if (comparisons.Count > 0) Console.WriteLine("\n" + string.Join("\n", comparisons));
+        Directory.Delete(work, true);
+    }
+}

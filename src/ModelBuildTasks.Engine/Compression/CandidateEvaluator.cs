@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Packaging;
+using ModelBuildTasks.Passes.Quantization;
+using ModelBuildTasks.Passes.Slimming;
+using ModelBuildTasks.Progress;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>One evaluated point: the container the app would embed and its validation accuracy.</summary>
+/// <param name="Point">The knobs.</param>
+/// <param name="Calibration">IQ's activation calibration.</param>
+/// <param name="Stage">Which search stage asked for it (<c>iq</c>, <c>ns</c>, <c>dc</c>, <c>grid</c>, <c>fixed</c>, ...).</param>
+/// <param name="Container">The container bytes.</param>
+/// <param name="Model">The exported model (QDQ when IQ ran).</param>
+/// <param name="Accuracy">Validation accuracy of the decoded container.</param>
+/// <param name="Slimming">What NS removed, if it ran.</param>
+public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, string Stage, byte[] Container, OnnxModel Model, double Accuracy, SlimmingReport? Slimming)
+{
+    /// <summary>Container bytes.</summary>
+    public long Bytes => Container.Length;
+}
+
+/// <summary>
+/// Turns a point into a candidate: builds the chain, exports it, packs the container and measures
+/// what the app will run (the container, decoded) on the validation data. Each point is evaluated
+/// once per run; every evaluation is recorded, in order, for the report's search path.
+/// </summary>
+public sealed class CandidateEvaluator(ChainBuilder chain, ImageDataset validation, byte[] originalOnnx,
+    Func<OnnxModel, IReadOnlyDictionary<string, string>, ContainerMetadata> metadata, CompressionSettings settings, IProgress<ProgressUpdate>? progress = null)
+{
+    readonly Dictionary<(ChainPoint, CalibrationMethod), Candidate> done = [];
+    readonly List<Candidate> evaluated = [];
+
+    /// <summary>Every candidate evaluated, in order.</summary>
+    public IReadOnlyList<Candidate> Evaluated => evaluated;
+
+    /// <summary>The chain the candidates are built with.</summary>
+    public ChainBuilder Chain => chain;
+
+    /// <summary>The calibration used unless another is asked for.</summary>
+    public CalibrationMethod DefaultCalibration => settings.Calibration ?? CalibrationMethod.MinMax;
+
+    /// <summary>Evaluates <paramref name="point"/> (or returns the earlier result for it).</summary>
+    public Candidate Evaluate(ChainPoint point, string stage, CalibrationMethod? calibration = null)
+    {
+        var method = calibration ?? DefaultCalibration;
+        if (done.TryGetValue((point, method), out var known)) return known;
+        progress?.Report(new ProgressUpdate($"{stage}: {point}", evaluated.Count, 0, "evaluations"));
+        var built = chain.Build(point);
+        var exported = point.Bits is { } bits
+            ? QdqQuantizer.Quantize(built.Model, validation, new QuantizationOptions
+            {
+                Bits = bits,
+                Calibration = method,
+                SharedLevels = point.SharedLevels,
+            }).Model
+            : built.Model;
+        var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
+        var accuracy = Evaluator.Evaluate(ContainerPackaging.ToOnnx(container), validation, latencySamples: 0,
+            referenceOnnx: validation.HasLabels ? null : originalOnnx).Accuracy;
+        var candidate = new Candidate(point, method, stage, container, exported, accuracy, built.Slimming);
+        done[(point, method)] = candidate;
+        evaluated.Add(candidate);
+        return candidate;
+    }
+
+    /// <summary>What the container records as chosen for <paramref name="point"/>.</summary>
+    public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration)
+    {
+        var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
+        foreach (var (k, v) in point.Knobs()) chosen[k] = v;
+        if (point.Bits is not null) chosen["calibration"] = calibration.ToString().ToLowerInvariant();
+        if (settings.FineTunes)
+        {
+            chosen["fine_tune"] = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : "";
+            if (settings.FineTuneSeconds is { } budget) chosen["fine_tune"] = (chosen["fine_tune"] + $" {budget.ToString(System.Globalization.CultureInfo.InvariantCulture)} s").Trim();
+            if (point.NsRatio > 0) chosen["l1_gamma"] = chain.L1Gamma.ToString("G2", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return chosen;
+    }
+}

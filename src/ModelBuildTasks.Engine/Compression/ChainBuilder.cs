@@ -1,0 +1,124 @@
+using ModelBuildTasks.FineTuning;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Passes.Pruning;
+using ModelBuildTasks.Passes.Quantization;
+using ModelBuildTasks.Passes.Slimming;
+using ModelBuildTasks.Progress;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>A float model with the chain applied, before the final integer export.</summary>
+/// <param name="Model">The model (BatchNorms still in; weights on the IQ grid if IQ came before a pruning step).</param>
+/// <param name="Slimming">What NS removed, when it ran.</param>
+public sealed record ChainModel(OnnxModel Model, SlimmingReport? Slimming);
+
+/// <summary>Fine-tuning done so far in one compression.</summary>
+/// <param name="Runs">Fine-tuning runs (sparsity training included).</param>
+/// <param name="Seconds">Their training seconds.</param>
+/// <param name="Threads">libtorch threads they used.</param>
+public sealed record FineTuneSummary(int Runs, double Seconds, int Threads);
+
+/// <summary>
+/// Applies the methods to the float model in the order asked for, each step seeing the previous
+/// one's result, so that the order can be measured:
+/// <list type="bullet">
+/// <item><c>iq</c> snaps the weights onto its integer grid (<see cref="FakeQuantization"/>); every
+/// later step that fine-tunes snaps them back, so the grid survives;</item>
+/// <item><c>ns</c> (with fine-tuning: sparsity training first) removes channels, then fine-tunes;</item>
+/// <item><c>dc</c> prunes weights by their folded magnitude, then fine-tunes with zeros held.</item>
+/// </list>
+/// Export to QDQ (with DC's weight sharing on the grid) is the last step, whatever the order.
+/// Intermediate models are memoised by the prefix of steps that made them, so a search pays for
+/// sparsity training once and the grid reuses slimmed models.
+/// </summary>
+public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings, string preprocess, IProgress<ProgressUpdate>? progress = null)
+{
+    readonly Dictionary<string, ChainModel> trained = new(StringComparer.Ordinal); // costly: kept for the whole run
+    readonly Dictionary<string, ChainModel> recent = new(StringComparer.Ordinal); // cheap: a few, for the grid's inner loop
+    readonly Queue<string> recentOrder = new();
+    readonly double l1 = settings.L1Gamma ?? FineTuner.DefaultL1Gamma(source);
+    int runs, threads;
+    double seconds;
+
+    /// <summary>The sparsity weight used before slimming.</summary>
+    public double L1Gamma => l1;
+
+    /// <summary>Fine-tuning done so far.</summary>
+    public FineTuneSummary FineTuning => new(runs, Math.Round(seconds, 1), threads);
+
+    /// <summary>The float model for <paramref name="point"/>.</summary>
+    public ChainModel Build(ChainPoint point)
+    {
+        var current = new ChainModel(source, null);
+        var key = "";
+        int? grid = null; // bits of the IQ grid once IQ has run
+        var pruned = false;
+        foreach (var method in settings.Methods)
+        {
+            switch (method)
+            {
+                case "iq" when point.Bits is { } bits:
+                    grid = bits;
+                    current = Step(ref key, $"iq{bits}", current, false, m => { FakeQuantization.Apply(m.Model.Graph, bits); return m; });
+                    break;
+                case "ns" when point.NsRatio > 0:
+                    var start = current;
+                    if (settings.FineTunes)
+                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, l1) });
+                    var keep = pruned;
+                    current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
+                    {
+                        var report = NetworkSlimming.Apply(m.Model, point.NsRatio);
+                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep), grid) : m.Model;
+                        return new ChainModel(model, report);
+                    });
+                    break;
+                case "dc" when point.DcRatio is > 0:
+                    current = Step(ref key, "dc" + ChainPoint.Ratio(point.DcRatio.Value), current, settings.FineTunes, m =>
+                    {
+                        MagnitudePruning.ApplyAsFolded(m.Model, point.DcRatio.Value);
+                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true), grid) } : m;
+                    });
+                    pruned = true;
+                    break;
+            }
+        }
+        return current;
+    }
+
+    // One memoised step: `apply` gets a private copy of the input.
+    ChainModel Step(ref string key, string step, ChainModel input, bool costly, Func<ChainModel, ChainModel> apply)
+    {
+        key += "|" + step;
+        if (trained.TryGetValue(key, out var hit) || recent.TryGetValue(key, out hit)) return hit;
+        var result = apply(input with { Model = Copy(input.Model) });
+        if (costly) trained[key] = result;
+        else
+        {
+            recent[key] = result;
+            recentOrder.Enqueue(key);
+            if (recentOrder.Count > 8) recent.Remove(recentOrder.Dequeue());
+        }
+        return result;
+    }
+
+    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, double sparsity = 0)
+    {
+        var budget = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : $"{settings.FineTuneSeconds:0} s";
+        progress?.Report(new ProgressUpdate($"{what} ({budget})", 0, 1, "steps"));
+        var outcome = FineTuner.Run(model, new FineTuneRun(settings.TrainData!, settings.FineTuneEpochs, settings.FineTuneSeconds, preprocess,
+            settings.FineTuneLearningRate, keepZeros, sparsity));
+        runs++;
+        seconds += outcome.Seconds;
+        threads = Math.Max(threads, outcome.Threads);
+        return outcome.Model;
+    }
+
+    static OnnxModel Snap(OnnxModel model, int? bits)
+    {
+        if (bits is { } b) FakeQuantization.Apply(model.Graph, b);
+        return model;
+    }
+
+    static OnnxModel Copy(OnnxModel model) => OnnxImport.ToModel(OnnxExport.ToProto(model));
+}

@@ -1,0 +1,30 @@
+using System.Globalization;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>
+/// One point of the compression space: the knob of each method. A null knob means the method is
+/// not applied (NS with ratio 0 removes nothing).
+/// </summary>
+/// <param name="Bits">IQ's weight bits, or null for no quantization.</param>
+/// <param name="NsRatio">NS's fraction of channels removed.</param>
+/// <param name="DcRatio">DC's fraction of weights pruned, or null for no DC.</param>
+/// <param name="SharedLevels">DC's weight sharing: levels per layer on the IQ grid (0 = none).</param>
+public sealed record ChainPoint(int? Bits, double NsRatio, double? DcRatio, int SharedLevels = 0)
+{
+    /// <summary>The knobs as report entries (<c>bits</c>, <c>ns_ratio</c>, <c>dc_ratio</c>).</summary>
+    public IEnumerable<KeyValuePair<string, string>> Knobs()
+    {
+        if (Bits is { } b) yield return new("bits", b.ToString(CultureInfo.InvariantCulture));
+        if (NsRatio > 0) yield return new("ns_ratio", Ratio(NsRatio));
+        if (DcRatio is { } d) yield return new("dc_ratio", Ratio(d));
+        if (SharedLevels > 0) yield return new("shared_levels", SharedLevels.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Short text, e.g. <c>bits=6 ns=0.3 dc=0.8</c>.</summary>
+    public override string ToString() =>
+        string.Join(" ", new[] { Bits is { } b ? $"bits={b}" : null, NsRatio > 0 ? $"ns={Ratio(NsRatio)}" : null, DcRatio is { } d ? $"dc={Ratio(d)}" : null, SharedLevels > 0 ? $"levels={SharedLevels}" : null }.OfType<string>()) is { Length: > 0 } s ? s : "float";
+
+    /// <summary>A ratio as stable text (no float noise).</summary>
+    public static string Ratio(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
+}

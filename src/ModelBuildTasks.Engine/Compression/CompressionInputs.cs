@@ -1,0 +1,82 @@
+using System.Security.Cryptography;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Shapes;
+
+namespace ModelBuildTasks.Compression;
+
+/// <summary>
+/// What a compression starts from, loaded and checked once: the model, its bytes, the resolved
+/// preprocessing, the validation (and test) images, and the class names.
+/// </summary>
+public sealed class CompressionInputs
+{
+    /// <summary>The ONNX file's bytes, as given.</summary>
+    public required byte[] SourceBytes { get; init; }
+    /// <summary>The model.</summary>
+    public required OnnxModel Model { get; init; }
+    /// <summary>The model re-serialised (what baselines are measured on).</summary>
+    public required byte[] OriginalOnnx { get; init; }
+    /// <summary>The preprocessing, with nothing left implicit.</summary>
+    public required PreprocessSpec Preprocess { get; init; }
+    /// <summary>Validation images, preprocessed.</summary>
+    public required ImageDataset Validation { get; init; }
+    /// <summary>Held-out test images, preprocessed, if given.</summary>
+    public ImageDataset? Test { get; init; }
+    /// <summary>Class names for the wrapper.</summary>
+    public required IReadOnlyList<string> Labels { get; init; }
+
+    /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
+    public static CompressionInputs Load(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
+    {
+        var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", modelPath);
+        var model = ModelFile.Load(modelPath);
+        var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
+        if (unsupported.Count > 0)
+            throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
+                "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')")), modelPath);
+
+        var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
+        var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
+        if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
+        var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
+        var validation = Preprocessing.Apply(raw, spec);
+        return new CompressionInputs
+        {
+            SourceBytes = sourceBytes,
+            Model = model,
+            OriginalOnnx = OnnxExport.ToBytes(model),
+            Preprocess = spec,
+            Validation = validation,
+            Test = testDataPath is null ? null : DatasetLoader.Load(testDataPath, spec),
+            Labels = settings.Labels
+                ?? model.Metadata.GetValueOrDefault("labels")?.Split(',').Select(l => l.Trim()).ToArray()
+                ?? validation.ClassNames
+                ?? [],
+        };
+    }
+
+    /// <summary>The container metadata of a compressed <paramref name="model"/>.</summary>
+    public ContainerMetadata Metadata(OnnxModel model, IReadOnlyDictionary<string, string> chosen, AccuracyFigures accuracy) => new()
+    {
+        Inputs = Describe(model, model.Graph.Inputs),
+        Outputs = Describe(model, model.Graph.Outputs),
+        Labels = Labels,
+        Preprocess = Preprocess.ToString(),
+        Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
+        Accuracy = accuracy,
+        SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(SourceBytes)),
+        EngineVersion = Compressor.EngineVersion,
+    };
+
+    static IReadOnlyList<TensorDescription> Describe(OnnxModel model, IEnumerable<ValueInfo> values)
+    {
+        var inferred = ShapeInference.Infer(model.Graph).Values;
+        return values.Select(v =>
+        {
+            var info = v.Shape is null && inferred.TryGetValue(v.Name, out var i) ? i : v;
+            return new TensorDescription(v.Name, ElementTypes.Name(info.Type), info.Shape?.Dims.Select(d => d.IsKnown ? d.ToString() : d.Symbol ?? "N").ToArray() ?? []);
+        }).ToList();
+    }
+}

@@ -1,0 +1,31 @@
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Passes.Quantization;
+
+/// <summary>
+/// Snaps float weights onto the integer grid IQ will use (per output channel, symmetric,
+/// <c>b</c> bits) while keeping them float, so that methods applied after IQ work on quantized
+/// weights. The grid survives BatchNorm folding: folding scales each output channel by one factor,
+/// which scales that channel's grid step by the same factor, so the final quantization recovers the
+/// same integers.
+/// </summary>
+public static class FakeQuantization
+{
+    /// <summary>Snaps every quantizable Conv/Gemm/MatMul weight of <paramref name="graph"/> in place; returns how many tensors.</summary>
+    public static int Apply(ModelGraph graph, int bits)
+    {
+        if (bits is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to 8, not {bits}");
+        var snapped = 0;
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul"))
+        {
+            if (WeightQuantization.OutputAxis(graph, node) is not { } axis) continue;
+            var weights = graph.FindInitializer(node.Input(1))!;
+            var values = weights.Floats;
+            var (q, scales) = WeightQuantization.PerChannel(values, weights.Dims, axis, bits);
+            var inner = (int)weights.Dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
+            for (var i = 0; i < values.Length; i++) values[i] = q[i] * scales[i / inner % scales.Length];
+            snapped++;
+        }
+        return snapped;
+    }
+}

@@ -1,0 +1,74 @@
+using ModelBuildTasks.Compression;
+
+namespace ModelBuildTasks.Search;
+
+/// <summary>
+/// The paper's autonomous search: one stage per method, in the order given (IQ, NS, DC by
+/// default). Each stage moves its knob with <see cref="KnobSearch"/> on the margin (accuracy minus
+/// the stage's target) and fixes it before the next stage starts. A stage may spend only an equal
+/// share of the margin left: with k stages to go, it must keep (k - 1) / k of the current margin in
+/// reserve. The last stage spends the rest. See docs/method.md.
+/// </summary>
+public static class MarginSearch
+{
+    /// <summary>Runs the stages from <paramref name="baselineAccuracy"/> (the float model) down to <paramref name="target"/>.</summary>
+    public static SearchResult Run(CandidateEvaluator evaluator, SearchSpace space, IReadOnlyList<string> methods, double baselineAccuracy, double target, int budget)
+    {
+        var point = new ChainPoint(null, 0, null);
+        var accuracy = baselineAccuracy;
+        var stages = new List<StageSummary>();
+        Candidate? current = null;
+        for (var k = 0; k < methods.Count; k++)
+        {
+            var method = methods[k];
+            var left = methods.Count - k;
+            var reserve = Math.Max(0, accuracy - target) * (left - 1) / left;
+            var stageTarget = target + reserve;
+            var before = evaluator.Evaluated.Count;
+            var stagePoint = point;
+            var result = KnobSearch.Find(space.Count(method),
+                i => evaluator.Evaluate(space.With(stagePoint, method, i), method).Accuracy - stageTarget,
+                start: Start(space, method),
+                anchor: (method == "iq" ? -1 : 0, accuracy - stageTarget), // IQ's position 0 is 8 bits; the float model sits before it
+                budget: Math.Max(1, budget - evaluator.Evaluated.Count));
+            if (result.Best >= 0)
+            {
+                point = space.With(point, method, result.Best);
+                current = evaluator.Evaluate(point, method);
+                accuracy = current.Accuracy;
+            }
+            else if (method == "iq")
+            {
+                point = space.With(point, method, 0); // no bits keep the reserve: stay at 8 bits, which later stages build on
+                current = evaluator.Evaluate(point, method);
+                accuracy = current.Accuracy;
+            }
+            // DC's weight sharing is a yes/no on top of the pruning ratio: one more evaluation, kept if the margin allows.
+            if (method == "dc" && space.Shares(point.Bits) && evaluator.Evaluated.Count < budget)
+            {
+                var shared = evaluator.Evaluate(point with { DcRatio = point.DcRatio ?? 0, SharedLevels = space.SharedLevels }, method);
+                if (shared.Accuracy >= stageTarget && (current is null || shared.Bytes < current.Bytes))
+                    (point, current, accuracy) = (shared.Point, shared, shared.Accuracy);
+            }
+            var chosen = result.Best >= 0 || point.SharedLevels > 0 && method == "dc" ? Describe(point, method) : "off";
+            stages.Add(new StageSummary(method, Math.Round(stageTarget, 6), chosen, evaluator.Evaluated.Count - before, current?.Accuracy ?? accuracy, current?.Bytes ?? 0));
+        }
+        var final = evaluator.Evaluate(point, "final");
+        return new SearchResult(final, stages);
+    }
+
+    static string Describe(ChainPoint point, string method) => method switch
+    {
+        "iq" => $"bits={point.Bits}",
+        "ns" => $"ns_ratio={ChainPoint.Ratio(point.NsRatio)}",
+        _ => $"dc_ratio={ChainPoint.Ratio(point.DcRatio ?? 0)}" + (point.SharedLevels > 0 ? $" shared_levels={point.SharedLevels}" : ""),
+    };
+
+    // First guesses: 8 bits (cheap to confirm), a fifth of the channels, half of the weights.
+    static int Start(SearchSpace space, string method) => method switch
+    {
+        "iq" => 0,
+        "ns" => space.IndexOf("ns", 0.2),
+        _ => space.IndexOf("dc", 0.5),
+    };
+}

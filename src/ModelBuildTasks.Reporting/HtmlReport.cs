@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using ModelBuildTasks.Compression;
+
+namespace ModelBuildTasks.Reporting;
+
+/// <summary>
+/// The compression report as one self-contained HTML page (inline CSS and SVG, no scripts, nothing
+/// fetched): the headline figures, the per-stage table, the charts and every candidate.
+/// </summary>
+public static class HtmlReport
+{
+    /// <summary>The page for <paramref name="report"/>.</summary>
+    public static string Render(CompressionReport report)
+    {
+        static string E(string s) => WebUtility.HtmlEncode(s);
+        static string P(double? v) => v is { } x ? (x * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
+        static string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+        var s = new StringBuilder();
+        s.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Compression report: ")
+            .Append(E(Path.GetFileName(report.Model))).Append("</title>\n<style>")
+            .Append("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:62em;color:#222}table{border-collapse:collapse;margin:1em 0}")
+            .Append("td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}")
+            .Append(".ok{color:#176d2c}.miss{color:#b00020}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}</style></head><body>\n");
+        s.Append("<h1>Compression report: ").Append(E(Path.GetFileName(report.Model))).Append("</h1>\n");
+        s.Append(report.TargetMet ? "<p class=\"ok\">The compressed model meets the accuracy target.</p>\n" : "<p class=\"miss\"><strong>The compressed model does not meet the accuracy target.</strong></p>\n");
+        s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
+        s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({report.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)</td></tr>\n");
+        s.Append($"<tr><td>weights (nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
+        s.Append($"<tr><td>validation accuracy ({E(report.Measure)})</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)} (target {P(report.TargetAccuracy)})</td></tr>\n");
+        s.Append($"<tr><td>test accuracy</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
+        s.Append($"<tr><td>latency, median per image</td><td>{report.LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms</td><td>{report.LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms</td></tr></table>\n");
+        s.Append("<p>Chosen: ").Append(E(string.Join(", ", report.Chosen.Select(kv => $"{kv.Key} = {kv.Value}")))).Append("<br>\n");
+        s.Append($"Search: {E(report.Search)}{(report.Resolution is { } r ? $", ratio resolution {r.ToString("0.###", CultureInfo.InvariantCulture)}" : "")}, {report.Evaluations} evaluations in {report.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+        if (report.FineTuning is { } ft) s.Append($"; fine-tuning: {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");
+        s.Append($"<br>\nSettings: <code>{E(report.Settings)}</code><br>\nEngine {E(report.EngineVersion)}, cache {E(report.Cache)}</p>\n");
+
+        if (report.Stages.Count > 0)
+        {
+            s.Append("<h2>Stages</h2>\n<table><tr><th>stage</th><th>target</th><th>chosen</th><th>evaluations</th><th>accuracy</th><th>bytes</th></tr>\n");
+            foreach (var st in report.Stages)
+                s.Append($"<tr><td>{E(st.Method)}</td><td>{P(st.Target)}</td><td>{E(st.Chosen)}</td><td>{st.Evaluations}</td><td>{P(st.Accuracy)}</td><td>{(st.Bytes > 0 ? N(st.Bytes) : "-")}</td></tr>\n");
+            s.Append("</table>\n");
+        }
+
+        s.Append("<h2>Charts</h2>\n");
+        Figure(s, "search-path", () => Charts.SearchPath(report));
+        if (report.Layers.Count > 0) Figure(s, "bytes-per-layer", () => Charts.BytesPerLayer(report));
+        if (report.Channels.Count > 0) Figure(s, "channels-per-layer", () => Charts.ChannelsPerLayer(report));
+
+        s.Append("<h2>Candidates (in order)</h2>\n<table><tr><th>#</th><th>candidate</th><th>bytes</th><th>validation accuracy</th></tr>\n");
+        var k = 0;
+        foreach (var c in report.Candidates)
+            s.Append($"<tr><td>{++k}</td><td>{E(c.Description)}{(c.Chosen ? " <strong>(chosen)</strong>" : "")}</td><td>{N(c.Bytes)}</td><td>{P(c.Accuracy)}</td></tr>\n");
+        s.Append("</table>\n</body></html>\n");
+        return s.ToString();
+    }
+
+    // Charts need SkiaSharp's native library; if it cannot load, the page says so instead of failing the build.
+    static void Figure(StringBuilder s, string id, Func<string> svg)
+    {
+        string body;
+        try { body = StripXmlDeclaration(svg()); }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException)
+        {
+            body = $"<p>(chart not drawn: the graphics library could not be loaded: {WebUtility.HtmlEncode(e.GetBaseException().Message)})</p>";
+        }
+        s.Append("<figure id=\"").Append(id).Append("\">").Append(body).Append("</figure>\n");
+    }
+
+    static string StripXmlDeclaration(string svg) => svg.StartsWith("<?xml", StringComparison.Ordinal) ? svg[(svg.IndexOf("?>", StringComparison.Ordinal) + 2)..].TrimStart() : svg;
+}

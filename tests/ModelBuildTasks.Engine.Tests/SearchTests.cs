@@ -1,0 +1,77 @@
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Passes;
+using ModelBuildTasks.Passes.Quantization;
+using ModelBuildTasks.Search;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+public class SearchTests
+{
+    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+
+    [Fact]
+    public void TheSearchSpace_HasTheStatedResolution_AndTheGridCoversIt()
+    {
+        var space = SearchSpace.From(new CompressionSettings { Resolution = 0.1, MinBits = 6, MaxNsRatio = 0.5, MaxDcRatio = 0.9, SharedLevels = 16 });
+        Assert.Equal([8, 7, 6], space.Bits);
+        Assert.Equal([0, 0.1, 0.2, 0.3, 0.4, 0.5], space.NsRatios);
+        Assert.Equal(10, space.DcRatios.Count);
+        var grid = space.Grid(["iq", "ns", "dc"]).ToList();
+        Assert.Equal(3 * 6 * 10 * 2, grid.Count); // DC points with and without sharing (16 levels < 2^6 - 1)
+        Assert.Equal(grid.Count, grid.Distinct().Count());
+        Assert.False(space.Shares(4)); // 16 levels on a 15-level grid save nothing
+    }
+
+    [Fact]
+    public void FakeQuantization_PutsWeightsOnTheGridThatTheFinalQuantizationRecovers_ThroughBatchNormFolding()
+    {
+        var model = TestModels.RandomizeBatchNorm(TestModels.Plain(), seed: 4);
+        FakeQuantization.Apply(model.Graph, 5);
+        foreach (var tensor in Passes.Pruning.MagnitudePruning.PrunableWeights(model.Graph).Where(t => t.Dims.Length == 4))
+        {
+            var perChannel = tensor.Floats.ToArray().Chunk((int)(tensor.ElementCount / tensor.Dims[0]));
+            Assert.All(perChannel, channel => Assert.True(channel.Distinct().Count() <= 31, $"{tensor.Name}: {channel.Distinct().Count()} distinct values in a channel at 5 bits"));
+        }
+        // Snapping twice changes nothing, and neither does folding then re-snapping: the grid is per channel.
+        var folded = OnnxImport.ToModel(OnnxExport.ToProto(model));
+        BatchNormFolding.Apply(folded.Graph);
+        var before = Passes.Pruning.MagnitudePruning.PrunableWeights(folded.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray());
+        FakeQuantization.Apply(folded.Graph, 5);
+        foreach (var tensor in Passes.Pruning.MagnitudePruning.PrunableWeights(folded.Graph))
+            Assert.All(tensor.Floats.ToArray().Zip(before[tensor.Name]), p => Assert.Equal(p.Second, p.First, 1e-5f * Math.Max(1, Math.Abs(p.Second))));
+    }
+
+    [Fact]
+    public void MarginSearch_OnARealModel_MeetsTheTarget_StageByStage_AndReportsItsPath()
+    {
+        var result = Compressor.Run(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx"), Validation, null,
+            new CompressionSettings { MaxValidationImages = 300, Resolution = 0.1 });
+        var r = result.Report;
+        Assert.Equal("margin", r.Search);
+        Assert.True(r.TargetMet);
+        Assert.True(r.FinalAccuracy >= r.TargetAccuracy);
+        Assert.Equal(["iq", "ns", "dc"], r.Stages.Select(s => s.Method));
+        Assert.Equal(r.Evaluations, r.Candidates.Count);
+        Assert.True(r.Evaluations <= 25, $"{r.Evaluations} evaluations");
+        var chosen = Assert.Single(r.Candidates, c => c.Chosen);
+        Assert.Equal(r.FinalAccuracy, chosen.Accuracy);
+        Assert.True(r.Ratio > 4, $"ratio {r.Ratio}"); // at least IQ's
+        // Each stage kept its reserve: its accuracy is at or above its own target.
+        Assert.All(r.Stages.Where(s => s.Chosen != "off"), s => Assert.True(s.Accuracy >= s.Target - 1e-9, $"{s.Method}: {s.Accuracy} < {s.Target}"));
+        Assert.Equal(r.Layers.Sum(l => l.OriginalBytes), ModelFile.Load(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx")).Graph.Initializers.Values
+            .Where(t => r.Layers.Any(l => l.Layer == t.Name)).Sum(t => t.ElementCount * 4));
+    }
+
+    [Fact]
+    public void GridSearch_EvaluatesEveryPoint_AndKeepsTheSmallestModelMeetingTheTarget()
+    {
+        var settings = new CompressionSettings { Search = SearchKind.Grid, Methods = ["iq", "dc"], MinBits = 7, Resolution = 0.45, MaxDcRatio = 0.9, MaxValidationImages = 200 };
+        var r = Compressor.Run(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx"), Validation, null, settings).Report;
+        Assert.Equal(2 * 3 * 2, r.Evaluations); // bits {8, 7} x dc {0, 0.45, 0.9} x sharing {off, 16}
+        var passing = r.Candidates.Where(c => c.Accuracy >= r.TargetAccuracy).ToList();
+        var chosen = Assert.Single(r.Candidates, c => c.Chosen);
+        Assert.Equal(passing.Min(c => c.Bytes), chosen.Bytes);
+        Assert.Equal(0.45, r.Resolution);
+    }
+}
