@@ -32,6 +32,8 @@ public static class ErrorCodes
     public const string RuntimeFailure = "MBT1201";
     /// <summary>The compressed model cannot meet the accuracy target.</summary>
     public const string TargetNotMet = "MBT1401";
+    /// <summary>Warning: the validation set is too small for the accuracy budget (its noise is comparable to the budget).</summary>
+    public const string NoisyValidation = "MBT1402";
     /// <summary>A bad command-line or build setting.</summary>
     public const string InvalidSetting = "MBT1301";
     /// <summary>An unexpected failure inside the engine (a bug: please report it).</summary>

@@ -37,8 +37,8 @@ public class BuildTests(PackedPackages packages)
     [Fact]
     public void ASecondProjectWithTheSameModel_HitsTheSharedCache()
     {
-        using var a = new ConsumerProject(packages, "Bits=\"7\"");
-        using var b = new ConsumerProject(packages, "Bits=\"7\"");
+        using var a = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        using var b = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
         var first = a.Build();
         Assert.True(first.ExitCode == 0, first.Output);
         var second = b.Build();
@@ -75,7 +75,7 @@ public class BuildTests(PackedPackages packages)
     [Fact]
     public void DesignTimeBuilds_NeverCompress_ButSeeTheLastWrapper()
     {
-        using var app = new ConsumerProject(packages, "Bits=\"6\"");
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"6\"");
         var before = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-p:SkipCompilerExecution=true", "-nodeReuse:false", "-v:n");
         Assert.DoesNotContain("compressing", before.Output);
         Assert.True(app.Build().ExitCode == 0);

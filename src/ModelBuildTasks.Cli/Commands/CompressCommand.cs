@@ -134,6 +134,11 @@ static class CompressCommand
                 AtomicFile.WriteAllText(wrapperPath, WrapperGenerator.Generate(spec));
             }
 
+            foreach (var warning in summary.Warnings)
+            {
+                var colon = warning.IndexOf(':');
+                Console.Error.WriteLine($"{modelPath}: warning {warning[..colon]}:{warning[(colon + 1)..]}");
+            }
             if (result.GetValue(json)) Console.WriteLine(summary.ToJson());
             else Print(summary, outputPath);
 

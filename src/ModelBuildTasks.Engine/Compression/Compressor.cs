@@ -95,9 +95,19 @@ public static class Compressor
             Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}",
                 c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best))).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
+            Warnings = Warnings(settings, validation.Count, baseline.Accuracy),
             Channels = best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of)).ToList() ?? [],
         }.For(finalContainer, inputs.Model);
         return new CompressionResult(finalContainer, report);
+    }
+
+    // Two standard errors of the validation accuracy against the budget: beyond it, passing the target on validation says little.
+    static IReadOnlyList<string> Warnings(CompressionSettings settings, int images, double accuracy)
+    {
+        var noise = 2 * Math.Sqrt(accuracy * (1 - accuracy) / Math.Max(1, images)) * 100;
+        return settings.TargetAccuracy is null && settings.Search != SearchKind.Fixed && noise > settings.MaxAccuracyDrop
+            ? [$"{ErrorCodes.NoisyValidation}: {images} validation images measure accuracy to +-{noise:0.0#} points (two standard errors), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images"]
+            : [];
     }
 
     static SearchResult Search(CandidateEvaluator evaluator, CompressionSettings settings, double baseline, double target)

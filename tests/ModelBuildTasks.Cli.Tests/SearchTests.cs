@@ -1,0 +1,72 @@
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+public class SearchTests
+{
+    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+
+    [Fact]
+    public void GridSearch_ReportsEvaluationsAndSeconds_AndWritesAnHtmlReportWithValidSvgCharts()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Residual(), temp.File("m.onnx"));
+        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "grid", "--methods", "iq,ns", "--min-bits", "7",
+            "--resolution", "0.45", "--target-accuracy", "0", "-o", temp.File("m.cmodel"), "--report", temp.File("report.json"), "--no-cache", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = result.Json;
+        Assert.Equal("grid", json.GetProperty("search").GetString());
+        Assert.Equal(2 * 3, json.GetProperty("evaluations").GetInt32()); // bits {8, 7} x ns {0, 0.45, 0.9}
+        Assert.True(json.GetProperty("seconds").GetDouble() > 0);
+        Assert.Equal("0.9", json.GetProperty("chosen").GetProperty("ns_ratio").GetString()); // target 0: the smallest model wins
+        Assert.NotEmpty(json.GetProperty("channels").EnumerateArray());
+
+        var html = File.ReadAllText(temp.File("report.html"));
+        Assert.StartsWith("<!DOCTYPE html>", html);
+        Assert.DoesNotContain("<script", html); // self-contained and static
+        Assert.DoesNotContain("chart not drawn", html);
+        var figures = Regex.Matches(html, "<figure id=\"([a-z-]+)\">(.*?)</figure>", RegexOptions.Singleline);
+        Assert.Equal(["search-path", "bytes-per-layer", "channels-per-layer"], figures.Select(f => f.Groups[1].Value));
+        foreach (Match figure in figures)
+        {
+            var svg = XDocument.Parse(figure.Groups[2].Value); // well-formed XML
+            XNamespace ns = "http://www.w3.org/2000/svg";
+            Assert.Equal(ns + "svg", svg.Root!.Name);
+            Assert.True(svg.Descendants().Count() > 20, $"{figure.Groups[1].Value}: {svg.Descendants().Count()} elements");
+            Assert.NotEmpty(svg.Descendants(ns + "text"));
+        }
+        Assert.Contains("Search path (grid, 6 evaluations)", figures[0].Groups[2].Value);
+        Assert.Contains("Channels kept per layer", figures[2].Groups[2].Value);
+    }
+
+    [Fact]
+    public void AFixedKnob_ImpliesTheFixedSearch_AndContradictingTheSearchIsAClearError()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var fixedBits = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--bits", "6", "--target-accuracy", "0", "-o", temp.File("m.cmodel"), "--no-cache", "--json");
+        Assert.True(fixedBits.ExitCode == 0, fixedBits.Stderr);
+        Assert.Equal("fixed", fixedBits.Json.GetProperty("search").GetString());
+        Assert.Equal("6", fixedBits.Json.GetProperty("chosen").GetProperty("bits").GetString());
+        Assert.Equal(1, fixedBits.Json.GetProperty("evaluations").GetInt32());
+
+        var contradiction = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "margin", "--bits", "6", "-o", temp.File("x.cmodel"), "--no-cache");
+        CliRunner.AssertCleanError(contradiction, 1, ErrorCodes.InvalidSetting);
+        Assert.Contains("--bits fix a knob, but --search margin chooses them", contradiction.Stderr);
+        var unknown = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "random", "-o", temp.File("x.cmodel"), "--no-cache");
+        CliRunner.AssertCleanError(unknown, 1, ErrorCodes.InvalidSetting);
+        Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
+    public void TheMarginSearch_IsTheDefault_AndPrintsItsStages()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--max-validation-images", "200", "-o", temp.File("m.cmodel"), "--no-cache");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("margin search", result.Stdout);
+        foreach (var stage in new[] { "iq", "ns", "dc" }) Assert.Matches($@"[│|] {stage} ", result.Stdout);
+    }
+}
