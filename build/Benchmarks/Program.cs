@@ -7,6 +7,7 @@ using ModelBuildTasks.Packaging;
 
 // Usage: mbt-bench DATA_DIR MODEL...            the IQ table (issue 4)
 //        mbt-bench --methods DATA_DIR TRAIN MODEL...  IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned on TRAIN
+//        mbt-bench --orders DATA_DIR TRAIN MODEL...   the same ratios in every order of iq, ns, dc: fixed (post-training and fine-tuned) and searched
 //        mbt-bench --search DATA_DIR SPEC MODEL...    margin search vs grid; SPEC is one of
 //              post:RESOLUTION                       both searches post-training at that ratio resolution
 //              margin:RESOLUTION                     the margin search only, post-training
@@ -14,6 +15,11 @@ using ModelBuildTasks.Packaging;
 // DATA_DIR holds the full Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist.
 // The 10k test set is split by seed into validation (5,000: the accuracy target is checked there) and
 // test (5,000: held out, reported). The models were trained on the 60k training set only.
+if (args[0] == "--orders")
+{
+    OrderBench.Run(args[1], args[2], args[3..]);
+    return;
+}
 if (args[0] == "--search")
 {
     SearchBench.Run(args[1], args[2], args[3..]);

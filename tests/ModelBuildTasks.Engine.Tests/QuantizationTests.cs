@@ -96,10 +96,24 @@ public class QuantizationTests(ITestOutputHelper output)
     [Fact]
     public void PerChannelWeights_RoundTripWithinHalfAStep()
     {
-        float[] w = [0.5f, -0.25f, 0.1f, 2f, -1f, 0.3f];
-        var (q, s) = WeightQuantization.PerChannel(w, [2, 3], axis: 0, bits: 8);
-        Assert.Equal(0.5f / 127, s[0], 6);
-        Assert.Equal(2f / 127, s[1], 6);
-        for (var i = 0; i < w.Length; i++) Assert.True(Math.Abs(q[i] * s[i / 3] - w[i]) <= s[i / 3] / 2 + 1e-7);
+        var random = new Random(3);
+        var w = Enumerable.Range(0, 600).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var (q, s) = WeightQuantization.PerChannel(w, [2, 300], axis: 0, bits: 8);
+        for (var c = 0; c < 2; c++) Assert.Equal(w.Skip(c * 300).Take(300).Max(Math.Abs) / 127, s[c], 6);
+        for (var i = 0; i < w.Length; i++) Assert.True(Math.Abs(q[i] * s[i / 300] - w[i]) <= s[i / 300] / 2 + 1e-7);
+    }
+
+    [Fact]
+    public void WeightsAlreadyOnACoarserGrid_KeepIt_SoQuantizingAgainDoesNotRoundTwice()
+    {
+        // A channel IQ snapped at 5 bits (step 0.01, qmax 15) whose largest weight slimming then removed: 10 steps remain.
+        float[] snapped = [0.03f, -0.07f, 0.1f, 0f];
+        var (q, s) = WeightQuantization.PerChannel(snapped, [1, 4], axis: 0, bits: 5);
+        Assert.Equal(0.01f, s[0], 6);
+        Assert.Equal([3, -7, 10, 0], q.Select(v => (int)v));
+        // The same after BatchNorm folding scaled the channel by -1.7: the grid scales with it.
+        var (qf, sf) = WeightQuantization.PerChannel(snapped.Select(v => v * -1.7f).ToArray(), [1, 4], axis: 0, bits: 5);
+        Assert.Equal(0.017f, sf[0], 6);
+        Assert.Equal([-3, 7, -10, 0], qf.Select(v => (int)v));
     }
 }

@@ -43,6 +43,36 @@ public class SearchTests
     }
 
     [Fact]
+    public void IqFirst_KeepsItsGridThroughSlimming_WhileNsFirst_QuantizesAfresh()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var source = TestModels.RandomizeBatchNorm(TestModels.Plain(), seed: 4);
+        ModelFile.Save(source, temp.File("m.onnx"));
+        var settings = new CompressionSettings { Search = SearchKind.Fixed, Bits = 5, NsRatio = 0.25, TargetAccuracy = 0, MaxValidationImages = 100 };
+        var iqFirst = new ChainBuilder(source, settings with { Methods = ["iq", "ns"] }, "scale=0.00392156862745098").Build(new ChainPoint(5, 0.25, null)).Model;
+        var nsFirst = new ChainBuilder(source, settings with { Methods = ["ns", "iq"] }, "scale=0.00392156862745098").Build(new ChainPoint(5, 0.25, null)).Model;
+        var quantized = QdqQuantizer.Quantize(iqFirst, Data.DatasetLoader.Load(Validation, Data.PreprocessSpec.Parse(null)).Subset([.. Enumerable.Range(0, 50)]),
+            new QuantizationOptions { Bits = 5 }).Model;
+        var folded = OnnxImport.ToModel(OnnxExport.ToProto(iqFirst));
+        BatchNormFolding.Apply(folded.Graph);
+        var moved = 0;
+        foreach (var weights in Passes.Pruning.MagnitudePruning.PrunableWeights(folded.Graph))
+        {
+            // The exported integers times their scales give back IQ's snapped (and folded) weights: one rounding, not two.
+            var q = quantized.Graph.Initializers[weights.Name + "_quantized"];
+            var scale = quantized.Graph.Initializers[weights.Name + "_scale"].Floats.ToArray();
+            var inner = (int)(weights.ElementCount / scale.Length);
+            var values = weights.Floats.ToArray();
+            for (var i = 0; i < values.Length; i++)
+                Assert.Equal(values[i], (sbyte)q.Data[i] * scale[i / inner], Math.Abs(values[i]) * 1e-4f + 1e-7f);
+            var nsFirstWeights = nsFirst.Graph.Initializers[weights.Name].Floats.ToArray();
+            var iqFirstWeights = iqFirst.Graph.Initializers[weights.Name].Floats.ToArray();
+            moved += nsFirstWeights.Zip(iqFirstWeights).Count(p => Math.Abs(p.First - p.Second) > 1e-6f);
+        }
+        Assert.True(moved > 0); // where slimming lowered a channel's maximum, NS-first sits on a finer, fresh grid
+    }
+
+    [Fact]
     public void MarginSearch_OnARealModel_MeetsTheTarget_StageByStage_AndReportsItsPath()
     {
         var result = Compressor.Run(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx"), Validation, null,

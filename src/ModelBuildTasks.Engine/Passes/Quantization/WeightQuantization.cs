@@ -2,7 +2,12 @@ using ModelBuildTasks.Graph;
 
 namespace ModelBuildTasks.Passes.Quantization;
 
-/// <summary>Symmetric per-channel weight quantization: q = clamp(round(w / s), -qmax, qmax), s = max|w| / qmax.</summary>
+/// <summary>
+/// Symmetric per-channel weight quantization: q = clamp(round(w / s), -qmax, qmax), s = max|w| / qmax,
+/// unless the channel already lies on a coarser grid (IQ ran before a step that removed the
+/// channel's largest weight, or BatchNorm folding scaled it): then that grid's step is kept, so
+/// quantizing again recovers the same integers instead of rounding twice.
+/// </summary>
 public static class WeightQuantization
 {
     /// <summary>Quantizes <paramref name="weights"/> (shape <paramref name="dims"/>) per slice along <paramref name="axis"/>.</summary>
@@ -18,7 +23,7 @@ public static class WeightQuantization
             var c = i / inner % channels;
             scales[c] = Math.Max(scales[c], Math.Abs(weights[i]));
         }
-        for (var c = 0; c < channels; c++) scales[c] = scales[c] > 0 ? scales[c] / qmax : 1f;
+        for (var c = 0; c < channels; c++) scales[c] = scales[c] > 0 ? GridStep(weights, c, channels, inner, scales[c], qmax) : 1f;
         var values = new sbyte[weights.Length];
         for (var i = 0; i < weights.Length; i++)
         {
@@ -26,6 +31,24 @@ public static class WeightQuantization
             values[i] = (sbyte)Math.Clamp(MathF.Round(weights[i] / scales[c]), -qmax, qmax);
         }
         return (values, scales);
+    }
+
+    // The largest k <= qmax such that every weight of channel c is a multiple of max / k; max / qmax when none is.
+    static float GridStep(ReadOnlySpan<float> weights, int c, int channels, int inner, float max, int qmax)
+    {
+        for (var k = qmax; k >= 1; k--)
+        {
+            var step = max / k;
+            var onGrid = true;
+            for (var i = c * inner; onGrid && i < weights.Length; i += channels * inner)
+                for (var j = i; j < i + inner; j++)
+                {
+                    var units = weights[j] / step;
+                    if (Math.Abs(units - MathF.Round(units)) > 1e-3f) { onGrid = false; break; }
+                }
+            if (onGrid) return step;
+        }
+        return max / qmax;
     }
 
     /// <summary>

@@ -1,0 +1,53 @@
+using System.Globalization;
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Data;
+
+/// <summary>
+/// Does the order matter? The same knobs (8 bits, 30% of channels, 70% of weights, 16 levels) in
+/// every order of iq, ns, dc, post-training and with one epoch of fine-tuning per step; then the
+/// margin search in each order, which decides how the accuracy budget is spent.
+/// </summary>
+static class OrderBench
+{
+    static readonly string[][] Orders = [["iq", "ns", "dc"], ["iq", "dc", "ns"], ["ns", "iq", "dc"], ["ns", "dc", "iq"], ["dc", "iq", "ns"], ["dc", "ns", "iq"]];
+
+    public static void Run(string dataDir, string train, string[] models)
+    {
+        var work = Directory.CreateTempSubdirectory("mbt-orders-").FullName;
+        var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
+        var order = DatasetSplit.Permutation(all.Count, seed: 11);
+        string Write(string name, int[] indices)
+        {
+            var part = all.Subset(indices);
+            var path = Path.Combine(work, $"{name}-images-idx3-ubyte");
+            IdxFormat.Write(path, [part.Count, 28, 28], part.Pixels.Select(v => (byte)v).ToArray());
+            IdxFormat.Write(Path.Combine(work, $"{name}-labels-idx1-ubyte"), [part.Count], part.Labels!.Select(l => (byte)l).ToArray());
+            return path;
+        }
+        var validation = Write("val", order[..5000]);
+        var test = Write("test", order[5000..]);
+        string Drop(CompressionReport r) => (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture);
+
+        Console.WriteLine("| model | order | knobs | fine-tuning | size ratio | test drop (points) | evaluations | seconds |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var model in models)
+        foreach (var (label, settings) in Configurations(train))
+        foreach (var methods in Orders)
+        {
+            var (_, r) = Compressor.Run(model, validation, test, settings with { Methods = methods });
+            var knobs = settings.Search == SearchKind.Fixed ? "bits 8, ns 0.3, dc 0.7, 16 levels"
+                : string.Join(" ", r.Chosen.Where(kv => kv.Key is "bits" or "ns_ratio" or "dc_ratio" or "shared_levels").Select(kv => $"{kv.Key}={kv.Value}"));
+            Console.WriteLine($"| {Path.GetFileName(model)} | {string.Join("→", methods)} | {label}: {knobs} | {(settings.FineTunes ? "1 epoch/step" : "none")} | " +
+                $"{r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x | {Drop(r)} | {r.Evaluations} | {r.Seconds.ToString("0", CultureInfo.InvariantCulture)} |");
+        }
+        Directory.Delete(work, true);
+    }
+
+    static IEnumerable<(string, CompressionSettings)> Configurations(string train)
+    {
+        var fixedKnobs = new CompressionSettings { Search = SearchKind.Fixed, Bits = 8, NsRatio = 0.3, DcRatio = 0.7, SharedLevels = 16, TargetAccuracy = 0 };
+        yield return ("fixed", fixedKnobs);
+        yield return ("fixed", fixedKnobs with { FineTuneEpochs = 1, TrainData = train });
+        yield return ("margin search", new CompressionSettings());
+    }
+}
