@@ -4,30 +4,57 @@
 #     cold compression time (build/Benchmarks);
 #  2. the no-op rebuild overhead: a consuming app with the three models vs the same app without
 #     them, each rebuilt with nothing changed, median of 7 builds.
-# Installs the full dataset from Debian's package. Usage: build/bench.sh
+#  build/bench.sh --methods | --orders | --search: the method, order and search tables of
+#  docs/benchmarks.md (these fine-tune, with the training add-on built here).
+# Installs the full dataset from Debian's package. Usage: build/bench.sh [MODE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source build/common.sh
 data=$(bash build/install-datasets.sh | tail -n 1)
-models=(samples/models/fashion_vgg.onnx samples/models/fashion_resnet.onnx samples/models/fashion_densenet.onnx)
+models=(${BENCH_MODELS:-samples/models/fashion_vgg.onnx samples/models/fashion_resnet.onnx samples/models/fashion_densenet.onnx})
 
-if [ "${1:-}" = "--methods" ]; then
-  # IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned (needs the training add-on, built here).
-  dotnet build build/Benchmarks -c Release -nologo -v quiet >/dev/null
+# The training add-on, for the modes that fine-tune.
+with_training() {
   dotnet build src/ModelBuildTasks.Training.Cli -c Release -nologo -v quiet >/dev/null
   export MBT_TRAINING_TOOL="$root/src/ModelBuildTasks.Training.Cli/bin/Release/net10.0/dotnet-compress-model-train.dll"
-  train="${BENCH_TRAIN_DATA:-$root/samples/data/fashion-mnist/train-images-idx3-ubyte.gz}"
-  echo "## Methods at fixed ratios (fine-tuning data: $(basename "$train"))"
-  echo
-  dotnet build/Benchmarks/bin/Release/net10.0/mbt-bench.dll --methods "$data" "$train" "${models[@]}"
-  exit 0
-fi
+}
+bench() { dotnet build build/Benchmarks -c Release -nologo -v quiet >/dev/null; dotnet build/Benchmarks/bin/Release/net10.0/mbt-bench.dll "$@"; }
+train="${BENCH_TRAIN_DATA:-$root/samples/data/fashion-mnist/train-images-idx3-ubyte.gz}"
+
+case "${1:-}" in
+  --methods)
+    # IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned.
+    with_training
+    echo "## Methods at fixed ratios (fine-tuning data: $(basename "$train"))"
+    echo
+    bench --methods "$data" "$train" "${models[@]}"
+    exit 0 ;;
+  --orders)
+    # The same knobs in every order of iq, ns, dc; then the margin search in each order (VGG).
+    with_training
+    echo "## Orders (fine-tuning data: $(basename "$train"))"
+    echo
+    bench --orders "$data" "$train" "${models[0]}"
+    exit 0 ;;
+  --search)
+    # Margin search against the brute-force grid at the same resolution (post-training, three
+    # models), then the margin search with fine-tuning on the full training set (VGG).
+    resolution="${BENCH_RESOLUTION:-0.1}"
+    echo "## Margin search vs grid, post-training (ratio resolution $resolution)"
+    echo
+    bench --search "$data" "post:$resolution" "${models[@]}"
+    with_training
+    echo
+    echo "## Margin search with fine-tuning (1 epoch per step on the full training set)"
+    echo
+    bench --search "$data" "tuned:${BENCH_TUNED_RESOLUTION:-0.05}:1e:$data/train-images-idx3-ubyte.gz" "${models[@]}"
+    exit 0 ;;
+esac
 
 echo "## Compression (IQ, 8 bits, max drop 1 point; validation 5,000 / test 5,000 images of the 10k test set)"
 echo
-dotnet build build/Benchmarks -c Release -nologo -v quiet >/dev/null
-dotnet build/Benchmarks/bin/Release/net10.0/mbt-bench.dll "$data" "${models[@]}"
+bench "$data" "${models[@]}"
 
 echo
 echo "## No-op rebuild overhead"

@@ -28,58 +28,45 @@ var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
 {
     model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, output, json,
 };
-train.SetAction(result =>
+train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
 {
-    try
+    if (result.GetValue(epochs) < 0 || result.GetValue(epochs) == 0 && result.GetValue(seconds) is null || result.GetValue(batch) < 1)
+        throw new ModelBuildException(ErrorCodes.InvalidSetting, "give --epochs >= 1 or a --seconds budget, and --batch-size >= 1");
+    var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
+    var onnx = ModelFile.Load(result.GetValue(model)!);
+    var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
+    var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
+    double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
+    var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
+    var lambda = (float)result.GetValue(l1Gamma);
+    if (lambda < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma must be >= 0");
+    ExtraLoss? sparsity = lambda > 0 ? m => m.BatchNormScales.Select(g => g.abs().sum()).Aggregate((a, b) => a + b) * lambda : null;
+    var report = Trainer.Train(onnx, data, new TrainOptions
     {
-        if (result.GetValue(epochs) < 0 || result.GetValue(epochs) == 0 && result.GetValue(seconds) is null || result.GetValue(batch) < 1)
-            throw new ModelBuildException(ErrorCodes.InvalidSetting, "give --epochs >= 1 or a --seconds budget, and --batch-size >= 1");
-        var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
-        var onnx = ModelFile.Load(result.GetValue(model)!);
-        var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
-        var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
-        double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
-        var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
-        var lambda = (float)result.GetValue(l1Gamma);
-        if (lambda < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma must be >= 0");
-        ExtraLoss? sparsity = lambda > 0 ? m => m.BatchNormScales.Select(g => g.abs().sum()).Aggregate((a, b) => a + b) * lambda : null;
-        var report = Trainer.Train(onnx, data, new TrainOptions
-        {
-            Epochs = result.GetValue(epochs), Seconds = result.GetValue(seconds), LearningRate = result.GetValue(lr),
-            Optimizer = result.GetValue(optimizer), Schedule = result.GetValue(schedule), BatchSize = result.GetValue(batch),
-            Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
-        }, masks, sparsity, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
-        {
-            if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");
-        }));
-        double? after = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
-        ModelFile.Save(onnx, result.GetValue(output)!);
-        if (result.GetValue(json))
-            ModelBuildTasks.Cli.JsonOutput.Write(new
-            {
-                output = result.GetValue(output), report.Epochs, report.Steps, report.Seconds, report.ImagesPerSecond, report.FinalLoss,
-                report.Threads, native = report.NativeStatus, test_accuracy_before = before, test_accuracy_after = after,
-            });
-        else
-        {
-            Console.WriteLine($"Trained      {report.Epochs:0.##} epochs, {report.Steps} steps in {report.Seconds:0.0} s ({report.ImagesPerSecond:0} images/s, {report.Threads} threads)");
-            Console.WriteLine($"Final loss   {report.FinalLoss:0.0000}");
-            if (test is not null) Console.WriteLine($"Test         {before:P2} -> {after:P2}");
-            Console.WriteLine($"Wrote        {result.GetValue(output)}");
-        }
-        return 0;
-    }
-    catch (ModelBuildException e)
+        Epochs = result.GetValue(epochs), Seconds = result.GetValue(seconds), LearningRate = result.GetValue(lr),
+        Optimizer = result.GetValue(optimizer), Schedule = result.GetValue(schedule), BatchSize = result.GetValue(batch),
+        Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
+    }, masks, sparsity, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
     {
-        Console.Error.WriteLine(e.ToDiagnostic());
-        return 1;
-    }
-    catch (Exception e) when (Environment.GetEnvironmentVariable("MBT_DEBUG") != "1")
+        if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");
+    }));
+    double? after = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
+    ModelFile.Save(onnx, result.GetValue(output)!);
+    if (result.GetValue(json))
+        ModelBuildTasks.Cli.JsonOutput.Write(new
+        {
+            output = result.GetValue(output), report.Epochs, report.Steps, report.Seconds, report.ImagesPerSecond, report.FinalLoss,
+            report.Threads, native = report.NativeStatus, test_accuracy_before = before, test_accuracy_after = after,
+        });
+    else
     {
-        Console.Error.WriteLine($"error {ErrorCodes.Internal}: internal error ({e.GetType().Name}): {e.Message}");
-        return 3;
+        Console.WriteLine($"Trained      {report.Epochs:0.##} epochs, {report.Steps} steps in {report.Seconds:0.0} s ({report.ImagesPerSecond:0} images/s, {report.Threads} threads)");
+        Console.WriteLine($"Final loss   {report.FinalLoss:0.0000}");
+        if (test is not null) Console.WriteLine($"Test         {before:P2} -> {after:P2}");
+        Console.WriteLine($"Wrote        {result.GetValue(output)}");
     }
-});
+    return 0;
+}));
 var root = new RootCommand("The fine-tuning add-on of dotnet compress-model.") { train };
 
 // Masks that keep pruned weights pruned: 1 where a prunable weight is nonzero, 0 where it is zero.

@@ -54,7 +54,7 @@ static class CompressCommand
             model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
-        command.SetAction(result => CompressModelCli.Guard(() =>
+        command.SetAction(result => ExitCodes.Guard(() =>
         {
             var modelPath = result.GetValue(model)!;
             var dataPath = result.GetValue(data)!;
@@ -142,15 +142,15 @@ static class CompressCommand
             if (result.GetValue(json)) Console.WriteLine(summary.ToJson());
             else Print(summary, outputPath);
 
-            if (summary.TargetMet) return CompressModelCli.Ok;
+            if (summary.TargetMet) return ExitCodes.Ok;
             var message = $"accuracy target not met: the best compressed model reaches {Pct(summary.FinalAccuracy)} on the validation data, the target is {Pct(summary.TargetAccuracy)} (baseline {Pct(summary.BaselineAccuracy)})";
             if (result.GetValue(allowMiss))
             {
                 Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.TargetNotMet}: {message}; the original model was written instead");
-                return CompressModelCli.Ok;
+                return ExitCodes.Ok;
             }
             Console.Error.WriteLine($"{modelPath}: error {ErrorCodes.TargetNotMet}: {message}; the best model found was written to {outputPath}");
-            return CompressModelCli.TargetMissed;
+            return ExitCodes.TargetMissed;
         }));
         return command;
     }

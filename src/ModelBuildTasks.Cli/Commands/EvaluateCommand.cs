@@ -23,7 +23,7 @@ static class EvaluateCommand
         {
             model, data, preprocess, reference, limit, threads, batch, latency, json,
         };
-        command.SetAction(result => CompressModelCli.Guard(() =>
+        command.SetAction(result => ExitCodes.Guard(() =>
         {
             var modelPath = result.GetValue(model)!;
             if (result.GetValue(threads) < 0 || result.GetValue(batch) < 1 || result.GetValue(latency) < 0 || result.GetValue(limit) is < 1)
@@ -61,7 +61,7 @@ static class EvaluateCommand
                 Console.WriteLine($"Throughput   {evaluation.ImagesPerSecond:0} images/s at batch {evaluation.BatchSize}");
                 Console.WriteLine($"Threads      {evaluation.Threads}");
             }
-            return CompressModelCli.Ok;
+            return ExitCodes.Ok;
         }));
         return command;
     }

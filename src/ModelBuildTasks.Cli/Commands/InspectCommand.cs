@@ -12,13 +12,13 @@ static class InspectCommand
         var model = new Argument<string>("MODEL") { Description = "The ONNX model file." };
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
         var command = new Command("inspect", "Show a model's inputs, outputs, operators, parameters and size.") { model, json };
-        command.SetAction(result => CompressModelCli.Guard(() =>
+        command.SetAction(result => ExitCodes.Guard(() =>
         {
             var path = result.GetValue(model)!;
             var summary = ModelSummary.Of(ModelFile.Load(path), new FileInfo(path).Length);
             if (result.GetValue(json)) JsonOutput.Write(new { model = path, summary.IrVersion, summary.Opset, summary.Producer, summary.Inputs, summary.Outputs, summary.Ops, summary.Parameters, summary.Bytes, summary.WeightBytes, summary.Unsupported });
             else Print(path, summary);
-            return CompressModelCli.Ok;
+            return ExitCodes.Ok;
         }));
         return command;
     }

@@ -14,7 +14,7 @@ static class SubsetCommand
         var skip = new Option<int>("--skip") { Description = "Skip the first N drawn images (draw disjoint subsets with the same seed).", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "The IDX images file to write (e.g. train-images-idx3-ubyte.gz); labels go beside it.", Required = true };
         var command = new Command("subset", "Write a seeded random sample of a dataset as IDX files (a small calibration or test set).") { data, count, seed, skip, output };
-        command.SetAction(result => CompressModelCli.Guard(() =>
+        command.SetAction(result => ExitCodes.Guard(() =>
         {
             var source = DatasetLoader.LoadRaw(result.GetValue(data)!);
             if (!source.EightBit) throw new ModelBuildException(ErrorCodes.InvalidSetting, "subset writes IDX, which needs 8-bit pixel data", source.Source);
@@ -43,7 +43,7 @@ static class SubsetCommand
                 IdxFormat.Write(labelsPath, [labels.Length], labels.Select(l => (byte)l).ToArray());
                 Console.WriteLine(labelsPath);
             }
-            return CompressModelCli.Ok;
+            return ExitCodes.Ok;
         }));
         return command;
     }

@@ -22,7 +22,7 @@ static class TrainCommand
         return command;
     }
 
-    public static int Forward(string[] arguments) => CompressModelCli.Guard(() =>
+    public static int Forward(string[] arguments) => ExitCodes.Guard(() =>
     {
         var start = TrainingTool.Require();
         start.ArgumentList.Add("train");
