@@ -17,7 +17,9 @@ public static class ContainerWriter
         var metadata = Encoding.UTF8.GetBytes(metadataJson);
         var graph = GraphSection(modelWithoutGraph, graphWithoutInitializers);
 
-        var encoded = tensors.Select(Encode).ToList();
+        // Brotli at quality 11 dominates the time of a pack; tensors are independent, and the result is indexed, so still deterministic.
+        var encoded = new (TensorEncoding Encoding, byte[] Bytes)[tensors.Count];
+        Parallel.For(0, tensors.Count, i => encoded[i] = Encode(tensors[i]));
         var names = new HashSet<string>(StringComparer.Ordinal);
         var tableLength = 0L;
         foreach (var t in tensors)

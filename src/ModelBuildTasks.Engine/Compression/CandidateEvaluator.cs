@@ -50,7 +50,9 @@ public sealed class CandidateEvaluator(ChainBuilder chain, ImageDataset validati
         var method = calibration ?? DefaultCalibration;
         if (done.TryGetValue((point, method), out var known)) return known;
         progress?.Report(new ProgressUpdate($"{stage}: {point}", evaluated.Count, 0, "evaluations"));
+        var clock = Stopwatch.StartNew();
         var built = chain.Build(point);
+        var tBuild = clock.Elapsed.TotalSeconds;
         var exported = point.Bits is { } bits
             ? QdqQuantizer.Quantize(built.Model, validation, new QuantizationOptions
             {
@@ -59,9 +61,13 @@ public sealed class CandidateEvaluator(ChainBuilder chain, ImageDataset validati
                 SharedLevels = point.SharedLevels,
             }).Model
             : built.Model;
+        var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
+        var tPack = clock.Elapsed.TotalSeconds;
         var accuracy = Evaluator.Evaluate(ContainerPackaging.ToOnnx(container), validation, latencySamples: 0,
             referenceOnnx: validation.HasLabels ? null : originalOnnx).Accuracy;
+        if (Environment.GetEnvironmentVariable("MBT_PROFILE") == "1")
+            Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00}");
         var candidate = new Candidate(point, method, stage, container, exported, accuracy, built.Slimming);
         done[(point, method)] = candidate;
         evaluated.Add(candidate);

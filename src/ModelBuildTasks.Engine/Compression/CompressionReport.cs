@@ -86,10 +86,16 @@ public sealed record CompressionReport
     };
 
     /// <summary>This report describing <paramref name="container"/>, compressed from <paramref name="original"/> (its size, ratio, hash, tensors and bytes per layer).</summary>
-    public CompressionReport For(byte[] container, Graph.OnnxModel original) => this with
+    public CompressionReport For(byte[] container, Graph.OnnxModel original)
     {
-        Tensors = Storage(container),
-        Layers = PerLayer(original, Storage(container)),
+        var storage = Storage(container);
+        return ForStorage(container, original, storage);
+    }
+
+    CompressionReport ForStorage(byte[] container, Graph.OnnxModel original, IReadOnlyList<Container.TensorStorage> storage) => this with
+    {
+        Tensors = storage,
+        Layers = PerLayer(original, storage),
         CompressedBytes = container.Length,
         Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
         ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),

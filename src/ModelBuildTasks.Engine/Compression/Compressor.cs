@@ -116,7 +116,7 @@ public static class Compressor
         switch (settings.Search)
         {
             case SearchKind.Margin:
-                return MarginSearch.Run(evaluator, space, settings.Methods, baseline, target, settings.MaxEvaluations);
+                return MarginSearch.Run(evaluator, space, settings.Methods, baseline, target, settings.MaxEvaluations, settings.FineTunes);
             case SearchKind.Grid:
                 return GridSearch.Run(evaluator, space, settings.Methods, target);
             default:
