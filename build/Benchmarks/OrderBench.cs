@@ -1,6 +1,5 @@
 using System.Globalization;
 using ModelBuildTasks.Compression;
-using ModelBuildTasks.Data;
 
 /// <summary>
 /// Does the order matter? The same knobs (8 bits, 30% of channels, 70% of weights, 16 levels) in
@@ -13,19 +12,8 @@ static class OrderBench
 
     public static void Run(string dataDir, string train, string[] models)
     {
-        var work = Directory.CreateTempSubdirectory("mbt-orders-").FullName;
-        var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
-        var order = DatasetSplit.Permutation(all.Count, seed: 11);
-        string Write(string name, int[] indices)
-        {
-            var part = all.Subset(indices);
-            var path = Path.Combine(work, $"{name}-images-idx3-ubyte");
-            IdxFormat.Write(path, [part.Count, 28, 28], part.Pixels.Select(v => (byte)v).ToArray());
-            IdxFormat.Write(Path.Combine(work, $"{name}-labels-idx1-ubyte"), [part.Count], part.Labels!.Select(l => (byte)l).ToArray());
-            return path;
-        }
-        var validation = Write("val", order[..5000]);
-        var test = Write("test", order[5000..]);
+        using var data = new BenchData(dataDir);
+        var (validation, test) = (data.Validation, data.Test);
         string Drop(CompressionReport r) => (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture);
 
         Console.WriteLine("| model | order | knobs | fine-tuning | size ratio | test drop (points) | evaluations | seconds |");
@@ -40,7 +28,6 @@ static class OrderBench
             Console.WriteLine($"| {Path.GetFileName(model)} | {string.Join("→", methods)} | {label}: {knobs} | {(settings.FineTunes ? "1 epoch/step" : "none")} | " +
                 $"{r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x | {Drop(r)} | {r.Evaluations} | {r.Seconds.ToString("0", CultureInfo.InvariantCulture)} |");
         }
-        Directory.Delete(work, true);
     }
 
     static IEnumerable<(string, CompressionSettings)> Configurations(string train)

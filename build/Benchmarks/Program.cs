@@ -30,25 +30,13 @@ if (methodsMode) args = args[1..];
 var dataDir = args[0];
 var trainData = methodsMode ? args[1] : null;
 if (methodsMode) args = [args[0], .. args[2..]];
-var work = Directory.CreateTempSubdirectory("mbt-bench-").FullName;
-var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
-var order = DatasetSplit.Permutation(all.Count, seed: 11);
-string Write(string name, int[] indices)
-{
-    var part = all.Subset(indices);
-    var path = Path.Combine(work, $"{name}-images-idx3-ubyte");
-    IdxFormat.Write(path, [part.Count, 28, 28], part.Pixels.Select(v => (byte)v).ToArray());
-    IdxFormat.Write(Path.Combine(work, $"{name}-labels-idx1-ubyte"), [part.Count], part.Labels!.Select(l => (byte)l).ToArray());
-    return path;
-}
-var validation = Write("val", order[..5000]);
-var test = Write("test", order[5000..]);
+using var data = new BenchData(dataDir);
+var (validation, test) = (data.Validation, data.Test);
 var testData = DatasetLoader.Load(test);
 
 if (methodsMode)
 {
     MethodsTable(args[1..], validation, test, trainData!);
-    Directory.Delete(work, true);
     return;
 }
 Console.WriteLine("| model | params | fp32 bytes | container bytes | ratio | test acc fp32 | test acc compressed | drop (points) | latency fp32 | latency compressed | speed-up | cold compression |");
@@ -77,7 +65,6 @@ foreach (var modelPath in args[1..])
         fp32Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms", int8Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms",
         (fp32Ms / int8Ms).ToString("0.00", CultureInfo.InvariantCulture) + "x", result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
 }
-Directory.Delete(work, true);
 
 static void MethodsTable(string[] models, string validation, string test, string train)
 {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using ModelBuildTasks.Compression;
-using ModelBuildTasks.Data;
 
 /// <summary>
 /// Margin search against the brute-force grid on full Fashion-MNIST: validation 5,000 and test
@@ -13,19 +12,8 @@ static class SearchBench
     {
         var parts = spec.Split(':', 4);
         var resolution = double.Parse(parts[1], CultureInfo.InvariantCulture);
-        var work = Directory.CreateTempSubdirectory("mbt-search-").FullName;
-        var all = DatasetLoader.LoadRaw(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
-        var order = DatasetSplit.Permutation(all.Count, seed: 11);
-        string Write(string name, int[] indices)
-        {
-            var part = all.Subset(indices);
-            var path = Path.Combine(work, $"{name}-images-idx3-ubyte");
-            IdxFormat.Write(path, [part.Count, 28, 28], part.Pixels.Select(v => (byte)v).ToArray());
-            IdxFormat.Write(Path.Combine(work, $"{name}-labels-idx1-ubyte"), [part.Count], part.Labels!.Select(l => (byte)l).ToArray());
-            return path;
-        }
-        var validation = Write("val", order[..5000]);
-        var test = Write("test", order[5000..]);
+        using var data = new BenchData(dataDir);
+        var (validation, test) = (data.Validation, data.Test);
         var reports = Environment.GetEnvironmentVariable("BENCH_REPORTS");
 
         Console.WriteLine("| model | search | fine-tuning | evaluations | seconds | size ratio | val acc (target) | test fp32 → compressed | test drop | latency ratio | chosen |");
@@ -65,6 +53,5 @@ static class SearchBench
                     $"evaluations {g.Evaluations}/{m.Evaluations} = {(double)g.Evaluations / m.Evaluations:0.0}x fewer, time {g.Seconds:0}/{m.Seconds:0} s = {g.Seconds / m.Seconds:0.0}x less");
         }
         if (comparisons.Count > 0) Console.WriteLine("\n" + string.Join("\n", comparisons));
-        Directory.Delete(work, true);
     }
 }
