@@ -22,11 +22,12 @@ var threads = new Option<int>("--threads") { Description = "libtorch threads (0 
 var flip = new Option<bool>("--flip") { Description = "Augment with random horizontal flips." };
 var keepZeros = new Option<bool>("--keep-zeros") { Description = "Keep every zero weight of Conv/Gemm/MatMul at zero (fine-tuning after pruning)." };
 var l1Gamma = new Option<double>("--l1-gamma") { Description = "Add lambda * sum |gamma| of all BatchNorms to the loss (network slimming's sparsity training).", DefaultValueFactory = _ => 0 };
+var fakeQuant = new Option<int?>("--fake-quant-bits") { Description = "Quantization-aware: train through the b-bit per-channel weight grid (2 to 8)." };
 var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true };
 var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
 var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
 {
-    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, output, json,
+    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, output, json,
 };
 train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
 {
@@ -40,12 +41,14 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
     var lambda = (float)result.GetValue(l1Gamma);
     if (lambda < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma must be >= 0");
+    if (result.GetValue(fakeQuant) is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--fake-quant-bits must be 2 to 8");
     ExtraLoss? sparsity = lambda > 0 ? m => m.BatchNormScales.Select(g => g.abs().sum()).Aggregate((a, b) => a + b) * lambda : null;
     var report = Trainer.Train(onnx, data, new TrainOptions
     {
         Epochs = result.GetValue(epochs), Seconds = result.GetValue(seconds), LearningRate = result.GetValue(lr),
         Optimizer = result.GetValue(optimizer), Schedule = result.GetValue(schedule), BatchSize = result.GetValue(batch),
         Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
+        FakeQuantBits = result.GetValue(fakeQuant),
     }, masks, sparsity, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
     {
         if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");

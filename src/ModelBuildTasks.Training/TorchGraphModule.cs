@@ -19,6 +19,7 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
     readonly Dictionary<string, TorchTensor> masks = new(StringComparer.Ordinal);
     readonly Dictionary<string, string> parameterNames = new(StringComparer.Ordinal);     // initializer -> registered name
     readonly long opset;
+    readonly Dictionary<string, int> quantizable = new(StringComparer.Ordinal); // weight -> output-channel axis
 
     /// <summary>Builds the module from a model's graph; throws <see cref="ModelBuildException"/> for unsupported operators.</summary>
     public TorchGraphModule(OnnxModel model) : base(model.Graph.Name)
@@ -30,6 +31,8 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator, $"cannot train a model with unsupported operators: {string.Join(", ", unsupported)}");
         if (graph.Inputs.Count != 1) throw new ModelBuildException(ErrorCodes.InvalidGraph, "training needs a model with exactly one input");
 
+        foreach (var node in graph.Nodes)
+            if (Passes.Quantization.WeightQuantization.OutputAxis(graph, node) is { } axis) quantizable[node.Inputs[1]] = axis;
         var trainable = TrainableInitializers(graph);
         var index = 0;
         foreach (var tensor in graph.Initializers.Values)
@@ -50,6 +53,14 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
             parameterNames[tensor.Name] = name;
         }
     }
+
+    /// <summary>
+    /// When set, the forward pass uses each Conv/Gemm/MatMul weight snapped to its <c>b</c>-bit
+    /// per-output-channel grid, the one integer quantization will use, with straight-through
+    /// gradients to the float weight (quantization-aware training). BatchNorm folding later scales
+    /// each channel's grid by one factor, so training on the unfolded grid is exact.
+    /// </summary>
+    public int? FakeQuantBits { get; init; }
 
     /// <summary>The graph's parameters by initializer name (trainable ones only).</summary>
     public IEnumerable<(string Name, TorchTensor Value)> NamedWeights =>
@@ -79,6 +90,8 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
     public override TorchTensor forward(TorchTensor input)
     {
         var live = new Dictionary<string, TorchTensor>(values, StringComparer.Ordinal) { [graph.Inputs[0].Name] = input };
+        if (FakeQuantBits is { } bits)
+            foreach (var (name, axis) in quantizable) live[name] = FakeQuantize(values[name], axis, bits);
         foreach (var node in graph.Nodes)
         {
             var outputs = TorchOps.Run(node, live, training, opset);
@@ -99,6 +112,16 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
             var data = value.detach().cpu().contiguous().data<float>().ToArray();
             target.Initializers[name] = Graph.Tensor.FromFloats(name, original.Dims, data);
         }
+    }
+
+    // w + (q(w) - w).detach(): the forward pass sees q(w), the gradient goes to w unchanged.
+    static TorchTensor FakeQuantize(TorchTensor w, int axis, int bits)
+    {
+        var qmax = (1 << (bits - 1)) - 1;
+        var others = Enumerable.Range(0, (int)w.dim()).Where(d => d != axis).Select(d => (long)d).ToArray();
+        var scale = (w.detach().abs().amax(others, keepdim: true) / qmax).clamp_min(1e-12);
+        var snapped = (w.detach() / scale).round().clamp(-qmax, qmax) * scale;
+        return w + (snapped - w.detach());
     }
 
     static TorchTensor ToTorch(Graph.Tensor t) => t.Type switch

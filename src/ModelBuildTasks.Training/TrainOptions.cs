@@ -45,4 +45,6 @@ public sealed record TrainOptions
     public int Threads { get; init; }
     /// <summary>Randomly mirror images left-right (a label-preserving augmentation for most image sets).</summary>
     public bool HorizontalFlip { get; init; }
+    /// <summary>Quantization-aware training: weights of Conv/Gemm/MatMul run through their <c>b</c>-bit per-channel grid in the forward pass (straight-through gradients); null for plain float training.</summary>
+    public int? FakeQuantBits { get; init; }
 }

@@ -60,6 +60,33 @@ public class TrainingTests
         Assert.True(trained.Where((_, i) => mask[i] == 1).Count(v => v != 0) > trained.Length / 2);
     }
 
+    [Fact]
+    public void QuantizationAwareTraining_RunsTheWeightGrid_AndStillLearns()
+    {
+        // Forward through the 4-bit grid: the module agrees with ONNX Runtime on the snapped model, not on the float one.
+        TorchRuntime.EnsureReady(threads: 2);
+        var model = TestModels.RandomizeBatchNorm(TestModels.Plain(seed: 5), seed: 5);
+        var snapped = OnnxImport.ToModel(OnnxExport.ToProto(model));
+        ModelBuildTasks.Passes.Quantization.FakeQuantization.Apply(snapped.Graph, 4);
+        var input = TestModels.RandomInput(6, 4, 1, 28, 28);
+        using (var module = new TorchGraphModule(model) { FakeQuantBits = 4 })
+        {
+            module.eval();
+            using var _ = TorchSharp.torch.no_grad();
+            var torchOut = module.forward(TorchSharp.torch.tensor(input, [4, 1, 28, 28])).data<float>().ToArray();
+            var onSnapped = Ort.Run(OnnxExport.ToBytes(snapped), input, [4, 1, 28, 28])["logits"];
+            var onFloat = Ort.Run(OnnxExport.ToBytes(model), input, [4, 1, 28, 28])["logits"];
+            Assert.True(Ort.MaxDifference(torchOut, onSnapped) < 1e-4f * Math.Max(1, onSnapped.Max(Math.Abs)), $"difference to the snapped model {Ort.MaxDifference(torchOut, onSnapped)}");
+            Assert.True(Ort.MaxDifference(torchOut, onFloat) > 1e-3f, "the grid made no difference");
+        }
+        // Gradients pass straight through the rounding: the model learns.
+        var before = Accuracy(model);
+        Trainer.Train(model, Train, new TrainOptions { Epochs = 1, Seed = 5, Threads = 2, LearningRate = 1e-2, FakeQuantBits = 4 });
+        ModelBuildTasks.Passes.Quantization.FakeQuantization.Apply(model.Graph, 4);
+        var after = Accuracy(model);
+        Assert.True(after > before + 0.2, $"4-bit accuracy {before:P1} -> {after:P1}");
+    }
+
     static float SumAbsGamma(OnnxModel model) =>
         model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").Sum(n => model.Graph.Initializers[n.Inputs[1]].Floats.ToArray().Sum(Math.Abs));
 

@@ -23,7 +23,7 @@ public sealed record FineTuneSummary(int Runs, double Seconds, int Threads);
 /// one's result, so that the order can be measured:
 /// <list type="bullet">
 /// <item><c>iq</c> snaps the weights onto its integer grid (<see cref="FakeQuantization"/>); every
-/// later step that fine-tunes snaps them back, so the grid survives;</item>
+/// later step that fine-tunes trains through that grid (quantization-aware) and snaps back;</item>
 /// <item><c>ns</c> (with fine-tuning: sparsity training first) removes channels, then fine-tunes;</item>
 /// <item><c>dc</c> prunes weights by their folded magnitude, then fine-tunes with zeros held.</item>
 /// </list>
@@ -64,12 +64,12 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                 case "ns" when point.NsRatio > 0:
                     var start = current;
                     if (settings.FineTunes)
-                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, l1) });
+                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, l1) });
                     var keep = pruned;
                     current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
                     {
                         var report = NetworkSlimming.Apply(m.Model, point.NsRatio);
-                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep), grid) : m.Model;
+                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid) : m.Model;
                         return new ChainModel(model, report);
                     });
                     break;
@@ -77,7 +77,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     current = Step(ref key, "dc" + ChainPoint.Ratio(point.DcRatio.Value), current, settings.FineTunes, m =>
                     {
                         MagnitudePruning.ApplyAsFolded(m.Model, point.DcRatio.Value);
-                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true), grid) } : m;
+                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true, grid), grid) } : m;
                     });
                     pruned = true;
                     break;
@@ -102,12 +102,13 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         return result;
     }
 
-    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, double sparsity = 0)
+    // With IQ earlier in the chain (grid set), fine-tuning trains through IQ's grid (quantization-aware).
+    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, int? grid, double sparsity = 0)
     {
         var budget = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : $"{settings.FineTuneSeconds:0} s";
         progress?.Report(new ProgressUpdate($"{what} ({budget})", 0, 1, "steps"));
         var outcome = FineTuner.Run(model, new FineTuneRun(settings.TrainData!, settings.FineTuneEpochs, settings.FineTuneSeconds, preprocess,
-            settings.FineTuneLearningRate, keepZeros, sparsity));
+            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid));
         runs++;
         seconds += outcome.Seconds;
         threads = Math.Max(threads, outcome.Threads);
