@@ -31,24 +31,29 @@ case "${1:-}" in
     bench --methods "$data" "$train" "${models[@]}"
     exit 0 ;;
   --orders)
-    # The same knobs in every order of iq, ns, dc; then the margin search in each order (VGG).
+    # The same knobs in four orders of iq, ns, dc; then the margin search in each order (VGG).
     with_training
     echo "## Orders (fine-tuning data: $(basename "$train"))"
     echo
     bench --orders "$data" "$train" "${models[0]}"
     exit 0 ;;
   --search)
-    # Margin search against the brute-force grid at the same resolution (post-training, three
-    # models), then the margin search with fine-tuning on the full training set (VGG).
-    resolution="${BENCH_RESOLUTION:-0.1}"
-    echo "## Margin search vs grid, post-training (ratio resolution $resolution)"
+    # 1. Margin search against the brute-force grid at the same resolution, post-training (the grid
+    #    evaluates about 900 points at resolution 0.1: VGG only by default, BENCH_GRID_MODELS for more).
+    # 2. The margin search alone at the default resolution, post-training, three models.
+    # 3. The margin search with fine-tuning (1 epoch per step on the full training set), VGG.
+    echo "## Margin search vs grid, post-training (ratio resolution ${BENCH_RESOLUTION:-0.1})"
     echo
-    bench --search "$data" "post:$resolution" "${models[@]}"
+    bench --search "$data" "post:${BENCH_RESOLUTION:-0.1}" ${BENCH_GRID_MODELS:-${models[0]}}
+    echo
+    echo "## Margin search, post-training (resolution 0.05)"
+    echo
+    bench --search "$data" "margin:0.05" "${models[@]}"
     with_training
     echo
     echo "## Margin search with fine-tuning (1 epoch per step on the full training set)"
     echo
-    bench --search "$data" "tuned:${BENCH_TUNED_RESOLUTION:-0.05}:1e:$data/train-images-idx3-ubyte.gz" "${models[@]}"
+    bench --search "$data" "tuned:0.05:1e:$data/train-images-idx3-ubyte.gz" ${BENCH_TUNED_MODELS:-${models[0]}}
     exit 0 ;;
 esac
 

@@ -7,7 +7,7 @@ using ModelBuildTasks.Packaging;
 
 // Usage: mbt-bench DATA_DIR MODEL...            the IQ table (issue 4)
 //        mbt-bench --methods DATA_DIR TRAIN MODEL...  IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned on TRAIN
-//        mbt-bench --orders DATA_DIR TRAIN MODEL...   the same ratios in every order of iq, ns, dc: fixed (post-training and fine-tuned) and searched
+//        mbt-bench --orders DATA_DIR TRAIN MODEL...   the same ratios in four orders of iq, ns, dc: fixed (post-training and fine-tuned) and searched
 //        mbt-bench --search DATA_DIR SPEC MODEL...    margin search vs grid; SPEC is one of
 //              post:RESOLUTION                       both searches post-training at that ratio resolution
 //              margin:RESOLUTION                     the margin search only, post-training

@@ -25,6 +25,8 @@ static class CompressCommand
         var search = new Option<string?>("--search") { Description = "margin (default: the margin search), grid (brute force over the same resolution) or fixed (--bits, --ns-ratio, --dc-ratio as given; implied by any of them)." };
         var resolution = new Option<double>("--resolution") { Description = "Step of the ns/dc ratios the search considers.", DefaultValueFactory = _ => 0.05 };
         var maxEvaluations = new Option<int>("--max-evaluations") { Description = "Evaluation budget of the margin search.", DefaultValueFactory = _ => 40 };
+        var maxNs = new Option<double>("--max-ns-ratio") { Description = "The search removes at most this fraction of channels.", DefaultValueFactory = _ => 0.9 };
+        var maxDc = new Option<double>("--max-dc-ratio") { Description = "The search prunes at most this fraction of weights.", DefaultValueFactory = _ => 0.95 };
         var minBits = new Option<int>("--min-bits") { Description = "The search tries weight bits from 8 down to this.", DefaultValueFactory = _ => 4 };
         var nsRatio = new Option<double>("--ns-ratio") { Description = "Fixed: fraction of channels ns removes.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "Fixed: fraction of weights dc prunes by magnitude.", DefaultValueFactory = _ => 0.5 };
@@ -51,7 +53,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => ExitCodes.Guard(() =>
@@ -78,6 +80,8 @@ static class CompressCommand
                 Resolution = result.GetValue(resolution),
                 MaxEvaluations = result.GetValue(maxEvaluations),
                 MinBits = result.GetValue(minBits),
+                MaxNsRatio = result.GetValue(maxNs),
+                MaxDcRatio = result.GetValue(maxDc),
                 FineTuneSeconds = result.GetValue(fineTuneSeconds),
                 Bits = result.GetValue(bits),
                 NsRatio = result.GetValue(nsRatio),
