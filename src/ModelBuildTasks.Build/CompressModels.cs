@@ -130,6 +130,8 @@ public sealed class CompressModels : ToolTask
         Option("--resolution", "Resolution");
         Option("--max-evaluations", "MaxEvaluations");
         Option("--min-bits", "MinBits");
+        Option("--max-ns-ratio", "MaxNsRatio");
+        Option("--max-dc-ratio", "MaxDcRatio");
         Option("--max-accuracy-drop", "MaxAccuracyDrop");
         Option("--target-accuracy", "TargetAccuracy");
         Option("--methods", "Methods");
