@@ -17,7 +17,7 @@ public static class MarginSearch
     /// <param name="methods">The stages, in order.</param>
     /// <param name="baselineAccuracy">The float model's validation accuracy.</param>
     /// <param name="target">The accuracy the result must keep.</param>
-    /// <param name="budget">At most this many evaluations in all.</param>
+    /// <param name="budget">At most this many evaluations in all (each stage still gets one).</param>
     /// <param name="fineTuned">Whether candidates are fine-tuned (the first guesses go further).</param>
     public static SearchResult Run(CandidateEvaluator evaluator, SearchSpace space, IReadOnlyList<string> methods, double baselineAccuracy, double target, int budget, bool fineTuned = false)
     {
