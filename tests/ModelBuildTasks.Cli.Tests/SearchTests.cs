@@ -50,6 +50,7 @@ public class SearchTests
         Assert.Equal("fixed", fixedBits.Json.GetProperty("search").GetString());
         Assert.Equal("6", fixedBits.Json.GetProperty("chosen").GetProperty("bits").GetString());
         Assert.Equal(1, fixedBits.Json.GetProperty("evaluations").GetInt32());
+        Assert.DoesNotContain("MBT1402", fixedBits.Stderr); // fixed knobs spend no budget: no noise warning
 
         var contradiction = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "margin", "--bits", "6", "-o", temp.File("x.cmodel"), "--no-cache");
         CliRunner.AssertCleanError(contradiction, 1, ErrorCodes.InvalidSetting);
@@ -67,6 +68,8 @@ public class SearchTests
         var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--max-validation-images", "200", "-o", temp.File("m.cmodel"), "--no-cache");
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("margin search", result.Stdout);
+        // 200 images measure accuracy far more coarsely than a 1-point budget: the user is told.
+        Assert.Matches(@"m\.onnx: warning MBT1402: 200 validation images measure accuracy to \+-\d", result.Stderr);
         foreach (var stage in new[] { "iq", "ns", "dc" }) Assert.Matches($@"[│|] {stage} ", result.Stdout);
     }
 }
