@@ -41,7 +41,7 @@ case "${1:-}" in
     # 1. Margin search against the brute-force grid at the same resolution, post-training (the grid
     #    evaluates about 900 points at resolution 0.1: VGG only by default, BENCH_GRID_MODELS for more).
     # 2. The margin search alone at the default resolution, post-training, three models.
-    # 3. The margin search with fine-tuning (1 epoch per step on the full training set), VGG.
+    # 3. The margin search with fine-tuning (BENCH_TUNED_EPOCHS, default 2, per step on the full training set), VGG.
     echo "## Margin search vs grid, post-training (ratio resolution ${BENCH_RESOLUTION:-0.1})"
     echo
     bench --search "$data" "post:${BENCH_RESOLUTION:-0.1}" ${BENCH_GRID_MODELS:-${models[0]}}
@@ -51,9 +51,9 @@ case "${1:-}" in
     bench --search "$data" "margin:0.05" "${models[@]}"
     with_training
     echo
-    echo "## Margin search with fine-tuning (1 epoch per step on the full training set)"
+    echo "## Margin search with fine-tuning (${BENCH_TUNED_EPOCHS:-2} epochs per step on the full training set)"
     echo
-    bench --search "$data" "tuned:0.05:1e:$data/train-images-idx3-ubyte.gz" ${BENCH_TUNED_MODELS:-${models[0]}}
+    bench --search "$data" "tuned:0.05:${BENCH_TUNED_EPOCHS:-2}e:$data/train-images-idx3-ubyte.gz" ${BENCH_TUNED_MODELS:-${models[0]}}
     exit 0 ;;
 esac
 
