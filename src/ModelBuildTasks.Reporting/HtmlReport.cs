@@ -25,7 +25,7 @@ public static class HtmlReport
             .Append(".ok{color:#176d2c}.miss{color:#b00020}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}</style></head><body>\n");
         s.Append("<h1>Compression report: ").Append(E(Path.GetFileName(report.Model))).Append("</h1>\n");
         s.Append(report.TargetMet ? "<p class=\"ok\">The compressed model meets the accuracy target.</p>\n" : "<p class=\"miss\"><strong>The compressed model does not meet the accuracy target.</strong></p>\n");
-        foreach (var warning in report.Warnings) s.Append("<p class=\"miss\">Warning ").Append(E(warning)).Append("</p>\n");
+        foreach (var warning in report.Warnings) s.Append("<p class=\"miss\">Warning ").Append(E($"{warning.Code}: {warning.Message}")).Append("</p>\n");
         s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
         s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({report.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)</td></tr>\n");
         s.Append($"<tr><td>weights (nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");

@@ -138,11 +138,7 @@ static class CompressCommand
                 AtomicFile.WriteAllText(wrapperPath, WrapperGenerator.Generate(spec));
             }
 
-            foreach (var warning in summary.Warnings)
-            {
-                var colon = warning.IndexOf(':');
-                Console.Error.WriteLine($"{modelPath}: warning {warning[..colon]}:{warning[(colon + 1)..]}");
-            }
+            foreach (var warning in summary.Warnings) Console.Error.WriteLine($"{modelPath}: warning {warning.Code}: {warning.Message}");
             if (result.GetValue(json)) Console.WriteLine(summary.ToJson());
             else Print(summary, outputPath);
 

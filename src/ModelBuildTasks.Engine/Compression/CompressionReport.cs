@@ -73,8 +73,8 @@ public sealed record CompressionReport
     public string EngineVersion { get; init; } = Compressor.EngineVersion;
     /// <summary>SHA-256 of the container this report describes.</summary>
     public string ContainerSha256 { get; init; } = "";
-    /// <summary>Warnings for the user, each starting with its code (e.g. <c>MBT1402: ...</c>).</summary>
-    public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>Warnings for the user.</summary>
+    public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
     /// <summary>"hit", "miss" or "off".</summary>
     public string Cache { get; init; } = "off";
 
@@ -89,17 +89,15 @@ public sealed record CompressionReport
     public CompressionReport For(byte[] container, Graph.OnnxModel original)
     {
         var storage = Storage(container);
-        return ForStorage(container, original, storage);
+        return this with
+        {
+            Tensors = storage,
+            Layers = PerLayer(original, storage),
+            CompressedBytes = container.Length,
+            Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
+            ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
+        };
     }
-
-    CompressionReport ForStorage(byte[] container, Graph.OnnxModel original, IReadOnlyList<Container.TensorStorage> storage) => this with
-    {
-        Tensors = storage,
-        Layers = PerLayer(original, storage),
-        CompressedBytes = container.Length,
-        Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
-        ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
-    };
 
     static IReadOnlyList<Container.TensorStorage> Storage(byte[] bytes)
     {
@@ -131,7 +129,7 @@ public sealed record CompressionReport
         var s = new StringBuilder();
         s.Append("# Compression report: ").Append(Path.GetFileName(Model)).Append("\n\n");
         s.Append(TargetMet ? "The compressed model meets the accuracy target.\n\n" : "**The compressed model does not meet the accuracy target.**\n\n");
-        foreach (var warning in Warnings) s.Append("> Warning ").Append(warning).Append("\n\n");
+        foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {warning.Message}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
         s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller) |\n");
         s.Append($"| validation accuracy ({Measure}) | {P(BaselineAccuracy)} | {P(FinalAccuracy)} (target {P(TargetAccuracy)}) |\n");

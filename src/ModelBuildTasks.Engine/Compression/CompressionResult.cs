@@ -16,6 +16,11 @@ public sealed record CompressionResult(byte[] Container, CompressionReport Repor
 /// <param name="Chosen">Whether it is the result.</param>
 public sealed record CandidateResult(string Description, long Bytes, double Accuracy, string Stage = "", int? Bits = null, double NsRatio = 0, double? DcRatio = null, bool Chosen = false);
 
+/// <summary>A warning for the user, with its code.</summary>
+/// <param name="Code">The code, e.g. <c>MBT1402</c>.</param>
+/// <param name="Message">What to know and what to do.</param>
+public sealed record ReportWarning(string Code, string Message);
+
 /// <summary>Channels NS kept in one layer.</summary>
 /// <param name="Layer">The tensor whose channels were counted (a conv output).</param>
 /// <param name="Kept">Channels kept.</param>

@@ -102,11 +102,11 @@ public static class Compressor
     }
 
     // Two standard errors of the validation accuracy against the budget: beyond it, passing the target on validation says little.
-    static IReadOnlyList<string> Warnings(CompressionSettings settings, int images, double accuracy)
+    static IReadOnlyList<ReportWarning> Warnings(CompressionSettings settings, int images, double accuracy)
     {
         var noise = 2 * Math.Sqrt(accuracy * (1 - accuracy) / Math.Max(1, images)) * 100;
         return settings.TargetAccuracy is null && settings.Search != SearchKind.Fixed && noise > settings.MaxAccuracyDrop
-            ? [$"{ErrorCodes.NoisyValidation}: {images} validation images measure accuracy to +-{noise:0.0#} points (two standard errors), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images"]
+            ? [new(ErrorCodes.NoisyValidation, $"{images} validation images measure accuracy to +-{noise:0.0#} points (two standard errors), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images")]
             : [];
     }
 

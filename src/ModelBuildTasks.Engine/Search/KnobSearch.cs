@@ -62,9 +62,10 @@ public static class KnobSearch
                 x = sameSide >= 2 ? (lo + hi) / 2.0 : lo + (hi - lo) * mLo / (mLo - mHi);
             else if (lo >= 0)
             {
-                var reference = probes.Where(p => p.Margin >= 0 && p.Index < lo).OrderByDescending(p => p.Index)
-                    .Select(p => ((double)p.Index, p.Margin)).Cast<(double Index, double Margin)?>().FirstOrDefault()
-                    ?? (anchor is { } a && a.Index < lo ? a : null);
+                // The slope's other end: the nearest pass below lo, else the anchor.
+                var reference = anchor is { } a && a.Index < lo ? a : ((double Index, double Margin)?)null;
+                foreach (var p in probes)
+                    if (p.Margin >= 0 && p.Index < lo && (reference is not { } r0 || p.Index > r0.Index)) reference = (p.Index, p.Margin);
                 if (reference is { } r && r.Margin > mLo) x = lo + mLo * (lo - r.Index) / (r.Margin - mLo); // where the line through both reaches the target
                 else x = lo + Math.Max(2, 2 * (lo - (reference?.Index ?? lo - 1))); // no drop seen: stride out
             }
