@@ -46,15 +46,8 @@ foreach (var modelPath in args[1..])
     var (container, result) = Compressor.Run(modelPath, validation, test, new CompressionSettings { Methods = ["iq"], Search = SearchKind.Fixed });
     var original = ModelFile.LoadOnnxBytes(modelPath);
     var compressed = ContainerPackaging.ToOnnx(container);
-    // Latency of both models in the same run, alternating, single image, 2 threads.
-    var options = new RunnerOptions { Threads = 2 };
-    var sample = testData.Subset(Enumerable.Range(0, 200).ToArray());
-    using var fp32 = new ModelRunner(original, options);
-    using var int8 = new ModelRunner(compressed, options);
-    var a = new List<double>(); var b = new List<double>();
-    for (var round = 0; round < 5; round++) { a.AddRange(fp32.MeasureLatency(sample, 200)); b.AddRange(int8.MeasureLatency(sample, 200)); }
-    var fp32Ms = Evaluator.Percentile(a, 0.5);
-    var int8Ms = Evaluator.Percentile(b, 0.5);
+    var speed = Speed.Compare(original, compressed, testData)[1]; // batch 1, 2 threads
+    var (fp32Ms, int8Ms) = (speed.Fp32Ms, speed.CompressedMs);
     var parameters = ModelFile.Load(modelPath).Graph.ParameterCount;
     string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
     Console.WriteLine(string.Join(" | ", [

@@ -19,6 +19,7 @@ static class SearchBench
         Console.WriteLine("| model | search | fine-tuning | evaluations | seconds | size ratio | val acc (target) | test fp32 → compressed | test drop | latency ratio | chosen |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         var comparisons = new List<string>();
+        var speeds = new List<(string Name, byte[] Fp32, byte[] Compressed)>();
         foreach (var model in models)
         {
             var runs = new Dictionary<SearchKind, CompressionReport>();
@@ -30,8 +31,10 @@ static class SearchBench
                     settings = parts[2].EndsWith('e')
                         ? settings with { FineTuneEpochs = int.Parse(parts[2][..^1], CultureInfo.InvariantCulture), TrainData = parts[3] }
                         : settings with { FineTuneSeconds = double.Parse(parts[2], CultureInfo.InvariantCulture), TrainData = parts[3] };
-                var (_, r) = Compressor.Run(model, validation, test, settings);
+                var (container, r) = Compressor.Run(model, validation, test, settings);
                 runs[kind] = r;
+                speeds.Add(($"{Path.GetFileName(model)} ({r.Search}, {r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x)",
+                    ModelBuildTasks.Graph.ModelFile.LoadOnnxBytes(model), ModelBuildTasks.Packaging.ContainerPackaging.ToOnnx(container)));
                 if (reports is not null)
                 {
                     Directory.CreateDirectory(reports);
@@ -53,5 +56,12 @@ static class SearchBench
                     $"evaluations {g.Evaluations}/{m.Evaluations} = {(double)g.Evaluations / m.Evaluations:0.0}x fewer, time {g.Seconds:0}/{m.Seconds:0} s = {g.Seconds / m.Seconds:0.0}x less");
         }
         if (comparisons.Count > 0) Console.WriteLine("\n" + string.Join("\n", comparisons));
+
+        // Speed of each result against its fp32 original, measured after the searches so that nothing else runs.
+        var images = ModelBuildTasks.Data.DatasetLoader.Load(test);
+        Console.WriteLine($"\n| model (result) | {Speed.Header} |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var (name, fp32, compressed) in speeds)
+            Console.WriteLine($"| {name} | {Speed.Row(Speed.Compare(fp32, compressed, images))} |");
     }
 }

@@ -139,6 +139,7 @@ public sealed class CompressModels : ToolTask
         Option("--ns-ratio", "NsRatio");
         Option("--dc-ratio", "DcRatio");
         Option("--shared-levels", "SharedLevels");
+        Option("--pruning-scope", "PruningScope");
         Option("--preprocess", "Preprocess");
         Option("--labels", "Labels");
         Option("--calibration", "Calibration");

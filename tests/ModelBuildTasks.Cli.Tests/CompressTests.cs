@@ -161,6 +161,7 @@ public class CompressTests
     [InlineData("--calibration", "entropy", "--calibration must be")]
     [InlineData("--methods", "dc", "list iq too")]
     [InlineData("--dc-ratio", "1.5", "dc ratio must be")]
+    [InlineData("--pruning-scope", "row", "--pruning-scope must be global or layer")]
     public void BadSettings_FailCleanly(string option, string value, string message)
     {
         using var temp = new TestPaths.TempFolder();

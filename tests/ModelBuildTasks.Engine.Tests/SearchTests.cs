@@ -43,6 +43,25 @@ public class SearchTests
     }
 
     [Fact]
+    public void DcPrunesUnderOneGlobalThresholdByDefault_AndTheScopeIsPartOfTheCacheKey()
+    {
+        var source = TestModels.RandomizeBatchNorm(TestModels.Plain(), seed: 4);
+        var settings = new CompressionSettings { Search = SearchKind.Fixed, Methods = ["iq", "dc"], TargetAccuracy = 0 };
+        Assert.Equal(Passes.Pruning.PruningScope.Global, settings.PruningScope);
+        Assert.NotEqual(settings.Canonical(), (settings with { PruningScope = Passes.Pruning.PruningScope.PerLayer }).Canonical());
+
+        double[] Sparsities(CompressionSettings s)
+        {
+            var model = new ChainBuilder(source, s, "scale=0.00392156862745098").Build(new ChainPoint(8, 0, 0.5)).Model;
+            return [.. Passes.Pruning.MagnitudePruning.PrunableWeights(model.Graph).Select(t => t.Floats.ToArray().Count(v => v == 0) / (double)t.ElementCount)];
+        }
+        var global = Sparsities(settings);
+        var perLayer = Sparsities(settings with { PruningScope = Passes.Pruning.PruningScope.PerLayer });
+        Assert.All(perLayer, r => Assert.Equal(0.5, r, 0.02));
+        Assert.True(global.Max() - global.Min() > 0.1, $"one global threshold should prune layers unequally: {string.Join(", ", global)}");
+    }
+
+    [Fact]
     public void IqFirst_KeepsItsGridThroughSlimming_WhileNsFirst_QuantizesAfresh()
     {
         using var temp = new TestPaths.TempFolder();

@@ -3,6 +3,7 @@ using System.Globalization;
 using ModelBuildTasks.Codegen;
 using ModelBuildTasks.Compression;
 using ModelBuildTasks.Container;
+using ModelBuildTasks.Passes.Pruning;
 using ModelBuildTasks.Passes.Quantization;
 using Spectre.Console;
 
@@ -30,6 +31,7 @@ static class CompressCommand
         var minBits = new Option<int>("--min-bits") { Description = "The search tries weight bits from 8 down to this.", DefaultValueFactory = _ => 4 };
         var nsRatio = new Option<double>("--ns-ratio") { Description = "Fixed: fraction of channels ns removes.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "Fixed: fraction of weights dc prunes by magnitude.", DefaultValueFactory = _ => 0.5 };
+        var pruningScope = new Option<string>("--pruning-scope") { Description = "With dc: global (one magnitude threshold over all layers) or layer (the same fraction of every layer).", DefaultValueFactory = _ => "global" };
         var sharedLevels = new Option<int>("--shared-levels") { Description = "With dc: weight levels shared per layer (0 = no sharing).", DefaultValueFactory = _ => 16 };
         var fineTuneEpochs = new Option<int>("--fine-tune-epochs") { Description = "Fine-tune after pruning (ns, dc) for N epochs with the training add-on (0 = post-training).", DefaultValueFactory = _ => 0 };
         var fineTuneSeconds = new Option<double?>("--fine-tune-seconds") { Description = "Fine-tuning budget in seconds per step (alone, or capping --fine-tune-epochs)." };
@@ -53,7 +55,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => ExitCodes.Guard(() =>
@@ -91,6 +93,12 @@ static class CompressCommand
                 L1Gamma = result.GetValue(l1Gamma),
                 DcRatio = result.GetValue(dcRatio),
                 SharedLevels = result.GetValue(sharedLevels),
+                PruningScope = result.GetValue(pruningScope)!.ToLowerInvariant() switch
+                {
+                    "global" => PruningScope.Global,
+                    "layer" => PruningScope.PerLayer,
+                    var other => throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--pruning-scope must be global or layer, not '{other}'"),
+                },
                 Calibration = result.GetValue(calibration)!.ToLowerInvariant() switch
                 {
                     "auto" => null,

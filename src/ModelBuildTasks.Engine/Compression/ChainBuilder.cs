@@ -76,7 +76,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                 case "dc" when point.DcRatio is > 0:
                     current = Step(ref key, "dc" + ChainPoint.Ratio(point.DcRatio.Value), current, settings.FineTunes, m =>
                     {
-                        MagnitudePruning.ApplyAsFolded(m.Model, point.DcRatio.Value);
+                        MagnitudePruning.ApplyAsFolded(m.Model, point.DcRatio.Value, settings.PruningScope);
                         return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true, grid), grid) } : m;
                     });
                     pruned = true;

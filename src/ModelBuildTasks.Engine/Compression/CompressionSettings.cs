@@ -1,4 +1,5 @@
 using System.Globalization;
+using ModelBuildTasks.Passes.Pruning;
 using ModelBuildTasks.Passes.Quantization;
 
 namespace ModelBuildTasks.Compression;
@@ -40,6 +41,8 @@ public sealed record CompressionSettings
     public double NsRatio { get; init; } = 0.3;
     /// <summary>With <see cref="SearchKind.Fixed"/>: deep compression's fraction of Conv/Gemm/MatMul weights pruned by magnitude.</summary>
     public double DcRatio { get; init; } = 0.5;
+    /// <summary>Deep compression: one magnitude threshold over all layers (default; layers of small weights, such as wide fully connected ones, lose more) or the same fraction of every layer.</summary>
+    public PruningScope PruningScope { get; init; } = PruningScope.Global;
     /// <summary>Deep compression: shared weight levels per layer (0 = no sharing).</summary>
     public int SharedLevels { get; init; } = 16;
     /// <summary>Fine-tuning epochs after each pruning step (0 = post-training only). Needs <see cref="TrainData"/> and the training add-on.</summary>
@@ -118,6 +121,7 @@ public sealed record CompressionSettings
             "max_validation=" + MaxValidationImages.ToString(CultureInfo.InvariantCulture),
             "ns_ratio=" + (fixedKnobs && Methods.Contains("ns") ? F(NsRatio) : ""),
             "dc_ratio=" + (fixedKnobs && Methods.Contains("dc") ? F(DcRatio) : ""),
+            "dc_scope=" + (Methods.Contains("dc") ? PruningScope.ToString().ToLowerInvariant() : ""),
             "shared_levels=" + (Methods.Contains("dc") ? SharedLevels.ToString(CultureInfo.InvariantCulture) : ""),
             "fine_tune=" + (FineTunes ? $"{FineTuneEpochs}e/{(FineTuneSeconds is { } sec ? F(sec) : "")}s@{F(FineTuneLearningRate)}/l1={(L1Gamma is { } l1 ? F(l1) : "auto")}" : ""));
     }
