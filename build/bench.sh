@@ -5,7 +5,8 @@
 #  2. the no-op rebuild overhead: a consuming app with the three models vs the same app without
 #     them, each rebuilt with nothing changed, median of 7 builds.
 #  build/bench.sh --methods | --orders | --search: the method, order and search tables of
-#  docs/benchmarks.md (these fine-tune, with the training add-on built here).
+#  docs/benchmarks.md (these fine-tune, with the training add-on built here). With
+#  BENCH_REPORTS=DIR, --search also writes each result's report (.json, .html) and container there.
 # Installs the full dataset from Debian's package. Usage: build/bench.sh [MODE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -14,7 +14,6 @@ static class OrderBench
     {
         using var data = new BenchData(dataDir);
         var (validation, test) = (data.Validation, data.Test);
-        string Drop(CompressionReport r) => (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture);
 
         Console.WriteLine("| model | order | knobs | fine-tuning | size ratio | test drop (points) | evaluations | seconds |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
@@ -26,7 +25,7 @@ static class OrderBench
             var knobs = settings.Search == SearchKind.Fixed ? "bits 8, ns 0.3, dc 0.7, 16 levels"
                 : string.Join(" ", r.Chosen.Where(kv => kv.Key is "bits" or "ns_ratio" or "dc_ratio" or "shared_levels").Select(kv => $"{kv.Key}={kv.Value}"));
             Console.WriteLine($"| {Path.GetFileName(model)} | {string.Join("→", methods)} | {label}: {knobs} | {(settings.FineTunes ? "1 epoch/step" : "none")} | " +
-                $"{r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x | {Drop(r)} | {r.Evaluations} | {r.Seconds.ToString("0", CultureInfo.InvariantCulture)} |");
+                $"{Cells.Times(r.Ratio)} | {Cells.TestDrop(r)} | {r.Evaluations} | {r.Seconds.ToString("0", CultureInfo.InvariantCulture)} |");
         }
     }
 

@@ -8,6 +8,7 @@ using ModelBuildTasks.Packaging;
 // Usage: mbt-bench DATA_DIR MODEL...            the IQ table (issue 4)
 //        mbt-bench --methods DATA_DIR TRAIN MODEL...  IQ, NS, DC and IQ+NS+DC at fixed ratios, post-training and fine-tuned on TRAIN
 //        mbt-bench --orders DATA_DIR TRAIN MODEL...   the same ratios in four orders of iq, ns, dc: fixed (post-training and fine-tuned) and searched
+//        mbt-bench --speed DATA_DIR MODEL CONTAINER   fp32 against compressed at batch 1 (1 and 2 threads) and batch 64
 //        mbt-bench --search DATA_DIR SPEC MODEL...    margin search vs grid; SPEC is one of
 //              post:RESOLUTION                       both searches post-training at that ratio resolution
 //              margin:RESOLUTION                     the margin search only, post-training
@@ -18,6 +19,14 @@ using ModelBuildTasks.Packaging;
 if (args[0] == "--orders")
 {
     OrderBench.Run(args[1], args[2], args[3..]);
+    return;
+}
+if (args[0] == "--speed")
+{
+    // The fp32 model against a container compressed from it, on the held-out test images.
+    using var speedData = new BenchData(args[1]);
+    var figures = Speed.Compare(ModelFile.LoadOnnxBytes(args[2]), ContainerPackaging.ToOnnx(File.ReadAllBytes(args[3])), DatasetLoader.Load(speedData.Test));
+    Console.WriteLine($"| model (result) | {Speed.Header} |\n|---|---|---|---|\n| {Path.GetFileName(args[3])} | {Speed.Row(figures)} |");
     return;
 }
 if (args[0] == "--search")
@@ -49,14 +58,11 @@ foreach (var modelPath in args[1..])
     var speed = Speed.Compare(original, compressed, testData)[1]; // batch 1, 2 threads
     var (fp32Ms, int8Ms) = (speed.Fp32Ms, speed.CompressedMs);
     var parameters = ModelFile.Load(modelPath).Graph.ParameterCount;
-    string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
     Console.WriteLine(string.Join(" | ", [
-        $"| {Path.GetFileName(modelPath)}", parameters.ToString("N0", CultureInfo.InvariantCulture),
-        result.OriginalBytes.ToString("N0", CultureInfo.InvariantCulture), result.CompressedBytes.ToString("N0", CultureInfo.InvariantCulture),
-        result.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x", P(result.BaselineTestAccuracy), P(result.TestAccuracy),
-        (((result.BaselineTestAccuracy ?? 0) - (result.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture),
+        $"| {Path.GetFileName(modelPath)}", Cells.Count(parameters), Cells.Count(result.OriginalBytes), Cells.Count(result.CompressedBytes),
+        Cells.Times(result.Ratio), Cells.Percent(result.BaselineTestAccuracy), Cells.Percent(result.TestAccuracy), Cells.TestDrop(result),
         fp32Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms", int8Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms",
-        (fp32Ms / int8Ms).ToString("0.00", CultureInfo.InvariantCulture) + "x", result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
+        Cells.Times(fp32Ms / int8Ms), result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
 }
 
 static void MethodsTable(string[] models, string validation, string test, string train)
@@ -79,12 +85,9 @@ static void MethodsTable(string[] models, string validation, string test, string
         var (container, r) = Compressor.Run(modelPath, validation, test, run);
         var parameters = ModelBuildTasks.Packaging.ContainerPackaging.Read(container).Container.Tensors
             .Where(t => t.ElementType is 1 or 3 && t.Dims.Length > 1).Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
-        string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
         Console.WriteLine(string.Join(" | ", [
             $"| {Path.GetFileName(modelPath)}", name, epochs > 0 ? $"{epochs} epoch" : "none",
-            r.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x", parameters.ToString("N0", CultureInfo.InvariantCulture),
-            P(r.BaselineTestAccuracy), P(r.TestAccuracy), (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture),
-            (r.LatencyMsOriginal / Math.Max(1e-9, r.LatencyMsCompressed)).ToString("0.00", CultureInfo.InvariantCulture) + "x",
+            Cells.Times(r.Ratio), Cells.Count(parameters), Cells.Percent(r.BaselineTestAccuracy), Cells.Percent(r.TestAccuracy), Cells.TestDrop(r), Cells.Speedup(r),
             r.Seconds.ToString("0", CultureInfo.InvariantCulture) + " |"]));
     }
 }

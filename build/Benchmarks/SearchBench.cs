@@ -33,22 +33,21 @@ static class SearchBench
                         : settings with { FineTuneSeconds = double.Parse(parts[2], CultureInfo.InvariantCulture), TrainData = parts[3] };
                 var (container, r) = Compressor.Run(model, validation, test, settings);
                 runs[kind] = r;
-                speeds.Add(($"{Path.GetFileName(model)} ({r.Search}, {r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x)",
+                speeds.Add(($"{Path.GetFileName(model)} ({r.Search}, {Cells.Times(r.Ratio)})",
                     ModelBuildTasks.Graph.ModelFile.LoadOnnxBytes(model), ModelBuildTasks.Packaging.ContainerPackaging.ToOnnx(container)));
                 if (reports is not null)
                 {
                     Directory.CreateDirectory(reports);
                     var stem = Path.Combine(reports, $"{Path.GetFileNameWithoutExtension(model)}-{kind.ToString().ToLowerInvariant()}-{parts[0]}");
                     File.WriteAllText(stem + ".json", r.ToJson());
+                    File.WriteAllBytes(stem + ".cmodel", container);
                     File.WriteAllText(stem + ".html", ModelBuildTasks.Reporting.HtmlReport.Render(r));
                 }
-                string P(double? v) => ((v ?? 0) * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
                 Console.WriteLine(string.Join(" | ", [
                     $"| {Path.GetFileName(model)}", r.Search, r.FineTuning is { } ft ? $"{(parts[2].EndsWith('e') ? parts[2][..^1] + " epoch" : parts[2] + " s")}/step, {ft.Runs} runs, {ft.Threads} threads" : "none",
                     r.Evaluations.ToString(CultureInfo.InvariantCulture), r.Seconds.ToString("0", CultureInfo.InvariantCulture),
-                    r.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x", $"{P(r.FinalAccuracy)} ({P(r.TargetAccuracy)})",
-                    $"{P(r.BaselineTestAccuracy)} → {P(r.TestAccuracy)}", (((r.BaselineTestAccuracy ?? 0) - (r.TestAccuracy ?? 0)) * 100).ToString("0.00", CultureInfo.InvariantCulture),
-                    (r.LatencyMsOriginal / Math.Max(1e-9, r.LatencyMsCompressed)).ToString("0.00", CultureInfo.InvariantCulture) + "x",
+                    Cells.Times(r.Ratio), $"{Cells.Percent(r.FinalAccuracy)} ({Cells.Percent(r.TargetAccuracy)})",
+                    $"{Cells.Percent(r.BaselineTestAccuracy)} → {Cells.Percent(r.TestAccuracy)}", Cells.TestDrop(r), Cells.Speedup(r),
                     string.Join(" ", r.Chosen.Where(kv => kv.Key is not ("methods" or "calibration")).Select(kv => $"{kv.Key}={kv.Value}")) + " |"]));
             }
             if (runs.TryGetValue(SearchKind.Margin, out var m) && runs.TryGetValue(SearchKind.Grid, out var g))

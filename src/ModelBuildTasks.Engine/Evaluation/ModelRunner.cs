@@ -5,8 +5,9 @@ namespace ModelBuildTasks.Evaluation;
 
 /// <summary>
 /// One ONNX Runtime session over an image classifier: checks that a dataset fits the model's
-/// input, runs it in batches and measures per-image latency. Full graph optimisation, sequential
-/// execution, and a fixed, reported number of intra-op threads.
+/// input, runs it in batches (zero-padded to a fixed batch size, the padding never reported) and
+/// measures per-image latency. Full graph optimisation unless turned off, sequential execution, and
+/// a fixed, reported number of intra-op threads.
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
@@ -25,7 +26,7 @@ public sealed class ModelRunner : IDisposable
         Options = options ?? new RunnerOptions();
         using var sessionOptions = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            GraphOptimizationLevel = Options.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = Options.EffectiveThreads,
             InterOpNumThreads = 1,
@@ -76,28 +77,51 @@ public sealed class ModelRunner : IDisposable
         static bool Matches(long dim, int size) => dim < 0 || dim == size;
     }
 
+    /// <summary>The model's input name.</summary>
+    public string InputName => inputName;
+
     /// <summary>The top-1 class of every image, computed in batches.</summary>
     public int[] PredictTop1(ImageDataset data, IProgress<Progress.ProgressUpdate>? progress = null)
     {
-        CheckCompatible(data);
         var predictions = new int[data.Count];
+        ForEachBatch(data, [outputName], (start, count, _, logits) =>
+        {
+            var classes = logits.Length / count;
+            for (var i = 0; i < count; i++) predictions[start + i] = ArgMax(logits.Slice(i * classes, classes));
+            progress?.Report(new Progress.ProgressUpdate("evaluate", start + count, data.Count, "images"));
+        });
+        return predictions;
+    }
+
+    /// <summary>
+    /// Runs every image of <paramref name="data"/> in batches and hands <paramref name="visit"/>, per
+    /// batch and requested output, the first image's index, the number of images and that output's
+    /// values for those images (padding rows removed).
+    /// </summary>
+    public void ForEachBatch(ImageDataset data, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit)
+    {
+        CheckCompatible(data);
         for (var start = 0; start < data.Count; start += BatchSize)
         {
             var count = Math.Min(BatchSize, data.Count - start);
-            var logits = Run(data.Pixels.AsSpan(start * data.ImageSize, count * data.ImageSize), count);
-            var classes = logits.Length / BatchRows(count);
-            for (var i = 0; i < count; i++) predictions[start + i] = ArgMax(logits.AsSpan(i * classes, classes));
-            progress?.Report(new Progress.ProgressUpdate("evaluate", start + count, data.Count, "images"));
+            Run(data.Pixels.AsSpan(start * data.ImageSize, count * data.ImageSize), count, outputs, (name, values) => visit(start, count, name, values));
         }
-        return predictions;
     }
 
     /// <summary>Runs <paramref name="count"/> images and returns the first output (e.g. logits), row after row.</summary>
     public float[] Run(ReadOnlySpan<float> images, int count)
     {
+        float[] result = [];
+        Run(images, count, [outputName], (_, values) => result = values.ToArray());
+        return result;
+    }
+
+    // Runs `count` images (zero-padded to a fixed batch size) and visits each requested output's rows for those images.
+    void Run(ReadOnlySpan<float> images, int count, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
+    {
         var rows = BatchRows(count);
         var perImage = images.Length / count;
-        var batch = new float[rows * perImage]; // zero-padded when the model's batch is fixed and larger
+        var batch = new float[rows * perImage];
         images.CopyTo(batch);
         var shape = inputDims.ToArray();
         shape[0] = rows;
@@ -106,8 +130,12 @@ public sealed class ModelRunner : IDisposable
         try
         {
             using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
-            using var outputs = session.Run(runOptions, [inputName], [input], [outputName]);
-            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+            using var results = session.Run(runOptions, [inputName], [input], outputs.ToArray());
+            for (var i = 0; i < outputs.Count; i++)
+            {
+                var all = results[i].GetTensorDataAsSpan<float>();
+                visit(outputs[i], all[..(all.Length / rows * count)]);
+            }
         }
         catch (OnnxRuntimeException e)
         {

@@ -9,6 +9,9 @@ public sealed record RunnerOptions
     /// <summary>Images per batch for accuracy runs (ignored when the model has a fixed batch size).</summary>
     public int BatchSize { get; init; } = 64;
 
+    /// <summary>Whether ONNX Runtime optimises the graph (fusions, int8 kernels). Off only where intermediate tensors must be computed exactly as written, as in calibration.</summary>
+    public bool Optimize { get; init; } = true;
+
     /// <summary>The threads actually used.</summary>
     public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
 }

@@ -1,5 +1,5 @@
-using Microsoft.ML.OnnxRuntime;
 using ModelBuildTasks.Data;
+using ModelBuildTasks.Evaluation;
 using ModelBuildTasks.Graph;
 
 namespace ModelBuildTasks.Passes.Quantization;
@@ -27,14 +27,11 @@ public static class Calibrator
         var inputName = model.Graph.Inputs[0].Name;
         foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName))
             proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
-        using var session = new InferenceSession(Onnx.OnnxModelFile.ToBytes(proto), options);
-        var inputDims = session.InputMetadata[inputName].Dimensions.Select(d => (long)d).ToArray();
-        var batch = inputDims[0] > 0 ? (int)inputDims[0] : 32;
+        using var runner = new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32 });
 
         var min = tensors.ToDictionary(t => t, _ => float.MaxValue, StringComparer.Ordinal);
         var max = tensors.ToDictionary(t => t, _ => float.MinValue, StringComparer.Ordinal);
-        ForEachBatch(session, inputName, inputDims, batch, data, tensors, (name, values) =>
+        ForEachBatch(runner, data, tensors, (name, values) =>
         {
             foreach (var v in values)
             {
@@ -47,7 +44,7 @@ public static class Calibrator
 
         // Percentile: a histogram of |x| per tensor over [0, max|x|], then the bin where the percentile falls.
         var histograms = tensors.ToDictionary(t => t, _ => new long[Bins], StringComparer.Ordinal);
-        ForEachBatch(session, inputName, inputDims, batch, data, tensors, (name, values) =>
+        ForEachBatch(runner, data, tensors, (name, values) =>
         {
             var limit = Math.Max(-ranges[name].Min, ranges[name].Max);
             if (limit <= 0) return;
@@ -71,28 +68,11 @@ public static class Calibrator
         }, StringComparer.Ordinal);
     }
 
-    static void ForEachBatch(InferenceSession session, string inputName, long[] inputDims, int batch, ImageDataset data,
-        IReadOnlyList<string> tensors, Action<string, ReadOnlySpan<float>> visit)
+    // Visits each measured tensor's values, a batch at a time; the input is measured from the images themselves.
+    static void ForEachBatch(ModelRunner runner, ImageDataset data, IReadOnlyList<string> tensors, Action<string, ReadOnlySpan<float>> visit)
     {
-        using var runOptions = new RunOptions();
-        var names = tensors.ToArray();
-        for (var start = 0; start < data.Count; start += batch)
-        {
-            var count = Math.Min(batch, data.Count - start);
-            var rows = inputDims[0] > 0 ? batch : count;
-            var input = new float[rows * data.ImageSize];
-            data.Pixels.AsSpan(start * data.ImageSize, count * data.ImageSize).CopyTo(input);
-            var shape = inputDims.ToArray();
-            shape[0] = rows;
-            using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
-            var fetch = names.Where(n => n != inputName).ToArray();
-            using var outputs = session.Run(runOptions, [inputName], [value], fetch);
-            for (var i = 0; i < fetch.Length; i++)
-            {
-                var all = outputs[i].GetTensorDataAsSpan<float>();
-                visit(fetch[i], all[..(all.Length / rows * count)]); // padding rows of a fixed batch are not data
-            }
-            if (names.Contains(inputName)) visit(inputName, input.AsSpan(0, count * data.ImageSize));
-        }
+        if (tensors.Contains(runner.InputName)) visit(runner.InputName, data.Pixels);
+        var fetch = tensors.Where(n => n != runner.InputName).ToArray();
+        if (fetch.Length > 0) runner.ForEachBatch(data, fetch, (_, _, name, values) => visit(name, values));
     }
 }
