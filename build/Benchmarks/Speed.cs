@@ -27,7 +27,7 @@ static class Speed
 
     /// <summary>One Markdown row: "fp32 ms → compressed ms (ratio)" per setting.</summary>
     public static string Row(IReadOnlyList<Figures> figures) => string.Join(" | ", figures.Select(f =>
-        $"{f.Fp32Ms.ToString("0.000", CultureInfo.InvariantCulture)} → {f.CompressedMs.ToString("0.000", CultureInfo.InvariantCulture)} ms (**{f.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x**)"));
+        $"{f.Fp32Ms.ToString("0.000", CultureInfo.InvariantCulture)} → {f.CompressedMs.ToString("0.000", CultureInfo.InvariantCulture)} ms (**{Cells.Times(f.Ratio)}**)"));
 
     static Figures Measure(string setting, byte[] fp32, byte[] compressed, ImageDataset images, int batch, int threads)
     {
