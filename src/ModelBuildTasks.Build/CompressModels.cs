@@ -134,6 +134,8 @@ public sealed class CompressModels : ToolTask
         Option("--max-dc-ratio", "MaxDcRatio");
         Option("--max-accuracy-drop", "MaxAccuracyDrop");
         Option("--target-accuracy", "TargetAccuracy");
+        Option("--metric", "Metric");
+        Option("--confidence", "Confidence");
         Option("--methods", "Methods");
         Option("--bits", "Bits");
         Option("--ns-ratio", "NsRatio");

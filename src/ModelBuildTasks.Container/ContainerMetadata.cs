@@ -30,6 +30,12 @@ public sealed record ContainerMetadata
     [JsonPropertyName("inputs")] public IReadOnlyList<TensorDescription> Inputs { get; init; } = [];
     /// <summary>The model's outputs.</summary>
     [JsonPropertyName("outputs")] public IReadOnlyList<TensorDescription> Outputs { get; init; } = [];
+    /// <summary>
+    /// What the first output is: <c>classes</c> (class scores, one per label; an app picks the top
+    /// one) or <c>features</c> (an embedding or feature map, judged by cosine similarity; no labels,
+    /// no softmax). Containers written before this key existed hold classifiers.
+    /// </summary>
+    [JsonPropertyName("output_kind")] public string OutputKind { get; init; } = Classes;
     /// <summary>Class names by index.</summary>
     [JsonPropertyName("labels")] public IReadOnlyList<string> Labels { get; init; } = [];
     /// <summary>The preprocessing the model expects (canonical spec text).</summary>
@@ -42,6 +48,14 @@ public sealed record ContainerMetadata
     [JsonPropertyName("source_sha256")] public string SourceSha256 { get; init; } = "";
     /// <summary>The engine version that wrote the container.</summary>
     [JsonPropertyName("engine_version")] public string EngineVersion { get; init; } = "";
+
+    /// <summary>The <see cref="OutputKind"/> of a classifier.</summary>
+    public const string Classes = "classes";
+    /// <summary>The <see cref="OutputKind"/> of a feature extractor.</summary>
+    public const string Features = "features";
+
+    /// <summary>Whether the model outputs class scores.</summary>
+    [JsonIgnore] public bool IsClassifier => OutputKind != Features;
 
     static readonly JsonSerializerOptions Options = new() { WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 

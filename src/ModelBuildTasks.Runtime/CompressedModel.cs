@@ -5,7 +5,8 @@ using ModelBuildTasks.Container;
 namespace ModelBuildTasks.Runtime;
 
 /// <summary>
-/// A compressed image classifier, ready to run. The container is decoded to ONNX in memory and one
+/// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>)
+/// or a feature extractor (<see cref="Features(ReadOnlySpan{float})"/>). The container is decoded to ONNX in memory and one
 /// ONNX Runtime session is created; every method may be called from many threads at once. Dispose
 /// it to release the native session (the generated wrapper's shared instance lives for the process).
 /// </summary>
@@ -62,18 +63,34 @@ public sealed class CompressedModel : IDisposable
     /// <summary>Values per image (C x H x W).</summary>
     public int InputSize { get; }
 
-    /// <summary>Logits per image.</summary>
+    /// <summary>Output values per image: logits of a classifier, or the length of a feature vector.</summary>
     public int ClassCount { get; }
+
+    /// <summary>Whether the model outputs class scores; false for an embedding or feature map (see <see cref="ContainerMetadata.OutputKind"/>).</summary>
+    public bool IsClassifier => Metadata.IsClassifier;
+
+    /// <summary>The output (embedding or feature map, flattened) for one image of <see cref="InputSize"/> values.</summary>
+    public float[] Features(ReadOnlySpan<float> image) => Run(image, 1);
+
+    /// <summary>The outputs of <paramref name="count"/> images laid out one after another, image after image.</summary>
+    public float[] Features(ReadOnlySpan<float> images, int count) => Run(images, count);
 
     /// <summary>The raw model outputs (logits) for one image of <see cref="InputSize"/> values.</summary>
     public float[] Logits(ReadOnlySpan<float> image) => Run(image, 1);
 
     /// <summary>The top-1 class of one image.</summary>
-    public Prediction Predict(ReadOnlySpan<float> image) => Top1(Logits(image));
+    /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    public Prediction Predict(ReadOnlySpan<float> image)
+    {
+        EnsureClassifier();
+        return Top1(Logits(image));
+    }
 
     /// <summary>The top-1 class of each of <paramref name="count"/> images laid out one after another.</summary>
+    /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
     public Prediction[] Predict(ReadOnlySpan<float> images, int count)
     {
+        EnsureClassifier();
         var logits = Run(images, count);
         var result = new Prediction[count];
         for (var i = 0; i < count; i++) result[i] = Top1(logits.AsSpan(i * ClassCount, ClassCount));
@@ -102,6 +119,11 @@ public sealed class CompressedModel : IDisposable
             outputs[0].GetTensorDataAsSpan<float>()[..(rows * ClassCount)].CopyTo(result.AsSpan(start * ClassCount));
         }
         return result;
+    }
+
+    void EnsureClassifier()
+    {
+        if (!IsClassifier) throw new InvalidOperationException("this model outputs features, not class scores: use Features()");
     }
 
     Prediction Top1(ReadOnlySpan<float> logits)

@@ -65,7 +65,7 @@ public class QuantizationTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(8)]
+    [InlineData(7)]
     [InlineData(4)]
     public void WeightsUseOnlyTheLevelsOfTheirBits(int bits)
     {

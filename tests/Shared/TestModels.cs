@@ -16,6 +16,16 @@ static class TestModels
         return RandomizeBatchNorm(b.Build(), seed);
     }
 
+    /// <summary>conv-bn-relu x2 and global pooling, no classifier: an embedding of [N, 16, 1, 1], as feature extractors output.</summary>
+    public static OnnxModel FeatureExtractor(int seed = 4)
+    {
+        var b = new GraphBuilder("features", seed);
+        var x = b.MaxPool(b.Relu(b.BatchNorm(b.Conv(b.Input("input", 1, 28, 28), 8, bias: false))), 2);
+        x = b.Relu(b.BatchNorm(b.Conv(x, 16, bias: false)));
+        b.Output(b.GlobalAveragePool(x), "features");
+        return RandomizeBatchNorm(b.Build(), seed);
+    }
+
     /// <summary>A residual block with an Add (a tiny ResNet).</summary>
     public static OnnxModel Residual(int seed = 2)
     {

@@ -20,7 +20,9 @@ static class CompressCommand
         var model = new Argument<string>("MODEL") { Description = "The fp32 ONNX model." };
         var data = new Option<string>("--data") { Description = "Validation DATASET (the accuracy target is checked on it).", Required = true };
         var testData = new Option<string?>("--test-data") { Description = "Held-out DATASET: reported, never used for decisions." };
-        var drop = new Option<double>("--max-accuracy-drop") { Description = "Allowed top-1 drop in percentage points.", DefaultValueFactory = _ => 1.0 };
+        var drop = new Option<double>("--max-accuracy-drop") { Description = "Allowed drop in percentage points (cosine: hundredths of similarity).", DefaultValueFactory = _ => 1.0 };
+        var metric = new Option<string>("--metric") { Description = "auto (default: accuracy for a classifier with labels, agreement without, cosine for other outputs), accuracy, agreement or cosine.", DefaultValueFactory = _ => "auto" };
+        var confidence = new Option<double>("--confidence") { Description = "One-sided confidence that a candidate keeps the target, from the paired per-image difference (0.5: point estimate).", DefaultValueFactory = _ => 0.9 };
         var target = new Option<double?>("--target-accuracy") { Description = "Absolute target in [0, 1] (overrides --max-accuracy-drop)." };
         var methods = new Option<string>("--methods") { Description = "Methods in order: iq (integer quantization), ns (network slimming), dc (deep compression: pruning + weight sharing).", DefaultValueFactory = _ => "iq,ns,dc" };
         var search = new Option<string?>("--search") { Description = "margin (default: the margin search), grid (brute force over the same resolution) or fixed (--bits, --ns-ratio, --dc-ratio as given; implied by any of them)." };
@@ -28,7 +30,7 @@ static class CompressCommand
         var maxEvaluations = new Option<int>("--max-evaluations") { Description = "Evaluation budget of the margin search.", DefaultValueFactory = _ => 40 };
         var maxNs = new Option<double>("--max-ns-ratio") { Description = "The search removes at most this fraction of channels.", DefaultValueFactory = _ => 0.9 };
         var maxDc = new Option<double>("--max-dc-ratio") { Description = "The search prunes at most this fraction of weights.", DefaultValueFactory = _ => 0.95 };
-        var minBits = new Option<int>("--min-bits") { Description = "The search tries weight bits from 8 down to this.", DefaultValueFactory = _ => 4 };
+        var minBits = new Option<int>("--min-bits") { Description = "The search tries weight bits from 7 (the widest grid exact on every CPU) down to this.", DefaultValueFactory = _ => 4 };
         var nsRatio = new Option<double>("--ns-ratio") { Description = "Fixed: fraction of channels ns removes.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "Fixed: fraction of weights dc prunes by magnitude.", DefaultValueFactory = _ => 0.5 };
         var pruningScope = new Option<string>("--pruning-scope") { Description = "With dc: global (one magnitude threshold over all layers) or layer (the same fraction of every layer).", DefaultValueFactory = _ => "global" };
@@ -38,7 +40,7 @@ static class CompressCommand
         var trainData = new Option<string?>("--train-data") { Description = "Labelled training DATASET for fine-tuning." };
         var fineTuneLr = new Option<double>("--fine-tune-lr") { Description = "Fine-tuning learning rate.", DefaultValueFactory = _ => 1e-3 };
         var l1Gamma = new Option<double?>("--l1-gamma") { Description = "Sparsity weight on BatchNorm scales before slimming (default 1e-4 plain, 1e-5 residual/dense)." };
-        var bits = new Option<int>("--bits") { Description = "Fixed: weight bits for integer quantization (8 to 4).", DefaultValueFactory = _ => 8 };
+        var bits = new Option<int>("--bits") { Description = "Fixed: weight bits for integer quantization (7 to 4).", DefaultValueFactory = _ => PortableGrid.MaxBits };
         var calibration = new Option<string>("--calibration") { Description = "auto, minmax or percentile.", DefaultValueFactory = _ => "auto" };
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated class names (default: the model's metadata or the dataset's class folders)." };
@@ -55,7 +57,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, metric, confidence, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
             cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
         };
         command.SetAction(result => ExitCodes.Guard(() =>
@@ -107,6 +109,8 @@ static class CompressCommand
                     var other => throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--calibration must be auto, minmax or percentile, not '{other}'"),
                 },
                 MaxAccuracyDrop = result.GetValue(drop),
+                Metric = Evaluation.MetricChoice.Parse(result.GetValue(metric)),
+                Confidence = result.GetValue(confidence),
                 TargetAccuracy = result.GetValue(target),
                 Preprocess = result.GetValue(preprocess),
                 Labels = result.GetValue(labels)?.Split(',').Select(l => l.Trim()).ToArray(),
@@ -151,7 +155,7 @@ static class CompressCommand
             else Print(summary, outputPath);
 
             if (summary.TargetMet) return ExitCodes.Ok;
-            var message = $"accuracy target not met: the best compressed model reaches {Pct(summary.FinalAccuracy)} on the validation data, the target is {Pct(summary.TargetAccuracy)} (baseline {Pct(summary.BaselineAccuracy)})";
+            var message = $"{summary.Measure} target not met: the best compressed model reaches {Pct(summary.FinalAccuracy)} on the validation data (lower {Pct(summary.Confidence)} bound {Pct(summary.FinalAccuracyBound)}), the target is {Pct(summary.TargetAccuracy)} (baseline {Pct(summary.BaselineAccuracy)})";
             if (result.GetValue(allowMiss))
             {
                 Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.TargetNotMet}: {message}; the original model was written instead");
@@ -169,17 +173,17 @@ static class CompressCommand
     {
         Console.WriteLine($"Model        {r.Model}");
         Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)");
-        Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)} (target {Pct(r.TargetAccuracy)}, {r.Measure})");
+        Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(r.FinalAccuracyBound)} (target {Pct(r.TargetAccuracy)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)}");
-        Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image");
+        Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image, {r.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(r.LatencySpeedup < 1 ? " (SLOWER)" : "")} ({r.LatencyRounds} alternating rounds, {r.LatencyThreads} threads, {r.Cpu})");
         Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
         Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s ({r.Search} search, cache {r.Cache})");
         if (r.FineTuning is { } ft) Console.WriteLine($"Fine-tuning  {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");
         if (r.Stages.Count > 0)
         {
-            var table = new Table().AddColumns("stage", "target", "chosen", "evaluations", "accuracy", "size");
+            var table = new Table().AddColumns("stage", "target", "chosen", "evaluations", r.Measure, "bound", "size");
             foreach (var s in r.Stages)
-                table.AddRow(s.Method, Pct(s.Target), Markup.Escape(s.Chosen), s.Evaluations.ToString(CultureInfo.InvariantCulture), Pct(s.Accuracy), s.Bytes > 0 ? Units.Bytes(s.Bytes) : "-");
+                table.AddRow(s.Method, Pct(s.Target), Markup.Escape(s.Chosen), s.Evaluations.ToString(CultureInfo.InvariantCulture), Pct(s.Accuracy), Pct(s.Bound), s.Bytes > 0 ? Units.Bytes(s.Bytes) : "-");
             AnsiConsole.Write(table);
         }
         Console.WriteLine($"Wrote        {outputPath}");

@@ -14,8 +14,10 @@ public sealed record WrapperSpec(string ClassName, string Namespace, string Reso
 
 /// <summary>
 /// Generates the strongly typed C# class an app uses to run its embedded, compressed model: a
-/// lazily created shared instance, <c>Predict</c> for one image or a batch, raw logits, and the
-/// input shape and labels as constants. Every name and label from the model is escaped.
+/// lazily created shared instance and the input shape as constants; for a classifier,
+/// <c>Predict</c> for one image or a batch, raw logits and the labels; for a feature extractor
+/// (<see cref="ContainerMetadata.OutputKind"/> <c>features</c>), <c>Features</c> and the feature
+/// size, with no labels and no softmax. Every name and label from the model is escaped.
 /// </summary>
 public static class WrapperGenerator
 {
@@ -33,6 +35,8 @@ public static class WrapperGenerator
         var classes = outputDims.Length > 0 && outputDims.All(d => d > 0) ? outputDims.Aggregate(1, (a, b) => a * b) : labels.Count;
         var accuracy = spec.Metadata.Accuracy;
         string Percent(double? v) => v is { } x ? (x * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
+        string Similarity(double? v) => v is { } x ? x.ToString("0.0000", CultureInfo.InvariantCulture) : "n/a";
+        var classifier = spec.Metadata.IsClassifier;
 
         var s = new StringBuilder();
         void Line(string text = "") => s.Append(text).Append('\n');
@@ -44,8 +48,16 @@ public static class WrapperGenerator
         Line($"namespace {ns};");
         Line();
         Line($"/// <summary>");
-        Line($"/// The image classifier compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
-        Line($"/// Validation accuracy {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {Percent(accuracy.Test)}.");
+        if (classifier)
+        {
+            Line($"/// The image classifier compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
+            Line($"/// Validation accuracy {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {Percent(accuracy.Test)}.");
+        }
+        else
+        {
+            Line($"/// The image feature extractor compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
+            Line($"/// Its features keep a mean cosine similarity of {Similarity(accuracy.Final)} to the original's on the validation data ({Similarity(accuracy.Test)} on held-out test data).");
+        }
         Line($"/// </summary>");
         Line($"/// <remarks>Input: one image of {dims[0]} x {dims[1]} x {dims[2]} floats (C x H x W), preprocessed as <c>{CSharpNames.Xml(spec.Metadata.Preprocess)}</c>. All members are thread-safe.</remarks>");
         Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ModelBuildTasks\", {CSharpNames.Literal(spec.Metadata.EngineVersion)})]");
@@ -61,17 +73,28 @@ public static class WrapperGenerator
         Line($"    public const int Width = {dims[2]};");
         Line("    /// <summary>Floats per input image (Channels x Height x Width).</summary>");
         Line("    public const int InputSize = Channels * Height * Width;");
-        Line("    /// <summary>The number of classes.</summary>");
-        Line($"    public const int ClassCount = {classes};");
+        if (classifier)
+        {
+            Line("    /// <summary>The number of classes.</summary>");
+            Line($"    public const int ClassCount = {classes};");
+        }
+        else
+        {
+            Line("    /// <summary>Floats per output (the feature vector or flattened feature map of one image).</summary>");
+            Line($"    public const int FeatureSize = {classes};");
+        }
         Line("    /// <summary>The preprocessing the model expects, as a ModelBuildTasks preprocessing spec.</summary>");
         Line($"    public const string Preprocess = {CSharpNames.Literal(spec.Metadata.Preprocess)};");
         Line();
-        Line("    /// <summary>The class names, by class index.</summary>");
-        Line("    public static global::System.Collections.Generic.IReadOnlyList<string> Labels { get; } = new string[]");
-        Line("    {");
-        foreach (var label in labels) Line($"        {CSharpNames.Literal(label)},");
-        Line("    };");
-        Line();
+        if (classifier)
+        {
+            Line("    /// <summary>The class names, by class index.</summary>");
+            Line("    public static global::System.Collections.Generic.IReadOnlyList<string> Labels { get; } = new string[]");
+            Line("    {");
+            foreach (var label in labels) Line($"        {CSharpNames.Literal(label)},");
+            Line("    };");
+            Line();
+        }
         Line($"    static readonly global::System.Lazy<{className}> shared = new(() => Create(), global::System.Threading.LazyThreadSafetyMode.ExecutionAndPublication);");
         Line("    readonly global::ModelBuildTasks.Runtime.CompressedModel model;");
         Line();
@@ -87,19 +110,35 @@ public static class WrapperGenerator
         Line("    /// <summary>The underlying model: metadata, input shape, batch runs.</summary>");
         Line("    public global::ModelBuildTasks.Runtime.CompressedModel Model => model;");
         Line();
-        Line("    /// <summary>Classifies one image of <see cref=\"InputSize\"/> preprocessed values.</summary>");
-        Line("    /// <param name=\"image\">C x H x W floats.</param>");
-        Line("    /// <returns>The class index, its label and its softmax score.</returns>");
-        Line("    public global::ModelBuildTasks.Runtime.Prediction Predict(global::System.ReadOnlySpan<float> image) => model.Predict(image);");
-        Line();
-        Line("    /// <summary>Classifies <paramref name=\"count\"/> images stored one after another.</summary>");
-        Line("    /// <param name=\"images\"><paramref name=\"count\"/> x <see cref=\"InputSize\"/> floats.</param>");
-        Line("    /// <param name=\"count\">The number of images.</param>");
-        Line("    public global::ModelBuildTasks.Runtime.Prediction[] Predict(global::System.ReadOnlySpan<float> images, int count) => model.Predict(images, count);");
-        Line();
-        Line("    /// <summary>The raw outputs (logits) of the model for one image.</summary>");
-        Line("    /// <param name=\"image\">C x H x W floats.</param>");
-        Line("    public float[] Logits(global::System.ReadOnlySpan<float> image) => model.Logits(image);");
+        if (classifier)
+        {
+            Line("    /// <summary>Classifies one image of <see cref=\"InputSize\"/> preprocessed values.</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    /// <returns>The class index, its label and its softmax score.</returns>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction Predict(global::System.ReadOnlySpan<float> image) => model.Predict(image);");
+            Line();
+            Line("    /// <summary>Classifies <paramref name=\"count\"/> images stored one after another.</summary>");
+            Line("    /// <param name=\"images\"><paramref name=\"count\"/> x <see cref=\"InputSize\"/> floats.</param>");
+            Line("    /// <param name=\"count\">The number of images.</param>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction[] Predict(global::System.ReadOnlySpan<float> images, int count) => model.Predict(images, count);");
+            Line();
+            Line("    /// <summary>The raw outputs (logits) of the model for one image.</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    public float[] Logits(global::System.ReadOnlySpan<float> image) => model.Logits(image);");
+        }
+        else
+        {
+            Line("    /// <summary>The features of one image of <see cref=\"InputSize\"/> preprocessed values.</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    /// <returns><see cref=\"FeatureSize\"/> floats, as the model outputs them (no normalisation).</returns>");
+            Line("    public float[] Features(global::System.ReadOnlySpan<float> image) => model.Features(image);");
+            Line();
+            Line("    /// <summary>The features of <paramref name=\"count\"/> images stored one after another.</summary>");
+            Line("    /// <param name=\"images\"><paramref name=\"count\"/> x <see cref=\"InputSize\"/> floats.</param>");
+            Line("    /// <param name=\"count\">The number of images.</param>");
+            Line("    /// <returns><paramref name=\"count\"/> x <see cref=\"FeatureSize\"/> floats, image after image.</returns>");
+            Line("    public float[] Features(global::System.ReadOnlySpan<float> images, int count) => model.Features(images, count);");
+        }
         Line();
         Line("    /// <summary>Releases the ONNX Runtime session of an instance made with <see cref=\"Create\"/>.</summary>");
         Line("    public void Dispose() => model.Dispose();");

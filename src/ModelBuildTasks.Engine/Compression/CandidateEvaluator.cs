@@ -16,22 +16,30 @@ namespace ModelBuildTasks.Compression;
 /// <param name="Stage">Which search stage asked for it (<c>iq</c>, <c>ns</c>, <c>dc</c>, <c>grid</c>, <c>fixed</c>, ...).</param>
 /// <param name="Container">The container bytes.</param>
 /// <param name="Model">The exported model (QDQ when IQ ran).</param>
-/// <param name="Accuracy">Validation accuracy of the decoded container.</param>
+/// <param name="Score">Validation score of the decoded container, with its lower confidence bound.</param>
 /// <param name="Slimming">What NS removed, if it ran.</param>
-public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, string Stage, byte[] Container, OnnxModel Model, double Accuracy, SlimmingReport? Slimming)
+public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, string Stage, byte[] Container, OnnxModel Model, GuardedScore Score, SlimmingReport? Slimming)
 {
     /// <summary>Container bytes.</summary>
     public long Bytes => Container.Length;
+
+    /// <summary>The measured validation score (accuracy, agreement or mean cosine).</summary>
+    public double Accuracy => Score.Mean;
+
+    /// <summary>The score the contract is decided on: its one-sided lower confidence bound.</summary>
+    public double Bound => Score.Bound;
 }
 
 /// <summary>
 /// Turns a point into a candidate: builds the chain, exports it, packs the container and measures
-/// what the app will run (the container, decoded) on the validation data. Each point is evaluated
-/// once per run; every evaluation is recorded, in order, for the report's search path.
+/// what the app will run (the container, decoded) on the validation data, image by image against
+/// the original model, so the contract can be decided on a paired confidence bound. Each point is
+/// evaluated once per run; every evaluation is recorded, in order, for the report's search path.
 /// </summary>
-public sealed class CandidateEvaluator(ChainBuilder chain, ImageDataset validation, byte[] originalOnnx,
+public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     Func<OnnxModel, IReadOnlyDictionary<string, string>, ContainerMetadata> metadata, CompressionSettings settings, IProgress<ProgressUpdate>? progress = null)
 {
+    readonly ImageDataset validation = scorer.Data;
     readonly Dictionary<(ChainPoint, CalibrationMethod), Candidate> done = [];
     readonly List<Candidate> evaluated = [];
 
@@ -64,11 +72,10 @@ public sealed class CandidateEvaluator(ChainBuilder chain, ImageDataset validati
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
         var tPack = clock.Elapsed.TotalSeconds;
-        var accuracy = Evaluator.Evaluate(ContainerPackaging.ToOnnx(container), validation, latencySamples: 0,
-            referenceOnnx: validation.HasLabels ? null : originalOnnx).Accuracy;
+        var score = PairedBound.Of(scorer.Score(ContainerPackaging.ToOnnx(container), displayPath: "candidate " + point), scorer.Baseline, settings.Confidence);
         if (Environment.GetEnvironmentVariable("MBT_PROFILE") == "1")
             Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00}");
-        var candidate = new Candidate(point, method, stage, container, exported, accuracy, built.Slimming);
+        var candidate = new Candidate(point, method, stage, container, exported, score, built.Slimming);
         done[(point, method)] = candidate;
         evaluated.Add(candidate);
         return candidate;

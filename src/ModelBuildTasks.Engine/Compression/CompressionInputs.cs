@@ -58,11 +58,16 @@ public sealed class CompressionInputs
     }
 
     /// <summary>The container metadata of a compressed <paramref name="model"/>.</summary>
-    public ContainerMetadata Metadata(OnnxModel model, IReadOnlyDictionary<string, string> chosen, AccuracyFigures accuracy) => new()
+    /// <param name="model">The compressed model.</param>
+    /// <param name="chosen">What the compression chose.</param>
+    /// <param name="accuracy">Measured figures.</param>
+    /// <param name="classifier">Whether the output is class scores (else features: no labels).</param>
+    public ContainerMetadata Metadata(OnnxModel model, IReadOnlyDictionary<string, string> chosen, AccuracyFigures accuracy, bool classifier) => new()
     {
         Inputs = Describe(model, model.Graph.Inputs),
         Outputs = Describe(model, model.Graph.Outputs),
-        Labels = Labels,
+        OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
+        Labels = classifier ? Labels : [],
         Preprocess = Preprocess.ToString(),
         Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
         Accuracy = accuracy,

@@ -23,14 +23,24 @@ public sealed record CompressionReport
     public long CompressedBytes { get; init; }
     /// <summary>original / compressed.</summary>
     public double Ratio { get; init; }
-    /// <summary>"labels", or "agreement" (with the original model) for unlabeled data.</summary>
-    public string Measure { get; init; } = "labels";
+    /// <summary>The metric every accuracy figure is in: <c>accuracy</c> (top-1 against labels), <c>agreement</c> (top-1 with the original model) or <c>cosine</c> (mean cosine similarity of the outputs to the original's).</summary>
+    public string Measure { get; init; } = "accuracy";
+    /// <summary>Why that metric: asked for, or what the automatic choice saw.</summary>
+    public string MeasureReason { get; init; } = "";
+    /// <summary>The one-sided confidence of the contract's bound (0.5: the point estimate alone).</summary>
+    public double Confidence { get; init; }
     /// <summary>Original model, validation data.</summary>
     public double BaselineAccuracy { get; init; }
     /// <summary>What the compressed model had to reach on validation data.</summary>
     public double TargetAccuracy { get; init; }
     /// <summary>Compressed model (decoded container), validation data.</summary>
     public double FinalAccuracy { get; init; }
+    /// <summary>The lower confidence bound of <see cref="FinalAccuracy"/> from the paired per-image difference to the original; the target is met when this is at or above it.</summary>
+    public double FinalAccuracyBound { get; init; }
+    /// <summary>Standard error of the mean paired per-image difference, validation data.</summary>
+    public double FinalStandardError { get; init; }
+    /// <summary>The 5th percentile of the compressed model's per-image scores (for cosine: the least similar images).</summary>
+    public double FinalScoreP5 { get; init; }
     /// <summary>Original model, test data.</summary>
     public double? BaselineTestAccuracy { get; init; }
     /// <summary>Compressed model, test data.</summary>
@@ -45,10 +55,18 @@ public sealed record CompressionReport
     public int Evaluations { get; init; }
     /// <summary>Seconds the compression took (when it ran; a cache hit keeps the original figure).</summary>
     public double Seconds { get; init; }
-    /// <summary>Median single-image latency of the original model (ms).</summary>
+    /// <summary>Median single-image latency of the original model (ms), measured alternating with the compressed model.</summary>
     public double LatencyMsOriginal { get; init; }
-    /// <summary>Median single-image latency of the compressed model (ms).</summary>
+    /// <summary>Median single-image latency of the compressed model (ms), measured alternating with the original.</summary>
     public double LatencyMsCompressed { get; init; }
+    /// <summary>original / compressed median latency (below 1: the compressed model is slower).</summary>
+    public double LatencySpeedup { get; init; }
+    /// <summary>Alternating rounds behind the latency medians.</summary>
+    public int LatencyRounds { get; init; }
+    /// <summary>ONNX Runtime intra-op threads of the latency runs.</summary>
+    public int LatencyThreads { get; init; }
+    /// <summary>The CPU the figures were measured on: model and the instruction sets ONNX Runtime's integer kernels depend on.</summary>
+    public string Cpu { get; init; } = "";
     /// <summary>Float parameters of the original model.</summary>
     public long ParametersOriginal { get; init; }
     /// <summary>Nonzero weights of the compressed model.</summary>

@@ -14,7 +14,8 @@ public sealed record CompressionResult(byte[] Container, CompressionReport Repor
 /// <param name="NsRatio">NS's channel ratio.</param>
 /// <param name="DcRatio">DC's pruning ratio, if applied.</param>
 /// <param name="Chosen">Whether it is the result.</param>
-public sealed record CandidateResult(string Description, long Bytes, double Accuracy, string Stage = "", int? Bits = null, double NsRatio = 0, double? DcRatio = null, bool Chosen = false);
+/// <param name="Bound">The lower confidence bound of its accuracy, which decided pass or fail.</param>
+public sealed record CandidateResult(string Description, long Bytes, double Accuracy, string Stage = "", int? Bits = null, double NsRatio = 0, double? DcRatio = null, bool Chosen = false, double Bound = 0);
 
 /// <summary>A warning for the user, with its code.</summary>
 /// <param name="Code">The code, e.g. <c>MBT1402</c>.</param>

@@ -17,7 +17,7 @@ public sealed record CompressionSettings
     public double Resolution { get; init; } = 0.05;
     /// <summary>The margin search evaluates at most this many candidates.</summary>
     public int MaxEvaluations { get; init; } = 40;
-    /// <summary>The searches try weight bits from 8 down to this.</summary>
+    /// <summary>The searches try weight bits from <see cref="PortableGrid.MaxBits"/> (7, the widest grid that gives the same predictions on every CPU) down to this.</summary>
     public int MinBits { get; init; } = 4;
     /// <summary>The searches remove at most this fraction of channels.</summary>
     public double MaxNsRatio { get; init; } = 0.9;
@@ -25,11 +25,19 @@ public sealed record CompressionSettings
     public double MaxDcRatio { get; init; } = 0.95;
     /// <summary>The methods to apply, in the paper's order: <c>iq</c> (integer quantization), <c>ns</c> (network slimming: channel pruning by BatchNorm scales), <c>dc</c> (deep compression: pruning and weight sharing on iq's integer grid).</summary>
     public IReadOnlyList<string> Methods { get; init; } = DefaultMethods;
-    /// <summary>With <see cref="SearchKind.Fixed"/>: weight bits for IQ (8 down to 4).</summary>
-    public int Bits { get; init; } = 8;
+    /// <summary>With <see cref="SearchKind.Fixed"/>: weight bits for IQ (7 down to 4).</summary>
+    public int Bits { get; init; } = PortableGrid.MaxBits;
     /// <summary>Activation calibration for IQ; null tries MinMax, then Percentile if the target is missed.</summary>
     public CalibrationMethod? Calibration { get; init; }
-    /// <summary>The allowed drop from the baseline, in percentage points (default 1).</summary>
+    /// <summary>How a candidate is scored against the original model; null chooses from the model's output and the data (<see cref="Evaluation.MetricChoice"/>).</summary>
+    public Evaluation.Metric? Metric { get; init; }
+    /// <summary>
+    /// The one-sided confidence with which a candidate must keep the target: pass/fail is decided
+    /// on the lower confidence bound of the paired per-image difference to the original model, not
+    /// on the point estimate. 0.5 decides on the point estimate alone. Default 0.9.
+    /// </summary>
+    public double Confidence { get; init; } = 0.9;
+    /// <summary>The allowed drop from the baseline, in percentage points (default 1); for the cosine metric, hundredths of similarity (1 = 0.99 of the original).</summary>
     public double MaxAccuracyDrop { get; init; } = 1.0;
     /// <summary>An absolute target accuracy in [0, 1]; overrides <see cref="MaxAccuracyDrop"/>.</summary>
     public double? TargetAccuracy { get; init; }
@@ -85,7 +93,7 @@ public sealed record CompressionSettings
     /// <summary>Checks ranges; throws <see cref="ErrorCodes.InvalidSetting"/> on the first problem.</summary>
     public void Validate()
     {
-        if (Bits is < 4 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"bits must be 4 to 8, not {Bits}");
+        if (Bits < 4 || Bits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"bits must be 4 to {PortableGrid.MaxBits}, not {Bits}{WhyNotEight(Bits)}");
         if (MaxAccuracyDrop is < 0 or > 100 || double.IsNaN(MaxAccuracyDrop)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum accuracy drop must be 0 to 100 points, not {MaxAccuracyDrop}");
         if (NsRatio is < 0 or >= 1 || double.IsNaN(NsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the ns ratio must be in [0, 1), not {NsRatio}");
         if (DcRatio is < 0 or >= 1 || double.IsNaN(DcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the dc ratio must be in [0, 1), not {DcRatio}");
@@ -97,11 +105,16 @@ public sealed record CompressionSettings
         if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
         if (Resolution is <= 0 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in (0, 0.5], not {Resolution}");
         if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the evaluation budget must be at least 1");
-        if (MinBits is < 4 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be 4 to 8, not {MinBits}");
+        if (MinBits < 4 || MinBits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be 4 to {PortableGrid.MaxBits}, not {MinBits}{WhyNotEight(MinBits)}");
+        if (Confidence is < 0.5 or >= 1 || double.IsNaN(Confidence)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the confidence must be in [0.5, 1), not {Confidence}");
         if (MaxNsRatio is < 0 or >= 1 || double.IsNaN(MaxNsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum ns ratio must be in [0, 1), not {MaxNsRatio}");
         if (MaxDcRatio is < 0 or >= 1 || double.IsNaN(MaxDcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum dc ratio must be in [0, 1), not {MaxDcRatio}");
         if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the target accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
     }
+
+    static string WhyNotEight(int bits) => bits == 8
+        ? " (8-bit weights overflow the 16-bit pair sums of ONNX Runtime's kernels on AVX2 CPUs without VNNI, so the model would predict differently there; 7 bits are exact on every CPU)"
+        : "";
 
     /// <summary>A stable text of every setting, for cache keys and reports.</summary>
     public string Canonical()
@@ -114,6 +127,8 @@ public sealed record CompressionSettings
             fixedKnobs ? "" : $"space=bits>={MinBits},ns<={F(MaxNsRatio)},dc<={F(MaxDcRatio)},step={F(Resolution)},budget={(Search == SearchKind.Margin ? MaxEvaluations : 0)}",
             "bits=" + (fixedKnobs && Methods.Contains("iq") ? Bits.ToString(CultureInfo.InvariantCulture) : ""),
             "calibration=" + (Calibration?.ToString().ToLowerInvariant() ?? "auto"),
+            "metric=" + (Metric?.ToString().ToLowerInvariant() ?? "auto"),
+            "confidence=" + F(Confidence),
             "max_drop=" + F(MaxAccuracyDrop),
             "target=" + (TargetAccuracy is { } t ? F(t) : ""),
             "preprocess=" + (Preprocess ?? ""),

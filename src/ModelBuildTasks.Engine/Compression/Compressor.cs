@@ -38,35 +38,40 @@ public static class Compressor
         var validation = inputs.Validation;
 
         Report(progress, "baseline");
-        var baseline = Evaluator.Evaluate(inputs.OriginalOnnx, validation, latencySamples: 0, displayPath: modelPath);
-        var target = settings.TargetAccuracy ?? baseline.Accuracy - settings.MaxAccuracyDrop / 100.0;
+        var scorer = Scorer.Create(inputs.OriginalOnnx, validation, settings.Metric, displayPath: modelPath);
+        var classifier = scorer.Choice.IsClassifier;
+        var baselineScore = scorer.Baseline.Average();
+        var target = settings.TargetAccuracy ?? baselineScore - settings.MaxAccuracyDrop / 100.0;
 
         var chain = new ChainBuilder(inputs.Model, settings, inputs.Preprocess.ToString(), progress);
-        var evaluator = new CandidateEvaluator(chain, validation, inputs.OriginalOnnx,
-            (m, chosen) => inputs.Metadata(m, chosen, new AccuracyFigures(Round(baseline.Accuracy), 0, null)), settings, progress);
-        var search = Search(evaluator, settings, baseline.Accuracy, target);
+        var evaluator = new CandidateEvaluator(chain, scorer,
+            (m, chosen) => inputs.Metadata(m, chosen, new AccuracyFigures(Round(baselineScore), 0, null), classifier), settings, progress);
+        var search = Search(evaluator, settings, baselineScore, target);
         var best = search.Best;
         // Percentile calibration clips outliers; it is tried only when MinMax misses, as it rarely helps otherwise.
-        if (best.Accuracy < target && best.Point.Bits is not null && settings.Calibration is null)
+        if (best.Bound < target && best.Point.Bits is not null && settings.Calibration is null)
         {
             var percentile = evaluator.Evaluate(best.Point, "calibration", CalibrationMethod.Percentile);
-            if (percentile.Accuracy > best.Accuracy) best = percentile;
+            if (percentile.Bound > best.Bound) best = percentile;
         }
-        if (best.Accuracy < target) best = evaluator.Evaluated.MaxBy(c => c.Accuracy)!; // the contract: the best model found
+        if (best.Bound < target) best = evaluator.Evaluated.MaxBy(c => c.Bound)!; // the contract: the best model found
 
         double? baselineTest = null, finalTest = null;
         var compressedOnnx = OnnxExport.ToBytes(best.Model);
         if (inputs.Test is { } test)
         {
             Report(progress, "test");
-            baselineTest = Evaluator.Evaluate(inputs.OriginalOnnx, test, latencySamples: 0).Accuracy;
-            finalTest = Evaluator.Evaluate(compressedOnnx, test, latencySamples: 0, referenceOnnx: test.HasLabels ? null : inputs.OriginalOnnx).Accuracy;
+            // The test split is scored like validation, but never feeds a decision.
+            var metric = scorer.Choice.Metric == Metric.Accuracy && !test.HasLabels ? Metric.Agreement : scorer.Choice.Metric;
+            var testScorer = Scorer.Create(inputs.OriginalOnnx, test, metric, displayPath: testDataPath);
+            baselineTest = testScorer.Baseline.Average();
+            finalTest = testScorer.Score(compressedOnnx).Average();
         }
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
         var finalContainer = ContainerPackaging.Pack(best.Model, inputs.Metadata(best.Model, chosen,
-            new AccuracyFigures(Round(baseline.Accuracy), Round(best.Accuracy), finalTest is { } t ? Round(t) : null)));
+            new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null), classifier));
         Report(progress, "latency");
-        var latencyData = validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray());
+        var latency = LatencyComparison.Measure(inputs.OriginalOnnx, compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
 
         var report = new CompressionReport
         {
@@ -74,39 +79,54 @@ public static class Compressor
             Data = dataPath,
             TestData = testDataPath,
             OriginalBytes = inputs.SourceBytes.Length,
-            Measure = validation.HasLabels ? "labels" : "agreement",
-            BaselineAccuracy = baseline.Accuracy,
+            Measure = MetricChoice.Name(scorer.Choice.Metric),
+            MeasureReason = scorer.Choice.Reason,
+            Confidence = settings.Confidence,
+            BaselineAccuracy = baselineScore,
             TargetAccuracy = Math.Round(target, 6),
             FinalAccuracy = best.Accuracy,
+            FinalAccuracyBound = Math.Round(best.Bound, 6),
+            FinalStandardError = Math.Round(best.Score.StandardError, 6),
+            FinalScoreP5 = Math.Round(best.Score.P5, 6),
             BaselineTestAccuracy = baselineTest,
             TestAccuracy = finalTest,
-            TargetMet = best.Accuracy >= target,
+            TargetMet = best.Bound >= target,
             Search = settings.Search.ToString().ToLowerInvariant(),
             Resolution = settings.Search == SearchKind.Fixed ? null : settings.Resolution,
             Evaluations = evaluator.Evaluated.Count,
             Seconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 2),
-            LatencyMsOriginal = Math.Round(Evaluator.Percentile(Latency(inputs.OriginalOnnx, latencyData), 0.5), 4),
-            LatencyMsCompressed = Math.Round(Evaluator.Percentile(Latency(compressedOnnx, latencyData), 0.5), 4),
+            LatencyMsOriginal = Math.Round(latency.OriginalMs, 4),
+            LatencyMsCompressed = Math.Round(latency.CompressedMs, 4),
+            LatencySpeedup = Math.Round(latency.Speedup, 3),
+            LatencyRounds = latency.Rounds,
+            LatencyThreads = latency.Threads,
+            Cpu = CpuInfo.Describe,
             ParametersOriginal = inputs.Model.Graph.ParameterCount,
             ParametersCompressed = NonzeroWeights(best.Model),
             Settings = settings.Canonical(),
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
             Stages = search.Stages,
             Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}",
-                c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best))).ToList(),
+                c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6))).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
-            Warnings = Warnings(settings, validation.Count, baseline.Accuracy),
+            Warnings = Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score),
             Channels = best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of)).ToList() ?? [],
         }.For(finalContainer, inputs.Model);
         return new CompressionResult(finalContainer, report);
     }
 
-    // Two standard errors of the validation accuracy against the budget: beyond it, passing the target on validation says little.
-    static IReadOnlyList<ReportWarning> Warnings(CompressionSettings settings, int images, double accuracy)
+    // Two standard errors of the paired difference against the budget: beyond it, passing on these
+    // images says little about new ones, and the guard spends the budget on noise. The standard
+    // error is the chosen candidate's, but never less than that of a top-1 candidate that spends
+    // the whole budget D by losing D x n images, sqrt(D (1 - D) / n): a search that kept every
+    // prediction because it could afford no flip still has too few images.
+    static IReadOnlyList<ReportWarning> Warnings(CompressionSettings settings, Metric metric, int images, GuardedScore chosen)
     {
-        var noise = 2 * Math.Sqrt(accuracy * (1 - accuracy) / Math.Max(1, images)) * 100;
+        var budget = settings.MaxAccuracyDrop / 100;
+        var floor = metric == Metric.Cosine ? 0 : Math.Sqrt(budget * (1 - budget) / Math.Max(1, images));
+        var noise = 2 * Math.Max(chosen.StandardError, floor) * 100;
         return settings.TargetAccuracy is null && settings.Search != SearchKind.Fixed && noise > settings.MaxAccuracyDrop
-            ? [new(ErrorCodes.NoisyValidation, $"{images} validation images measure accuracy to +-{noise:0.0#} points (two standard errors), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images")]
+            ? [new(ErrorCodes.NoisyValidation, $"{images} validation images measure the drop to +-{noise:0.0#} points (two standard errors of the per-image difference), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images")]
             : [];
     }
 
@@ -126,7 +146,7 @@ public static class Compressor
                     settings.Methods.Contains("dc") ? settings.DcRatio : null,
                     settings.Methods.Contains("dc") && settings.Methods.Contains("iq") ? settings.SharedLevels : 0);
                 var candidate = evaluator.Evaluate(point, "fixed");
-                return new SearchResult(candidate, [new StageSummary("fixed", target, point.ToString(), 1, candidate.Accuracy, candidate.Bytes)]);
+                return new SearchResult(candidate, [new StageSummary("fixed", target, point.ToString(), 1, candidate.Accuracy, candidate.Bound, candidate.Bytes)]);
         }
     }
 
@@ -154,12 +174,6 @@ public static class Compressor
                 ElementType.Int8 => t.Data.Count(b => b != 0),
                 _ => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(t.Data.AsSpan()).ToArray().Count(v => v != 0),
             });
-
-    static double[] Latency(byte[] onnx, ImageDataset data)
-    {
-        using var runner = new ModelRunner(onnx);
-        return runner.MeasureLatency(data, samples: 50);
-    }
 
     static double Round(double value) => Math.Round(value, 6);
 

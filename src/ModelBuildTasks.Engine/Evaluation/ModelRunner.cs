@@ -47,7 +47,8 @@ public sealed class ModelRunner : IDisposable
             throw new ModelBuildException(ErrorCodes.InvalidGraph, $"input '{name}' is {meta.ElementType.Name}; only float inputs are supported", displayPath);
         inputName = name;
         inputDims = meta.Dimensions.Select(d => (long)d).ToArray();
-        outputName = session.OutputMetadata.First().Key;
+        (outputName, var output) = session.OutputMetadata.First();
+        OutputDims = output.Dimensions.Select(d => (long)d).ToArray();
         DisplayPath = displayPath;
     }
 
@@ -59,6 +60,9 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>The input's dimensions; -1 marks a symbolic or unknown one (usually the batch).</summary>
     public IReadOnlyList<long> InputDims => inputDims;
+
+    /// <summary>The first output's dimensions; -1 marks a symbolic or unknown one.</summary>
+    public IReadOnlyList<long> OutputDims { get; }
 
     /// <summary>Images per run: the model's own batch size when fixed, else the configured one.</summary>
     public int BatchSize => inputDims.Length > 0 && inputDims[0] > 0 ? (int)inputDims[0] : Options.BatchSize;
@@ -91,6 +95,14 @@ public sealed class ModelRunner : IDisposable
             progress?.Report(new Progress.ProgressUpdate("evaluate", start + count, data.Count, "images"));
         });
         return predictions;
+    }
+
+    /// <summary>The first output of every image, image after image, computed in batches.</summary>
+    public float[] Outputs(ImageDataset data)
+    {
+        var all = new List<float>();
+        ForEachBatch(data, [outputName], (_, _, _, values) => all.AddRange(values));
+        return all.ToArray();
     }
 
     /// <summary>
@@ -149,13 +161,16 @@ public sealed class ModelRunner : IDisposable
         CheckCompatible(data);
         for (var i = 0; i < warmup; i++) Run(data.Image(i % data.Count), 1);
         var times = new double[samples];
-        for (var i = 0; i < samples; i++)
-        {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            Run(data.Image(i % data.Count), 1);
-            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds / BatchRows(1);
-        }
+        for (var i = 0; i < samples; i++) times[i] = TimeOne(data.Image(i % data.Count));
         return times;
+    }
+
+    /// <summary>Milliseconds one single-image run takes (per image, when the model's batch is fixed).</summary>
+    public double TimeOne(ReadOnlySpan<float> image)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Run(image, 1);
+        return System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds / BatchRows(1);
     }
 
     int BatchRows(int count) => inputDims.Length > 0 && inputDims[0] > 0 ? (int)inputDims[0] : count;

@@ -13,9 +13,9 @@ public static class GridSearch
     public static SearchResult Run(CandidateEvaluator evaluator, SearchSpace space, IReadOnlyList<string> methods, double target)
     {
         var all = space.Grid(methods).Select(p => evaluator.Evaluate(p, "grid")).ToList();
-        var passing = all.Where(c => c.Accuracy >= target).ToList();
-        var best = passing.Count > 0 ? passing.MinBy(c => c.Bytes)! : all.MaxBy(c => c.Accuracy)!;
+        var passing = all.Where(c => c.Bound >= target).ToList();
+        var best = passing.Count > 0 ? passing.MinBy(c => c.Bytes)! : all.MaxBy(c => c.Bound)!;
         var chosen = string.Join(" ", best.Point.Knobs().Select(kv => $"{kv.Key}={kv.Value}"));
-        return new SearchResult(best, [new StageSummary("grid", target, chosen, all.Count, best.Accuracy, best.Bytes)]);
+        return new SearchResult(best, [new StageSummary("grid", target, chosen, all.Count, best.Accuracy, best.Bound, best.Bytes)]);
     }
 }

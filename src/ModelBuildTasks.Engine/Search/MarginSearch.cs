@@ -7,7 +7,8 @@ namespace ModelBuildTasks.Search;
 /// default). Each stage moves its knob with <see cref="KnobSearch"/> on the margin (accuracy minus
 /// the stage's target) and fixes it before the next stage starts. A stage may spend only an equal
 /// share of the margin left: with k stages to go, it must keep (k - 1) / k of the current margin in
-/// reserve. The last stage spends the rest. See docs/method.md.
+/// reserve. The last stage spends the rest. Margins are taken on each candidate's lower confidence
+/// bound (<see cref="Candidate.Bound"/>), never on the point estimate alone. See docs/method.md.
 /// </summary>
 public static class MarginSearch
 {
@@ -34,31 +35,31 @@ public static class MarginSearch
             var before = evaluator.Evaluated.Count;
             var stagePoint = point;
             var result = KnobSearch.Find(space.Count(method),
-                i => evaluator.Evaluate(space.With(stagePoint, method, i), method).Accuracy - stageTarget,
+                i => evaluator.Evaluate(space.With(stagePoint, method, i), method).Bound - stageTarget,
                 start: Start(space, method, fineTuned),
-                anchor: (method == "iq" ? -1 : 0, accuracy - stageTarget), // IQ's position 0 is 8 bits; the float model sits before it
+                anchor: (method == "iq" ? -1 : 0, accuracy - stageTarget), // IQ's position 0 is the widest grid; the float model sits before it
                 budget: Math.Max(1, budget - evaluator.Evaluated.Count));
             if (result.Best >= 0)
             {
                 point = space.With(point, method, result.Best);
                 current = evaluator.Evaluate(point, method);
-                accuracy = current.Accuracy;
+                accuracy = current.Bound;
             }
             else if (method == "iq")
             {
-                point = space.With(point, method, 0); // no bits keep the reserve: stay at 8 bits, which later stages build on
+                point = space.With(point, method, 0); // no bits keep the reserve: stay at the widest grid, which later stages build on
                 current = evaluator.Evaluate(point, method);
-                accuracy = current.Accuracy;
+                accuracy = current.Bound;
             }
             // DC's weight sharing is a yes/no on top of the pruning ratio: one more evaluation, kept if the margin allows.
             if (method == "dc" && space.Shares(point.Bits) && evaluator.Evaluated.Count < budget)
             {
                 var shared = evaluator.Evaluate(point with { DcRatio = point.DcRatio ?? 0, SharedLevels = space.SharedLevels }, method);
-                if (shared.Accuracy >= stageTarget && (current is null || shared.Bytes < current.Bytes))
-                    (point, current, accuracy) = (shared.Point, shared, shared.Accuracy);
+                if (shared.Bound >= stageTarget && (current is null || shared.Bytes < current.Bytes))
+                    (point, current, accuracy) = (shared.Point, shared, shared.Bound);
             }
             var chosen = result.Best >= 0 || point.SharedLevels > 0 && method == "dc" ? Describe(point, method) : "off";
-            stages.Add(new StageSummary(method, Math.Round(stageTarget, 6), chosen, evaluator.Evaluated.Count - before, current?.Accuracy ?? accuracy, current?.Bytes ?? 0));
+            stages.Add(new StageSummary(method, Math.Round(stageTarget, 6), chosen, evaluator.Evaluated.Count - before, current?.Accuracy ?? accuracy, current?.Bound ?? accuracy, current?.Bytes ?? 0));
         }
         var final = evaluator.Evaluate(point, "final");
         return new SearchResult(final, stages);
@@ -71,7 +72,7 @@ public static class MarginSearch
         _ => $"dc_ratio={ChainPoint.Ratio(point.DcRatio ?? 0)}" + (point.SharedLevels > 0 ? $" shared_levels={point.SharedLevels}" : ""),
     };
 
-    // First guesses: 8 bits (cheap to confirm); a fifth of the channels and half of the weights, or
+    // First guesses: the widest grid (cheap to confirm); a fifth of the channels and half of the weights, or
     // with fine-tuning, which recovers much more, 30% and 70% (Liu et al. and Han et al. report far more).
     static int Start(SearchSpace space, string method, bool fineTuned) => method switch
     {

@@ -7,9 +7,10 @@ namespace ModelBuildTasks.Search;
 /// <param name="Target">The accuracy this stage had to keep (the final target plus the reserve for later stages).</param>
 /// <param name="Chosen">The knob chosen, as text (e.g. <c>bits=6</c>), or <c>off</c>.</param>
 /// <param name="Evaluations">Candidates this stage evaluated.</param>
-/// <param name="Accuracy">Validation accuracy after the stage.</param>
+/// <param name="Accuracy">Validation score after the stage.</param>
+/// <param name="Bound">Its lower confidence bound, which the stage's target was checked against.</param>
 /// <param name="Bytes">Container bytes after the stage.</param>
-public sealed record StageSummary(string Method, double Target, string Chosen, int Evaluations, double Accuracy, long Bytes);
+public sealed record StageSummary(string Method, double Target, string Chosen, int Evaluations, double Accuracy, double Bound, long Bytes);
 
 /// <summary>What a search chose.</summary>
 /// <param name="Best">The chosen candidate (meets the target when any evaluated candidate does).</param>

@@ -1,4 +1,5 @@
 using ModelBuildTasks.Compression;
+using ModelBuildTasks.Passes.Quantization;
 
 namespace ModelBuildTasks.Search;
 
@@ -8,9 +9,9 @@ namespace ModelBuildTasks.Search;
 /// </summary>
 public sealed record SearchSpace(IReadOnlyList<int> Bits, IReadOnlyList<double> NsRatios, IReadOnlyList<double> DcRatios, int SharedLevels)
 {
-    /// <summary>The space <paramref name="settings"/> describe: bits 8 down to MinBits, ratios 0 up to their maximum in steps of the resolution.</summary>
+    /// <summary>The space <paramref name="settings"/> describe: bits from the widest portable grid (7) down to MinBits, ratios 0 up to their maximum in steps of the resolution.</summary>
     public static SearchSpace From(CompressionSettings settings) => new(
-        Enumerable.Range(settings.MinBits, 9 - settings.MinBits).Reverse().ToArray(),
+        Enumerable.Range(settings.MinBits, PortableGrid.MaxBits + 1 - settings.MinBits).Reverse().ToArray(),
         Ratios(settings.MaxNsRatio, settings.Resolution),
         Ratios(settings.MaxDcRatio, settings.Resolution),
         settings.Methods.Contains("iq") ? settings.SharedLevels : 0);

@@ -16,7 +16,7 @@ public sealed record QuantizationReport(int Bits, int QuantizedWeights, int Quan
 /// Post-training integer quantization to standard ONNX QDQ (opset 13), laid out so ONNX Runtime
 /// fuses it into integer kernels (QLinearConv, QLinearAdd, ...):
 /// <list type="bullet">
-/// <item>weights of Conv, Gemm and MatMul: per output channel, symmetric, <c>b</c> bits in int8, via <c>DequantizeLinear(axis)</c>;</item>
+/// <item>weights of Conv, Gemm and MatMul: per output channel, symmetric, <c>b</c> &lt;= 7 bits in int8 (<see cref="PortableGrid"/>: the same predictions on every CPU), via <c>DequantizeLinear(axis)</c>;</item>
 /// <item>biases: int32 with scale = input scale x weight scale (a float bias blocks fusion);</item>
 /// <item>activations: uint8 with calibrated ranges (signed activations leave convolutions unfused on x86);</item>
 /// <item>no Q/DQ between a Conv/Add and the Relu after it: the Relu's output range starts at 0, so
@@ -35,7 +35,8 @@ public static class QdqQuantizer
     public static (OnnxModel Model, QuantizationReport Report) Quantize(OnnxModel model, ImageDataset calibration, QuantizationOptions? options = null)
     {
         options ??= new QuantizationOptions();
-        if (options.Bits is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to 8, not {options.Bits}");
+        if (options.Bits < 2 || !PortableGrid.IsPortable(options.Bits))
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to {PortableGrid.MaxBits}, not {options.Bits} (wider weights give different predictions on AVX2 CPUs without VNNI)");
         var q = OnnxImport.ToModel(OnnxExport.ToProto(model)); // work on a copy
         OpsetUpgrade.Apply(q);
         var folded = BatchNormFolding.Apply(q.Graph);

@@ -3,8 +3,8 @@ namespace ModelBuildTasks.Passes.Quantization;
 /// <summary>Settings of integer quantization.</summary>
 public sealed record QuantizationOptions
 {
-    /// <summary>Weight bits, 8 down to 4 (stored in int8; fewer bits give fewer distinct levels, which entropy coding turns into fewer bytes).</summary>
-    public int Bits { get; init; } = 8;
+    /// <summary>Weight bits, <see cref="PortableGrid.MaxBits"/> (7) down to 2 (stored in int8; fewer bits give fewer distinct levels, which entropy coding turns into fewer bytes).</summary>
+    public int Bits { get; init; } = PortableGrid.MaxBits;
     /// <summary>How activation ranges are chosen.</summary>
     public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
     /// <summary>The percentile for <see cref="CalibrationMethod.Percentile"/>.</summary>
