@@ -9,6 +9,11 @@ source "$root/build/common.sh"
 feed=$(realpath -m "${1:-$root/.artifacts/feed}")
 version=${2:-0.1.0}
 mkdir -p "$feed"
+# Packing ModelBuildTasks.Build publishes the CLI into the package from inside its own build, which
+# cannot restore: restore every packed project first, so a fresh clone packs too.
+for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Build ModelBuildTasks.Cli; do
+  dotnet restore "$root/src/$project" -nologo -v quiet
+done
 for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Build ModelBuildTasks.Cli; do
   dotnet pack "$root/src/$project" -c Release -o "$feed" -p:Version="$version" -nologo -v quiet
 done

@@ -29,9 +29,11 @@ public static class HtmlReport
         s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
         s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({report.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)</td></tr>\n");
         s.Append($"<tr><td>weights (nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
-        s.Append($"<tr><td>validation accuracy ({E(report.Measure)})</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)} (target {P(report.TargetAccuracy)})</td></tr>\n");
-        s.Append($"<tr><td>test accuracy</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
-        s.Append($"<tr><td>latency, median per image</td><td>{report.LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms</td><td>{report.LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms</td></tr></table>\n");
+        s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(report.FinalAccuracyBound)} (target {P(report.TargetAccuracy)})</td></tr>\n");
+        s.Append($"<tr><td>test {E(report.Measure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
+        var speed = report.LatencySpeedup < 1 ? $"<span class=\"miss\">{report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x: slower</span>" : $"{report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x faster";
+        s.Append($"<tr><td>latency, median per image</td><td>{report.LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms</td><td>{report.LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({speed})</td></tr></table>\n");
+        s.Append($"<p>Metric: {E(report.Measure)} ({E(report.MeasureReason)}). Latency: {report.LatencyRounds} alternating rounds, {report.LatencyThreads} threads, on {E(report.Cpu)}.</p>\n");
         s.Append("<p>Chosen: ").Append(E(string.Join(", ", report.Chosen.Select(kv => $"{kv.Key} = {kv.Value}")))).Append("<br>\n");
         s.Append($"Search: {E(report.Search)}{(report.Resolution is { } r ? $", ratio resolution {r.ToString("0.###", CultureInfo.InvariantCulture)}" : "")}, {report.Evaluations} evaluations in {report.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         if (report.FineTuning is { } ft) s.Append($"; fine-tuning: {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");
@@ -39,9 +41,9 @@ public static class HtmlReport
 
         if (report.Stages.Count > 0)
         {
-            s.Append("<h2>Stages</h2>\n<table><tr><th>stage</th><th>target</th><th>chosen</th><th>evaluations</th><th>accuracy</th><th>bytes</th></tr>\n");
+            s.Append("<h2>Stages</h2>\n<table><tr><th>stage</th><th>target</th><th>chosen</th><th>evaluations</th><th>{E(report.Measure)}</th><th>bound</th><th>bytes</th></tr>\n");
             foreach (var st in report.Stages)
-                s.Append($"<tr><td>{E(st.Method)}</td><td>{P(st.Target)}</td><td>{E(st.Chosen)}</td><td>{st.Evaluations}</td><td>{P(st.Accuracy)}</td><td>{(st.Bytes > 0 ? N(st.Bytes) : "-")}</td></tr>\n");
+                s.Append($"<tr><td>{E(st.Method)}</td><td>{P(st.Target)}</td><td>{E(st.Chosen)}</td><td>{st.Evaluations}</td><td>{P(st.Accuracy)}</td><td>{P(st.Bound)}</td><td>{(st.Bytes > 0 ? N(st.Bytes) : "-")}</td></tr>\n");
             s.Append("</table>\n");
         }
 
@@ -50,10 +52,10 @@ public static class HtmlReport
         if (report.Layers.Count > 0) Figure(s, "bytes-per-layer", () => Charts.BytesPerLayer(report));
         if (report.Channels.Count > 0) Figure(s, "channels-per-layer", () => Charts.ChannelsPerLayer(report));
 
-        s.Append("<h2>Candidates (in order)</h2>\n<table><tr><th>#</th><th>candidate</th><th>bytes</th><th>validation accuracy</th></tr>\n");
+        s.Append("<h2>Candidates (in order)</h2>\n<table><tr><th>#</th><th>candidate</th><th>bytes</th><th>validation {E(report.Measure)}</th><th>bound</th></tr>\n");
         var k = 0;
         foreach (var c in report.Candidates)
-            s.Append($"<tr><td>{++k}</td><td>{E(c.Description)}{(c.Chosen ? " <strong>(chosen)</strong>" : "")}</td><td>{N(c.Bytes)}</td><td>{P(c.Accuracy)}</td></tr>\n");
+            s.Append($"<tr><td>{++k}</td><td>{E(c.Description)}{(c.Chosen ? " <strong>(chosen)</strong>" : "")}</td><td>{N(c.Bytes)}</td><td>{P(c.Accuracy)}</td><td>{P(c.Bound)}</td></tr>\n");
         s.Append("</table>\n</body></html>\n");
         return s.ToString();
     }

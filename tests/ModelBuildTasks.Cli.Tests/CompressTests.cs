@@ -12,7 +12,7 @@ public class CompressTests
     {
         using var temp = new TestPaths.TempFolder();
         string[] args = ["compress", Vgg, "--data", Validation, "--test-data", TestPaths.FashionTest, "-o", temp.File("vgg.cmodel"),
-            "--methods", "iq", "--bits", "8", "--report", temp.File("report.json"), "--cache-dir", temp.File("cache"), "--json"];
+            "--methods", "iq", "--bits", "7", "--report", temp.File("report.json"), "--cache-dir", temp.File("cache"), "--json"];
         var first = CliRunner.Run(args);
         Assert.True(first.ExitCode == 0, first.Stderr);
         var json = first.Json;
@@ -22,7 +22,14 @@ public class CompressTests
         var drop = json.GetProperty("baseline_test_accuracy").GetDouble() - json.GetProperty("test_accuracy").GetDouble();
         Assert.True(drop <= 0.01, $"test accuracy drop {drop * 100:0.00} points");
         Assert.True(json.GetProperty("target_met").GetBoolean());
-        Assert.Equal("8", json.GetProperty("chosen").GetProperty("bits").GetString());
+        Assert.Equal("7", json.GetProperty("chosen").GetProperty("bits").GetString());
+        Assert.Equal("accuracy", json.GetProperty("measure").GetString());
+        Assert.True(json.GetProperty("final_accuracy_bound").GetDouble() <= json.GetProperty("final_accuracy").GetDouble());
+        // Latency: both models timed side by side, alternating, with their ratio; and the CPU that measured them.
+        Assert.True(json.GetProperty("latency_rounds").GetInt32() >= 30);
+        var ratio = json.GetProperty("latency_ms_original").GetDouble() / json.GetProperty("latency_ms_compressed").GetDouble();
+        Assert.InRange(json.GetProperty("latency_speedup").GetDouble(), ratio * 0.99, ratio * 1.01);
+        Assert.Matches(@"\((x64|arm64)", json.GetProperty("cpu").GetString());
         Assert.True(json.GetProperty("evaluations").GetInt32() >= 1);
         Assert.Equal("miss", json.GetProperty("cache").GetString());
         Assert.True(File.Exists(temp.File("report.md")));
@@ -155,7 +162,10 @@ public class CompressTests
     }
 
     [Theory]
-    [InlineData("--bits", "3", "bits must be 4 to 8")]
+    [InlineData("--bits", "3", "bits must be 4 to 7")]
+    [InlineData("--bits", "8", "AVX2 CPUs without VNNI")]
+    [InlineData("--metric", "f1", "unknown metric 'f1'")]
+    [InlineData("--confidence", "0.2", "confidence must be in [0.5, 1)")]
     [InlineData("--methods", "iq,magic", "unknown compression method 'magic'")]
     [InlineData("--max-accuracy-drop", "-1", "maximum accuracy drop")]
     [InlineData("--calibration", "entropy", "--calibration must be")]

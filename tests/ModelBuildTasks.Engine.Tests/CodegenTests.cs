@@ -93,6 +93,42 @@ public class CodegenTests
         Assert.StartsWith("class ", (string)type.GetMethod("FirstLabel")!.Invoke(null, [test.Image(0).ToArray()])!);
     }
 
+    [Fact]
+    public void AFeatureExtractorsWrapper_ReturnsFeatures_AndHasNoLabelsNorPredict()
+    {
+        var calibration = DatasetLoader.Load(TestPaths.FashionTrain, limit: 128);
+        var (quantized, _) = QdqQuantizer.Quantize(TestModels.FeatureExtractor(), calibration);
+        var metadata = MetadataOf(quantized, []) with
+        {
+            OutputKind = ContainerMetadata.Features,
+            Outputs = [new TensorDescription("features", "float", ["N", "16", "1", "1"])],
+            Accuracy = new AccuracyFigures(1, 0.9934, 0.9921),
+        };
+        var container = ContainerPackaging.Pack(quantized, metadata);
+        var source = WrapperGenerator.Generate(new WrapperSpec("TinyEmbedder", "Tests.Generated", "embedder.cmodel", "embedder.onnx", metadata));
+        Snapshot.Match(source);
+        Assert.DoesNotContain("Predict", source);
+        Assert.DoesNotContain("Labels", source);
+        var probe = """
+            public static class Probe
+            {
+                public static float[] Features(float[] images, int count) => Tests.Generated.TinyEmbedder.Instance.Features(images, count);
+                public static int Size => Tests.Generated.TinyEmbedder.FeatureSize;
+            }
+            """;
+        var (assembly, warnings) = Compile(source + "\n" + probe, container, "embedder.cmodel");
+        Assert.Empty(warnings);
+        var test = DatasetLoader.Load(TestPaths.FashionTest, limit: 20);
+        var type = assembly.GetTypes().Single(t => t.Name == "Probe");
+        var features = (float[])type.GetMethod("Features")!.Invoke(null, [test.Pixels, test.Count])!;
+        Assert.Equal(16, (int)type.GetProperty("Size")!.GetValue(null)!);
+        using var runtime = CompressedModel.Load(container);
+        Assert.False(runtime.IsClassifier);
+        Assert.Equal(runtime.Features(test.Pixels, test.Count), features);
+        Assert.Equal(20 * 16, features.Length);
+        Assert.Throws<InvalidOperationException>(() => runtime.Predict(test.Image(0)));
+    }
+
     /// <summary>Compiles <paramref name="source"/> into an in-memory assembly with the container as a manifest resource.</summary>
     internal static (Assembly Assembly, IReadOnlyList<Diagnostic> Warnings) Compile(string source, byte[] container, string resourceName)
     {

@@ -61,7 +61,9 @@ public class QuantizationTests(ITestOutputHelper output)
         var expected = Ort.Run(File.ReadAllBytes(TestPaths.ResNet18), input, [1, 3, 224, 224]).Values.Single();
         var actual = Ort.Run(bytes, input, [1, 3, 224, 224]).Values.Single();
         var cosine = expected.Zip(actual, (a, b) => (double)a * b).Sum() / Math.Sqrt(expected.Sum(a => (double)a * a) * actual.Sum(b => (double)b * b));
-        Assert.True(cosine > 0.99, $"cosine similarity {cosine}");
+        // On the portable 7-bit grid (8-bit weights gave > 0.99 here, but only on CPUs with VNNI): 0.973
+        // on this Fashion-MNIST image, far from ResNet-18's ImageNet training data.
+        Assert.True(cosine > 0.95, $"cosine similarity {cosine}");
     }
 
     [Theory]

@@ -150,14 +150,15 @@ public sealed record CompressionReport
         foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {warning.Message}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
         s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller) |\n");
-        s.Append($"| validation accuracy ({Measure}) | {P(BaselineAccuracy)} | {P(FinalAccuracy)} (target {P(TargetAccuracy)}) |\n");
-        s.Append($"| test accuracy | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
-        s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms |\n\n");
+        s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
+        s.Append($"| test {Measure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
+        s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(LatencySpeedup < 1 ? ", **slower**" : " faster")}) |\n\n");
+        s.Append($"Metric: {Measure} ({MeasureReason}). Latency: {LatencyRounds} alternating rounds, {LatencyThreads} threads, on {Cpu}.  \n");
         s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{kv.Key} = {kv.Value}"))).Append("  \n");
         s.Append($"Settings: `{Settings}`  \n");
         s.Append($"Evaluations: {Evaluations}, {Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, engine {EngineVersion}, cache {Cache}\n\n");
-        s.Append("| candidate | bytes | validation accuracy |\n|---|---|---|\n");
-        foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} |\n");
+        s.Append($"| candidate | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
+        foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
         if (Tensors.Count > 0)
         {
             s.Append("\n## Where the bytes are (largest tensors)\n\n| tensor | encoding | raw bytes | stored bytes | entropy bound |\n|---|---|---|---|---|\n");
