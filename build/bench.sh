@@ -4,7 +4,7 @@
 #     cold compression time (build/Benchmarks);
 #  2. the no-op rebuild overhead: a consuming app with the three models vs the same app without
 #     them, each rebuilt with nothing changed, median of 7 builds.
-#  build/bench.sh --methods | --orders | --search: the method, order and search tables of
+#  build/bench.sh --methods | --orders | --search | --contract: the method, order, search and contract tables of
 #  docs/benchmarks.md (these fine-tune, with the training add-on built here). With
 #  BENCH_REPORTS=DIR, --search also writes each result's report (.json, .html) and container there.
 # Installs the full dataset from Debian's package. Usage: build/bench.sh [MODE]
@@ -37,6 +37,16 @@ case "${1:-}" in
     echo "## Orders (fine-tuning data: $(basename "$train"))"
     echo
     bench --orders "$data" "$train" "${models[0]}"
+    exit 0 ;;
+  --contract)
+    # The held-out drop against the 1-point budget, post-training default search, three models:
+    # deciding on the point estimate (confidence 0.5) and on the default 0.9 lower bound.
+    for confidence in 0.5 0.9; do
+      echo "## Margin search, post-training (resolution 0.05), decided at confidence $confidence"
+      echo
+      BENCH_CONFIDENCE=$confidence bench --search "$data" "margin:0.05" "${models[@]}"
+      echo
+    done
     exit 0 ;;
   --search)
     # 1. Margin search against the brute-force grid at the same resolution, post-training (the grid

@@ -14,7 +14,7 @@ static class Cells
     public static string Times(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x";
 
     /// <summary>How much faster the compressed model ran (batch 1, as the report measures it).</summary>
-    public static string Speedup(CompressionReport r) => Times(r.LatencyMsOriginal / Math.Max(1e-9, r.LatencyMsCompressed));
+    public static string Speedup(CompressionReport r) => Times(r.LatencySpeedup);
 
     /// <summary>A number with thousands separators.</summary>
     public static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);

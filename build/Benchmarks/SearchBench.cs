@@ -16,7 +16,7 @@ static class SearchBench
         var (validation, test) = (data.Validation, data.Test);
         var reports = Environment.GetEnvironmentVariable("BENCH_REPORTS");
 
-        Console.WriteLine("| model | search | fine-tuning | evaluations | seconds | size ratio | val acc (target) | test fp32 → compressed | test drop | latency ratio | chosen |");
+        Console.WriteLine("| model | search | fine-tuning | evaluations | seconds | size ratio | val acc, bound (target) | test fp32 → compressed | test drop | latency ratio | chosen |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         var comparisons = new List<string>();
         var speeds = new List<(string Name, byte[] Fp32, byte[] Compressed)>();
@@ -27,6 +27,8 @@ static class SearchBench
             foreach (var kind in kinds)
             {
                 var settings = new CompressionSettings { Search = kind, Resolution = resolution };
+                if (Environment.GetEnvironmentVariable("BENCH_CONFIDENCE") is { Length: > 0 } confidence)
+                    settings = settings with { Confidence = double.Parse(confidence, CultureInfo.InvariantCulture) };
                 if (parts[0] == "tuned")
                     settings = parts[2].EndsWith('e')
                         ? settings with { FineTuneEpochs = int.Parse(parts[2][..^1], CultureInfo.InvariantCulture), TrainData = parts[3] }
@@ -46,7 +48,7 @@ static class SearchBench
                 Console.WriteLine(string.Join(" | ", [
                     $"| {Path.GetFileName(model)}", r.Search, r.FineTuning is { } ft ? $"{(parts[2].EndsWith('e') ? parts[2][..^1] + " epoch" : parts[2] + " s")}/step, {ft.Runs} runs, {ft.Threads} threads" : "none",
                     r.Evaluations.ToString(CultureInfo.InvariantCulture), r.Seconds.ToString("0", CultureInfo.InvariantCulture),
-                    Cells.Times(r.Ratio), $"{Cells.Percent(r.FinalAccuracy)} ({Cells.Percent(r.TargetAccuracy)})",
+                    Cells.Times(r.Ratio), $"{Cells.Percent(r.FinalAccuracy)}, {Cells.Percent(r.FinalAccuracyBound)} at {r.Confidence:0.##} ({Cells.Percent(r.TargetAccuracy)})",
                     $"{Cells.Percent(r.BaselineTestAccuracy)} → {Cells.Percent(r.TestAccuracy)}", Cells.TestDrop(r), Cells.Speedup(r),
                     string.Join(" ", r.Chosen.Where(kv => kv.Key is not ("methods" or "calibration")).Select(kv => $"{kv.Key}={kv.Value}")) + " |"]));
             }
