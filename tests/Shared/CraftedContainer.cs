@@ -83,7 +83,8 @@ static class CraftedContainer
     /// <summary>Recomputes the index checksum (header, metadata, graph and table) after an edit.</summary>
     public static void Reseal(byte[] file)
     {
-        var metadataOffset = (int)BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(16));
+        if (file.Length < 64) return;
+        var metadataOffset = (long)Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(16)), int.MaxValue);
         var tableOffset = BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(48));
         var count = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(56));
         if (metadataOffset < 64 || metadataOffset > file.Length || tableOffset > (ulong)file.Length) return;
@@ -97,7 +98,7 @@ static class CraftedContainer
         }
         if (cursor < metadataOffset) return;
         var crc = ModelBuildTasks.Container.Crc32.Append(0, file.AsSpan(0, 60));
-        crc = ModelBuildTasks.Container.Crc32.Append(crc, file.AsSpan(metadataOffset, (int)cursor - metadataOffset));
+        crc = ModelBuildTasks.Container.Crc32.Append(crc, file.AsSpan((int)metadataOffset, (int)(cursor - metadataOffset)));
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(60), crc);
     }
 
