@@ -59,13 +59,16 @@ public sealed class CompressModels : ToolTask
     public override bool Execute()
     {
         var items = Models.Select(Describe).ToList();
+        ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace)).ToList(), Error);
         if (Log.HasLoggedErrors) return false; // every problem with the items is reported before anything runs
         var outputs = new List<ITaskItem>();
         foreach (var item in items)
         {
             var fingerprint = ContentFingerprint.Compute(item.InputFiles, item.Settings);
             var stamp = Path.Combine(item.Folder, "fingerprint.txt");
-            var upToDate = File.Exists(item.Container) && File.Exists(item.Wrapper) && File.Exists(stamp) && File.ReadAllText(stamp) == fingerprint;
+            // The stamp records the outputs' content too: a damaged or edited container or wrapper is rebuilt, not embedded.
+            var upToDate = File.Exists(item.Container) && File.Exists(item.Wrapper) && File.Exists(stamp)
+                && File.ReadAllText(stamp) == fingerprint + "\n" + ContentFingerprint.Compute([item.Container, item.Wrapper], "outputs");
             if (upToDate)
             {
                 Log.LogMessage(MessageImportance.Normal, $"ModelBuildTasks: {item.Name} is up to date");
@@ -77,7 +80,7 @@ public sealed class CompressModels : ToolTask
                 arguments = item.Arguments;
                 Log.LogMessage(MessageImportance.High, $"ModelBuildTasks: compressing {item.Name} (this can take a while; results are cached by content)");
                 if (!base.Execute() || Log.HasLoggedErrors) return false;
-                File.WriteAllText(stamp, fingerprint);
+                File.WriteAllText(stamp, fingerprint + "\n" + ContentFingerprint.Compute([item.Container, item.Wrapper], "outputs"));
             }
             LogSummary(item);
             var output = new TaskItem(item.Source);
@@ -92,7 +95,7 @@ public sealed class CompressModels : ToolTask
     }
 
     sealed record Item(ITaskItem Source, string Name, string Folder, string Container, string Wrapper, string Report, string ResourceName,
-        IReadOnlyList<string> InputFiles, string Settings, string Arguments);
+        IReadOnlyList<string> InputFiles, string Settings, string Arguments, string ClassName, string Namespace);
 
     Item Describe(ITaskItem model)
     {
@@ -156,7 +159,7 @@ public sealed class CompressModels : ToolTask
         // Everything but the output folder decides the result; the engine version is in the engine's path.
         var settings = string.Join("\n", args.Skip(1).Select(a => a.Replace(OutputDirectory, "", StringComparison.Ordinal))) + "\n" + EngineAssembly;
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [],
-            settings, string.Join(" ", args.Select(Quote)));
+            settings, string.Join(" ", args.Select(Quote)), className, Meta("Namespace"));
     }
 
     void LogSummary(Item item)

@@ -68,11 +68,22 @@ public sealed record ContainerMetadata
         try
         {
             var metadata = JsonSerializer.Deserialize<ContainerMetadata>(json, Options);
-            return metadata is { Format: "mbt-cmodel" } ? metadata : throw new ContainerFormatException("the metadata is not of format mbt-cmodel", 64);
+            if (metadata is not { Format: "mbt-cmodel" }) throw new ContainerFormatException("the metadata is not of format mbt-cmodel", 64);
+            // JSON null passes the serializer for non-nullable members; readers rely on them, so a null is a damaged file.
+            if (metadata.Inputs is null || metadata.Outputs is null || metadata.Labels is null || metadata.Preprocess is null || metadata.Compression is null
+                || metadata.Accuracy is null || metadata.SourceSha256 is null || metadata.EngineVersion is null
+                || metadata.Labels.Any(l => l is null) || metadata.Compression.Any(kv => kv.Value is null)
+                || metadata.Inputs.Concat(metadata.Outputs).Any(t => t is null || t.Name is null || t.Type is null || t.Shape is null || t.Shape.Any(d => d is null)))
+                throw new ContainerFormatException("the metadata has a null where a value is required", 64);
+            return metadata;
         }
         catch (JsonException e)
         {
             throw new ContainerFormatException($"the metadata is not valid JSON: {e.Message}", 64);
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new ContainerFormatException($"the metadata cannot be read: {e.Message}", 64);
         }
     }
 }

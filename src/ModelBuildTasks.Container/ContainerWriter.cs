@@ -93,7 +93,8 @@ public static class ContainerWriter
         model.CopyTo(plain.AsSpan(4));
         graph.CopyTo(plain.AsSpan(4 + model.Length));
         var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(plain.Length)];
-        var brotli = BrotliEncoder.TryCompress(plain, buffer, out var written, quality: 11, window: 22) && written < plain.Length;
+        var brotli = BrotliEncoder.TryCompress(plain, buffer, out var written, quality: 11, window: 22) && written < plain.Length
+            && ContainerLimits.ExpansionAllowed(written, plain.Length); // readers reject anything past the expansion limit
         var body = brotli ? buffer.AsSpan(0, written) : plain;
         var section = new byte[8 + body.Length];
         section[0] = brotli ? (byte)1 : (byte)0;
@@ -119,7 +120,8 @@ public static class ContainerWriter
         var best = (Encoding: TensorEncoding.Raw, Bytes: tensor.Data);
         void Consider(TensorEncoding encoding, byte[] bytes)
         {
-            if (bytes.Length < best.Bytes.Length) best = (encoding, bytes);
+            // Readers reject codes past the expansion limit (huge runs of zeros): such a tensor takes the next best encoding.
+            if (bytes.Length < best.Bytes.Length && ContainerLimits.ExpansionAllowed(bytes.Length, tensor.Data.Length)) best = (encoding, bytes);
         }
         var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(tensor.Data.Length)];
         if (BrotliEncoder.TryCompress(tensor.Data, buffer, out var written, quality: 11, window: 22)) Consider(TensorEncoding.Brotli, buffer[..written]);

@@ -36,20 +36,17 @@ public sealed class ModelContainer
     /// <summary>True when <paramref name="bytes"/> starts with the container's magic.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[..8].SequenceEqual(ContainerLayout.Magic);
 
-    /// <summary>Reads a whole stream (bounded by the format's limits) and validates it.</summary>
+    /// <summary>Reads a whole stream (at most <see cref="ContainerLimits.MaxFileLength"/> bytes, seekable or not) and validates it.</summary>
     public static ModelContainer Read(Stream stream)
     {
-        if (stream.CanSeek && stream.Length - stream.Position > ContainerLayout.MaxDecodedTotal + ContainerLayout.MaxGraph)
-            throw new ContainerFormatException("the stream is larger than any valid container", 0);
-        using var memory = new MemoryStream();
-        stream.CopyTo(memory);
-        return Read(memory.ToArray());
+        return Read(ContainerLimits.ReadBounded(stream));
     }
 
     /// <summary>Validates <paramref name="file"/> (kept, not copied) and returns the container.</summary>
     public static ModelContainer Read(byte[] file)
     {
         long length = file.Length;
+        if (length > ContainerLimits.MaxFileLength) throw new ContainerFormatException($"the file has {length} bytes, more than the limit of {ContainerLimits.MaxFileLength}", 0);
         if (length < ContainerLayout.HeaderSize) throw new ContainerFormatException($"the file has {length} bytes, less than the 64-byte header", 0);
         var span = file.AsSpan();
         if (!HasMagic(span)) throw new ContainerFormatException("not a .cmodel container (bad magic)", 0);
@@ -109,6 +106,8 @@ public sealed class ModelContainer
             if (decoded != elements * size) throw new ContainerFormatException($"tensor '{name}' declares {decoded} bytes but its shape needs {elements * size}", cursor + 16);
             decodedTotal += decoded;
             if (decodedTotal > ContainerLayout.MaxDecodedTotal) throw new ContainerFormatException("the tensors decode to more than 2 GiB", cursor + 16);
+            if (!ContainerLimits.ExpansionAllowed(stored, decoded))
+                throw new ContainerFormatException($"tensor '{name}' claims {decoded} decoded bytes from {stored} stored, beyond the expansion limit", cursor + 16);
             if ((TensorEncoding)encoding == TensorEncoding.Raw && stored != decoded) throw new ContainerFormatException($"raw tensor '{name}' stores {stored} bytes, not {decoded}", cursor + 8);
             if ((TensorEncoding)encoding is TensorEncoding.Huffman or TensorEncoding.SparseHuffman && size != 1)
                 throw new ContainerFormatException($"tensor '{name}' uses an entropy coding, which needs 1-byte elements", cursor - 3);
@@ -170,6 +169,8 @@ public sealed class ModelContainer
         var decodedLength = BinaryPrimitives.ReadUInt32LittleEndian(section[4..]);
         if (decodedLength < 4 || decodedLength > ContainerLayout.MaxGraph) throw new ContainerFormatException($"the graph section declares {decodedLength} decoded bytes", offset + 4);
         var body = section[8..];
+        if (!ContainerLimits.ExpansionAllowed(body.Length, decodedLength))
+            throw new ContainerFormatException($"the graph section claims {decodedLength} decoded bytes from {body.Length} stored, beyond the expansion limit", offset + 4);
         if (encoding == 0)
             return body.Length == decodedLength ? body.ToArray() : throw new ContainerFormatException("the raw graph section has the wrong length", offset + 4);
         if (encoding != 1) throw new ContainerFormatException($"the graph section has unknown encoding {encoding}", offset);

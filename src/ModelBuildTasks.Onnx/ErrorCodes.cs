@@ -28,6 +28,8 @@ public static class ErrorCodes
     public const string InputShapeMismatch = "MBT1104";
     /// <summary>The preprocessing specification cannot be parsed.</summary>
     public const string InvalidPreprocessing = "MBT1105";
+    /// <summary>A label is not one of the model's classes (at least the number of classes, or negative).</summary>
+    public const string LabelOutOfRange = "MBT1106";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
     /// <summary>The compressed model cannot meet the accuracy target.</summary>
@@ -36,6 +38,12 @@ public static class ErrorCodes
     public const string NoisyValidation = "MBT1402";
     /// <summary>A bad command-line or build setting.</summary>
     public const string InvalidSetting = "MBT1301";
+    /// <summary>Two <c>CompressModel</c> items would write the same output files (same model file name in different folders).</summary>
+    public const string OutputCollision = "MBT1302";
+    /// <summary>Two <c>CompressModel</c> items would generate classes of the same name in the same namespace.</summary>
+    public const string ClassNameCollision = "MBT1303";
+    /// <summary>Warning: the cache could not be written (read-only, full, or a file where an entry goes); the result is still written.</summary>
+    public const string CacheUnavailable = "MBT1501";
     /// <summary>An unexpected failure inside the engine (a bug: please report it).</summary>
     public const string Internal = "MBT1999";
 }

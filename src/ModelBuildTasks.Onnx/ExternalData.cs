@@ -14,16 +14,18 @@ public static class ExternalData
     public static void LoadInto(ModelProto model, string modelFolder, string displayPath)
     {
         var root = Path.GetFullPath(modelFolder);
+        // All external tensors together count against one budget: many tensors naming the same big file must not multiply it.
+        var budget = InputFile.MaxBytes;
         foreach (var tensor in AllTensors(model.Graph))
         {
             if (tensor.DataLocation != TensorProto.Types.DataLocation.External) continue;
-            tensor.RawData = ByteString.CopyFrom(Read(tensor, root, displayPath));
+            tensor.RawData = ByteString.CopyFrom(Read(tensor, root, displayPath, ref budget));
             tensor.ExternalData.Clear();
             tensor.ClearDataLocation();
         }
     }
 
-    static byte[] Read(TensorProto tensor, string root, string displayPath)
+    static byte[] Read(TensorProto tensor, string root, string displayPath, ref long budget)
     {
         string? location = null;
         long offset = 0, length = -1;
@@ -46,13 +48,18 @@ public static class ExternalData
             throw Error(tensor, $"has external data '{location}' outside the model's folder", displayPath);
         if (!File.Exists(file))
             throw Error(tensor, $"has external data '{location}', which does not exist", displayPath);
+        // The text stays inside; a symlink (of the file or of a folder on the way) must too.
+        if (!InputFile.IsInside(file, root))
+            throw Error(tensor, $"has external data '{location}' that links outside the model's folder", displayPath);
+        if (offset < 0 || length < -1) throw Error(tensor, "has a negative external data offset or length", displayPath);
 
-        using var stream = File.OpenRead(file);
+        using var stream = InputFile.OpenRegular(file, ErrorCodes.InvalidExternalData, displayPath);
         if (length < 0) length = stream.Length - offset;
         if (offset > stream.Length || length > stream.Length - offset)
             throw Error(tensor, $"reads bytes {offset}..{offset + length} of '{location}', which has only {stream.Length}", displayPath);
-        if (length > int.MaxValue)
-            throw Error(tensor, "has external data larger than 2 GB", displayPath);
+        if (length > budget)
+            throw Error(tensor, $"has external data larger than the limit of {InputFile.MaxBytes:N0} bytes for a model's tensors", displayPath);
+        budget -= length;
         var bytes = new byte[length];
         stream.Position = offset;
         stream.ReadExactly(bytes);

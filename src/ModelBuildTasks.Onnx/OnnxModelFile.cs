@@ -20,19 +20,8 @@ public static class OnnxModelFile
     /// </summary>
     public static ModelProto Load(string path, Func<byte[], string, byte[]?>? unwrap)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelBuildException(ErrorCodes.ModelNotFound, $"cannot read the model: {e.Message}", path);
-        }
+        if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", path);
+        var bytes = InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel, path);
         if (unwrap?.Invoke(bytes, path) is { } onnx) return Parse(onnx, path);
         var model = Parse(bytes, path);
         ExternalData.LoadInto(model, Path.GetDirectoryName(Path.GetFullPath(path))!, path);

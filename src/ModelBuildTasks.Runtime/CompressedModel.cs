@@ -23,7 +23,7 @@ public sealed class CompressedModel : IDisposable
         Metadata = ContainerMetadata.Parse(container.MetadataJson);
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
-        session = new InferenceSession(container.ToOnnx(), sessionOptions);
+        session = OnnxSessions.Create(container, sessionOptions);
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
         (inputName, var input) = session.InputMetadata.First();
         inputDims = input.Dimensions.Select(d => (long)d).ToArray();

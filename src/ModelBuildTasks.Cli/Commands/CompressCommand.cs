@@ -119,7 +119,7 @@ static class CompressCommand
             settings.Validate();
 
             var cache = result.GetValue(noCache) ? null : new CompressionCache(result.GetValue(cacheDir) ?? CompressionCache.DefaultFolder);
-            var key = cache is null ? null : CompressionCache.Key(modelPath, dataPath, testPath, settings);
+            var key = cache is null ? null : CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss));
             byte[] container;
             CompressionReport summary;
             if (cache?.TryGet(key!) is { } hit)
@@ -132,7 +132,7 @@ static class CompressCommand
                 var compressed = ConsoleProgress.Run("compress", progress => Compressor.Run(modelPath, dataPath, testPath, settings, progress));
                 if (!compressed.Report.TargetMet && result.GetValue(allowMiss)) compressed = Compressor.Uncompressed(modelPath, compressed);
                 (container, summary) = (compressed.Container, compressed.Report with { Cache = cache is null ? "off" : "miss" });
-                cache?.Put(key!, container, summary);
+                if (cache is not null) CacheWrite.Put(cache, key!, container, summary, modelPath);
             }
 
             AtomicFile.WriteAllBytes(outputPath, container);

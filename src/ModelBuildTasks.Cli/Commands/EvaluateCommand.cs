@@ -31,6 +31,7 @@ static class EvaluateCommand
             var onnx = ModelFile.LoadOnnxBytes(modelPath);
             var referenceBytes = result.GetValue(reference) is { } r ? ModelFile.LoadOnnxBytes(r) : null;
             var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess)), result.GetValue(limit));
+            LabelRange.Check(dataset, LabelRange.ClassCount(OnnxImport.ToModel(ModelBuildTasks.Onnx.OnnxModelFile.Parse(onnx, modelPath), modelPath)));
             var options = new RunnerOptions { Threads = result.GetValue(threads), BatchSize = result.GetValue(batch) };
             var evaluation = ConsoleProgress.Run("evaluate", progress =>
                 Evaluator.Evaluate(onnx, dataset, options, referenceBytes, result.GetValue(latency), progress, modelPath));

@@ -59,20 +59,47 @@ public static class CSharpNames
         return builder.Append('"').ToString();
     }
 
-    /// <summary>Text for an XML doc comment: one line, markup characters escaped.</summary>
+    /// <summary>Text for an XML doc comment: one line (see <see cref="CommentText"/>), markup characters escaped.</summary>
     public static string Xml(string text)
     {
         var builder = new StringBuilder();
-        foreach (var c in text)
+        foreach (var c in CommentText(text))
         {
             builder.Append(c switch
             {
                 '&' => "&amp;",
                 '<' => "&lt;",
                 '>' => "&gt;",
-                _ when char.IsControl(c) => " ",
                 _ => c.ToString(),
             });
+        }
+        return builder.ToString();
+    }
+
+    /// <summary>
+    /// Text that cannot leave a <c>//</c> comment: C# ends a comment at \r, \n, U+0085, U+2028 and
+    /// U+2029, so a file name holding one could put code after it. Every character that is not
+    /// visible text (controls, line and paragraph separators, format characters such as bidi
+    /// overrides, lone surrogates, unassigned code points) becomes a space.
+    /// </summary>
+    public static string CommentText(string text)
+    {
+        var builder = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                builder.Append(c).Append(text[++i]); // a pair is one visible character
+                continue;
+            }
+            var visible = char.GetUnicodeCategory(c) switch
+            {
+                UnicodeCategory.Control or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator or UnicodeCategory.Format
+                    or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned => false,
+                _ => true,
+            };
+            builder.Append(visible ? c : ' ');
         }
         return builder.ToString();
     }

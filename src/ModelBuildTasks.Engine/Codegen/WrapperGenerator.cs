@@ -146,5 +146,5 @@ public static class WrapperGenerator
         return s.ToString();
     }
 
-    static string OneLine(string text) => new(text.Select(c => char.IsControl(c) ? ' ' : c).ToArray());
+    static string OneLine(string text) => CSharpNames.CommentText(text);
 }

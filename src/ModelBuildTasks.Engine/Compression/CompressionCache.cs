@@ -36,7 +36,12 @@ public sealed class CompressionCache(string folder)
     public string Folder { get; } = Path.GetFullPath(folder);
 
     /// <summary>The key of a compression: a SHA-256 over everything that decides its result.</summary>
-    public static string Key(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
+    /// <param name="modelPath">The model file.</param>
+    /// <param name="dataPath">The validation DATASET.</param>
+    /// <param name="testDataPath">The held-out DATASET, if any.</param>
+    /// <param name="settings">The compression settings.</param>
+    /// <param name="allowMiss">Whether a missed target writes the original model: the entry then holds a different model.</param>
+    public static string Key(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings, bool allowMiss = false)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string label, ReadOnlySpan<byte> bytes)
@@ -47,6 +52,10 @@ public sealed class CompressionCache(string folder)
         Add("format", "mbt-cache-1"u8);
         Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
         Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
+        Add("allow_miss", allowMiss ? "1"u8 : "0"u8);
+        // Canonical() joins labels with '|', so "a|b","c" and "a","b|c" read alike there: each label is added on its own, length-prefixed.
+        Add("labels", settings.Labels is null ? "-"u8 : []);
+        foreach (var label in settings.Labels ?? []) Add("label", Encoding.UTF8.GetBytes(label));
         Add("model", ModelFile.LoadOnnxBytes(modelPath)); // external data included
         foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath), ("train", settings.FineTuneEpochs > 0 ? settings.TrainData : null) })
         {
@@ -72,7 +81,7 @@ public sealed class CompressionCache(string folder)
                 return (container, report);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ContainerFormatException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ContainerFormatException or System.Text.Json.JsonException) { }
         TryDelete(entry);
         return null;
     }

@@ -42,6 +42,10 @@ public sealed class CompressionInputs
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
         var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
         var validation = Preprocessing.Apply(raw, spec);
+        var test = testDataPath is null ? null : DatasetLoader.Load(testDataPath, spec);
+        var classes = LabelRange.ClassCount(model);
+        LabelRange.Check(validation, classes);
+        if (test is not null) LabelRange.Check(test, classes);
         return new CompressionInputs
         {
             SourceBytes = sourceBytes,
@@ -49,7 +53,7 @@ public sealed class CompressionInputs
             OriginalOnnx = OnnxExport.ToBytes(model),
             Preprocess = spec,
             Validation = validation,
-            Test = testDataPath is null ? null : DatasetLoader.Load(testDataPath, spec),
+            Test = test,
             Labels = settings.Labels
                 ?? model.Metadata.GetValueOrDefault("labels")?.Split(',').Select(l => l.Trim()).ToArray()
                 ?? validation.ClassNames

@@ -22,9 +22,14 @@ public static class DatasetLoader
     /// <summary>Loads raw pixel values without preprocessing (image folders are resized while loading if asked).</summary>
     public static ImageDataset LoadRaw(string path, (int Height, int Width)? resize = null)
     {
-        if (Directory.Exists(path)) return ImageFolderDataset.Load(path, resize);
-        if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found (expected an IDX images file, a .npz file or an image folder)", path);
-        if (path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return NpzDataset.Load(path);
-        return IdxDataset.Load(path);
+        if (resize is { } r) DatasetLimits.CheckedProduct([r.Height, r.Width], DatasetLimits.MaxImagePixels, path, "resize=HxW");
+        ImageDataset data;
+        if (Directory.Exists(path)) data = ImageFolderDataset.Load(path, resize);
+        else if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found (expected an IDX images file, a .npz file or an image folder)", path);
+        else if (path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) data = NpzDataset.Load(path);
+        else data = IdxDataset.Load(path);
+        // Accuracy over no images is 0/0; every measure downstream would be NaN.
+        if (data.Count == 0 || data.ImageSize == 0) throw DataErrors.Invalid(path, "the dataset holds no images (or images of no pixels)");
+        return data;
     }
 }

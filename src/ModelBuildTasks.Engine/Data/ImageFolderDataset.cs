@@ -28,6 +28,7 @@ public static class ImageFolderDataset
         var components = channels == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue;
         var (height, width) = resize ?? (first.Height, first.Width);
         var size = channels * height * width;
+        DatasetLimits.CheckedProduct([files.Count, channels, height, width], DatasetLimits.MaxValues, folder, "the image folder");
         var pixels = new float[(long)files.Count * size];
         for (var i = 0; i < files.Count; i++)
         {
@@ -51,9 +52,14 @@ public static class ImageFolderDataset
 
     static ImageResult Decode(string file, ColorComponents components)
     {
+        using var stream = InputFile.OpenRegular(file, ErrorCodes.InvalidDataset);
         try
         {
-            using var stream = File.OpenRead(file);
+            // The header's size decides the decoder's allocation: check it first (an image bomb is a few bytes).
+            var info = ImageInfo.FromStream(stream) ?? throw new InvalidOperationException("unknown image format");
+            if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > DatasetLimits.MaxImagePixels)
+                throw DataErrors.Invalid(file, $"the image claims {info.Width}x{info.Height} pixels, beyond the limit of {DatasetLimits.MaxImagePixels:N0}");
+            stream.Position = 0;
             return ImageResult.FromStream(stream, components);
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException)

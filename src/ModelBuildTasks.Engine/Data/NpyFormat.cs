@@ -29,19 +29,27 @@ public static partial class NpyFormat
         var result = new Dictionary<string, NpyArray>(StringComparer.Ordinal);
         try
         {
-            using var zip = ZipFile.OpenRead(path);
+            using var file = InputFile.OpenRegular(path, ErrorCodes.DatasetNotFound);
+            using var zip = new ZipArchive(file, ZipArchiveMode.Read);
+            long total = 0;
             foreach (var entry in zip.Entries.Where(e => e.FullName.EndsWith(".npy", StringComparison.Ordinal)))
             {
-                if (entry.Length > int.MaxValue) throw DataErrors.Invalid(path, $"array '{entry.FullName}' is too large");
+                // The declared size bounds the read; the real stream may still lie, so the read is bounded too.
+                total += entry.Length;
+                if (entry.Length > DatasetLimits.MaxFileBytes || total > DatasetLimits.MaxFileBytes)
+                    throw DataErrors.Invalid(path, $"array '{entry.FullName}' is larger than the limit of {DatasetLimits.MaxFileBytes:N0} bytes");
                 using var stream = entry.Open();
-                using var buffer = new MemoryStream();
-                stream.CopyTo(buffer);
-                result[entry.FullName[..^4]] = Parse(buffer.ToArray(), $"{path}:{entry.FullName}");
+                var bytes = DatasetLimits.ReadToEndBounded(stream, entry.Length, path, $"array '{entry.FullName}'");
+                result[entry.FullName[..^4]] = Parse(bytes, $"{path}:{entry.FullName}");
             }
         }
         catch (InvalidDataException e)
         {
             throw DataErrors.Invalid(path, $"not a valid .npz (zip) archive: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            throw DataErrors.Invalid(path, $"cannot read the .npz archive: {e.Message}");
         }
         return result;
     }
@@ -70,7 +78,7 @@ public static partial class NpyFormat
             .ToArray();
 
         var (size, read) = Decoder(descr, displayPath);
-        var count = shape.Aggregate(1L, (n, v) => n * v);
+        var count = DatasetLimits.CheckedProduct(shape.Select(v => (long)v), DatasetLimits.MaxValues, displayPath, $".npy shape ({shapeText})");
         var data = bytes.AsSpan(headerStart + headerLength);
         if (count * size != data.Length)
             throw DataErrors.Invalid(displayPath, $".npy shape ({shapeText}) needs {count * size} bytes of data but the file has {data.Length}");

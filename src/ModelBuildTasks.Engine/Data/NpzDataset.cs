@@ -33,11 +33,19 @@ public static class NpzDataset
         }
         else throw DataErrors.Invalid(path, $"'x' must have 3 or 4 dimensions, not {s.Length}");
 
+        // NaN or infinity survives every preprocessing step and turns all logits into NaN: top-1 is then
+        // class 0 for every model, so accuracies would be meaningless rather than wrong.
+        for (var i = 0; i < x.Values.Length; i++)
+            if (!double.IsFinite(x.Values[i]))
+                throw DataErrors.Invalid(path, $"'x' holds a non-finite value ({x.Values[i]}) at index {i}");
+        if (pixels.Any(p => !float.IsFinite(p)))
+            throw DataErrors.Invalid(path, "'x' holds a value too large for a 32-bit float");
+
         int[]? labels = null;
         if (arrays.TryGetValue("y", out var y))
         {
             if (y.Shape.Length != 1) throw DataErrors.Invalid(path, "'y' must be a 1-D array of class indices");
-            if (y.Values.Any(v => v < 0 || v != Math.Floor(v))) throw DataErrors.Invalid(path, "'y' must hold non-negative integer class indices");
+            if (y.Values.Any(v => v < 0 || v != Math.Floor(v) || v > int.MaxValue)) throw DataErrors.Invalid(path, "'y' must hold non-negative integer class indices");
             labels = y.Values.Select(v => (int)v).ToArray();
             if (labels.Length != count)
                 throw new ModelBuildException(ErrorCodes.LabelCountMismatch, $"'x' has {count} images but 'y' has {labels.Length} labels", path);

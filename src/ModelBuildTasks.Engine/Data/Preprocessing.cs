@@ -13,6 +13,7 @@ public static class Preprocessing
         var std = PerChannel(spec.Std, channels, "std");
         var size = channels * height * width;
         var plane = height * width;
+        DatasetLimits.CheckedProduct([raw.Count, channels, height, width], DatasetLimits.MaxValues, raw.Source, "the preprocessed dataset");
         var result = new float[(long)raw.Count * size];
         Parallel.For(0, raw.Count, i =>
         {

@@ -9,7 +9,12 @@ namespace ModelBuildTasks.Graph;
 public static class ModelFile
 {
     /// <summary>Reads an ONNX file (with any external data) or a container into the IR.</summary>
-    public static OnnxModel Load(string path) => OnnxImport.ToModel(LoadProto(path), path);
+    public static OnnxModel Load(string path)
+    {
+        var model = OnnxImport.ToModel(LoadProto(path), path);
+        GraphValidation.Check(model.Graph, path);
+        return model;
+    }
 
     /// <summary>Reads an ONNX file or a container as an ONNX protobuf message.</summary>
     public static ModelProto LoadProto(string path) =>

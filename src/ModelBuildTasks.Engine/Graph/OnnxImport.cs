@@ -116,12 +116,23 @@ public static class OnnxImport
         var indices = ToTensor(s.Indices, displayPath).ToInt64s();
         var dims = s.Dims.ToArray();
         var size = ElementTypes.SizeOf(values.Type);
-        var count = dims.Aggregate(1L, (n, d) => n * d);
+        if (dims.Any(d => d < 0)) throw Invalid($"sparse initializer '{values.Name}' has a negative dimension", displayPath);
+        // Dims are free text in the file: their product is checked as it grows, and the dense tensor may
+        // be at most MaxSparseExpansion times what the file stores for it (a few bytes must not claim gigabytes).
+        var stored = (long)values.Data.Length + indices.Length * 8L;
+        var cap = Math.Min(InputFile.MaxBytes, MaxSparseAllowance + MaxSparseExpansion * stored) / Math.Max(size, 1);
+        long count = 1;
+        foreach (var d in dims)
+        {
+            if (d > 0 && count > cap / d) throw Invalid($"sparse initializer '{values.Name}' has dimensions [{string.Join(",", dims)}] beyond the limit for its {stored} stored bytes", displayPath);
+            count *= d;
+        }
         var nnz = values.ElementCount;
         var dense = new byte[count * size];
         var rank = dims.Length;
         // Indices are either linear [NNZ] or coordinates [NNZ, rank].
         var coordinates = indices.Length == nnz * rank && rank > 1 && indices.Length != nnz;
+        if (!coordinates && indices.Length != nnz) throw Invalid($"sparse initializer '{values.Name}' has {indices.Length} indices for {nnz} values", displayPath);
         for (long k = 0; k < nnz; k++)
         {
             long linear;
@@ -136,6 +147,12 @@ public static class OnnxImport
         }
         return new Tensor(values.Name, values.Type, dims, dense);
     }
+
+    /// <summary>A sparse initializer's dense form is at most this constant plus <see cref="MaxSparseExpansion"/> times its stored bytes.</summary>
+    public const long MaxSparseAllowance = 1L << 20;
+
+    /// <summary>See <see cref="MaxSparseAllowance"/>: real sparse weights are rarely sparser than 1 in 100.</summary>
+    public const long MaxSparseExpansion = 256;
 
     static ModelBuildException Invalid(string message, string? displayPath) => new(ErrorCodes.InvalidModel, message, displayPath);
 }

@@ -14,7 +14,9 @@ public sealed class Tensor
         var size = ElementTypes.SizeOf(type);
         if (size == 0) throw new ArgumentException($"element type {ElementTypes.Name(type)} has no fixed size", nameof(type));
         if (dims.Any(d => d < 0)) throw new ArgumentException("dimensions cannot be negative", nameof(dims));
-        var count = dims.Aggregate(1L, (n, d) => n * d);
+        long count;
+        try { count = checked(dims.Aggregate(1L, (n, d) => n * d) * size) / size; }
+        catch (OverflowException) { throw new ArgumentException($"tensor '{name}' has dimensions [{string.Join(",", dims)}] whose product overflows", nameof(dims)); }
         if (count * size != data.Length)
             throw new ArgumentException($"tensor '{name}' has {data.Length} bytes, but [{string.Join(",", dims)}] {ElementTypes.Name(type)} needs {count * size}", nameof(data));
         Name = name;

@@ -24,7 +24,7 @@ public sealed record ModelSummary
     public IReadOnlyList<TensorSummary> Outputs { get; init; } = [];
     /// <summary>Node count per operator type, sorted by name.</summary>
     public IReadOnlyDictionary<string, int> Ops { get; init; } = new SortedDictionary<string, int>();
-    /// <summary>Number of float parameters.</summary>
+    /// <summary>Number of weights (elements of every initializer but quantization scales and zero points), whatever their type.</summary>
     public long Parameters { get; init; }
     /// <summary>The file's size in bytes (including external data).</summary>
     public long Bytes { get; init; }
@@ -32,6 +32,8 @@ public sealed record ModelSummary
     public long WeightBytes { get; init; }
     /// <summary>Operators the engine does not support.</summary>
     public IReadOnlyList<UnsupportedOperator> Unsupported { get; init; } = [];
+
+    static bool IsQuantizationParameter(string name) => name.EndsWith("_scale", StringComparison.Ordinal) || name.EndsWith("_zero_point", StringComparison.Ordinal);
 
     /// <summary>Summarises a model; <paramref name="fileBytes"/> is its size on disk.</summary>
     public static ModelSummary Of(OnnxModel model, long fileBytes)
@@ -50,7 +52,8 @@ public sealed record ModelSummary
             Inputs = model.Graph.Inputs.Select(Describe).ToList(),
             Outputs = model.Graph.Outputs.Select(Describe).ToList(),
             Ops = new SortedDictionary<string, int>(model.Graph.Nodes.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count()), StringComparer.Ordinal),
-            Parameters = model.Graph.ParameterCount,
+            // Every weight counts, whatever its type: a quantized model's int8 weights are its parameters.
+            Parameters = model.Graph.Initializers.Values.Where(t => !IsQuantizationParameter(t.Name)).Sum(t => t.ElementCount),
             Bytes = fileBytes,
             WeightBytes = model.Graph.Initializers.Values.Sum(t => (long)t.Data.Length),
             Unsupported = inference.Unsupported,

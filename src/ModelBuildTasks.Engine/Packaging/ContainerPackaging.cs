@@ -34,5 +34,16 @@ public static class ContainerPackaging
     }
 
     /// <summary>The ONNX bytes a container holds (what the runtime hands to ONNX Runtime).</summary>
-    public static byte[] ToOnnx(byte[] bytes, string? displayPath = null) => Read(bytes, displayPath).Container.ToOnnx();
+    public static byte[] ToOnnx(byte[] bytes, string? displayPath = null)
+    {
+        var container = Read(bytes, displayPath).Container;
+        try
+        {
+            return container.ToOnnx(); // tensors are decoded here, after the structural checks: a bad code is still a bad container
+        }
+        catch (ContainerFormatException e)
+        {
+            throw new ModelBuildException(ErrorCodes.InvalidContainer, $"not a valid .cmodel container: {e.Message}", displayPath);
+        }
+    }
 }

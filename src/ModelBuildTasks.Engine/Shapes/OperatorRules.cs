@@ -65,6 +65,7 @@ public static class OperatorRules
         var w = c.Shape(1);
         if (x.Rank < 3 || w.Rank != x.Rank) throw c.Fail($"input {x} and weights {w} must have the same rank of 3 or more");
         var group = c.Node.GetInt("group", 1);
+        if (group is < 1 or > int.MaxValue) throw c.Fail($"group {group} must be 1 or more");
         if (x[1].IsKnown && w[1].IsKnown && x[1].Value != w[1].Value * group)
             throw c.Fail($"input has {x[1]} channels but the weights {w} with group {group} expect {w[1].Value * group}");
         var kernel = c.Node.GetInts("kernel_shape") ?? w.Dims.Skip(2).Select(d => d.Value).ToArray();
@@ -91,10 +92,16 @@ public static class OperatorRules
         var ceil = c.Node.GetInt("ceil_mode", 0) == 1;
         if (strides.Length != n || dilations.Length != n || pads.Length != 2 * n)
             throw c.Fail("strides, dilations or pads do not match the kernel's rank");
+        // Crafted attributes: a stride of 0 divides by zero, and huge values overflow the window arithmetic.
+        const long MaxExtent = int.MaxValue;
+        if (strides.Any(v => v is < 1 or > MaxExtent) || dilations.Any(v => v is < 1 or > MaxExtent))
+            throw c.Fail($"strides [{string.Join(",", strides)}] and dilations [{string.Join(",", dilations)}] must be 1 to {MaxExtent}");
+        if (pads.Any(v => v is < 0 or > MaxExtent) || kernel.Any(v => v == 0 || v > MaxExtent))
+            throw c.Fail($"pads [{string.Join(",", pads)}] and kernel [{string.Join(",", kernel)}] are out of range");
         for (var i = 0; i < n; i++)
         {
             var input = x[i + 2];
-            if (!input.IsKnown) { yield return Dim.Unknown; continue; }
+            if (!input.IsKnown || kernel[i] < 0) { yield return Dim.Unknown; continue; }
             if (autoPad is "SAME_UPPER" or "SAME_LOWER")
             {
                 yield return Dim.Of((input.Value + strides[i] - 1) / strides[i]);

@@ -1,0 +1,35 @@
+using ModelBuildTasks.Codegen;
+
+namespace ModelBuildTasks.Build;
+
+/// <summary>
+/// Two <c>CompressModel</c> items must not share outputs: each writes a folder named after its
+/// model file under obj/, and a class named after its ClassName. Without this check, two
+/// <c>model.onnx</c> files in different folders silently overwrite each other's container, and two
+/// ClassNames that sanitize alike fail inside generated code (CS0101/CS0102) that names neither item.
+/// </summary>
+static class ItemCollisions
+{
+    /// <summary>One item: how the project names it, and the outputs it claims.</summary>
+    public sealed record Item(string Spec, string Folder, string ClassName, string Namespace);
+
+    /// <summary>Reports every collision through <paramref name="error"/> (code, file, message), naming both items: MBT1302 for shared output folders, MBT1303 for one generated class.</summary>
+    public static void Report(IReadOnlyList<Item> items, Action<string, string, string> error)
+    {
+        var comparer = OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase; // case-insensitive file systems collide on case too
+        foreach (var group in items.GroupBy(i => Path.GetFullPath(i.Folder), comparer).Where(g => g.Count() > 1))
+        {
+            var first = group.First();
+            foreach (var other in group.Skip(1))
+                error("MBT1302", other.Spec,
+                    $"CompressModel items '{first.Spec}' and '{other.Spec}' have the same file name, so both would write {group.Key}; rename one of the model files");
+        }
+        foreach (var group in items.GroupBy(i => CSharpNames.Namespace(i.Namespace) + "." + CSharpNames.Identifier(i.ClassName), StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            var first = group.First();
+            foreach (var other in group.Skip(1))
+                error("MBT1303", other.Spec,
+                    $"CompressModel items '{first.Spec}' (ClassName '{first.ClassName}') and '{other.Spec}' (ClassName '{other.ClassName}') both generate the class {group.Key}; give one of them another ClassName or Namespace");
+        }
+    }
+}

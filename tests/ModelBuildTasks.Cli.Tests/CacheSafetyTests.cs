@@ -1,0 +1,58 @@
+using ModelBuildTasks.Container;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+/// <summary>Defects 1 and 6 of issue #12: --allow-miss changes what is written, so it is part of the cache key; a cache that cannot be written costs a warning, never the result.</summary>
+public class CacheSafetyTests
+{
+    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+
+    static string Methods(string path) => ContainerMetadata.Parse(ModelContainer.Read(File.ReadAllBytes(path)).MetadataJson).Compression["methods"];
+
+    static string[] Args(TestPaths.TempFolder temp, string output, params string[] extra) =>
+        ["compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File(output), "--cache-dir", temp.File("cache"),
+         "--methods", "iq", "--bits", "4", "--target-accuracy", "0.99", "--max-validation-images", "200", .. extra];
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AllowMiss_NeverServesTheOtherModeFromTheCache(bool allowMissFirst)
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        string[] allow = ["--allow-miss"];
+        var first = CliRunner.Run(Args(temp, "first.cmodel", allowMissFirst ? allow : []));
+        var second = CliRunner.Run(Args(temp, "second.cmodel", allowMissFirst ? [] : allow));
+        var (allowed, strict, allowedFile, strictFile) = allowMissFirst ? (first, second, "first.cmodel", "second.cmodel") : (second, first, "second.cmodel", "first.cmodel");
+
+        Assert.True(allowed.ExitCode == 0, allowed.Stderr);
+        Assert.Contains("warning MBT1401", allowed.Stderr);
+        Assert.Contains("the original model was written instead", allowed.Stderr);
+        Assert.Equal("none", Methods(temp.File(allowedFile))); // what it says it wrote
+
+        Assert.True(strict.ExitCode == 4, strict.Stderr);
+        Assert.Contains("the best model found was written", strict.Stderr);
+        Assert.Equal("iq", Methods(temp.File(strictFile)));
+        Assert.DoesNotContain("cache: hit", second.Stderr);
+
+        // The same mode again is still served from the cache.
+        var again = CliRunner.Run(Args(temp, "again.cmodel", allowMissFirst ? [] : allow));
+        Assert.Contains("cache: hit", again.Stderr);
+        Assert.Equal(File.ReadAllBytes(temp.File("second.cmodel")), File.ReadAllBytes(temp.File("again.cmodel")));
+    }
+
+    [Fact]
+    public void ACacheThatCannotBeWritten_IsAWarning_AndTheResultIsStillWritten()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        Directory.CreateDirectory(temp.File("cache"));
+        File.WriteAllText(temp.File("cache/tmp"), "a file where the cache's work folder goes");
+        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File("m.cmodel"), "--cache-dir", temp.File("cache"),
+            "--methods", "iq", "--bits", "8", "--target-accuracy", "0", "--max-validation-images", "200", "--report", temp.File("report.json"));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("warning MBT1501", result.Stderr);
+        ModelContainer.Read(File.ReadAllBytes(temp.File("m.cmodel")));
+        Assert.True(File.Exists(temp.File("report.json")));
+    }
+}
