@@ -53,7 +53,7 @@ public sealed class AzureBlobRemoteCache : IRemoteCache
         var bare = new Uri(location);
         BlobContainerClient client;
         if (url.Query.Length > 1) client = new BlobContainerClient(url, options);
-        else if (environment("AZURE_STORAGE_SAS_TOKEN") is { Length: > 0 } sas) client = new BlobContainerClient(bare, new AzureSasCredential(sas.TrimStart('?')), options);
+        else if (environment("AZURE_STORAGE_SAS_TOKEN") is { Length: > 0 } sas) client = new BlobContainerClient(bare, new AzureSasCredential(NormalizeSas(sas)), options);
         else if (environment("AZURE_STORAGE_CONNECTION_STRING") is { Length: > 0 } connection) client = AzureConnectionString.Credential(connection) switch
         {
             Azure.Storage.StorageSharedKeyCredential key => new BlobContainerClient(bare, key, options),
@@ -63,6 +63,11 @@ public sealed class AzureBlobRemoteCache : IRemoteCache
         else client = new BlobContainerClient(bare, options);
         return new AzureBlobRemoteCache(client, location);
     }
+
+    // A SAS that passed through MSBuild arrives with its %XX escapes undone ('+' and '=' of the
+    // signature bare), which the service would misread; escape any value that has no escapes left.
+    static string NormalizeSas(string sas) => string.Join("&", sas.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair =>
+        pair.Split('=', 2) is [var name, var value] && !value.Contains('%') ? $"{name}={Uri.EscapeDataString(value)}" : pair));
 
     /// <inheritdoc />
     public async Task<RemoteEntry?> TryGetAsync(string key, CancellationToken cancellation)
