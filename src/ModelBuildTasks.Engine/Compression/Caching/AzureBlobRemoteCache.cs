@@ -50,7 +50,19 @@ public sealed class AzureBlobRemoteCache : IRemoteCache
         options.Diagnostics.IsDistributedTracingEnabled = false;
 
         var location = RemoteCacheUrl.Redact(url);
-        var bare = new Uri(location);
+        try
+        {
+            return new AzureBlobRemoteCache(Client(url, new Uri(location), options, environment), location);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            // Malformed credentials are a setting to fix, not an outage to build through; the values are never repeated.
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the credentials for the remote cache {location} are malformed (the SAS in the URL, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING): {e.GetType().Name}");
+        }
+    }
+
+    static BlobContainerClient Client(Uri url, Uri bare, BlobClientOptions options, Func<string, string?> environment)
+    {
         BlobContainerClient client;
         if (url.Query.Length > 1) client = new BlobContainerClient(url, options);
         else if (environment("AZURE_STORAGE_SAS_TOKEN") is { Length: > 0 } sas) client = new BlobContainerClient(bare, new AzureSasCredential(NormalizeSas(sas)), options);
@@ -61,7 +73,7 @@ public sealed class AzureBlobRemoteCache : IRemoteCache
             _ => new BlobContainerClient(bare, options),
         };
         else client = new BlobContainerClient(bare, options);
-        return new AzureBlobRemoteCache(client, location);
+        return client;
     }
 
     // A SAS that passed through MSBuild arrives with its %XX escapes undone ('+' and '=' of the

@@ -110,7 +110,7 @@ public sealed class LayeredCache : IDisposable
             result = run(cancellation.Token).GetAwaiter().GetResult();
             return true;
         }
-        catch (Exception e) when (e is RemoteCacheException or OperationCanceledException or HttpRequestException or IOException or TimeoutException or AggregateException)
+        catch (Exception e) when (e is not OutOfMemoryException) // whatever goes wrong with a cache, the build can do without it
         {
             remoteFailed = true;
             var reason = e is OperationCanceledException or TimeoutException

@@ -57,6 +57,7 @@ public static class LocalCacheEntries
     /// </summary>
     public static IReadOnlyList<LocalCacheEntry> Prune(string folder, long? maxBytes, TimeSpan? olderThan)
     {
+        RemoveLeftovers(folder);
         var entries = List(folder, withReports: false);
         var removed = new List<LocalCacheEntry>();
         var now = DateTime.UtcNow;
@@ -69,6 +70,18 @@ public static class LocalCacheEntries
             else kept += entry.Bytes;
         }
         return removed;
+    }
+
+    // Temporary folders of writes that never finished (a killed build) are older than any write in progress.
+    static void RemoveLeftovers(string folder)
+    {
+        var tmp = Path.Combine(folder, "tmp");
+        if (!Directory.Exists(tmp)) return;
+        foreach (var leftover in Directory.EnumerateDirectories(tmp))
+        {
+            try { if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(leftover) > TimeSpan.FromDays(1)) Directory.Delete(leftover, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     static bool Remove(string folder, string key)
