@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Restores, builds (Release, warnings as errors in src/) and runs every test project, then prints
 # one closing line "N passed, N failed" summed over all projects from their TRX results.
-# Needs only the .NET 10 SDK; everything else comes from NuGet during restore.
+# Needs only the .NET 10 SDK; everything else comes from NuGet during restore (and Azurite from npm,
+# with Node.js from apt when npm is missing).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,6 +14,13 @@ mkdir -p "$results"
 
 if ! dotnet build ModelBuildTasks.sln -c Release -nologo -v minimal; then
   echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# The remote-cache tests start a real Azure Storage emulator: Azurite, pinned, in .artifacts/azurite.
+if ! bash build/install-azurite.sh >/dev/null; then
+  echo "could not install Azurite (build/install-azurite.sh)"
   echo "0 passed, 1 failed"
   exit 1
 fi

@@ -36,6 +36,18 @@ public sealed class CompressModels : ToolTask
     /// <summary>The shared cache folder; empty for the engine's default.</summary>
     public string CacheDirectory { get; set; } = "";
 
+    /// <summary>
+    /// The shared remote cache (a blob container URL); empty for none. A SAS query in it is passed to
+    /// the engine through the environment, never on the command line, which MSBuild logs.
+    /// </summary>
+    public string CacheUrl { get; set; } = "";
+
+    /// <summary>Read the remote cache but never write to it (pull-request builds).</summary>
+    public bool CacheReadOnly { get; set; }
+
+    /// <summary>Size cap of the local cache folder (e.g. <c>2GB</c>); empty for the engine's default.</summary>
+    public string CacheMaxSize { get; set; } = "";
+
     /// <summary>When true, a missed accuracy target is a warning and the original model is embedded.</summary>
     public bool AllowAccuracyMiss { get; set; }
 
@@ -54,6 +66,15 @@ public sealed class CompressModels : ToolTask
 
     /// <inheritdoc />
     protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.Normal;
+
+    /// <inheritdoc />
+    protected override System.Diagnostics.ProcessStartInfo GetProcessStartInfo(string pathToTool, string commandLineCommands, string responseFileSwitch)
+    {
+        var start = base.GetProcessStartInfo(pathToTool, commandLineCommands, responseFileSwitch);
+        // Set here rather than through EnvironmentVariables, which ToolTask writes to the log.
+        if (CacheUrl.IndexOf('?') is var q and >= 0 && q < CacheUrl.Length - 1) start.Environment["AZURE_STORAGE_SAS_TOKEN"] = CacheUrl[(q + 1)..];
+        return start;
+    }
 
     /// <inheritdoc />
     public override bool Execute()
@@ -158,6 +179,10 @@ public sealed class CompressModels : ToolTask
         if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
         // Everything but the output folder decides the result; the engine version is in the engine's path.
         var settings = string.Join("\n", args.Skip(1).Select(a => a.Replace(OutputDirectory, "", StringComparison.Ordinal))) + "\n" + EngineAssembly;
+        // Where results are cached does not change them: these stay out of the fingerprint.
+        if (CacheUrl.Length > 0) args.AddRange(["--cache-url", CacheUrl.Split('?')[0]]);
+        if (CacheReadOnly) args.Add("--cache-read-only");
+        if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [],
             settings, string.Join(" ", args.Select(Quote)), className, Meta("Namespace"));
     }

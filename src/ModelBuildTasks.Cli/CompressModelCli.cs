@@ -16,6 +16,7 @@ public static class CompressModelCli
             EvaluateCommand.Create(),
             SubsetCommand.Create(),
             TrainCommand.Create(),
+            CacheCommand.Create(),
         };
         // train's arguments belong to the add-on, which validates them itself.
         if (args.Length > 0 && args[0] == "train" && !args.Skip(1).Any(a => a is "-h" or "--help" or "-?"))

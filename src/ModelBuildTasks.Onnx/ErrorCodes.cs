@@ -2,7 +2,7 @@ namespace ModelBuildTasks;
 
 /// <summary>
 /// Stable error codes. The numbers never change meaning once released; docs/errors.md lists them.
-/// 1xxx: models, 11xx: datasets, 12xx: evaluation, 19xx: internal.
+/// 1xxx: models, 11xx: datasets, 12xx: evaluation, 15xx: the cache, 19xx: internal.
 /// </summary>
 public static class ErrorCodes
 {
@@ -43,7 +43,11 @@ public static class ErrorCodes
     /// <summary>Two <c>CompressModel</c> items would generate classes of the same name in the same namespace.</summary>
     public const string ClassNameCollision = "MBT1303";
     /// <summary>Warning: the cache could not be written (read-only, full, or a file where an entry goes); the result is still written.</summary>
-    public const string CacheUnavailable = "MBT1501";
+    public const string CacheUnavailable = "MBT1503";
+    /// <summary>Warning: the remote cache could not be used (unreachable, too slow, access denied); the build goes on without it.</summary>
+    public const string RemoteCacheUnavailable = "MBT1501";
+    /// <summary>Warning: a remote cache entry failed verification; it is ignored, and replaced after the compression.</summary>
+    public const string RemoteCacheEntryDamaged = "MBT1502";
     /// <summary>An unexpected failure inside the engine (a bug: please report it).</summary>
     public const string Internal = "MBT1999";
 }

@@ -30,6 +30,56 @@ static class CliRunner
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Starts the CLI without waiting, so a test can act while it runs (e.g. stop a server mid-build).</summary>
+    public static Running Start(IDictionary<string, string?> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return new Running(Process.Start(start)!);
+    }
+
+    /// <summary>A CLI process still running; stderr is collected line by line as it comes.</summary>
+    public sealed class Running
+    {
+        readonly Process process;
+        readonly Task<string> stdout;
+        readonly System.Text.StringBuilder stderr = new();
+
+        public Running(Process process)
+        {
+            this.process = process;
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
+            process.BeginErrorReadLine();
+            stdout = process.StandardOutput.ReadToEndAsync();
+        }
+
+        public string StderrSoFar { get { lock (stderr) return stderr.ToString(); } }
+
+        /// <summary>Waits until stderr contains <paramref name="text"/>; false if the process ended or the time ran out first.</summary>
+        public bool WaitForStderr(string text, TimeSpan timeout)
+        {
+            var watch = Stopwatch.StartNew();
+            while (watch.Elapsed < timeout)
+            {
+                if (StderrSoFar.Contains(text)) return true;
+                if (process.HasExited) return StderrSoFar.Contains(text);
+                Thread.Sleep(50);
+            }
+            return false;
+        }
+
+        public Result Finish()
+        {
+            if (!process.WaitForExit(TimeSpan.FromMinutes(3))) { process.Kill(true); throw new TimeoutException("the CLI did not finish"); }
+            process.WaitForExit(); // drains the asynchronous stderr reader
+            var result = new Result(process.ExitCode, stdout.Result, StderrSoFar);
+            process.Dispose();
+            return result;
+        }
+    }
+
     /// <summary>Asserts a failed run: the exit code, a coded one-line error on stderr, no stack trace, nothing on stdout.</summary>
     public static void AssertCleanError(Result result, int exitCode, string code)
     {

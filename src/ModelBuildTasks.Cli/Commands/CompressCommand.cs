@@ -48,8 +48,7 @@ static class CompressCommand
         var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true };
         var report = new Option<string?>("--report") { Description = "Also write the report as this JSON file, with Markdown and HTML (charts) beside it." };
         var json = new Option<bool>("--json") { Description = "Write the report as one JSON object to stdout." };
-        var cacheDir = new Option<string?>("--cache-dir") { Description = "Cache folder (default ~/.cache/modelbuildtasks)." };
-        var noCache = new Option<bool>("--no-cache") { Description = "Neither read nor write the cache." };
+        var cacheOptions = new CacheOptions();
         var allowMiss = new Option<bool>("--allow-miss") { Description = "If the target cannot be met, warn and write the original (uncompressed) model instead of failing." };
         var wrapper = new Option<string?>("--wrapper") { Description = "Also write the typed C# wrapper class to this file." };
         var className = new Option<string?>("--class-name") { Description = "Wrapper class name (default: from the model file name)." };
@@ -58,8 +57,9 @@ static class CompressCommand
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
             model, data, testData, drop, metric, confidence, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
-            cacheDir, noCache, allowMiss, wrapper, className, ns, resource,
+            allowMiss, wrapper, className, ns, resource,
         };
+        cacheOptions.AddTo(command);
         command.SetAction(result => ExitCodes.Guard(() =>
         {
             var modelPath = result.GetValue(model)!;
@@ -118,21 +118,20 @@ static class CompressCommand
             };
             settings.Validate();
 
-            var cache = result.GetValue(noCache) ? null : new CompressionCache(result.GetValue(cacheDir) ?? CompressionCache.DefaultFolder);
-            var key = cache is null ? null : CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss));
+            using var cache = cacheOptions.Open(result, modelPath);
+            var key = cache.Enabled ? CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss)) : null;
             byte[] container;
             CompressionReport summary;
-            if (cache?.TryGet(key!) is { } hit)
+            if (key is not null && cache.TryGet(key) is { } hit)
             {
-                (container, summary) = (hit.Container, hit.Report with { Cache = "hit" });
-                Console.Error.WriteLine($"cache: hit {key![..12]} in {cache.Folder}");
+                (container, summary) = (hit.Container, hit.Report with { Cache = hit.Source });
             }
             else
             {
                 var compressed = ConsoleProgress.Run("compress", progress => Compressor.Run(modelPath, dataPath, testPath, settings, progress));
                 if (!compressed.Report.TargetMet && result.GetValue(allowMiss)) compressed = Compressor.Uncompressed(modelPath, compressed);
-                (container, summary) = (compressed.Container, compressed.Report with { Cache = cache is null ? "off" : "miss" });
-                if (cache is not null) CacheWrite.Put(cache, key!, container, summary, modelPath);
+                (container, summary) = (compressed.Container, compressed.Report with { Cache = cache.Enabled ? "miss" : "off" });
+                if (key is not null) cache.Put(key, container, summary);
             }
 
             AtomicFile.WriteAllBytes(outputPath, container);

@@ -93,7 +93,7 @@ public sealed record CompressionReport
     public string ContainerSha256 { get; init; } = "";
     /// <summary>Warnings for the user.</summary>
     public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
-    /// <summary>"hit", "miss" or "off".</summary>
+    /// <summary>"hit" (local folder), "remote-hit" (the shared remote cache), "miss" or "off".</summary>
     public string Cache { get; init; } = "off";
 
     static readonly JsonSerializerOptions Json = new()

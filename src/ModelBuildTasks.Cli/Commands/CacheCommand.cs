@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Globalization;
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Compression.Caching;
+
+namespace ModelBuildTasks.Cli.Commands;
+
+/// <summary>
+/// <c>cache list|prune</c>: what the local cache folder holds, and removing entries by size
+/// (least recently used first) or by age. <c>compress</c> evicts by size on its own; this is for
+/// inspecting, for CI jobs that trim a cache before saving it, and for a one-off clean-up.
+/// </summary>
+static class CacheCommand
+{
+    public static Command Create()
+    {
+        var dir = Dir();
+        var json = Json();
+        var list = new Command("list", "List the local cache's entries, most recently used first.") { dir, json };
+        list.SetAction(result => ExitCodes.Guard(() =>
+        {
+            var folder = Folder(result.GetValue(dir));
+            var entries = LocalCacheEntries.List(folder);
+            if (result.GetValue(json))
+            {
+                JsonOutput.Write(new
+                {
+                    Folder = folder,
+                    Bytes = entries.Sum(e => e.Bytes),
+                    Entries = entries.Select(e => new
+                    {
+                        Key = e.Key, Bytes = e.Bytes, LastUsed = e.LastUsed.ToString("O", CultureInfo.InvariantCulture),
+                        Model = e.Report?.Model, Ratio = e.Report?.Ratio, FinalAccuracy = e.Report?.FinalAccuracy,
+                    }),
+                });
+                return ExitCodes.Ok;
+            }
+            Console.WriteLine($"{folder}: {entries.Count} entries, {Units.Bytes(entries.Sum(e => e.Bytes))}");
+            foreach (var e in entries)
+                Console.WriteLine($"{e.Key[..12]}  {e.LastUsed.ToLocalTime():yyyy-MM-dd HH:mm}  {Units.Bytes(e.Bytes),9}  {(e.Report is { } r ? $"{Path.GetFileName(r.Model)} {r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x" : "(no report)")}");
+            return ExitCodes.Ok;
+        }));
+
+        var maxSize = new Option<string?>("--max-size") { Description = "Keep at most this much (e.g. 2GB), removing the least recently used entries." };
+        var olderThan = new Option<string?>("--older-than") { Description = "Remove entries unused for longer than this (e.g. 30d, 12h)." };
+        var pruneDir = Dir();
+        var pruneJson = Json();
+        var prune = new Command("prune", "Remove local cache entries by size (least recently used first) and/or by age.") { pruneDir, maxSize, olderThan, pruneJson };
+        prune.SetAction(result => ExitCodes.Guard(() =>
+        {
+            var folder = Folder(result.GetValue(pruneDir));
+            long? max = result.GetValue(maxSize) is { } m ? Sizes.ParseBytes(m, "--max-size") : null;
+            TimeSpan? age = result.GetValue(olderThan) is { } a ? Sizes.ParseAge(a, "--older-than") : null;
+            if (max is null && age is null) throw new ModelBuildException(ErrorCodes.InvalidSetting, "cache prune needs --max-size and/or --older-than");
+            var removed = LocalCacheEntries.Prune(folder, max, age);
+            var left = LocalCacheEntries.List(folder, withReports: false);
+            if (result.GetValue(pruneJson))
+            {
+                JsonOutput.Write(new
+                {
+                    Folder = folder,
+                    Removed = removed.Select(e => e.Key),
+                    RemovedBytes = removed.Sum(e => e.Bytes),
+                    Entries = left.Count,
+                    Bytes = left.Sum(e => e.Bytes),
+                });
+                return ExitCodes.Ok;
+            }
+            Console.WriteLine($"removed {removed.Count} entries ({Units.Bytes(removed.Sum(e => e.Bytes))}); {left.Count} left ({Units.Bytes(left.Sum(e => e.Bytes))}) in {folder}");
+            return ExitCodes.Ok;
+        }));
+
+        return new Command("cache", "Inspect and prune the local compression cache.") { list, prune };
+    }
+
+    static Option<string?> Dir() => new("--cache-dir") { Description = "Cache folder (default ~/.cache/modelbuildtasks)." };
+
+    static Option<bool> Json() => new("--json") { Description = "Write JSON to stdout." };
+
+    static string Folder(string? given) => Path.GetFullPath(given ?? CompressionCache.DefaultFolder);
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Compression.Caching;
+
+namespace ModelBuildTasks.Cli.Commands;
+
+/// <summary>
+/// The cache options of <c>compress</c> and how they become a <see cref="LayeredCache"/>: the local
+/// folder (<c>--cache-dir</c>, <c>--no-cache</c>, <c>--cache-max-size</c>) and the remote cache
+/// (<c>--cache-url</c>, <c>--cache-read-only</c>, <c>--cache-timeout</c>). Credentials never come
+/// from the command line, which build logs record: a SAS in the URL, or the environment.
+/// </summary>
+sealed class CacheOptions
+{
+    /// <summary>The local cap when none is given: enough for hundreds of models, small for a CI cache.</summary>
+    public const string DefaultMaxSize = "2GB";
+
+    readonly Option<string?> dir = new("--cache-dir") { Description = "Cache folder (default ~/.cache/modelbuildtasks)." };
+    readonly Option<bool> off = new("--no-cache") { Description = "Neither read nor write any cache." };
+    readonly Option<string> maxSize = new("--cache-max-size") { Description = "Evict the least recently used local entries beyond this size (0 = no cap).", DefaultValueFactory = _ => DefaultMaxSize };
+    readonly Option<string?> url = new("--cache-url") { Description = "Shared remote cache: a blob container URL (https://ACCOUNT.blob.core.windows.net/CONTAINER). Credentials: a SAS in the URL, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING. Default: $MBT_CACHE_URL." };
+    readonly Option<bool> readOnly = new("--cache-read-only") { Description = "Read the remote cache but never write to it (pull-request builds)." };
+    readonly Option<double> timeout = new("--cache-timeout") { Description = "Seconds a remote cache operation may take before the build goes on without it.", DefaultValueFactory = _ => 20 };
+
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { dir, off, maxSize, url, readOnly, timeout }) command.Add(option);
+    }
+
+    /// <summary>The caches the options ask for; warnings and progress go to stderr, prefixed with <paramref name="origin"/>.</summary>
+    public LayeredCache Open(ParseResult result, string origin)
+    {
+        if (result.GetValue(off)) return new LayeredCache(null, null, false, TimeSpan.Zero, null);
+        var seconds = result.GetValue(timeout);
+        if (!(seconds > 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-timeout must be a positive number of seconds");
+        var cap = Sizes.ParseBytes(result.GetValue(maxSize)!, "--cache-max-size");
+        var local = new CompressionCache(result.GetValue(dir) ?? CompressionCache.DefaultFolder);
+        var remoteUrl = result.GetValue(url) is { Length: > 0 } given ? given : Environment.GetEnvironmentVariable("MBT_CACHE_URL");
+        var remote = string.IsNullOrWhiteSpace(remoteUrl) ? null : RemoteCacheUrl.Open(remoteUrl.Trim(), TimeSpan.FromSeconds(seconds), Environment.GetEnvironmentVariable);
+        var readOnlyEnv = Environment.GetEnvironmentVariable("MBT_CACHE_READ_ONLY") is "1" or "true" or "True";
+        return new LayeredCache(local, remote, result.GetValue(readOnly) || readOnlyEnv, TimeSpan.FromSeconds(seconds), cap > 0 ? cap : null)
+        {
+            Warn = (code, message) => Console.Error.WriteLine($"{origin}: warning {code}: {message}"),
+            Info = line => Console.Error.WriteLine(line),
+        };
+    }
+}

@@ -1,0 +1,105 @@
+namespace ModelBuildTasks.Compression.Caching;
+
+/// <summary>One entry of the local cache folder, as listed and pruned.</summary>
+/// <param name="Key">The content key.</param>
+/// <param name="Bytes">Bytes on disk (container and report).</param>
+/// <param name="LastUsed">When it was last written or served (UTC).</param>
+/// <param name="Report">Its report, or null when it cannot be read.</param>
+public sealed record LocalCacheEntry(string Key, long Bytes, DateTime LastUsed, CompressionReport? Report);
+
+/// <summary>
+/// Hygiene for the local cache folder: listing, least-recently-used eviction under a size cap, and
+/// removal by age. "Last used" is the entry folder's modification time, set on every hit, so it
+/// survives a CI cache save and restore (which keep modification times) without an index to corrupt.
+/// An entry is removed by renaming it into <c>tmp/</c> first, so a build reading it at that moment
+/// sees a whole entry or none.
+/// </summary>
+public static class LocalCacheEntries
+{
+    /// <summary>Marks the entry for <paramref name="key"/> as used now (best effort: a read-only cache stays as it is).</summary>
+    public static void Touch(CompressionCache cache, string key)
+    {
+        try { Directory.SetLastWriteTimeUtc(EntryFolder(cache.Folder, key), DateTime.UtcNow); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Every entry in <paramref name="folder"/>, most recently used first.</summary>
+    public static IReadOnlyList<LocalCacheEntry> List(string folder, bool withReports = true)
+    {
+        if (!Directory.Exists(folder)) return [];
+        var entries = new List<LocalCacheEntry>();
+        foreach (var shard in Directory.EnumerateDirectories(folder))
+        {
+            var shardName = Path.GetFileName(shard);
+            if (shardName.Length != 2) continue; // tmp/ and anything else that is not an entry shard
+            foreach (var entry in Directory.EnumerateDirectories(shard))
+            {
+                var key = Path.GetFileName(entry);
+                if (!key.StartsWith(shardName, StringComparison.Ordinal)) continue;
+                try
+                {
+                    var info = new DirectoryInfo(entry);
+                    var bytes = info.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+                    CompressionReport? report = null;
+                    var reportPath = Path.Combine(entry, "report.json");
+                    if (withReports && File.Exists(reportPath)) report = CompressionReport.Parse(File.ReadAllText(reportPath));
+                    entries.Add(new LocalCacheEntry(key, bytes, info.LastWriteTimeUtc, report));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // removed meanwhile
+            }
+        }
+        return entries.OrderByDescending(e => e.LastUsed).ThenBy(e => e.Key, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Removes entries unused for longer than <paramref name="olderThan"/>, then the least recently
+    /// used ones until the rest fit in <paramref name="maxBytes"/>. Returns what was removed.
+    /// </summary>
+    public static IReadOnlyList<LocalCacheEntry> Prune(string folder, long? maxBytes, TimeSpan? olderThan)
+    {
+        RemoveLeftovers(folder);
+        var entries = List(folder, withReports: false);
+        var removed = new List<LocalCacheEntry>();
+        var now = DateTime.UtcNow;
+        long kept = 0;
+        foreach (var entry in entries) // most recent first: the oldest are the ones that no longer fit
+        {
+            var tooOld = olderThan is { } age && now - entry.LastUsed > age;
+            var tooBig = maxBytes is { } max && kept + entry.Bytes > max;
+            if ((tooOld || tooBig) && Remove(folder, entry.Key)) removed.Add(entry);
+            else kept += entry.Bytes;
+        }
+        return removed;
+    }
+
+    // Temporary folders of writes that never finished (a killed build) are older than any write in progress.
+    static void RemoveLeftovers(string folder)
+    {
+        var tmp = Path.Combine(folder, "tmp");
+        if (!Directory.Exists(tmp)) return;
+        foreach (var leftover in Directory.EnumerateDirectories(tmp))
+        {
+            try { if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(leftover) > TimeSpan.FromDays(1)) Directory.Delete(leftover, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    static bool Remove(string folder, string key)
+    {
+        var trash = Path.Combine(folder, "tmp", "evict-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(folder, "tmp"));
+            Directory.Move(EntryFolder(folder, key), trash);
+            Directory.Delete(trash, recursive: true);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    // The layout CompressionCache writes: FOLDER/ab/abcdef.../
+    static string EntryFolder(string folder, string key) => Path.Combine(folder, key[..2], key);
+}

@@ -1,0 +1,83 @@
+using System.Text.RegularExpressions;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+/// <summary>The local cache folder's size cap, least-recently-used eviction, and <c>cache list|prune</c>, on real entries.</summary>
+public sealed class CacheHygieneTests : IDisposable
+{
+    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    readonly TestPaths.TempFolder temp = new();
+
+    public CacheHygieneTests() => ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+
+    string Cache => temp.File("cache");
+
+    /// <summary>Compresses at <paramref name="bits"/> into the test's cache folder; returns the run and its key prefix.</summary>
+    (CliRunner.Result Run, string Key) Compress(int bits, params string[] extra)
+    {
+        var run = CliRunner.Run(["compress", temp.File("m.onnx"), "--data", Validation, "--methods", "iq", "--bits", bits.ToString(), "--max-validation-images", "200",
+            "-o", temp.File($"m{bits}.cmodel"), "--cache-dir", Cache, "--json", .. extra]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return (run, Regex.Match(run.Stderr, @"cache: (?:miss|hit) ([0-9a-f]{12})").Groups[1].Value);
+    }
+
+    string EntryFolder(string key12) => Directory.GetDirectories(Path.Combine(Cache, key12[..2]), key12 + "*").Single();
+
+    List<string> Listed()
+    {
+        var list = CliRunner.Run("cache", "list", "--cache-dir", Cache, "--json");
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        return list.Json.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("key").GetString()![..12]).ToList();
+    }
+
+    [Fact]
+    public void ListShowsEntriesByLastUse_PruneRemovesByAgeThenLeastRecentlyUsed()
+    {
+        var (_, old) = Compress(8);
+        var (_, middle) = Compress(7);
+        var (_, recent) = Compress(6);
+        Directory.SetLastWriteTimeUtc(EntryFolder(old), DateTime.UtcNow.AddDays(-40));
+        Directory.SetLastWriteTimeUtc(EntryFolder(middle), DateTime.UtcNow.AddDays(-10));
+        Assert.Equal([recent, middle, old], Listed());
+        var text = CliRunner.Run("cache", "list", "--cache-dir", Cache);
+        Assert.Contains("3 entries", text.Stdout);
+        Assert.Contains("m.onnx", text.Stdout);
+
+        var byAge = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--older-than", "30d", "--json");
+        Assert.True(byAge.ExitCode == 0, byAge.Stderr);
+        Assert.Equal(old, byAge.Json.GetProperty("removed").EnumerateArray().Single().GetString()![..12]);
+        Assert.Equal([recent, middle], Listed());
+
+        // A hit makes an entry the most recently used, so the size cap now keeps it and drops the other.
+        var (hit, _) = Compress(7);
+        Assert.Equal("hit", hit.Json.GetProperty("cache").GetString());
+        Assert.Equal([middle, recent], Listed());
+        var oneEntry = Directory.EnumerateFiles(EntryFolder(middle)).Sum(f => new FileInfo(f).Length);
+        var bySize = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--max-size", (oneEntry + 100).ToString());
+        Assert.True(bySize.ExitCode == 0, bySize.Stderr);
+        Assert.Contains("removed 1 entries", bySize.Stdout);
+        Assert.Equal([middle], Listed());
+    }
+
+    [Fact]
+    public void Compress_EvictsTheLeastRecentlyUsedEntries_BeyondTheSizeCap()
+    {
+        var (_, first) = Compress(8);
+        var size = Directory.EnumerateFiles(EntryFolder(first)).Sum(f => new FileInfo(f).Length);
+        var (second, secondKey) = Compress(7, "--cache-max-size", (size * 3 / 2).ToString());
+        Assert.Contains($"cache: evicted {first}", second.Stderr);
+        Assert.Equal([secondKey], Listed());
+    }
+
+    [Theory]
+    [InlineData("prune", "--max-size", "lots", "--max-size must be a size")]
+    [InlineData("prune", "--older-than", "30x", "--older-than must be an age")]
+    public void BadPruneArguments_FailCleanly(string command, string option, string value, string message)
+    {
+        var result = CliRunner.Run("cache", command, "--cache-dir", Cache, option, value);
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        Assert.Contains(message, result.Stderr);
+    }
+
+    public void Dispose() => temp.Dispose();
+}
