@@ -49,7 +49,7 @@ public class CacheSafetyTests
         Directory.CreateDirectory(temp.File("cache"));
         File.WriteAllText(temp.File("cache/tmp"), "a file where the cache's work folder goes");
         var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File("m.cmodel"), "--cache-dir", temp.File("cache"),
-            "--methods", "iq", "--bits", "8", "--target-accuracy", "0", "--max-validation-images", "200", "--report", temp.File("report.json"));
+            "--methods", "iq", "--bits", "7", "--target-accuracy", "0", "--max-validation-images", "200", "--report", temp.File("report.json"));
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("warning MBT1503", result.Stderr);
         ModelContainer.Read(File.ReadAllBytes(temp.File("m.cmodel")));

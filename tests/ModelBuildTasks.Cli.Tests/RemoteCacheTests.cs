@@ -32,7 +32,7 @@ public sealed class RemoteCacheTests(AzuriteServer server) : IClassFixture<Azuri
     Dictionary<string, string?> Environment => new() { ["AZURE_STORAGE_CONNECTION_STRING"] = server.ConnectionString, ["MBT_CACHE_URL"] = null, ["MBT_CACHE_READ_ONLY"] = null };
 
     string[] Compress(string machine, string? url = null, params string[] extra) =>
-        ["compress", Model, "--data", Validation, "--methods", "iq", "--bits", "8", "--max-validation-images", "300", "-o", temp.File($"{machine}.cmodel"),
+        ["compress", Model, "--data", Validation, "--methods", "iq", "--bits", "7", "--max-validation-images", "300", "-o", temp.File($"{machine}.cmodel"),
          "--cache-dir", temp.File($"{machine}-cache"), "--cache-url", url ?? server.ContainerUrl(container), "--json", .. extra];
 
     CliRunner.Result Machine(string machine, params string[] extra) => CliRunner.RunWith(Environment, Compress(machine, null, extra));
@@ -164,7 +164,7 @@ public sealed class RemoteCacheTests(AzuriteServer server) : IClassFixture<Azuri
         using var own = new AzuriteServer();
         var environment = new Dictionary<string, string?> { ["AZURE_STORAGE_CONNECTION_STRING"] = own.ConnectionString, ["MBT_CACHE_URL"] = null };
         // The full VGG sample takes seconds to compress: long enough to stop the server while the engine runs.
-        string[] args = ["compress", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "--data", Validation, "--methods", "iq", "--bits", "8",
+        string[] args = ["compress", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "--data", Validation, "--methods", "iq", "--bits", "7",
             "-o", temp.File("vgg.cmodel"), "--cache-dir", temp.File("cache"), "--cache-url", own.ContainerUrl(container), "--cache-timeout", "5", "--json"];
         var run = CliRunner.Start(environment, args);
         Assert.True(run.WaitForStderr("cache: miss", TimeSpan.FromMinutes(2)), run.StderrSoFar);
