@@ -21,6 +21,7 @@ public static class CompressModelCli
         // train's arguments belong to the add-on, which validates them itself.
         if (args.Length > 0 && args[0] == "train" && !args.Skip(1).Any(a => a is "-h" or "--help" or "-?"))
             return TrainCommand.Forward(args[1..]);
+        OrtLogging.Quiet();
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -23,6 +23,7 @@ public static class AtomicFile
         var full = Path.GetFullPath(path);
         var folder = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(folder);
+        StaleTemp.Sweep(folder, $".{Path.GetFileName(full)}.*.tmp"); // left by a write killed before its rename
         var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {

@@ -90,6 +90,7 @@ public sealed class CompressionCache(string folder)
     public void Put(string key, byte[] container, CompressionReport report)
     {
         var entry = EntryFolder(key);
+        StaleTemp.Sweep(Path.Combine(Folder, "tmp")); // entries of builds killed before their rename
         var temp = Path.Combine(Folder, "tmp", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(temp);
         try

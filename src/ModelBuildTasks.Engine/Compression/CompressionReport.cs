@@ -145,9 +145,9 @@ public sealed record CompressionReport
         static string P(double? v) => v is { } x ? (x * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
         static string B(long b) => b.ToString("N0", CultureInfo.InvariantCulture);
         var s = new StringBuilder();
-        s.Append("# Compression report: ").Append(Path.GetFileName(Model)).Append("\n\n");
+        s.Append("# Compression report: ").Append(MarkdownText.Escape(Path.GetFileName(Model))).Append("\n\n");
         s.Append(TargetMet ? "The compressed model meets the accuracy target.\n\n" : "**The compressed model does not meet the accuracy target.**\n\n");
-        foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {warning.Message}\n\n");
+        foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {MarkdownText.Escape(warning.Message)}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
         s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller) |\n");
         s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
@@ -163,7 +163,7 @@ public sealed record CompressionReport
         {
             s.Append("\n## Where the bytes are (largest tensors)\n\n| tensor | encoding | raw bytes | stored bytes | entropy bound |\n|---|---|---|---|---|\n");
             foreach (var t in Tensors.OrderByDescending(t => t.StoredBytes).Take(20))
-                s.Append($"| {t.Name} | {t.Encoding} | {B(t.DecodedBytes)} | {B(t.StoredBytes)} | {B((long)Math.Ceiling(t.EntropyBoundBytes))} |\n");
+                s.Append($"| {MarkdownText.Escape(t.Name)} | {t.Encoding} | {B(t.DecodedBytes)} | {B(t.StoredBytes)} | {B((long)Math.Ceiling(t.EntropyBoundBytes))} |\n");
         }
         return s.ToString();
     }
