@@ -127,6 +127,10 @@ public sealed class ModelContainer
             if (Crc32.Compute(span.Slice((int)t.Offset, (int)t.StoredLength)) != t.Crc32)
                 throw new ContainerFormatException($"tensor '{t.Name}' is damaged (checksum mismatch)", t.Offset);
         }
+        // The writer pads the file to the alignment after its last part: any other length was cut or appended to.
+        long lastEnd = tensors.Count == 0 ? tableEnd : tensors.Max(t => t.Offset + t.StoredLength);
+        var paddedEnd = (lastEnd + alignment - 1) / alignment * alignment;
+        if (length != paddedEnd) throw new ContainerFormatException($"the file has {length} bytes but its parts end at {paddedEnd}: it was cut or appended to", Math.Min(length, paddedEnd));
 
         string metadata;
         try { metadata = utf8.GetString(span.Slice((int)metadataOffset, (int)metadataLength)); }
