@@ -207,8 +207,20 @@ public sealed class CompressModels : ToolTask
 
     void Error(string code, string file, string message) => Log.LogError(null, code, null, file, 0, 0, 0, 0, message);
 
-    static string Quote(string argument) =>
-        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%".Contains(c))
-            ? argument
-            : "\"" + argument.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+    // One argument as ProcessStartInfo.Arguments splits it again (the MSVCRT rules, also on Unix):
+    // backslashes are literal except in a run that ends at a quote, so only such runs are doubled;
+    // doubling every backslash turned a label "a\b" into "a\\b".
+    static string Quote(string argument)
+    {
+        if (argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%".Contains(c))) return argument;
+        var quoted = new StringBuilder("\"");
+        var backslashes = 0;
+        foreach (var c in argument)
+        {
+            if (c == '\\') { backslashes++; continue; }
+            quoted.Append('\\', c == '"' ? 2 * backslashes + 1 : backslashes).Append(c);
+            backslashes = 0;
+        }
+        return quoted.Append('\\', 2 * backslashes).Append('"').ToString();
+    }
 }

@@ -18,9 +18,20 @@ static class ContentFingerprint
         foreach (var file in files)
         {
             hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+            // Only the length the file system reports is hashed, and nothing is opened when it is 0:
+            // a FIFO (which would block the open) or a device (endless) reports 0, hashes like an empty
+            // file, never matches a stored stamp, and reaches the engine, which names the error.
+            var length = new FileInfo(file).Length;
+            hash.AppendData(Encoding.UTF8.GetBytes(length + "\n"));
+            if (length == 0) continue;
             using var stream = File.OpenRead(file);
-            int read;
-            while ((read = stream.Read(buffer, 0, buffer.Length)) > 0) hash.AppendData(buffer, 0, read);
+            for (long left = length; left > 0;)
+            {
+                var read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                if (read == 0) break;
+                hash.AppendData(buffer, 0, read);
+                left -= read;
+            }
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }

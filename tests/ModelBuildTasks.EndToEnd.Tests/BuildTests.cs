@@ -64,6 +64,31 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
+    public void LabelsWithBackslashesAndQuotes_ReachTheGeneratedClassUnchanged()
+    {
+        // Nine plain labels and one with a backslash and a quote, which the task's command line must carry through.
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"6\" Labels=\"a\\b&quot;c,1,2,3,4,5,6,7,8,9\"");
+        var result = app.Build();
+        Assert.True(result.ExitCode == 0, result.Output);
+        var wrapper = File.ReadAllText(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.g.cs"));
+        Assert.Contains("\"a\\\\b\\\"c\",", wrapper); // the C# literal "a\\b\"c": one backslash, one quote
+    }
+
+    [Fact]
+    public void AFifoAsValidationData_FailsWithItsCode_InsteadOfHangingTheBuild()
+    {
+        using var app = new ConsumerProject(packages, "");
+        var fifo = Path.Combine(app.Folder, "val-images-idx3-ubyte");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo])) mkfifo.WaitForExit();
+        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
+        app.SetItemAttribute($"ValidationData=\"{data}/val-images-idx3-ubyte.gz\"", $"ValidationData=\"{fifo}\"");
+        var build = Task.Run(() => app.Build());
+        Assert.True(build.Wait(TimeSpan.FromMinutes(10)), "a FIFO as validation data hung the build");
+        Assert.NotEqual(0, build.Result.ExitCode);
+        Assert.Matches(@"error MBT1101: .*regular file", build.Result.Output);
+    }
+
+    [Fact]
     public void AnUnreachableTarget_FailsTheBuildWithTheBestAccuracy_OrWarnsWhenAllowed()
     {
         using var app = new ConsumerProject(packages, "TargetAccuracy=\"0.999\"");

@@ -7,7 +7,7 @@ public class OutputSafetyTests(PackedPackages packages)
     [Fact]
     public void ADamagedContainerInObj_IsRebuilt_NotReportedUpToDate()
     {
-        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"8\"");
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
         var first = app.Build();
         Assert.True(first.ExitCode == 0, first.Output);
         var container = Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel");
@@ -30,7 +30,7 @@ public class OutputSafetyTests(PackedPackages packages)
     [Fact]
     public void CollidingItems_AreMbtErrorsNamingBothItems_BeforeAnyCompression()
     {
-        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"8\"");
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
         var model = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
         var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
         Directory.CreateDirectory(Path.Combine(app.Folder, "other"));

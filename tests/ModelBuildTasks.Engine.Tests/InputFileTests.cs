@@ -81,4 +81,18 @@ public class InputFileTests
         Assert.Equal(ErrorCodes.ModelNotFound, model.Result.Code);
         Assert.Equal(ErrorCodes.DatasetNotFound, data.Result.Code);
     }
+
+    [Fact]
+    public void AFifoInADatasetFolder_IsAnErrorInTheCacheKey_NotAHang()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        Directory.CreateDirectory(temp.File("data/cat"));
+        MakeFifo(temp.File("data/cat/a.png"));
+        var key = Task.Run(() => Assert.Throws<ModelBuildException>(() =>
+            ModelBuildTasks.Compression.CompressionCache.Key(temp.File("m.onnx"), temp.File("data"), null, new ModelBuildTasks.Compression.CompressionSettings())));
+        Assert.True(key.Wait(TimeSpan.FromSeconds(20)), "a FIFO in the dataset hung the cache key");
+        Assert.Equal(ErrorCodes.DatasetNotFound, key.Result.Code);
+        Assert.Contains("regular file", key.Result.Message);
+    }
 }

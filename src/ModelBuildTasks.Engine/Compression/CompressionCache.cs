@@ -61,7 +61,9 @@ public sealed class CompressionCache(string folder)
         {
             if (path is null) { Add(role, []); continue; }
             if (!File.Exists(path) && !Directory.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", path);
-            foreach (var file in DatasetFiles.Enumerate(path)) Add($"{role}/{file.Relative}", File.ReadAllBytes(file.Full));
+            // A FIFO or device among the data files is a coded error here, before it could block the key.
+            foreach (var file in DatasetFiles.Enumerate(path))
+                Add($"{role}/{file.Relative}", InputFile.ReadAllBytes(file.Full, InputFile.MaxBytes, ErrorCodes.DatasetNotFound, ErrorCodes.InvalidDataset));
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
