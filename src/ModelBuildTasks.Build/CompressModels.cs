@@ -169,6 +169,7 @@ public sealed class CompressModels : ToolTask
         Option("--preprocess", "Preprocess");
         Option("--labels", "Labels");
         Option("--calibration", "Calibration");
+        Option("--rounding", "Rounding");
         Option("--max-validation-images", "MaxValidationImages");
         if (CacheDirectory.Length > 0) args.AddRange(["--cache-dir", Path.GetFullPath(Path.Combine(ProjectDirectory, CacheDirectory))]);
         if (AllowAccuracyMiss) args.Add("--allow-miss");

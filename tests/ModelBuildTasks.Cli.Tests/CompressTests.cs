@@ -163,7 +163,7 @@ public class CompressTests
 
     [Theory]
     [InlineData("--bits", "3", "bits must be 4 to 7")]
-    [InlineData("--bits", "7", "AVX2 CPUs without VNNI")]
+    [InlineData("--bits", "8", "AVX2 CPUs without VNNI")]
     [InlineData("--metric", "f1", "unknown metric 'f1'")]
     [InlineData("--confidence", "0.2", "confidence must be in [0.5, 1)")]
     [InlineData("--methods", "iq,magic", "unknown compression method 'magic'")]

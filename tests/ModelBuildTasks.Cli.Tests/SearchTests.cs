@@ -12,12 +12,12 @@ public class SearchTests
     {
         using var temp = new TestPaths.TempFolder();
         ModelBuildTasks.Graph.ModelFile.Save(TestModels.Residual(), temp.File("m.onnx"));
-        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "grid", "--methods", "iq,ns", "--min-bits", "7",
+        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "grid", "--methods", "iq,ns", "--min-bits", "6",
             "--resolution", "0.45", "--target-accuracy", "0", "-o", temp.File("m.cmodel"), "--report", temp.File("report.json"), "--no-cache", "--json");
         Assert.True(result.ExitCode == 0, result.Stderr);
         var json = result.Json;
         Assert.Equal("grid", json.GetProperty("search").GetString());
-        Assert.Equal(2 * 3, json.GetProperty("evaluations").GetInt32()); // bits {8, 7} x ns {0, 0.45, 0.9}
+        Assert.Equal(2 * 3, json.GetProperty("evaluations").GetInt32()); // bits {7, 6} x ns {0, 0.45, 0.9}
         Assert.True(json.GetProperty("seconds").GetDouble() > 0);
         Assert.Equal("0.9", json.GetProperty("chosen").GetProperty("ns_ratio").GetString()); // target 0: the smallest model wins
         Assert.NotEmpty(json.GetProperty("channels").EnumerateArray());

@@ -13,8 +13,8 @@ public class SearchTests
     [Fact]
     public void TheSearchSpace_HasTheStatedResolution_AndTheGridCoversIt()
     {
-        var space = SearchSpace.From(new CompressionSettings { Resolution = 0.1, MinBits = 6, MaxNsRatio = 0.5, MaxDcRatio = 0.9, SharedLevels = 16 });
-        Assert.Equal([8, 7, 6], space.Bits);
+        var space = SearchSpace.From(new CompressionSettings { Resolution = 0.1, MinBits = 5, MaxNsRatio = 0.5, MaxDcRatio = 0.9, SharedLevels = 16 });
+        Assert.Equal([7, 6, 5], space.Bits);
         Assert.Equal([0, 0.1, 0.2, 0.3, 0.4, 0.5], space.NsRatios);
         Assert.Equal(10, space.DcRatios.Count);
         var grid = space.Grid(["iq", "ns", "dc"]).ToList();
@@ -115,9 +115,9 @@ public class SearchTests
     [Fact]
     public void GridSearch_EvaluatesEveryPoint_AndKeepsTheSmallestModelMeetingTheTarget()
     {
-        var settings = new CompressionSettings { Search = SearchKind.Grid, Methods = ["iq", "dc"], MinBits = 7, Resolution = 0.45, MaxDcRatio = 0.9, MaxValidationImages = 200 };
+        var settings = new CompressionSettings { Search = SearchKind.Grid, Methods = ["iq", "dc"], MinBits = 6, Resolution = 0.45, MaxDcRatio = 0.9, MaxValidationImages = 200 };
         var r = Compressor.Run(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx"), Validation, null, settings).Report;
-        Assert.Equal(2 * 3 * 2, r.Evaluations); // bits {8, 7} x dc {0, 0.45, 0.9} x sharing {off, 16}
+        Assert.Equal(2 * 3 * 2, r.Evaluations); // bits {7, 6} x dc {0, 0.45, 0.9} x sharing {off, 16}
         var passing = r.Candidates.Where(c => c.Accuracy >= r.TargetAccuracy).ToList();
         var chosen = Assert.Single(r.Candidates, c => c.Chosen);
         Assert.Equal(passing.Min(c => c.Bytes), chosen.Bytes);

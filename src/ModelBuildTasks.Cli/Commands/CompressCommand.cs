@@ -42,6 +42,7 @@ static class CompressCommand
         var l1Gamma = new Option<double?>("--l1-gamma") { Description = "Sparsity weight on BatchNorm scales before slimming (default 1e-4 plain, 1e-5 residual/dense)." };
         var bits = new Option<int>("--bits") { Description = "Fixed: weight bits for integer quantization (7 to 4).", DefaultValueFactory = _ => PortableGrid.MaxBits };
         var calibration = new Option<string>("--calibration") { Description = "auto, minmax or percentile.", DefaultValueFactory = _ => "auto" };
+        var rounding = new Option<string>("--rounding") { Description = "Without fine-tuning: compensated (each weight's rounding and pruning error spread over the others, GPTQ-style) or nearest.", DefaultValueFactory = _ => "compensated" };
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated class names (default: the model's metadata or the dataset's class folders)." };
         var maxImages = new Option<int>("--max-validation-images") { Description = "Use at most N validation images (0 = all).", DefaultValueFactory = _ => 0 };
@@ -56,7 +57,7 @@ static class CompressCommand
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
-            model, data, testData, drop, metric, confidence, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, preprocess, labels, maxImages, output, report, json,
+            model, data, testData, drop, metric, confidence, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, rounding, preprocess, labels, maxImages, output, report, json,
             allowMiss, wrapper, className, ns, resource,
         };
         cacheOptions.AddTo(command);
@@ -107,6 +108,12 @@ static class CompressCommand
                     "minmax" => CalibrationMethod.MinMax,
                     "percentile" => CalibrationMethod.Percentile,
                     var other => throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--calibration must be auto, minmax or percentile, not '{other}'"),
+                },
+                Rounding = result.GetValue(rounding)!.ToLowerInvariant() switch
+                {
+                    "compensated" => RoundingMethod.Compensated,
+                    "nearest" => RoundingMethod.Nearest,
+                    var other => throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--rounding must be compensated or nearest, not '{other}'"),
                 },
                 MaxAccuracyDrop = result.GetValue(drop),
                 Metric = Evaluation.MetricChoice.Parse(result.GetValue(metric)),

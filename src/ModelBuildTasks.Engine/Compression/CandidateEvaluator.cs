@@ -59,7 +59,11 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         if (done.TryGetValue((point, method), out var known)) return known;
         progress?.Report(new ProgressUpdate($"{stage}: {point}", evaluated.Count, 0, "evaluations"));
         var clock = Stopwatch.StartNew();
-        var built = chain.Build(point);
+        // Compensated rounding starts from the slimmed float model and does IQ's rounding and DC's
+        // pruning itself, so that each one's error is spread over the weights that remain. After
+        // fine-tuning the weights already sit on the grid with their zeros: nothing is left to compensate.
+        var compensate = point.Bits is not null && settings.Rounding == RoundingMethod.Compensated && !settings.FineTunes;
+        var built = chain.Build(compensate ? point with { Bits = null, DcRatio = null } : point);
         var tBuild = clock.Elapsed.TotalSeconds;
         var exported = point.Bits is { } bits
             ? QdqQuantizer.Quantize(built.Model, validation, new QuantizationOptions
@@ -67,7 +71,10 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
                 Bits = bits,
                 Calibration = method,
                 SharedLevels = point.SharedLevels,
-            }).Model
+                ErrorCompensation = compensate,
+                PruneRatio = compensate ? point.DcRatio ?? 0 : 0,
+                PruningScope = settings.PruningScope,
+            }, compensate ? Hessians(point.NsRatio, built.Model) : null).Model
             : built.Model;
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
@@ -81,12 +88,27 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         return candidate;
     }
 
+    // H depends only on the slimmed float model: measured once per NS ratio, the most recent kept (a 224x224 model's are large).
+    (double NsRatio, LayerHessians H)? hessians;
+
+    LayerHessians Hessians(double nsRatio, OnnxModel slimmed)
+    {
+        if (hessians is { } known && known.NsRatio == nsRatio) return known.H;
+        var h = QdqQuantizer.MeasureHessians(QdqQuantizer.Folded(slimmed).Model, validation);
+        hessians = (nsRatio, h);
+        return h;
+    }
+
     /// <summary>What the container records as chosen for <paramref name="point"/>.</summary>
     public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration)
     {
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
         foreach (var (k, v) in point.Knobs()) chosen[k] = v;
-        if (point.Bits is not null) chosen["calibration"] = calibration.ToString().ToLowerInvariant();
+        if (point.Bits is not null)
+        {
+            chosen["calibration"] = calibration.ToString().ToLowerInvariant();
+            chosen["rounding"] = (settings.FineTunes ? RoundingMethod.Nearest : settings.Rounding).ToString().ToLowerInvariant();
+        }
         if (settings.FineTunes)
         {
             chosen["fine_tune"] = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : "";

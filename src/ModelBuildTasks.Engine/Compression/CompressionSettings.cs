@@ -27,6 +27,8 @@ public sealed record CompressionSettings
     public IReadOnlyList<string> Methods { get; init; } = DefaultMethods;
     /// <summary>With <see cref="SearchKind.Fixed"/>: weight bits for IQ (7 down to 4).</summary>
     public int Bits { get; init; } = PortableGrid.MaxBits;
+    /// <summary>How weights are rounded and pruned without fine-tuning (with it, training has already put them on the grid).</summary>
+    public RoundingMethod Rounding { get; init; } = RoundingMethod.Compensated;
     /// <summary>Activation calibration for IQ; null tries MinMax, then Percentile if the target is missed.</summary>
     public CalibrationMethod? Calibration { get; init; }
     /// <summary>How a candidate is scored against the original model; null chooses from the model's output and the data (<see cref="Evaluation.MetricChoice"/>).</summary>
@@ -127,6 +129,7 @@ public sealed record CompressionSettings
             fixedKnobs ? "" : $"space=bits>={MinBits},ns<={F(MaxNsRatio)},dc<={F(MaxDcRatio)},step={F(Resolution)},budget={(Search == SearchKind.Margin ? MaxEvaluations : 0)}",
             "bits=" + (fixedKnobs && Methods.Contains("iq") ? Bits.ToString(CultureInfo.InvariantCulture) : ""),
             "calibration=" + (Calibration?.ToString().ToLowerInvariant() ?? "auto"),
+            "rounding=" + Rounding.ToString().ToLowerInvariant(),
             "metric=" + (Metric?.ToString().ToLowerInvariant() ?? "auto"),
             "confidence=" + F(Confidence),
             "max_drop=" + F(MaxAccuracyDrop),

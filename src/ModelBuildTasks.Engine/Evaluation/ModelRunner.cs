@@ -146,7 +146,8 @@ public sealed class ModelRunner : IDisposable
             for (var i = 0; i < outputs.Count; i++)
             {
                 var all = results[i].GetTensorDataAsSpan<float>();
-                visit(outputs[i], all[..(all.Length / rows * count)]);
+                // Only padding rows are cut off: an output that is not per image (a sum over the batch) comes whole.
+                visit(outputs[i], rows == count ? all : all[..(all.Length / rows * count)]);
             }
         }
         catch (OnnxRuntimeException e)

@@ -32,22 +32,25 @@ public static class QdqQuantizer
     /// <param name="model">The float model.</param>
     /// <param name="calibration">Preprocessed calibration images (typically the validation data).</param>
     /// <param name="options">Bits and calibration settings.</param>
-    public static (OnnxModel Model, QuantizationReport Report) Quantize(OnnxModel model, ImageDataset calibration, QuantizationOptions? options = null)
+    /// <param name="hessians">For <see cref="QuantizationOptions.ErrorCompensation"/>: H blocks already measured on this model (BatchNorm folded, before pruning); measured here when null.</param>
+    public static (OnnxModel Model, QuantizationReport Report) Quantize(OnnxModel model, ImageDataset calibration, QuantizationOptions? options = null, LayerHessians? hessians = null)
     {
         options ??= new QuantizationOptions();
         if (options.Bits < 2 || !PortableGrid.IsPortable(options.Bits))
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to {PortableGrid.MaxBits}, not {options.Bits} (wider weights give different predictions on AVX2 CPUs without VNNI)");
-        var q = OnnxImport.ToModel(OnnxExport.ToProto(model)); // work on a copy
-        OpsetUpgrade.Apply(q);
-        var folded = BatchNormFolding.Apply(q.Graph);
-        // Deep compression prunes the weights the model will actually use (BatchNorm folded in), before calibration sees them.
+        var (q, folded) = Folded(model);
+        var images = calibration.Count > options.MaxCalibrationImages ? DatasetSplit.Sample(calibration, options.MaxCalibrationImages, seed: 7) : calibration;
+        if (options.ErrorCompensation) hessians ??= MeasureHessians(q, calibration);
+        // Deep compression prunes the weights the model will actually use (BatchNorm folded in), before calibration sees them;
+        // compensation needs their values from before.
+        var dense = options.ErrorCompensation && options.PruneRatio > 0
+            ? Pruning.MagnitudePruning.PrunableWeights(q.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray(), StringComparer.Ordinal)
+            : null;
         if (options.PruneRatio > 0) Pruning.MagnitudePruning.Apply(q.Graph, options.PruneRatio, options.PruningScope);
-        q.Graph.ValueInfos.Clear();
-        ShapeInference.Apply(q.Graph);
+        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense);
         var graph = q.Graph;
 
         var tensors = ActivationsToQuantize(graph);
-        var images = calibration.Count > options.MaxCalibrationImages ? DatasetSplit.Sample(calibration, options.MaxCalibrationImages, seed: 7) : calibration;
         var ranges = Calibrator.Calibrate(q, tensors, images, options.Calibration, options.Percentile);
 
         foreach (var tensor in tensors) InsertQdq(graph, tensor, ranges[tensor]);
@@ -59,6 +62,29 @@ public static class QdqQuantizer
         graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own
         q.ProducerName = "ModelBuildTasks";
         return (q, new QuantizationReport(options.Bits, weights, tensors.Count, folded));
+    }
+
+    /// <summary>A copy of <paramref name="model"/> at opset 13 or later with its BatchNorms folded and its shapes inferred: what the quantizer works on.</summary>
+    /// <returns>The copy and the number of BatchNorms folded.</returns>
+    public static (OnnxModel Model, int FoldedBatchNorms) Folded(OnnxModel model)
+    {
+        var q = OnnxImport.ToModel(OnnxExport.ToProto(model));
+        OpsetUpgrade.Apply(q);
+        var folded = BatchNormFolding.Apply(q.Graph);
+        q.Graph.ValueInfos.Clear();
+        ShapeInference.Apply(q.Graph);
+        return (q, folded);
+    }
+
+    /// <summary>
+    /// H blocks of <paramref name="model"/> (<see cref="Folded"/>) for error compensation, on
+    /// at most 512 of <paramref name="images"/> (64 for images over 100,000 values: a 224x224 model's
+    /// receptive fields are already many samples per image).
+    /// </summary>
+    public static LayerHessians MeasureHessians(OnnxModel model, ImageDataset images)
+    {
+        var limit = images.ImageSize > 100_000 ? 64 : 512;
+        return LayerHessians.Collect(model, images.Count > limit ? DatasetSplit.Sample(images, limit, seed: 11) : images);
     }
 
     // Float activation tensors that feed or leave an op with an integer kernel. A tensor consumed

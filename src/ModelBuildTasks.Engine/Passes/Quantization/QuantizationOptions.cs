@@ -15,6 +15,8 @@ public sealed record QuantizationOptions
     public Pruning.PruningScope PruningScope { get; init; } = Pruning.PruningScope.PerLayer;
     /// <summary>Deep compression: share each layer's nonzero int8 weights among at most this many levels (0 = no sharing).</summary>
     public int SharedLevels { get; init; }
+    /// <summary>Round and prune with error compensation (<see cref="ErrorCompensation"/>) instead of to the nearest level independently.</summary>
+    public bool ErrorCompensation { get; init; }
     /// <summary>At most this many calibration images are used.</summary>
     public int MaxCalibrationImages { get; init; } = 512;
 }

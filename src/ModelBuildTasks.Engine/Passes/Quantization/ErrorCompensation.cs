@@ -1,0 +1,156 @@
+using System.Numerics.Tensors;
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Passes.Quantization;
+
+/// <summary>
+/// Post-training rounding and pruning with error compensation (Optimal Brain Compression, GPTQ,
+/// SparseGPT: Frantar and Alistarh 2022-2023). A layer's output error for a weight change dW is
+/// dW H dWT with H = sum x xT over its calibration inputs, so instead of rounding every weight to
+/// its nearest level (and zeroing pruned weights) independently, the columns are fixed one at a
+/// time and each one's error is spread over the columns not yet fixed, in the direction H says
+/// hurts least: W[:, j+1..] -= (w_j - q_j) / U_jj x U[j, j+1..], where U is the upper Cholesky
+/// factor of H^-1. Rows keep the per-channel symmetric grid of <see cref="WeightQuantization"/>,
+/// so the result is exactly what the integer export stores. Pruned weights (zero in the model)
+/// stay zero; their original values, when given, are what their error is measured from.
+/// </summary>
+public static class ErrorCompensation
+{
+    /// <summary>Added to H's diagonal, relative to its mean, so that inputs seen rarely (or never) keep it invertible.</summary>
+    public const double Damping = 0.01;
+
+    /// <summary>
+    /// Rounds every weight measured in <paramref name="hessians"/> onto its <paramref name="bits"/>-bit
+    /// per-channel grid in place, compensating the rounding and pruning error.
+    /// </summary>
+    /// <param name="graph">The model whose Conv/Gemm/MatMul weights are rounded (pruned weights are exact zeros).</param>
+    /// <param name="hessians">H blocks measured on the dense float model.</param>
+    /// <param name="bits">Weight bits.</param>
+    /// <param name="dense">The weights before pruning, by name; a weight not listed was not pruned.</param>
+    /// <returns>The number of weights compensated.</returns>
+    public static int Apply(ModelGraph graph, LayerHessians hessians, int bits, IReadOnlyDictionary<string, float[]>? dense = null)
+    {
+        var qmax = (1 << (bits - 1)) - 1;
+        var done = 0;
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul"))
+        {
+            if (WeightQuantization.OutputAxis(graph, node) is null || graph.FindInitializer(node.Input(1)) is not { } weight) continue;
+            if (hessians.For(weight.Name) is not { } measured || measured.Layout.Rows * measured.Layout.Columns != weight.ElementCount) continue;
+            var values = weight.Floats;
+            var original = dense is not null && dense.TryGetValue(weight.Name, out var d) && d.Length == values.Length ? d : values.ToArray();
+            Round(values, original, measured.Layout, measured.H, qmax);
+            done++;
+        }
+        return done;
+    }
+
+    static void Round(Span<float> weights, float[] original, WeightLayout layout, double[] h, int qmax)
+    {
+        var (rows, columns, b) = (layout.Rows, layout.Columns, layout.BlockSize);
+        int At(int r, int c) => layout.RowMajor ? r * columns + c : c * rows + r;
+
+        // The per-row step the export will find: the largest kept magnitude over qmax.
+        var scales = new double[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            var max = 0.0;
+            for (var c = 0; c < columns; c++)
+                if (weights[At(r, c)] != 0) max = Math.Max(max, Math.Abs(original[At(r, c)]));
+            scales[r] = max > 0 ? max / qmax : 0;
+        }
+
+        var rowsPerGroup = rows / layout.Groups;
+        var blocksPerGroup = layout.Blocks / layout.Groups;
+        var block = new double[rowsPerGroup * b];
+        var hb = new double[b * b];
+        for (var k = 0; k < layout.Blocks; k++)
+        {
+            var (r0, c0) = (k / blocksPerGroup * rowsPerGroup, k % blocksPerGroup * b);
+            for (var r = 0; r < rowsPerGroup; r++)
+                for (var c = 0; c < b; c++)
+                    block[r * b + c] = original[At(r0 + r, c0 + c)];
+            Array.Copy(h, (long)k * b * b, hb, 0, b * b);
+            var u = InverseFactor(hb, b, block, rowsPerGroup);
+            for (var r = 0; r < rowsPerGroup; r++)
+            {
+                var row = block.AsSpan(r * b, b);
+                var s = scales[r0 + r];
+                for (var c = 0; c < b; c++)
+                {
+                    var w = row[c];
+                    var q = s == 0 || weights[At(r0 + r, c0 + c)] == 0 ? 0 : Math.Clamp(Math.Round(w / s), -qmax, qmax) * s;
+                    row[c] = q;
+                    // Nearest rounding when H could not be factored (u is null).
+                    if (u is not null && c + 1 < b) TensorPrimitives.MultiplyAdd(u.AsSpan(c * b + c + 1, b - c - 1), -(w - q) / u[c * b + c], row[(c + 1)..], row[(c + 1)..]);
+                }
+                for (var c = 0; c < b; c++) weights[At(r0 + r, c0 + c)] = (float)row[c];
+            }
+        }
+    }
+
+    /// <summary>
+    /// U, upper triangular with H^-1 = UT U (row-major, n x n), from H damped; null when H stays
+    /// indefinite. Inputs never seen (zero diagonal) get a unit diagonal and their weights zeroed in
+    /// <paramref name="block"/>: they cannot change the output.
+    /// </summary>
+    static double[]? InverseFactor(double[] h, int n, double[] block, int rows)
+    {
+        var mean = 0.0;
+        for (var i = 0; i < n; i++) mean += h[i * n + i];
+        mean /= n;
+        if (mean <= 0 || !double.IsFinite(mean)) return null;
+        for (var i = 0; i < n; i++)
+            if (h[i * n + i] <= 0)
+            {
+                h[i * n + i] = mean;
+                for (var r = 0; r < rows; r++) block[r * n + i] = 0;
+            }
+        for (var damping = Damping; damping <= 1; damping *= 10)
+        {
+            // With P the reversal, chol(P H P) = L gives H = R RT with R = P L P upper; then H^-1 = (R^-1)T R^-1, so U = R^-1.
+            var a = new double[n * n];
+            for (var i = 0; i < n; i++)
+                for (var j = 0; j < n; j++)
+                    a[(n - 1 - i) * n + n - 1 - j] = h[i * n + j] + (i == j ? damping * mean : 0);
+            if (!CholeskyLower(a, n)) continue;
+            var r = new double[n * n];
+            for (var i = 0; i < n; i++)
+                for (var j = 0; j <= i; j++)
+                    r[(n - 1 - i) * n + n - 1 - j] = a[i * n + j];
+            return InvertUpper(r, n);
+        }
+        return null;
+    }
+
+    // In place: the lower triangle becomes L with A = L LT; false when A is not positive definite.
+    static bool CholeskyLower(double[] a, int n)
+    {
+        for (var j = 0; j < n; j++)
+        {
+            var rowJ = a.AsSpan(j * n, j);
+            var diagonal = a[j * n + j] - TensorPrimitives.Dot<double>(rowJ, rowJ);
+            if (!(diagonal > 0)) return false;
+            var l = Math.Sqrt(diagonal);
+            a[j * n + j] = l;
+            for (var i = j + 1; i < n; i++)
+                a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot<double>(a.AsSpan(i * n, j), rowJ)) / l;
+        }
+        return true;
+    }
+
+    // The inverse of an upper triangular matrix, row by row from the bottom: row i of U = -(1/R_ii) sum_k>i R_ik row k of U.
+    static double[] InvertUpper(double[] r, int n)
+    {
+        var u = new double[n * n];
+        for (var i = n - 1; i >= 0; i--)
+        {
+            var inverse = 1 / r[i * n + i];
+            var row = u.AsSpan(i * n, n);
+            for (var k = i + 1; k < n; k++)
+                if (r[i * n + k] != 0) TensorPrimitives.MultiplyAdd(u.AsSpan(k * n + k, n - k), r[i * n + k], row[k..], row[k..]);
+            TensorPrimitives.Multiply(row[(i + 1)..], -inverse, row[(i + 1)..]);
+            row[i] = inverse;
+        }
+        return u;
+    }
+}

@@ -1,0 +1,81 @@
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Passes.Quantization;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+/// <summary>GPTQ-style compensated rounding (issue #15): the H blocks are x xT of the layer's inputs, and compensation lowers the layer's output error.</summary>
+public class ErrorCompensationTests
+{
+    static ImageDataset Images(int count, int channels, int size, int seed)
+    {
+        var random = new Random(seed);
+        // Correlated inputs (a smooth field plus noise), as image features are: compensation has something to exploit.
+        var pixels = new float[count * channels * size * size];
+        for (var i = 0; i < pixels.Length; i++) pixels[i] = (float)(Math.Sin(i % size * 0.3 + i / size % size * 0.2 + i / (size * size) * 1.7) + 0.3 * random.NextDouble());
+        return new ImageDataset(pixels, count, channels, size, size, null);
+    }
+
+    static OnnxModel OneLayer(Func<GraphBuilder, string, string> layer, int channels, int size)
+    {
+        var b = new GraphBuilder("one", 5);
+        b.Output(layer(b, b.Input("input", channels, size, size)), "y");
+        return QdqQuantizer.Folded(b.Build()).Model;
+    }
+
+    static float[] Run(OnnxModel model, ImageDataset data) => Ort.Run(OnnxExport.ToBytes(model), data.Pixels, [data.Count, data.Channels, data.Height, data.Width]).Values.Single();
+
+    static double Error(float[] a, float[] b) => a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum();
+
+    static (double Nearest, double Compensated) Errors(OnnxModel model, ImageDataset data, int bits, double prune)
+    {
+        var expected = Run(model, data);
+        var hessians = LayerHessians.Collect(model, data);
+        Assert.Equal(model.Graph.Nodes.Count(n => n.OpType is "Conv" or "Gemm"), hessians.Count);
+        double ErrorOf(bool compensate)
+        {
+            var copy = OnnxImport.ToModel(OnnxExport.ToProto(model));
+            var dense = Passes.Pruning.MagnitudePruning.PrunableWeights(copy.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray());
+            if (prune > 0) Passes.Pruning.MagnitudePruning.Apply(copy.Graph, prune);
+            if (compensate) ErrorCompensation.Apply(copy.Graph, hessians, bits, dense);
+            else FakeQuantization.Apply(copy.Graph, bits);
+            return Error(expected, Run(copy, data));
+        }
+        return (ErrorOf(false), ErrorOf(true));
+    }
+
+    [Theory]
+    [InlineData(4, 0.0)]
+    [InlineData(7, 0.0)]
+    [InlineData(7, 0.5)]
+    public void OnAConvolution_CompensationLowersTheOutputError(int bits, double prune)
+    {
+        var model = OneLayer((b, x) => b.Conv(x, 16, stride: 2), 8, 12);
+        var (nearest, compensated) = Errors(model, Images(64, 8, 12, 1), bits, prune);
+        Assert.True(compensated < 0.8 * nearest, $"nearest {nearest}, compensated {compensated}");
+    }
+
+    [Fact]
+    public void OnAGroupedConvolutionAndALinearLayer_CompensationLowersTheOutputError()
+    {
+        var model = OneLayer((b, x) => b.Linear(b.Flatten(b.Conv(x, 8, group: 2)), 10), 4, 6);
+        var (nearest, compensated) = Errors(model, Images(128, 4, 6, 2), 4, 0);
+        Assert.True(compensated < 0.8 * nearest, $"nearest {nearest}, compensated {compensated}");
+    }
+
+    [Fact]
+    public void TheHessianOfALinearLayer_IsTheSumOfItsInputsOuterProducts()
+    {
+        var model = OneLayer((b, x) => b.Linear(b.Flatten(x), 3), 1, 5);
+        var data = Images(37, 1, 5, 3); // not a multiple of the batch: every image counts once
+        var (layout, h) = LayerHessians.Collect(model, data).For(model.Graph.Nodes.Single(n => n.OpType == "Gemm").Inputs[1])!.Value;
+        Assert.Equal((3, 25, 25), (layout.Rows, layout.Columns, layout.BlockSize));
+        for (var i = 0; i < 25; i++)
+            for (var j = 0; j < 25; j++)
+            {
+                var expected = 0.0;
+                for (var n = 0; n < data.Count; n++) expected += data.Pixels[n * 25 + i] * data.Pixels[n * 25 + j];
+                Assert.True(Math.Abs(expected - h[i * 25 + j]) <= 1e-3 * Math.Max(1, Math.Abs(expected)), $"H[{i},{j}] = {h[i * 25 + j]}, not {expected}");
+            }
+    }
+}
