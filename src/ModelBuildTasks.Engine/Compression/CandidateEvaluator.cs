@@ -57,7 +57,13 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     {
         var method = calibration ?? DefaultCalibration;
         if (done.TryGetValue((point, method), out var known)) return known;
-        progress?.Report(new ProgressUpdate($"{stage}: {point}", evaluated.Count, 0, "evaluations"));
+        var planned = Math.Max(Planned, evaluated.Count + 1);
+        progress?.Report(new ProgressUpdate(stage, evaluated.Count, planned, "candidates")
+        {
+            Detail = point.ToString(),
+            Accuracy = evaluated.Count > 0 ? evaluated[^1].Accuracy : null,
+            TotalIsEstimate = settings.Search != SearchKind.Grid,
+        });
         var clock = Stopwatch.StartNew();
         var built = chain.Build(point);
         var tBuild = clock.Elapsed.TotalSeconds;
@@ -80,6 +86,21 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         evaluated.Add(candidate);
         return candidate;
     }
+
+    /// <summary>
+    /// About how many candidates the search evaluates, for progress and time left: the grid's size;
+    /// for the margin search, a bracketing search per knob (about log2 of its values, plus the
+    /// first guess and the confirmation), capped by the budget; one for fixed knobs.
+    /// </summary>
+    public int Planned => planned ??= settings.Search switch
+    {
+        SearchKind.Grid => Search.SearchSpace.From(settings).Grid(settings.Methods).Count(),
+        SearchKind.Margin => Math.Min(settings.MaxEvaluations, settings.Methods.Sum(m =>
+            (int)Math.Ceiling(Math.Log2(Search.SearchSpace.From(settings).Count(m) + 1)) + (m == "dc" ? 2 : 1))),
+        _ => 1,
+    };
+
+    int? planned;
 
     /// <summary>What the container records as chosen for <paramref name="point"/>.</summary>
     public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration)
