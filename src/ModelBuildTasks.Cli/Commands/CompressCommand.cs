@@ -45,7 +45,7 @@ static class CompressCommand
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated class names (default: the model's metadata or the dataset's class folders)." };
         var maxImages = new Option<int>("--max-validation-images") { Description = "Use at most N validation images (0 = all).", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true, HelpName = "OUT.cmodel" };
         var report = new Option<string?>("--report") { Description = "Also write the report as this JSON file, with Markdown and HTML (charts) beside it." };
         var json = new Option<bool>("--json") { Description = "Write the report as one JSON object to stdout." };
         var cacheOptions = new CacheOptions();

@@ -38,6 +38,7 @@ public static class TrainingTool
             run.ArgumentList.Add("tool");
             run.ArgumentList.Add("run");
             run.ArgumentList.Add(ToolName);
+            run.ArgumentList.Add("--"); // else dotnet tool run takes the add-on's --help as its own
             return run;
         }
         foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
@@ -76,7 +77,11 @@ public static class TrainingTool
         return null;
     }
 
-    static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+    // The host that runs this process when it is dotnet (it usually is), so PATH need not hold it.
+    static string Dotnet =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
+        : "dotnet";
 
     /// <summary>Like <see cref="Locate"/>, but a missing add-on is an error that says how to install it.</summary>
     public static ProcessStartInfo Require() => Locate() ?? throw new ModelBuildException(ErrorCodes.InvalidSetting,
