@@ -17,12 +17,15 @@ public class LabelTests
         ModelFile.Save(model, temp.File("m.onnx"));
         var random = new Random(5);
         foreach (var name in Digits)
+        {
+            Directory.CreateDirectory(temp.File($"digits/{name}"));
             for (var i = 0; i < 3; i++)
             {
                 var pixels = new byte[28 * 28];
                 random.NextBytes(pixels);
                 Fixtures.WritePng(temp.File($"digits/{name}/{i}.png"), 28, 28, 1, pixels);
             }
+        }
         return (temp.File("m.onnx"), temp.File("digits"));
     }
 
