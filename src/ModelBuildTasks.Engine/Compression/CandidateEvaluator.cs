@@ -28,6 +28,9 @@ public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, 
 
     /// <summary>The score the contract is decided on: its one-sided lower confidence bound.</summary>
     public double Bound => Score.Bound;
+
+    /// <summary>The per-image scores behind <see cref="Score"/>, in the order of the validation images (the report's per-class table).</summary>
+    public IReadOnlyList<double> PerImage { get; init; } = [];
 }
 
 /// <summary>
@@ -78,10 +81,11 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
         var tPack = clock.Elapsed.TotalSeconds;
-        var score = PairedBound.Of(scorer.Score(ContainerPackaging.ToOnnx(container), displayPath: "candidate " + point), scorer.Baseline, settings.Confidence);
+        var perImage = scorer.Score(ContainerPackaging.ToOnnx(container), displayPath: "candidate " + point);
+        var score = PairedBound.Of(perImage, scorer.Baseline, settings.Confidence);
         if (Environment.GetEnvironmentVariable("MBT_PROFILE") == "1")
             Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00}");
-        var candidate = new Candidate(point, method, stage, container, exported, score, built.Slimming);
+        var candidate = new Candidate(point, method, stage, container, exported, score, built.Slimming) { PerImage = perImage };
         done[(point, method)] = candidate;
         evaluated.Add(candidate);
         return candidate;
