@@ -46,6 +46,9 @@ public class ReportLayoutTests
         var bars = svg.Rects.Where(r => r.Fill is "#B0C4DE" or "#4682B4" && !(r.Box.Left >= legend.Left && r.Box.Right <= legend.Right && r.Box.Top >= legend.Top && r.Box.Bottom <= legend.Bottom)).ToList();
         Assert.True(bars.Count >= 2 * names.Count(), $"{bars.Count} bars");
         Assert.DoesNotContain(bars, b => b.Box.Overlaps(legend));
+        // Names stay left of the bars they label.
+        var firstBar = bars.Min(b => b.Box.Left);
+        Assert.All(svg.Texts.Where(t => names.Select(Charts.Short).Contains(t.Content)), t => Assert.True(t.Box.Right <= firstBar + 1, $"'{t.Content}' runs into the bars ({t.Box.Right} > {firstBar})"));
     }
 
     [Fact]

@@ -47,9 +47,11 @@ sealed class SvgGeometry
         var size = Number(e.Attribute("font-size")?.Value ?? "12");
         var offsets = (e.Attribute("x")?.Value ?? "0").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Number).ToList();
         var dy = (e.Attribute("y")?.Value ?? "0").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Number).FirstOrDefault();
-        // The last glyph's advance is not recorded: 0.7 em covers the widest Latin glyphs.
-        var width = (offsets.Count > 0 ? offsets[^1] : 0) + 0.7 * size;
-        (double X, double Y)[] corners = [(0, dy - 0.8 * size), (width, dy - 0.8 * size), (0, dy + 0.25 * size), (width, dy + 0.25 * size)];
+        // Glyph offsets start below 0 for right-aligned text (left axis labels). The last glyph's
+        // advance is not recorded: 0.7 em covers the widest Latin glyphs.
+        var left = offsets.Count > 0 ? offsets.Min() : 0;
+        var right = (offsets.Count > 0 ? offsets.Max() : 0) + 0.7 * size;
+        (double X, double Y)[] corners = [(left, dy - 0.8 * size), (right, dy - 0.8 * size), (left, dy + 0.25 * size), (right, dy + 0.25 * size)];
         var (a, b, c, d, tx, ty) = Transform(e.Attribute("transform")?.Value ?? "");
         var page = corners.Select(p => (X: a * p.X + c * p.Y + tx, Y: b * p.X + d * p.Y + ty)).ToList();
         return new Text(e.Value.Trim(), new Box(page.Min(p => p.X), page.Min(p => p.Y), page.Max(p => p.X), page.Max(p => p.Y)));
