@@ -17,7 +17,7 @@ public class SearchTests
         Assert.True(result.ExitCode == 0, result.Stderr);
         var json = result.Json;
         Assert.Equal("grid", json.GetProperty("search").GetString());
-        Assert.Equal(2 * 3, json.GetProperty("evaluations").GetInt32()); // bits {8, 7} x ns {0, 0.45, 0.9}
+        Assert.Equal(1 * 3, json.GetProperty("evaluations").GetInt32()); // bits {7} (the widest portable grid) x ns {0, 0.45, 0.9}
         Assert.True(json.GetProperty("seconds").GetDouble() > 0);
         Assert.Equal("0.9", json.GetProperty("chosen").GetProperty("ns_ratio").GetString()); // target 0: the smallest model wins
         Assert.NotEmpty(json.GetProperty("channels").EnumerateArray());
@@ -36,7 +36,7 @@ public class SearchTests
             Assert.True(svg.Descendants().Count() > 20, $"{figure.Groups[1].Value}: {svg.Descendants().Count()} elements");
             Assert.NotEmpty(svg.Descendants(ns + "text"));
         }
-        Assert.Contains("Search path (grid, 6 evaluations)", figures[0].Groups[2].Value);
+        Assert.Contains("Search path (grid, 3 evaluations)", figures[0].Groups[2].Value);
         Assert.Contains("Channels kept per layer", figures[2].Groups[2].Value);
     }
 
