@@ -33,7 +33,7 @@ public sealed class CacheHygieneTests : IDisposable
     [Fact]
     public void ListShowsEntriesByLastUse_PruneRemovesByAgeThenLeastRecentlyUsed()
     {
-        var (_, old) = Compress(8);
+        var (_, old) = Compress(5);
         var (_, middle) = Compress(7);
         var (_, recent) = Compress(6);
         Directory.SetLastWriteTimeUtc(EntryFolder(old), DateTime.UtcNow.AddDays(-40));
@@ -62,7 +62,7 @@ public sealed class CacheHygieneTests : IDisposable
     [Fact]
     public void Compress_EvictsTheLeastRecentlyUsedEntries_BeyondTheSizeCap()
     {
-        var (_, first) = Compress(8);
+        var (_, first) = Compress(5);
         var size = Directory.EnumerateFiles(EntryFolder(first)).Sum(f => new FileInfo(f).Length);
         var (second, secondKey) = Compress(7, "--cache-max-size", (size * 3 / 2).ToString());
         Assert.Contains($"cache: evicted {first}", second.Stderr);
