@@ -108,5 +108,12 @@ public class ReportLayoutTests
         Assert.Contains("<table id=\"per-class\">", html);
         Assert.Contains("Ankle boot", html);
         Assert.Contains("| class | images | original | compressed | change (points) |", File.ReadAllText(temp.File("report.md")));
+
+        // The terminal summary names the class that lost most (here from the cache: the same figures).
+        var text = CliRunner.Run("compress", Vgg, "--data", TestPaths.FashionTest, "--max-validation-images", "400", "--methods", "iq", "--bits", "5",
+            "--allow-miss", "-o", temp.File("vgg2.cmodel"), "--cache-dir", temp.File("cache"), "--verbosity", "quiet");
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        var worst = perClass.MinBy(c => (c.GetProperty("compressed_correct").GetInt32() - c.GetProperty("original_correct").GetInt32()) / (double)c.GetProperty("images").GetInt32());
+        Assert.Matches($@"Worst class  {worst.GetProperty("class").GetInt32()} [^:]+: \d+\.\d\d% -> \d+\.\d\d% \({worst.GetProperty("images").GetInt32()} images\)", text.Stdout);
     }
 }

@@ -174,6 +174,9 @@ static class CompressCommand
         Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)");
         Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(r.FinalAccuracyBound)} (target {Pct(r.TargetAccuracy)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)}");
+        // The class that lost most: an average within budget can hide it (the report lists every class).
+        if (r.PerClass.MinBy(c => c.CompressedAccuracy - c.OriginalAccuracy) is { } worst)
+            Console.WriteLine($"Worst class  {worst.Class}{(worst.Name.Length > 0 ? " " + worst.Name : "")}: {Pct(worst.OriginalAccuracy)} -> {Pct(worst.CompressedAccuracy)} ({worst.Images} images)");
         Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image, {r.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(r.LatencySpeedup < 1 ? " (SLOWER)" : "")} ({r.LatencyRounds} alternating rounds, {r.LatencyThreads} threads, {r.Cpu})");
         Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
         Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s ({r.Search} search, cache {r.Cache})");
