@@ -9,27 +9,32 @@ public static class CompressModelCli
     /// <summary>Parses <paramref name="args"/>, runs the command and returns the process exit code.</summary>
     public static int Run(string[] args)
     {
+        // train's arguments, help included, belong to the add-on, which validates and documents them itself.
+        if (args.Length > 0 && args[0] == "train")
+            return TrainCommand.Forward(args[1..]);
         var root = new RootCommand("Compress, inspect and evaluate ONNX image classifiers (ModelBuildTasks).")
         {
             CompressCommand.Create(),
             InspectCommand.Create(),
             EvaluateCommand.Create(),
+            ExportCommand.Create(),
             SubsetCommand.Create(),
             TrainCommand.Create(),
             CacheCommand.Create(),
+            CliOutput.VerbosityOption,
+            CliOutput.NoColorOption,
         };
-        // train's arguments belong to the add-on, which validates them itself.
-        if (args.Length > 0 && args[0] == "train" && !args.Skip(1).Any(a => a is "-h" or "--help" or "-?"))
-            return TrainCommand.Forward(args[1..]);
+        CliHelp.Configure(root, "dotnet compress-model");
         OrtLogging.Quiet();
         var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
+        if (parsed.Errors.Count > 0 && !CliHelp.IsHelp(parsed))
         {
             foreach (var error in parsed.Errors) Console.Error.WriteLine($"error {ErrorCodes.InvalidSetting}: {error.Message}");
             Console.Error.WriteLine("Run 'dotnet compress-model --help' for usage.");
             return ExitCodes.UsageError;
         }
+        var configured = ExitCodes.Guard(() => { CliOutput.Configure(parsed); return ExitCodes.Ok; });
+        if (configured != ExitCodes.Ok) return ExitCodes.UsageError;
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
-
 }

@@ -4,46 +4,70 @@ using Spectre.Console;
 namespace ModelBuildTasks.Cli;
 
 /// <summary>
-/// Shows engine progress on stderr (stdout is for data): a live bar when stderr is a terminal,
-/// otherwise a plain line about every 10% so logs stay short.
+/// Shows engine progress on stderr (stdout is for data). On a terminal: a live bar whose text is
+/// the <see cref="ProgressLine"/> (stage, candidate, last accuracy, time left) and which moves by
+/// candidate. Otherwise (a log, the MSBuild task, CI): plain <c>info:</c> lines, one per stage and
+/// per candidate, which the task shows as messages; <c>--verbosity detailed</c> adds
+/// <c>verbose:</c> lines for every other update, quiet shows nothing.
 /// </summary>
 static class ConsoleProgress
 {
     public static T Run<T>(string title, Func<IProgress<ProgressUpdate>, T> work)
     {
-        if (Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null)
-            return work(new PlainLines());
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        return console.Progress().AutoClear(true).Start(context =>
-        {
-            var task = context.AddTask(title);
-            return work(new Progress<ProgressUpdate>(u =>
+        if (CliOutput.Verbosity == Verbosity.Quiet) return work(new Progress<ProgressUpdate>(_ => { }));
+        if (Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null || Environment.GetEnvironmentVariable("TERM") == "dumb")
+            return work(new PlainLines(Console.Error, CliOutput.Verbosity == Verbosity.Detailed));
+        var console = CliOutput.Create(Console.Error, terminal: true);
+        var line = new ProgressLine();
+        return console.Progress().AutoClear(true).HideCompleted(true)
+            .Columns(new SpinnerColumn(), new ProgressBarColumn { Width = 20 }, new PercentageColumn(), new ElapsedTimeColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+            .Start(context =>
             {
-                if (u.Total > 0) task.MaxValue = u.Total;
-                task.Value = u.Done;
-            }));
-        });
+                var task = context.AddTask(Markup.Escape(title), maxValue: 1);
+                // Progress<T> would post to the thread pool and could draw an older update last; the bar is thread-safe.
+                return work(new Callback(u =>
+                {
+                    line.Apply(u);
+                    task.Description = Markup.Escape($"{title}: {line.Compact()}");
+                    if (line.Fraction is { } f && (u.Unit is "candidates" or "images")) task.Value = f;
+                }));
+            });
     }
 
-    // A line when a new stage starts, then about one per 10% of a stage that counts its work.
-    sealed class PlainLines : IProgress<ProgressUpdate>
+    sealed class Callback(Action<ProgressUpdate> report) : IProgress<ProgressUpdate>
     {
-        string? stage;
+        public void Report(ProgressUpdate value) => report(value);
+    }
+
+    /// <summary>
+    /// The lines for logs: one per stage and per candidate; image counts about every 10%. Detailed
+    /// adds every other update as a <c>verbose:</c> line.
+    /// </summary>
+    internal sealed class PlainLines(TextWriter output, bool detailed) : IProgress<ProgressUpdate>
+    {
+        readonly ProgressLine line = new();
         int lastDecile = -1;
 
         public void Report(ProgressUpdate value)
         {
-            if (value.Stage != stage)
+            line.Apply(value);
+            if (line.StageChanged) lastDecile = -1;
+            if (line.CandidateStarted || line.StageChanged && value.Unit != "images")
             {
-                stage = value.Stage;
-                lastDecile = -1;
-                if (value.Unit is not "images") { Console.Error.WriteLine(value.Stage); return; }
+                output.WriteLine("info: " + line);
+                return;
             }
-            if (value.Total <= 0 || value.Unit is not "images") return;
-            var decile = (int)(10 * value.Done / value.Total);
-            if (decile == lastDecile) return;
-            lastDecile = decile;
-            Console.Error.WriteLine($"{value.Stage}: {value.Done}/{value.Total} {value.Unit}");
+            if (value.Total > 0 && value.Unit == "images")
+            {
+                var decile = (int)(10 * value.Done / value.Total);
+                if (decile != lastDecile)
+                {
+                    lastDecile = decile;
+                    output.WriteLine("info: " + line);
+                    return;
+                }
+            }
+            if (detailed) output.WriteLine("verbose: " + line);
         }
     }
 }

@@ -30,6 +30,8 @@ public static class ErrorCodes
     public const string InvalidPreprocessing = "MBT1105";
     /// <summary>A label is not one of the model's classes (at least the number of classes, or negative).</summary>
     public const string LabelOutOfRange = "MBT1106";
+    /// <summary>Warning: the model's stored class names differ from the dataset's class folders (both lists are given).</summary>
+    public const string LabelNameMismatch = "MBT1107";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
     /// <summary>The compressed model cannot meet the accuracy target.</summary>

@@ -65,28 +65,41 @@ public static class Charts
         PairedBars(report.Channels.Select(c => (c.Layer, (double)c.Of, (double)c.Kept)).ToList(),
             "Channels kept per layer", "channels", "before", "kept");
 
+    // Horizontal bars, one row per layer, so every name is written out level on the left axis (rotated
+    // names under vertical bars were clipped at the page's edge). The legend sits below the data area,
+    // where it cannot cover a bar, and the chart grows with the number of layers.
     static string PairedBars(IReadOnlyList<(string Name, double Before, double After)> rows, string title, string unit, string beforeLabel, string afterLabel)
     {
         var plot = new Plot();
         var before = new List<Bar>();
         var after = new List<Bar>();
+        // The first row at the top, as a table reads: position 0 is drawn lowest, so rows count down.
+        double Row(int i) => (rows.Count - 1 - i) * 3;
         for (var i = 0; i < rows.Count; i++)
         {
-            before.Add(new Bar { Position = i * 3, Value = rows[i].Before, FillColor = Colors.LightSteelBlue });
-            after.Add(new Bar { Position = i * 3 + 1, Value = rows[i].After, FillColor = Colors.SteelBlue });
+            before.Add(new Bar { Position = Row(i) + 0.5, Value = rows[i].Before, FillColor = Colors.LightSteelBlue, Orientation = Orientation.Horizontal });
+            after.Add(new Bar { Position = Row(i) - 0.5, Value = rows[i].After, FillColor = Colors.SteelBlue, Orientation = Orientation.Horizontal });
         }
-        plot.Add.Bars(before).LegendText = beforeLabel;
-        plot.Add.Bars(after).LegendText = afterLabel;
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            rows.Select((_, i) => i * 3 + 0.5).ToArray(), rows.Select(r => Short(r.Name)).ToArray());
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-        plot.Axes.Margins(bottom: 0);
+        var beforeBars = plot.Add.Bars(before);
+        beforeBars.Horizontal = true;
+        beforeBars.LegendText = beforeLabel;
+        var afterBars = plot.Add.Bars(after);
+        afterBars.Horizontal = true;
+        afterBars.LegendText = afterLabel;
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            rows.Select((_, i) => Row(i)).ToArray(), rows.Select(r => Short(r.Name)).ToArray());
+        plot.Axes.Left.MajorTickStyle.Length = 0;
+        plot.Axes.Margins(left: 0, right: 0.05);
+        plot.Axes.SetLimitsY(-1.5, Row(0) + 1.5);
         plot.Title(title);
-        plot.YLabel(unit);
-        plot.ShowLegend(Alignment.UpperRight);
-        return plot.GetSvgXml(Width, Height + 80);
+        plot.XLabel(unit);
+        plot.ShowLegend(Edge.Bottom);
+        return plot.GetSvgXml(Width, Math.Max(Height, 120 + 26 * rows.Count));
     }
 
-    static string Short(string name) => name.Length <= 24 ? name : "…" + name[^23..];
+    /// <summary>
+    /// A layer name that fits the axis: up to 32 characters as given, else its start and end around
+    /// an ellipsis (exported names differ at the end: <c>/features/features.10/Conv</c>).
+    /// </summary>
+    public static string Short(string name) => name.Length <= 32 ? name : name[..12] + "…" + name[^19..];
 }

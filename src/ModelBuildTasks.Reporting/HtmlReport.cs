@@ -22,7 +22,9 @@ public static class HtmlReport
             .Append(E(Path.GetFileName(report.Model))).Append("</title>\n<style>")
             .Append("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:62em;color:#222}table{border-collapse:collapse;margin:1em 0}")
             .Append("td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}")
-            .Append(".ok{color:#176d2c}.miss{color:#b00020}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}</style></head><body>\n");
+            .Append(".ok{color:#176d2c}.miss{color:#b00020}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}")
+            // The settings line is one long token list: let it wrap anywhere rather than run off the page.
+            .Append("code{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}.settings{max-width:100%}</style></head><body>\n");
         s.Append("<h1>Compression report: ").Append(E(Path.GetFileName(report.Model))).Append("</h1>\n");
         s.Append(report.TargetMet ? "<p class=\"ok\">The compressed model meets the accuracy target.</p>\n" : "<p class=\"miss\"><strong>The compressed model does not meet the accuracy target.</strong></p>\n");
         foreach (var warning in report.Warnings) s.Append("<p class=\"miss\">Warning ").Append(E($"{warning.Code}: {warning.Message}")).Append("</p>\n");
@@ -31,17 +33,20 @@ public static class HtmlReport
         s.Append($"<tr><td>weights (nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
         s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(report.FinalAccuracyBound)} (target {P(report.TargetAccuracy)})</td></tr>\n");
         s.Append($"<tr><td>test {E(report.Measure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
-        var speed = report.LatencySpeedup < 1 ? $"<span class=\"miss\">{report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x: slower</span>" : $"{report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x faster";
+        var ratio = report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture);
+        var speed = report.LatencySpeedup < 1
+            ? $"<strong class=\"miss slower\">&#9888; {ratio}x: slower than the original</strong>"
+            : $"{ratio}x faster";
         s.Append($"<tr><td>latency, median per image</td><td>{report.LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms</td><td>{report.LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({speed})</td></tr></table>\n");
         s.Append($"<p>Metric: {E(report.Measure)} ({E(report.MeasureReason)}). Latency: {report.LatencyRounds} alternating rounds, {report.LatencyThreads} threads, on {E(report.Cpu)}.</p>\n");
         s.Append("<p>Chosen: ").Append(E(string.Join(", ", report.Chosen.Select(kv => $"{kv.Key} = {kv.Value}")))).Append("<br>\n");
         s.Append($"Search: {E(report.Search)}{(report.Resolution is { } r ? $", ratio resolution {r.ToString("0.###", CultureInfo.InvariantCulture)}" : "")}, {report.Evaluations} evaluations in {report.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         if (report.FineTuning is { } ft) s.Append($"; fine-tuning: {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");
-        s.Append($"<br>\nSettings: <code>{E(report.Settings)}</code><br>\nEngine {E(report.EngineVersion)}, cache {E(report.Cache)}</p>\n");
+        s.Append($"<br>\nSettings: <code class=\"settings\">{E(report.Settings)}</code><br>\nEngine {E(report.EngineVersion)}, cache {E(report.Cache)}</p>\n");
 
         if (report.Stages.Count > 0)
         {
-            s.Append("<h2>Stages</h2>\n<table><tr><th>stage</th><th>target</th><th>chosen</th><th>evaluations</th><th>{E(report.Measure)}</th><th>bound</th><th>bytes</th></tr>\n");
+            s.Append($"<h2>Stages</h2>\n<table><tr><th>stage</th><th>target</th><th>chosen</th><th>evaluations</th><th>{E(report.Measure)}</th><th>bound</th><th>bytes</th></tr>\n");
             foreach (var st in report.Stages)
                 s.Append($"<tr><td>{E(st.Method)}</td><td>{P(st.Target)}</td><td>{E(st.Chosen)}</td><td>{st.Evaluations}</td><td>{P(st.Accuracy)}</td><td>{P(st.Bound)}</td><td>{(st.Bytes > 0 ? N(st.Bytes) : "-")}</td></tr>\n");
             s.Append("</table>\n");
@@ -52,7 +57,20 @@ public static class HtmlReport
         if (report.Layers.Count > 0) Figure(s, "bytes-per-layer", () => Charts.BytesPerLayer(report));
         if (report.Channels.Count > 0) Figure(s, "channels-per-layer", () => Charts.ChannelsPerLayer(report));
 
-        s.Append("<h2>Candidates (in order)</h2>\n<table><tr><th>#</th><th>candidate</th><th>bytes</th><th>validation {E(report.Measure)}</th><th>bound</th></tr>\n");
+        if (report.PerClass.Count > 0)
+        {
+            // Worst change first: an average within budget can hide a class that lost much more.
+            s.Append("<h2>Accuracy per class (validation)</h2>\n<table id=\"per-class\"><tr><th>class</th><th>images</th><th>original</th><th>compressed</th><th>change (points)</th></tr>\n");
+            foreach (var c in report.PerClass.OrderBy(c => c.CompressedAccuracy - c.OriginalAccuracy).ThenBy(c => c.Class))
+            {
+                var change = (c.CompressedAccuracy - c.OriginalAccuracy) * 100;
+                var css = change < 0 ? " class=\"miss\"" : "";
+                s.Append($"<tr><td>{c.Class}{(c.Name.Length > 0 ? " " + E(c.Name) : "")}</td><td>{N(c.Images)}</td><td>{P(c.OriginalAccuracy)}</td><td>{P(c.CompressedAccuracy)}</td><td{css}>{change.ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture)}</td></tr>\n");
+            }
+            s.Append("</table>\n");
+        }
+
+        s.Append($"<h2>Candidates (in order)</h2>\n<table><tr><th>#</th><th>candidate</th><th>bytes</th><th>validation {E(report.Measure)}</th><th>bound</th></tr>\n");
         var k = 0;
         foreach (var c in report.Candidates)
             s.Append($"<tr><td>{++k}</td><td>{E(c.Description)}{(c.Chosen ? " <strong>(chosen)</strong>" : "")}</td><td>{N(c.Bytes)}</td><td>{P(c.Accuracy)}</td><td>{P(c.Bound)}</td></tr>\n");

@@ -23,11 +23,12 @@ var flip = new Option<bool>("--flip") { Description = "Augment with random horiz
 var keepZeros = new Option<bool>("--keep-zeros") { Description = "Keep every zero weight of Conv/Gemm/MatMul at zero (fine-tuning after pruning)." };
 var l1Gamma = new Option<double>("--l1-gamma") { Description = "Add lambda * sum |gamma| of all BatchNorms to the loss (network slimming's sparsity training).", DefaultValueFactory = _ => 0 };
 var fakeQuant = new Option<int?>("--fake-quant-bits") { Description = "Quantization-aware: train through the b-bit per-channel weight grid (2 to 8)." };
-var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true };
+var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true, HelpName = "OUT.onnx" };
+var labels = new Option<string?>("--labels") { Description = "Comma-separated class names to store in the written model (default: the model's own, else the dataset's class folders)." };
 var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
 var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
 {
-    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, output, json,
+    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, labels, output, json,
 };
 train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
 {
@@ -36,6 +37,7 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
     var onnx = ModelFile.Load(result.GetValue(model)!);
     var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
+    ApplyLabels(onnx, result.GetValue(labels), data, result.GetValue(model)!);
     var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
     double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
     var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
@@ -71,6 +73,28 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     return 0;
 }));
 var root = new RootCommand("The fine-tuning add-on of dotnet compress-model.") { train };
+// Run through the main tool, usage reads "dotnet compress-model train"; run alone, as the SDK runs a dotnet-* tool.
+ModelBuildTasks.Cli.CliHelp.Configure(root, Environment.GetEnvironmentVariable(ModelBuildTasks.Cli.CliHelp.UsageNameVariable) is { Length: > 0 } usage ? usage : "dotnet compress-model-train");
+
+// The class names the written model stores: --labels if given (its count must match the model's
+// classes); else the model's own, with a warning when the dataset's class folders disagree; else the
+// dataset's. A model fine-tuned on new classes otherwise kept the old names silently.
+static void ApplyLabels(OnnxModel model, string? given, ImageDataset data, string modelPath)
+{
+    var classes = LabelRange.ClassCount(model);
+    if (given is not null)
+    {
+        var names = LabelNames.Parse(given);
+        if (names.Any(n => n.Length == 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--labels has an empty class name");
+        if (classes is { } n && names.Length != n) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {names.Length} classes, the model's output has {n}");
+        model.Metadata["labels"] = string.Join(",", names);
+        return;
+    }
+    var stored = LabelNames.Of(model);
+    if (LabelNames.Mismatch(stored, data.ClassNames, "pass --labels to store the dataset's") is { } warning)
+        Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.LabelNameMismatch}: {warning}");
+    else if (stored is null && data.ClassNames is { Count: > 0 } folders) model.Metadata["labels"] = string.Join(",", folders);
+}
 
 // Masks that keep pruned weights pruned: 1 where a prunable weight is nonzero, 0 where it is zero.
 static Dictionary<string, float[]> ZeroMasks(OnnxModel model) =>
@@ -78,7 +102,7 @@ static Dictionary<string, float[]> ZeroMasks(OnnxModel model) =>
         .Where(t => t.Floats.ToArray().Any(v => v == 0))
         .ToDictionary(t => t.Name, t => t.Floats.ToArray().Select(v => v == 0 ? 0f : 1f).ToArray());
 var parsed = root.Parse(args);
-if (parsed.Errors.Count > 0)
+if (parsed.Errors.Count > 0 && !ModelBuildTasks.Cli.CliHelp.IsHelp(parsed))
 {
     foreach (var error in parsed.Errors) Console.Error.WriteLine($"error {ErrorCodes.InvalidSetting}: {error.Message}");
     return 2;

@@ -16,10 +16,13 @@ static class CliRunner
     /// <summary>The training add-on built beside the tests.</summary>
     public static string TrainingTool => Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model-train.dll");
 
-    public static Result RunWith(IDictionary<string, string?> environment, params string[] args)
+    public static Result RunWith(IDictionary<string, string?> environment, params string[] args) => RunIn(null, environment, args);
+
+    /// <summary>Runs the CLI with <paramref name="workingDirectory"/> as its current folder (tool manifests are found from there).</summary>
+    public static Result RunIn(string? workingDirectory, IDictionary<string, string?> environment, params string[] args)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
         foreach (var (key, value) in environment) start.Environment[key] = value;
         start.ArgumentList.Add(cli);
         foreach (var a in args) start.ArgumentList.Add(a);

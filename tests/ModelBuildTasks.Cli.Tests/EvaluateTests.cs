@@ -19,7 +19,7 @@ public class EvaluateTests
         Assert.True(json.GetProperty("latency_ms_median").GetDouble() > 0);
         Assert.True(json.GetProperty("latency_ms_p90").GetDouble() >= json.GetProperty("latency_ms_median").GetDouble());
         Assert.Equal(1, json.GetProperty("threads").GetInt32());
-        Assert.Contains("evaluate: 2000/2000 images", result.Stderr); // progress goes to stderr, data to stdout
+        Assert.Contains("info: stage evaluate, 2000/2000 images", result.Stderr); // progress goes to stderr, data to stdout
     }
 
     [Fact]

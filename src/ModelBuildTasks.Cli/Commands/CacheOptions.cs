@@ -42,7 +42,7 @@ sealed class CacheOptions
         return new LayeredCache(local, remote, result.GetValue(readOnly) || readOnlyEnv, TimeSpan.FromSeconds(seconds), cap > 0 ? cap : null)
         {
             Warn = (code, message) => Console.Error.WriteLine($"{origin}: warning {code}: {message}"),
-            Info = line => Console.Error.WriteLine(line),
+            Info = CliOutput.Info,
         };
     }
 }

@@ -46,7 +46,7 @@ static class CompressCommand
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated class names (default: the model's metadata or the dataset's class folders)." };
         var maxImages = new Option<int>("--max-validation-images") { Description = "Use at most N validation images (0 = all).", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "The .cmodel container to write.", Required = true, HelpName = "OUT.cmodel" };
         var report = new Option<string?>("--report") { Description = "Also write the report as this JSON file, with Markdown and HTML (charts) beside it." };
         var json = new Option<bool>("--json") { Description = "Write the report as one JSON object to stdout." };
         var cacheOptions = new CacheOptions();
@@ -181,6 +181,9 @@ static class CompressCommand
         Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)");
         Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(r.FinalAccuracyBound)} (target {Pct(r.TargetAccuracy)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)}");
+        // The class that lost most: an average within budget can hide it (the report lists every class).
+        if (r.PerClass.MinBy(c => c.CompressedAccuracy - c.OriginalAccuracy) is { } worst)
+            Console.WriteLine($"Worst class  {worst.Class}{(worst.Name.Length > 0 ? " " + worst.Name : "")}: {Pct(worst.OriginalAccuracy)} -> {Pct(worst.CompressedAccuracy)} ({worst.Images} images)");
         Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image, {r.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(r.LatencySpeedup < 1 ? " (SLOWER)" : "")} ({r.LatencyRounds} alternating rounds, {r.LatencyThreads} threads, {r.Cpu})");
         Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
         Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s ({r.Search} search, cache {r.Cache})");

@@ -12,7 +12,7 @@ static class SubsetCommand
         var count = new Option<int>("--count") { Description = "Images to draw.", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
         var skip = new Option<int>("--skip") { Description = "Skip the first N drawn images (draw disjoint subsets with the same seed).", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--output", "-o") { Description = "The IDX images file to write (e.g. train-images-idx3-ubyte.gz); labels go beside it.", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "The IDX images file to write (e.g. train-images-idx3-ubyte.gz); labels go beside it.", Required = true, HelpName = "IMAGES.gz" };
         var command = new Command("subset", "Write a seeded random sample of a dataset as IDX files (a small calibration or test set).") { data, count, seed, skip, output };
         command.SetAction(result => ExitCodes.Guard(() =>
         {

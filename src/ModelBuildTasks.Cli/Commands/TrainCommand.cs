@@ -7,14 +7,15 @@ namespace ModelBuildTasks.Cli.Commands;
 /// <summary>
 /// <c>train</c>: fine-tuning lives in a separate tool, <c>dotnet-compress-model-train</c>, because it
 /// brings libtorch (over 1 GB). This tool stays small; <c>train</c> runs the add-on in its own process
-/// with the same arguments, streaming its output and returning its exit code.
+/// with the same arguments (help included, so <c>train --help</c> lists the add-on's options),
+/// streaming its output and returning its exit code.
 /// </summary>
 static class TrainCommand
 {
-    /// <summary>A placeholder so that <c>--help</c> lists the command; <see cref="Forward"/> does the work.</summary>
+    /// <summary>A placeholder so that the root's <c>--help</c> lists the command; <see cref="Forward"/> does the work.</summary>
     public static Command Create()
     {
-        var command = new Command("train", $"Fine-tune a model on labelled data (runs the {TrainingTool.ToolName} add-on; see its --help).")
+        var command = new Command("train", $"Fine-tune a model on labelled data (runs the {TrainingTool.ToolName} add-on; see train --help).")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
@@ -22,11 +23,24 @@ static class TrainCommand
         return command;
     }
 
+    /// <summary>Runs the add-on's <c>train</c> with <paramref name="arguments"/> (what followed <c>train</c>; a leading <c>--</c> is dropped).</summary>
     public static int Forward(string[] arguments) => ExitCodes.Guard(() =>
     {
-        var start = TrainingTool.Require();
+        if (arguments is ["--", .. var rest]) arguments = rest;
+        var start = TrainingTool.Locate();
+        if (start is null && arguments.Any(a => a is "-h" or "--help" or "-?"))
+        {
+            // Help must work before the add-on is installed: say what it is and how to get it.
+            Console.WriteLine($"Usage: dotnet compress-model train MODEL --train-data DATASET -o OUT.onnx [options]");
+            Console.WriteLine();
+            Console.WriteLine($"Fine-tuning runs the {TrainingTool.ToolName} add-on, which is not installed; its options are listed once it is:");
+            Console.WriteLine($"  {TrainingTool.InstallHint}");
+            return ExitCodes.Ok;
+        }
+        start ??= TrainingTool.Require();
         start.ArgumentList.Add("train");
         foreach (var a in arguments) start.ArgumentList.Add(a);
+        start.Environment[CliHelp.UsageNameVariable] = "dotnet compress-model";
         using var process = Process.Start(start)!;
         process.WaitForExit();
         return process.ExitCode;

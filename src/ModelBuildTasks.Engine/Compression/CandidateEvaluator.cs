@@ -28,6 +28,9 @@ public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, 
 
     /// <summary>The score the contract is decided on: its one-sided lower confidence bound.</summary>
     public double Bound => Score.Bound;
+
+    /// <summary>The per-image scores behind <see cref="Score"/>, in the order of the validation images (the report's per-class table).</summary>
+    public IReadOnlyList<double> PerImage { get; init; } = [];
 }
 
 /// <summary>
@@ -57,7 +60,13 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     {
         var method = calibration ?? DefaultCalibration;
         if (done.TryGetValue((point, method), out var known)) return known;
-        progress?.Report(new ProgressUpdate($"{stage}: {point}", evaluated.Count, 0, "evaluations"));
+        var planned = Math.Max(Planned, evaluated.Count + 1);
+        progress?.Report(new ProgressUpdate(stage, evaluated.Count, planned, "candidates")
+        {
+            Detail = point.ToString(),
+            Accuracy = evaluated.Count > 0 ? evaluated[^1].Accuracy : null,
+            TotalIsEstimate = settings.Search != SearchKind.Grid,
+        });
         var clock = Stopwatch.StartNew();
         // Compensated rounding starts from the slimmed float model and does IQ's rounding and DC's
         // pruning itself, so that each one's error is spread over the weights that remain. After
@@ -79,10 +88,11 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
         var tPack = clock.Elapsed.TotalSeconds;
-        var score = PairedBound.Of(scorer.Score(ContainerPackaging.ToOnnx(container), displayPath: "candidate " + point), scorer.Baseline, settings.Confidence);
+        var perImage = scorer.Score(ContainerPackaging.ToOnnx(container), displayPath: "candidate " + point);
+        var score = PairedBound.Of(perImage, scorer.Baseline, settings.Confidence);
         if (Environment.GetEnvironmentVariable("MBT_PROFILE") == "1")
             Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00}");
-        var candidate = new Candidate(point, method, stage, container, exported, score, built.Slimming);
+        var candidate = new Candidate(point, method, stage, container, exported, score, built.Slimming) { PerImage = perImage };
         done[(point, method)] = candidate;
         evaluated.Add(candidate);
         return candidate;
@@ -98,6 +108,21 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         hessians = (nsRatio, h);
         return h;
     }
+
+    /// <summary>
+    /// About how many candidates the search evaluates, for progress and time left: the grid's size;
+    /// for the margin search, a bracketing search per knob (about log2 of its values, plus the
+    /// first guess and the confirmation), capped by the budget; one for fixed knobs.
+    /// </summary>
+    public int Planned => planned ??= settings.Search switch
+    {
+        SearchKind.Grid => Search.SearchSpace.From(settings).Grid(settings.Methods).Count(),
+        SearchKind.Margin => Math.Min(settings.MaxEvaluations, settings.Methods.Sum(m =>
+            (int)Math.Ceiling(Math.Log2(Search.SearchSpace.From(settings).Count(m) + 1)) + (m == "dc" ? 2 : 1))),
+        _ => 1,
+    };
+
+    int? planned;
 
     /// <summary>What the container records as chosen for <paramref name="point"/>.</summary>
     public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration)

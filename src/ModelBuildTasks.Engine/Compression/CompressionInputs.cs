@@ -27,6 +27,9 @@ public sealed class CompressionInputs
     /// <summary>Class names for the wrapper.</summary>
     public required IReadOnlyList<string> Labels { get; init; }
 
+    /// <summary>Problems with the inputs that do not stop the compression (e.g. disagreeing class names).</summary>
+    public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
+
     /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
     public static CompressionInputs Load(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
     {
@@ -46,8 +49,11 @@ public sealed class CompressionInputs
         var classes = LabelRange.ClassCount(model);
         LabelRange.Check(validation, classes);
         if (test is not null) LabelRange.Check(test, classes);
+        var stored = LabelNames.Of(model);
+        var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;
         return new CompressionInputs
         {
+            Warnings = mismatch is null ? [] : [new ReportWarning(ErrorCodes.LabelNameMismatch, mismatch)],
             SourceBytes = sourceBytes,
             Model = model,
             OriginalOnnx = OnnxExport.ToBytes(model),
@@ -55,7 +61,7 @@ public sealed class CompressionInputs
             Validation = validation,
             Test = test,
             Labels = settings.Labels
-                ?? model.Metadata.GetValueOrDefault("labels")?.Split(',').Select(l => l.Trim()).ToArray()
+                ?? stored
                 ?? validation.ClassNames
                 ?? [],
         };

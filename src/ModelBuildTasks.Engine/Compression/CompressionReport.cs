@@ -93,6 +93,8 @@ public sealed record CompressionReport
     public string ContainerSha256 { get; init; } = "";
     /// <summary>Warnings for the user.</summary>
     public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
+    /// <summary>Validation accuracy per class, original against compressed (empty unless the metric is accuracy).</summary>
+    public IReadOnlyList<ClassAccuracy> PerClass { get; init; } = [];
     /// <summary>"hit" (local folder), "remote-hit" (the shared remote cache), "miss" or "off".</summary>
     public string Cache { get; init; } = "off";
 
@@ -157,6 +159,13 @@ public sealed record CompressionReport
         s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{kv.Key} = {kv.Value}"))).Append("  \n");
         s.Append($"Settings: `{Settings}`  \n");
         s.Append($"Evaluations: {Evaluations}, {Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, engine {EngineVersion}, cache {Cache}\n\n");
+        if (PerClass.Count > 0)
+        {
+            s.Append("| class | images | original | compressed | change (points) |\n|---|---|---|---|---|\n");
+            foreach (var c in PerClass)
+                s.Append($"| {c.Class}{(c.Name.Length > 0 ? " " + MarkdownText.Escape(c.Name) : "")} | {c.Images} | {P(c.OriginalAccuracy)} | {P(c.CompressedAccuracy)} | {((c.CompressedAccuracy - c.OriginalAccuracy) * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture)} |\n");
+            s.Append('\n');
+        }
         s.Append($"| candidate | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
         foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
         if (Tensors.Count > 0)

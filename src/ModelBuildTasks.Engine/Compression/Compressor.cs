@@ -109,7 +109,10 @@ public static class Compressor
             Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}",
                 c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6))).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
-            Warnings = Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score),
+            Warnings = [.. inputs.Warnings, .. Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score)],
+            PerClass = scorer.Choice.Metric == Metric.Accuracy && validation.Labels is { } truth
+                ? ClassAccuracy.From(truth, scorer.Baseline, best.PerImage, inputs.Labels)
+                : [],
             Channels = best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of)).ToList() ?? [],
         }.For(finalContainer, inputs.Model);
         return new CompressionResult(finalContainer, report);

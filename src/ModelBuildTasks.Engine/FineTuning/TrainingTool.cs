@@ -1,28 +1,45 @@
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace ModelBuildTasks.FineTuning;
 
 /// <summary>
 /// Finds the fine-tuning add-on, <c>dotnet-compress-model-train</c>. Training brings libtorch
 /// (over 1 GB), so it is a separate tool that the engine runs as a process only when fine-tuning is
-/// asked for: <c>MBT_TRAINING_TOOL</c> (a .dll or an executable), else the tool on PATH.
+/// asked for. In order: <c>MBT_TRAINING_TOOL</c> (a .dll or an executable); a local tool manifest
+/// (<c>.config/dotnet-tools.json</c> or <c>dotnet-tools.json</c> in the working folder or above, as
+/// <c>dotnet tool run</c> finds it) that lists the add-on; else the global tool on PATH.
 /// </summary>
 public static class TrainingTool
 {
-    /// <summary>The add-on's command name.</summary>
+    /// <summary>The add-on's command name (and package id).</summary>
     public const string ToolName = "dotnet-compress-model-train";
 
+    /// <summary>How to install the add-on.</summary>
+    public const string InstallHint = $"dotnet tool install {ToolName} (local, with a tool manifest) or dotnet tool install --global {ToolName}";
+
     /// <summary>How to start the add-on (arguments still to add), or null when it is not installed.</summary>
-    public static ProcessStartInfo? Locate()
+    /// <param name="workingDirectory">Where the manifest search starts (default: the current folder).</param>
+    public static ProcessStartInfo? Locate(string? workingDirectory = null)
     {
         var configured = Environment.GetEnvironmentVariable("MBT_TRAINING_TOOL");
         if (!string.IsNullOrEmpty(configured))
         {
             if (!File.Exists(configured)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "MBT_TRAINING_TOOL points to a file that does not exist", configured);
             if (!configured.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)) return new ProcessStartInfo(configured) { UseShellExecute = false };
-            var dotnet = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet") { UseShellExecute = false };
+            var dotnet = new ProcessStartInfo(Dotnet) { UseShellExecute = false };
             dotnet.ArgumentList.Add(configured);
             return dotnet;
+        }
+        if (FindManifest(workingDirectory ?? Directory.GetCurrentDirectory()) is { } manifest)
+        {
+            // dotnet tool run resolves the restored package from the manifest next to it, so it runs from that folder's tree.
+            var run = new ProcessStartInfo(Dotnet) { UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
+            run.ArgumentList.Add("tool");
+            run.ArgumentList.Add("run");
+            run.ArgumentList.Add(ToolName);
+            run.ArgumentList.Add("--"); // else dotnet tool run takes the add-on's --help as its own
+            return run;
         }
         foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
@@ -32,7 +49,41 @@ public static class TrainingTool
         return null;
     }
 
+    /// <summary>
+    /// The nearest tool manifest at or above <paramref name="folder"/> that lists the add-on, as
+    /// <c>dotnet tool run</c> searches (<c>.config/dotnet-tools.json</c> before <c>dotnet-tools.json</c>
+    /// in each folder); null when none does. A manifest that cannot be read or parsed is skipped.
+    /// </summary>
+    public static string? FindManifest(string folder)
+    {
+        for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null; dir = dir.Parent)
+        {
+            foreach (var path in new[] { Path.Combine(dir.FullName, ".config", "dotnet-tools.json"), Path.Combine(dir.FullName, "dotnet-tools.json") })
+            {
+                if (!File.Exists(path)) continue;
+                try
+                {
+                    using var json = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+                    if (json.RootElement.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Object
+                        && tools.EnumerateObject().Any(t => string.Equals(t.Name, ToolName, StringComparison.OrdinalIgnoreCase)))
+                        return path;
+                }
+                catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+                {
+                    // Not ours to judge: dotnet tool reports a broken manifest itself; the search goes on.
+                }
+            }
+        }
+        return null;
+    }
+
+    // The host that runs this process when it is dotnet (it usually is), so PATH need not hold it.
+    static string Dotnet =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
+        : "dotnet";
+
     /// <summary>Like <see cref="Locate"/>, but a missing add-on is an error that says how to install it.</summary>
     public static ProcessStartInfo Require() => Locate() ?? throw new ModelBuildException(ErrorCodes.InvalidSetting,
-        $"fine-tuning needs the training add-on, which brings libtorch (~1 GB): dotnet tool install --global {ToolName} (or set MBT_TRAINING_TOOL to its .dll)");
+        $"fine-tuning needs the training add-on, which brings libtorch (~1 GB): {InstallHint} (or set MBT_TRAINING_TOOL to its .dll)");
 }

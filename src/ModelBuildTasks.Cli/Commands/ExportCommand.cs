@@ -1,0 +1,43 @@
+using System.CommandLine;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Packaging;
+
+namespace ModelBuildTasks.Cli.Commands;
+
+/// <summary>
+/// <c>export CONTAINER -o OUT.onnx</c>: the ONNX model a <c>.cmodel</c> container decodes to, the
+/// very bytes the runtime hands to ONNX Runtime, so that tools such as Netron can show what the app
+/// runs. The file is written atomically (temporary file, then rename): an interrupted export never
+/// leaves a truncated model behind.
+/// </summary>
+static class ExportCommand
+{
+    public static Command Create()
+    {
+        var container = new Argument<string>("CONTAINER") { Description = "The .cmodel container (written by compress or the build)." };
+        var output = new Option<string>("--output", "-o") { Description = "The ONNX file to write.", Required = true, HelpName = "OUT.onnx" };
+        var command = new Command("export", "Write the ONNX model a .cmodel container holds (decoded), e.g. to view it in Netron.") { container, output };
+        command.SetAction(result => ExitCodes.Guard(() =>
+        {
+            var path = result.GetValue(container)!;
+            var outputPath = result.GetValue(output)!;
+            var bytes = InputFile.ReadAllBytes(path, ContainerLimits.MaxFileLength, ErrorCodes.ModelNotFound, ErrorCodes.InvalidContainer);
+            if (!ModelContainer.HasMagic(bytes))
+                throw new ModelBuildException(ErrorCodes.InvalidContainer, "not a .cmodel container (an ONNX model needs no export)", path);
+            var onnx = ContainerPackaging.ToOnnx(bytes, path);
+            if (Directory.Exists(outputPath))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, "--output is a folder; give the ONNX file to write", outputPath);
+            try
+            {
+                AtomicFile.WriteAllBytes(outputPath, onnx);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"cannot write the ONNX file: {e.Message}", outputPath);
+            }
+            Console.WriteLine($"Wrote {outputPath} ({Units.Bytes(onnx.Length)} of ONNX from {Units.Bytes(bytes.Length)} of container)");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,31 @@
+namespace ModelBuildTasks.Data;
+
+/// <summary>
+/// The class names a model carries (ONNX metadata <c>labels</c>, comma-separated) against the ones a
+/// dataset gives (an image folder's class folders). The model's names win, as before, but a
+/// disagreement is no longer silent: a model fine-tuned on digits kept the Fashion-MNIST names.
+/// </summary>
+public static class LabelNames
+{
+    /// <summary>The model's stored class names, or null when it has none.</summary>
+    public static IReadOnlyList<string>? Of(Graph.OnnxModel model) =>
+        model.Metadata.GetValueOrDefault("labels") is { Length: > 0 } text ? Parse(text) : null;
+
+    /// <summary>Comma-separated names, trimmed.</summary>
+    public static string[] Parse(string text) => text.Split(',').Select(l => l.Trim()).ToArray();
+
+    /// <summary>
+    /// The warning text (code <see cref="ErrorCodes.LabelNameMismatch"/>) when the model's names and
+    /// the dataset's differ, in count or in any name (compared in order, ignoring case); null when
+    /// they agree or either side has none.
+    /// </summary>
+    /// <param name="model">The model's names.</param>
+    /// <param name="dataset">The dataset's names.</param>
+    /// <param name="fix">How to choose, e.g. <c>pass --labels</c>.</param>
+    public static string? Mismatch(IReadOnlyList<string>? model, IReadOnlyList<string>? dataset, string fix)
+    {
+        if (model is null || dataset is null || model.Count == 0 || dataset.Count == 0) return null;
+        if (model.Count == dataset.Count && model.Zip(dataset).All(p => string.Equals(p.First, p.Second, StringComparison.OrdinalIgnoreCase))) return null;
+        return $"the model's stored class names [{string.Join(", ", model)}] differ from the dataset's [{string.Join(", ", dataset)}]; the model's are kept: {fix}";
+    }
+}
