@@ -78,4 +78,26 @@ public class ErrorCompensationTests
                 Assert.True(Math.Abs(expected - h[i * 25 + j]) <= 1e-3 * Math.Max(1, Math.Abs(expected)), $"H[{i},{j}] = {h[i * 25 + j]}, not {expected}");
             }
     }
+
+    [Fact]
+    public void WithSharedLevels_EachLayerKeepsAtMostThatManyLevels_AndLessErrorThanSharingAfterNearestRounding()
+    {
+        var model = OneLayer((b, x) => b.Conv(x, 16), 8, 10);
+        var data = Images(64, 8, 10, 4);
+        var expected = Run(model, data);
+        var weight = model.Graph.Nodes.Single(n => n.OpType == "Conv").Inputs[1];
+
+        var compensated = OnnxImport.ToModel(OnnxExport.ToProto(model));
+        ErrorCompensation.Apply(compensated.Graph, LayerHessians.Collect(model, data), bits: 7, sharedLevels: 8);
+        var w = compensated.Graph.Initializers[weight];
+        var (integers, _) = WeightQuantization.PerChannel(w.Floats, w.Dims, 0, 7);
+        Assert.InRange(integers.Where(v => v != 0).Distinct().Count(), 2, 8);
+
+        // The nearest-rounding path: 7-bit integers, then k-means sharing, as the export does without compensation.
+        var (quantized, _) = QdqQuantizer.Quantize(model, data, new QuantizationOptions { Bits = 7, SharedLevels = 8 });
+        var nearest = Error(expected, Ort.Run(OnnxExport.ToBytes(quantized), data.Pixels, [data.Count, 8, 10, 10]).Values.Single());
+        var (compensatedQdq, _) = QdqQuantizer.Quantize(model, data, new QuantizationOptions { Bits = 7, SharedLevels = 8, ErrorCompensation = true });
+        var withCompensation = Error(expected, Ort.Run(OnnxExport.ToBytes(compensatedQdq), data.Pixels, [data.Count, 8, 10, 10]).Values.Single());
+        Assert.True(withCompensation < 0.8 * nearest, $"nearest {nearest}, compensated {withCompensation}");
+    }
 }

@@ -27,8 +27,11 @@ public static class ErrorCompensation
     /// <param name="hessians">H blocks measured on the dense float model.</param>
     /// <param name="bits">Weight bits.</param>
     /// <param name="dense">The weights before pruning, by name; a weight not listed was not pruned.</param>
+    /// <param name="sharedLevels">DC's weight sharing (0 = none): a first pass finds each layer's levels
+    /// (<see cref="WeightSharing.GridKMeans"/> on its compensated integers), a second rounds to those
+    /// levels only, compensating that error too.</param>
     /// <returns>The number of weights compensated.</returns>
-    public static int Apply(ModelGraph graph, LayerHessians hessians, int bits, IReadOnlyDictionary<string, float[]>? dense = null)
+    public static int Apply(ModelGraph graph, LayerHessians hessians, int bits, IReadOnlyDictionary<string, float[]>? dense = null, int sharedLevels = 0)
     {
         var qmax = (1 << (bits - 1)) - 1;
         var done = 0;
@@ -38,26 +41,38 @@ public static class ErrorCompensation
             if (hessians.For(weight.Name) is not { } measured || measured.Layout.Rows * measured.Layout.Columns != weight.ElementCount) continue;
             var values = weight.Floats;
             var original = dense is not null && dense.TryGetValue(weight.Name, out var d) && d.Length == values.Length ? d : values.ToArray();
-            Round(values, original, measured.Layout, measured.H, qmax);
+            var pruned = new bool[values.Length];
+            for (var i = 0; i < values.Length; i++) pruned[i] = values[i] == 0;
+            var scales = Scales(original, pruned, measured.Layout, qmax);
+            Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, levels: null);
+            if (sharedLevels > 0)
+            {
+                var integers = new sbyte[values.Length];
+                for (var i = 0; i < values.Length; i++) integers[i] = (sbyte)Math.Round(values[i] / scales[Row(measured.Layout, i)]);
+                var levels = WeightSharing.GridKMeans.Apply(integers, sharedLevels);
+                if (levels.Length < 2 * qmax) Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, [0, .. levels]);
+            }
             done++;
         }
         return done;
     }
 
-    static void Round(Span<float> weights, float[] original, WeightLayout layout, double[] h, int qmax)
+    static int Row(WeightLayout layout, int index) => layout.RowMajor ? index / layout.Columns : index % layout.Rows;
+
+    // The per-row step the export will find: the largest kept magnitude over qmax (0 for a row with nothing kept).
+    static double[] Scales(float[] original, bool[] pruned, WeightLayout layout, int qmax)
+    {
+        var max = new double[layout.Rows];
+        for (var i = 0; i < original.Length; i++)
+            if (!pruned[i]) max[Row(layout, i)] = Math.Max(max[Row(layout, i)], Math.Abs(original[i]));
+        return max.Select(m => m / qmax).ToArray();
+    }
+
+    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, double[] h, int qmax, int[]? levels)
     {
         var (rows, columns, b) = (layout.Rows, layout.Columns, layout.BlockSize);
         int At(int r, int c) => layout.RowMajor ? r * columns + c : c * rows + r;
-
-        // The per-row step the export will find: the largest kept magnitude over qmax.
-        var scales = new double[rows];
-        for (var r = 0; r < rows; r++)
-        {
-            var max = 0.0;
-            for (var c = 0; c < columns; c++)
-                if (weights[At(r, c)] != 0) max = Math.Max(max, Math.Abs(original[At(r, c)]));
-            scales[r] = max > 0 ? max / qmax : 0;
-        }
+        if (levels is not null) Array.Sort(levels);
 
         var rowsPerGroup = rows / layout.Groups;
         var blocksPerGroup = layout.Blocks / layout.Groups;
@@ -78,7 +93,7 @@ public static class ErrorCompensation
                 for (var c = 0; c < b; c++)
                 {
                     var w = row[c];
-                    var q = s == 0 || weights[At(r0 + r, c0 + c)] == 0 ? 0 : Math.Clamp(Math.Round(w / s), -qmax, qmax) * s;
+                    var q = s == 0 || pruned[At(r0 + r, c0 + c)] ? 0 : Level(w / s, qmax, levels) * s;
                     row[c] = q;
                     // Nearest rounding when H could not be factored (u is null).
                     if (u is not null && c + 1 < b) TensorPrimitives.MultiplyAdd(u.AsSpan(c * b + c + 1, b - c - 1), -(w - q) / u[c * b + c], row[(c + 1)..], row[(c + 1)..]);
@@ -86,6 +101,18 @@ public static class ErrorCompensation
                 for (var c = 0; c < b; c++) weights[At(r0 + r, c0 + c)] = (float)row[c];
             }
         }
+    }
+
+    // The grid level nearest to x (in steps): any integer within +-qmax, or only the shared levels.
+    static double Level(double x, int qmax, int[]? levels)
+    {
+        if (levels is null) return Math.Clamp(Math.Round(x), -qmax, qmax);
+        var i = Array.BinarySearch(levels, (int)Math.Floor(x));
+        if (i < 0) i = ~i;
+        var best = levels[Math.Clamp(i, 0, levels.Length - 1)];
+        if (i > 0 && Math.Abs(levels[i - 1] - x) < Math.Abs(best - x)) best = levels[i - 1];
+        if (i + 1 < levels.Length && Math.Abs(levels[i + 1] - x) < Math.Abs(best - x)) best = levels[i + 1];
+        return best;
     }
 
     /// <summary>

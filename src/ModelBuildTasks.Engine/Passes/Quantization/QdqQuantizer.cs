@@ -47,7 +47,7 @@ public static class QdqQuantizer
             ? Pruning.MagnitudePruning.PrunableWeights(q.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray(), StringComparer.Ordinal)
             : null;
         if (options.PruneRatio > 0) Pruning.MagnitudePruning.Apply(q.Graph, options.PruneRatio, options.PruningScope);
-        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense);
+        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense, options.SharedLevels);
         var graph = q.Graph;
 
         var tensors = ActivationsToQuantize(graph);
