@@ -37,7 +37,14 @@ public class ErrorCompensationTests
             var copy = OnnxImport.ToModel(OnnxExport.ToProto(model));
             var dense = Passes.Pruning.MagnitudePruning.PrunableWeights(copy.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray());
             if (prune > 0) Passes.Pruning.MagnitudePruning.Apply(copy.Graph, prune);
-            if (compensate) ErrorCompensation.Apply(copy.Graph, hessians, bits, dense);
+            var zeros = Passes.Pruning.MagnitudePruning.PrunableWeights(copy.Graph).Sum(t => t.Floats.ToArray().Count(v => v == 0));
+            if (compensate)
+            {
+                ErrorCompensation.Apply(copy.Graph, hessians, bits, dense);
+                // The mask is chosen again (SparseGPT) but each layer keeps at least the share magnitude pruning gave it (rounding to zero adds more).
+                var after = Passes.Pruning.MagnitudePruning.PrunableWeights(copy.Graph).Sum(t => t.Floats.ToArray().Count(v => v == 0));
+                Assert.True(after >= zeros, $"{after} zeros after compensation, {zeros} pruned");
+            }
             else FakeQuantization.Apply(copy.Graph, bits);
             return Error(expected, Run(copy, data));
         }

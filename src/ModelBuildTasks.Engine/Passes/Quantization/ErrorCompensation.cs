@@ -44,13 +44,16 @@ public static class ErrorCompensation
             var pruned = new bool[values.Length];
             for (var i = 0; i < values.Length; i++) pruned[i] = values[i] == 0;
             var scales = Scales(original, pruned, measured.Layout, qmax);
-            Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, levels: null);
+            // Which weights go is chosen again as the columns are reached (SparseGPT): the layer keeps the
+            // fraction magnitude pruning gave it, but loses the weights whose removal H says costs least.
+            var fraction = (double)pruned.Count(p => p) / pruned.Length;
+            Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, levels: null, fraction);
             if (sharedLevels > 0)
             {
                 var integers = new sbyte[values.Length];
                 for (var i = 0; i < values.Length; i++) integers[i] = (sbyte)Math.Round(values[i] / scales[Row(measured.Layout, i)]);
                 var levels = WeightSharing.GridKMeans.Apply(integers, sharedLevels);
-                if (levels.Length < 2 * qmax) Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, [0, .. levels]);
+                if (levels.Length < 2 * qmax) Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, [0, .. levels], reselect: 0);
             }
             done++;
         }
@@ -59,7 +62,7 @@ public static class ErrorCompensation
 
     static int Row(WeightLayout layout, int index) => layout.RowMajor ? index / layout.Columns : index % layout.Rows;
 
-    // The per-row step the export will find: the largest kept magnitude over qmax (0 for a row with nothing kept).
+    // The per-row step: the largest magnitude magnitude pruning kept, over qmax (0 for a row with nothing kept).
     static double[] Scales(float[] original, bool[] pruned, WeightLayout layout, int qmax)
     {
         var max = new double[layout.Rows];
@@ -68,7 +71,13 @@ public static class ErrorCompensation
         return max.Select(m => m / qmax).ToArray();
     }
 
-    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, double[] h, int qmax, int[]? levels)
+    // Columns whose pruning mask is chosen together: SparseGPT's block size.
+    const int MaskChunk = 128;
+
+    // `reselect` > 0: within each chunk of columns, that fraction of the weights with the smallest
+    // w^2 / U_jj^2 (the output error their removal leaves after compensation) is pruned, replacing
+    // the mask in `pruned`; 0 keeps the mask as given.
+    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, double[] h, int qmax, int[]? levels, double reselect)
     {
         var (rows, columns, b) = (layout.Rows, layout.Columns, layout.BlockSize);
         int At(int r, int c) => layout.RowMajor ? r * columns + c : c * rows + r;
@@ -86,21 +95,48 @@ public static class ErrorCompensation
                     block[r * b + c] = original[At(r0 + r, c0 + c)];
             Array.Copy(h, (long)k * b * b, hb, 0, b * b);
             var u = InverseFactor(hb, b, block, rowsPerGroup);
-            for (var r = 0; r < rowsPerGroup; r++)
+            // Column by column over all rows of the block, so that a chunk's mask sees the weights its earlier columns moved.
+            for (var c = 0; c < b; c++)
             {
-                var row = block.AsSpan(r * b, b);
-                var s = scales[r0 + r];
-                for (var c = 0; c < b; c++)
+                if (reselect > 0 && c % MaskChunk == 0) SelectMask(block, b, rowsPerGroup, c, Math.Min(MaskChunk, b - c), u, reselect, (r, j) => ref pruned[At(r0 + r, c0 + j)]);
+                for (var r = 0; r < rowsPerGroup; r++)
                 {
+                    var row = block.AsSpan(r * b, b);
+                    var s = scales[r0 + r];
                     var w = row[c];
                     var q = s == 0 || pruned[At(r0 + r, c0 + c)] ? 0 : Level(w / s, qmax, levels) * s;
                     row[c] = q;
                     // Nearest rounding when H could not be factored (u is null).
                     if (u is not null && c + 1 < b) TensorPrimitives.MultiplyAdd(u.AsSpan(c * b + c + 1, b - c - 1), -(w - q) / u[c * b + c], row[(c + 1)..], row[(c + 1)..]);
                 }
-                for (var c = 0; c < b; c++) weights[At(r0 + r, c0 + c)] = (float)row[c];
             }
+            for (var r = 0; r < rowsPerGroup; r++)
+                for (var c = 0; c < b; c++) weights[At(r0 + r, c0 + c)] = (float)block[r * b + c];
         }
+    }
+
+    delegate ref bool MaskCell(int row, int column);
+
+    static void SelectMask(double[] block, int b, int rows, int start, int count, double[]? u, double fraction, MaskCell mask)
+    {
+        var saliency = new double[rows * count];
+        for (var r = 0; r < rows; r++)
+            for (var j = 0; j < count; j++)
+            {
+                var w = block[r * b + start + j];
+                var d = u is null ? 1 : u[(start + j) * b + start + j];
+                saliency[r * count + j] = w * w / (d * d);
+            }
+        var prune = (int)Math.Round(fraction * saliency.Length);
+        var threshold = prune == 0 ? double.NegativeInfinity : saliency.Order().ElementAt(prune - 1);
+        // Ties at the threshold are taken in order until the count is reached.
+        var ties = prune - saliency.Count(v => v < threshold);
+        for (var r = 0; r < rows; r++)
+            for (var j = 0; j < count; j++)
+            {
+                var v = saliency[r * count + j];
+                mask(r, start + j) = v < threshold || v == threshold && ties-- > 0;
+            }
     }
 
     // The grid level nearest to x (in steps): any integer within +-qmax, or only the shared levels.
