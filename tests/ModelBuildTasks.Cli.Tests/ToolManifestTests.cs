@@ -18,6 +18,9 @@ public class ToolManifestTests
         foreach (var a in args) start.ArgumentList.Add(a);
         // A private NuGet home: the fake package must never land in the machine's shared package cache.
         start.Environment["NUGET_PACKAGES"] = Path.Combine(workingDirectory, ".nuget-packages");
+        // A private CLI home too: `dotnet tool run` resolves local tools through ~/.dotnet/toolResolverCache,
+        // which would otherwise keep pointing at an earlier run's (deleted) package folder.
+        start.Environment["DOTNET_CLI_HOME"] = Path.Combine(workingDirectory, ".dotnet-home");
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -37,7 +40,11 @@ public class ToolManifestTests
         Dotnet(project, "new", "tool-manifest");
         Dotnet(project, "tool", "install", "dotnet-compress-model-train", "--version", "0.0.1-fake", "--add-source", temp.File("feed"));
 
-        var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = null, ["PATH"] = "/usr/bin:/bin", ["NUGET_PACKAGES"] = Path.Combine(project, ".nuget-packages") };
+        var environment = new Dictionary<string, string?>
+        {
+            ["MBT_TRAINING_TOOL"] = null, ["PATH"] = "/usr/bin:/bin",
+            ["NUGET_PACKAGES"] = Path.Combine(project, ".nuget-packages"), ["DOTNET_CLI_HOME"] = Path.Combine(project, ".dotnet-home"),
+        };
         var help = CliRunner.RunIn(project, environment, "train", "--help");
         Assert.True(help.ExitCode == 0, help.Stderr);
         Assert.Contains("fake-training-tool args: [train] [--help]", help.Stdout); // dotnet tool run did not take --help for itself
