@@ -5,7 +5,8 @@ using ModelBuildTasks.Container;
 namespace ModelBuildTasks.Runtime;
 
 /// <summary>
-/// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>)
+/// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>,
+/// <see cref="TopK"/>, <see cref="Probabilities"/>, <see cref="Logits"/>, and <see cref="PredictImage(string)"/> for image files)
 /// or a feature extractor (<see cref="Features(ReadOnlySpan{float})"/>). The container is decoded to ONNX in memory and one
 /// ONNX Runtime session is created; every method may be called from many threads at once. Dispose
 /// it to release the native session (the generated wrapper's shared instance lives for the process).
@@ -23,6 +24,7 @@ public sealed class CompressedModel : IDisposable
         Metadata = ContainerMetadata.Parse(container.MetadataJson);
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        options.ConfigureSession?.Invoke(sessionOptions);
         session = OnnxSessions.Create(container, sessionOptions);
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
         (inputName, var input) = session.InputMetadata.First();
@@ -60,6 +62,12 @@ public sealed class CompressedModel : IDisposable
     /// <summary>The input's dimensions; the first (batch) is -1 when any batch size is accepted.</summary>
     public IReadOnlyList<long> InputShape => inputDims;
 
+    /// <summary>Height of an input image, in pixels.</summary>
+    public int ImageHeight => inputDims.Length == 4 ? (int)inputDims[2] : throw new InvalidOperationException("the model's input is not [N, C, H, W]");
+
+    /// <summary>Width of an input image, in pixels.</summary>
+    public int ImageWidth => inputDims.Length == 4 ? (int)inputDims[3] : throw new InvalidOperationException("the model's input is not [N, C, H, W]");
+
     /// <summary>Values per image (C x H x W).</summary>
     public int InputSize { get; }
 
@@ -83,7 +91,7 @@ public sealed class CompressedModel : IDisposable
     public Prediction Predict(ReadOnlySpan<float> image)
     {
         EnsureClassifier();
-        return Top1(Logits(image));
+        return Ranked(Logits(image), 1)[0];
     }
 
     /// <summary>The top-1 class of each of <paramref name="count"/> images laid out one after another.</summary>
@@ -93,9 +101,54 @@ public sealed class CompressedModel : IDisposable
         EnsureClassifier();
         var logits = Run(images, count);
         var result = new Prediction[count];
-        for (var i = 0; i < count; i++) result[i] = Top1(logits.AsSpan(i * ClassCount, ClassCount));
+        for (var i = 0; i < count; i++) result[i] = Ranked(logits.AsSpan(i * ClassCount, ClassCount), 1)[0];
         return result;
     }
+
+    /// <summary>The <paramref name="k"/> most likely classes of one image, most likely first (fewer when the model has fewer classes).</summary>
+    /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    public Prediction[] TopK(ReadOnlySpan<float> image, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        EnsureClassifier();
+        return Ranked(Logits(image), k);
+    }
+
+    /// <summary>The softmax probabilities of every class for one image (they sum to 1); <see cref="Logits"/> gives the raw outputs.</summary>
+    /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    public float[] Probabilities(ReadOnlySpan<float> image)
+    {
+        EnsureClassifier();
+        return Softmax(Logits(image));
+    }
+
+    /// <summary>
+    /// Decodes an image file (PNG, JPEG, BMP, GIF, TGA, PSD, HDR) into one input of <see cref="InputSize"/>
+    /// values with the container's preprocessing (<see cref="ContainerMetadata.Preprocess"/>): the
+    /// steps the engine applied to image datasets when it measured the accuracy. An image of
+    /// another size is resized (bilinear) to the model's; grey and RGB are converted to the model's channels.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels; the message names the file.</exception>
+    public float[] PreprocessImage(string path) =>
+        ImagePreprocessing.FromFile(path, Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
+
+    /// <summary>Like <see cref="PreprocessImage(string)"/>, for an encoded image held in memory (the bytes of a PNG or JPEG file).</summary>
+    /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels.</exception>
+    public float[] PreprocessImage(byte[] encodedImage)
+    {
+        ArgumentNullException.ThrowIfNull(encodedImage);
+        return ImagePreprocessing.FromBytes(encodedImage, "the image", Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
+    }
+
+    /// <summary>The top-1 class of an image file, preprocessed as the container says (see <see cref="PreprocessImage(string)"/>).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a decodable image.</exception>
+    public Prediction PredictImage(string path) => Predict(PreprocessImage(path));
+
+    /// <summary>The top-1 class of an encoded image held in memory, preprocessed as the container says.</summary>
+    /// <exception cref="InvalidDataException">Not a decodable image.</exception>
+    public Prediction PredictImage(byte[] encodedImage) => Predict(PreprocessImage(encodedImage));
 
     /// <summary>Runs <paramref name="count"/> images and returns their logits, image after image.</summary>
     public float[] Run(ReadOnlySpan<float> images, int count)
@@ -126,14 +179,31 @@ public sealed class CompressedModel : IDisposable
         if (!IsClassifier) throw new InvalidOperationException("this model outputs features, not class scores: use Features()");
     }
 
-    Prediction Top1(ReadOnlySpan<float> logits)
+    Prediction[] Ranked(ReadOnlySpan<float> logits, int k)
     {
-        var best = 0;
-        for (var i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+        var probabilities = Softmax(logits);
+        var values = logits.ToArray();
+        // Stable, so equal scores keep class order (the lower index first, as argmax picks it).
+        var ranked = Enumerable.Range(0, values.Length).OrderByDescending(i => values[i]).Take(k).ToArray();
+        var result = new Prediction[ranked.Length];
+        for (var r = 0; r < ranked.Length; r++)
+        {
+            var i = ranked[r];
+            var label = i < Labels.Count ? Labels[i] : i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            result[r] = new Prediction(i, label, probabilities[i]) { Logit = values[i] };
+        }
+        return result;
+    }
+
+    static float[] Softmax(ReadOnlySpan<float> logits)
+    {
+        var max = float.NegativeInfinity;
+        foreach (var v in logits) max = Math.Max(max, v);
+        var result = new float[logits.Length];
         var sum = 0.0;
-        foreach (var v in logits) sum += Math.Exp(v - logits[best]);
-        var label = best < Labels.Count ? Labels[best] : best.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new Prediction(best, label, (float)(1 / sum));
+        for (var i = 0; i < logits.Length; i++) sum += result[i] = (float)Math.Exp(logits[i] - max);
+        for (var i = 0; i < result.Length; i++) result[i] = (float)(result[i] / sum);
+        return result;
     }
 
     /// <summary>Releases the ONNX Runtime session.</summary>

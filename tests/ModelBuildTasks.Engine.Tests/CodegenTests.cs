@@ -79,6 +79,17 @@ public class CodegenTests
                 }
                 public static string FirstLabel(float[] image) => TinyClassifier.Instance.Predict(image).Label;
                 public static int Size => TinyClassifier.InputSize * 1000 + TinyClassifier.ClassCount;
+                public static int[] Top3(float[] image) => global::System.Array.ConvertAll(TinyClassifier.Instance.TopK(image, 3), p => p.ClassIndex);
+                public static float[] Probabilities(float[] image) => TinyClassifier.Instance.Probabilities(image);
+                public static float[] Logits(float[] image) => TinyClassifier.Instance.Logits(image);
+                public static int FromFile(string path) => TinyClassifier.Instance.PredictImage(path).ClassIndex;
+                public static int FromBytes(byte[] encoded) => TinyClassifier.Instance.PredictImage(encoded).ClassIndex;
+                public static int WithOptions(float[] image)
+                {
+                    var called = false;
+                    using var own = TinyClassifier.Create(new() { IntraOpThreads = 1, ConfigureSession = o => called = true });
+                    return called ? own.Predict(image).ClassIndex : -1;
+                }
             }
             """;
         var (assembly, warnings) = Compile(source + "\n" + probe.Replace("namespace Tests.Generated;", ""), container, "tiny.cmodel");
@@ -91,6 +102,19 @@ public class CodegenTests
         Assert.Equal(runtime.Predict(test.Pixels, test.Count).Select(p => p.ClassIndex), classes);
         Assert.Equal(784 * 1000 + 10, (int)type.GetProperty("Size")!.GetValue(null)!);
         Assert.StartsWith("class ", (string)type.GetMethod("FirstLabel")!.Invoke(null, [test.Image(0).ToArray()])!);
+
+        // Issue 14, point 8, through the generated class: top-k, probabilities, raw logits, image files, session options.
+        T Call<T>(string name, object argument) => (T)type.GetMethod(name)!.Invoke(null, [argument])!;
+        var image = test.Image(0).ToArray();
+        var logits = Call<float[]>("Logits", image);
+        Assert.Equal(Enumerable.Range(0, 10).OrderByDescending(i => logits[i]).Take(3), Call<int[]>("Top3", image));
+        Assert.Equal(1.0, Call<float[]>("Probabilities", image).Sum(), 4);
+        Assert.Equal(classes[0], Call<int>("WithOptions", image));
+        using var folder = new TestPaths.TempFolder();
+        var png = Png.Grey(image.Select(v => (byte)Math.Round(v * 255)).ToArray(), 28, 28);
+        File.WriteAllBytes(folder.File("0.png"), png);
+        Assert.Equal(classes[0], Call<int>("FromFile", folder.File("0.png")));
+        Assert.Equal(classes[0], Call<int>("FromBytes", png));
     }
 
     [Fact]

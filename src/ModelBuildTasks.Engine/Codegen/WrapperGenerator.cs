@@ -15,7 +15,7 @@ public sealed record WrapperSpec(string ClassName, string Namespace, string Reso
 /// <summary>
 /// Generates the strongly typed C# class an app uses to run its embedded, compressed model: a
 /// lazily created shared instance and the input shape as constants; for a classifier,
-/// <c>Predict</c> for one image or a batch, raw logits and the labels; for a feature extractor
+/// <c>Predict</c> for one image, a batch or an image file, top-k, probabilities, raw logits and the labels; for a feature extractor
 /// (<see cref="ContainerMetadata.OutputKind"/> <c>features</c>), <c>Features</c> and the feature
 /// size, with no labels and no softmax. Every name and label from the model is escaped.
 /// </summary>
@@ -103,7 +103,8 @@ public static class WrapperGenerator
         Line("    /// <summary>The shared instance, loaded from the embedded resource on first use. Do not dispose it.</summary>");
         Line($"    public static {className} Instance => shared.Value;");
         Line();
-        Line("    /// <summary>Loads a new, independent instance from the embedded resource (dispose it when done).</summary>");
+        Line("    /// <summary>Loads a new, independent instance from the embedded resource (dispose it when done); <paramref name=\"options\"/> choose threads and execution providers.</summary>");
+        Line("    /// <param name=\"options\">ONNX Runtime settings, e.g. <c>new() { ConfigureSession = o => o.AppendExecutionProvider_CUDA() }</c>.</param>");
         Line($"    public static {className} Create(global::ModelBuildTasks.Runtime.CompressedModelOptions? options = null) =>");
         Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadFromResource(typeof({className}).Assembly, ResourceName, options));");
         Line();
@@ -125,6 +126,26 @@ public static class WrapperGenerator
             Line("    /// <summary>The raw outputs (logits) of the model for one image.</summary>");
             Line("    /// <param name=\"image\">C x H x W floats.</param>");
             Line("    public float[] Logits(global::System.ReadOnlySpan<float> image) => model.Logits(image);");
+            Line();
+            Line("    /// <summary>The softmax probabilities of every class for one image, by class index (they sum to 1).</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    public float[] Probabilities(global::System.ReadOnlySpan<float> image) => model.Probabilities(image);");
+            Line();
+            Line("    /// <summary>The <paramref name=\"k\"/> most likely classes of one image, most likely first, each with its probability and logit.</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    /// <param name=\"k\">How many classes (at most <see cref=\"ClassCount\"/> are returned).</param>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction[] TopK(global::System.ReadOnlySpan<float> image, int k) => model.TopK(image, k);");
+            Line();
+            Line("    /// <summary>Classifies an image file (PNG, JPEG, BMP, ...), preprocessed as <see cref=\"Preprocess\"/> says and resized to the model's input.</summary>");
+            Line("    /// <param name=\"path\">The image file.</param>");
+            Line("    /// <exception cref=\"global::System.IO.FileNotFoundException\">No such file.</exception>");
+            Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction PredictImage(string path) => model.PredictImage(path);");
+            Line();
+            Line("    /// <summary>Classifies an encoded image held in memory (the bytes of a PNG, JPEG, BMP, ... file), preprocessed as <see cref=\"Preprocess\"/> says.</summary>");
+            Line("    /// <param name=\"encodedImage\">The file's bytes.</param>");
+            Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction PredictImage(byte[] encodedImage) => model.PredictImage(encodedImage);");
         }
         else
         {
@@ -139,6 +160,12 @@ public static class WrapperGenerator
             Line("    /// <returns><paramref name=\"count\"/> x <see cref=\"FeatureSize\"/> floats, image after image.</returns>");
             Line("    public float[] Features(global::System.ReadOnlySpan<float> images, int count) => model.Features(images, count);");
         }
+        Line();
+        Line("    /// <summary>Decodes an image file into one input of <see cref=\"InputSize\"/> floats, preprocessed as <see cref=\"Preprocess\"/> says (for batches and the other methods).</summary>");
+        Line("    /// <param name=\"path\">The image file.</param>");
+        Line("    /// <exception cref=\"global::System.IO.FileNotFoundException\">No such file.</exception>");
+        Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+        Line("    public float[] PreprocessImage(string path) => model.PreprocessImage(path);");
         Line();
         Line("    /// <summary>Releases the ONNX Runtime session of an instance made with <see cref=\"Create\"/>.</summary>");
         Line("    public void Dispose() => model.Dispose();");
