@@ -113,4 +113,61 @@ public class BuildTests(PackedPackages packages)
         var after = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-t:CompressModel_DesignTime", "-p:DesignTimeBuild=true", "-getItem:Compile", "-nodeReuse:false");
         Assert.Contains("fashion_vgg.g.cs", after.Output);
     }
+
+    // ***** Issue 14, point 1: every supported .NET
+
+    [Fact]
+    public void ANet8App_Builds_Runs_AndClassifiesAnImageFile_WithTheNet8Runtime()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", targetFramework: "net8.0");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.DoesNotContain("CS0400", build.Output);
+        // The full version, prerelease part included, names the generator (and keys the cache).
+        Assert.Contains($"GeneratedCode(\"ModelBuildTasks\", \"{packages.Version}\")", File.ReadAllText(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.g.cs")));
+        // The app got the net8.0 build of the runtime library, not the net10.0 one.
+        Assert.Equal(".NETCoreApp,Version=v8.0", TargetFrameworkOf(Path.Combine(app.Bin, "ModelBuildTasks.Runtime.dll")));
+        Assert.Equal(".NETCoreApp,Version=v8.0", TargetFrameworkOf(Path.Combine(app.Bin, "ModelBuildTasks.Container.dll")));
+        var image = Path.Combine(app.Folder, "shirt.png");
+        File.WriteAllBytes(image, Png.Grey(Enumerable.Range(0, 28 * 28).Select(i => (byte)(i % 200)).ToArray(), 28, 28));
+        var run = app.RunApp(image);
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+        Assert.Matches(@"top-3: [^,]+ 0\.\d{3} \(logit -?\d+\.\d\d\), ", run.Output);
+        Assert.Contains("probabilities sum to 1.00", run.Output);
+        Assert.Matches("shirt.png: .+", run.Output);
+    }
+
+    [Fact]
+    public void UnsupportedTargetFrameworks_AreMbt1304_BeforeAnyCompression()
+    {
+        using var app = new ConsumerProject(packages, "", targetFramework: "net6.0");
+        app.SetItemAttribute("<TargetFramework>net6.0</TargetFramework>", "<TargetFrameworks>net6.0;netstandard2.0</TargetFrameworks>");
+        app.SetItemAttribute("<OutputType>Exe</OutputType>", "<OutputType>Library</OutputType>");
+        File.Delete(Path.Combine(app.Folder, "Program.cs"));
+        var result = app.Build();
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Matches(@"App\.csproj.*error MBT1304: ModelBuildTasks needs \.NET 8 or later .*this project targets 'net6\.0'", result.Output);
+        Assert.Matches(@"App\.csproj.*error MBT1304: .*this project targets 'netstandard2\.0'", result.Output);
+        Assert.DoesNotContain("compressing", result.Output);
+        Assert.DoesNotContain("CS0400", result.Output);
+    }
+
+    static string? TargetFrameworkOf(string assembly)
+    {
+        using var stream = File.OpenRead(assembly);
+        using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+        var reader = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        foreach (var handle in reader.GetAssemblyDefinition().GetCustomAttributes())
+        {
+            var attribute = reader.GetCustomAttribute(handle);
+            var ctor = reader.GetMemberReference((System.Reflection.Metadata.MemberReferenceHandle)attribute.Constructor);
+            var type = reader.GetTypeReference((System.Reflection.Metadata.TypeReferenceHandle)ctor.Parent);
+            if (reader.GetString(type.Name) != "TargetFrameworkAttribute") continue;
+            var blob = reader.GetBlobReader(attribute.Value);
+            blob.ReadUInt16(); // prolog
+            return blob.ReadSerializedString();
+        }
+        return null;
+    }
 }
