@@ -20,12 +20,17 @@ public sealed class CompressedModel : IDisposable
     bool disposed;
 
     CompressedModel(ModelContainer container, CompressedModelOptions options)
+        : this(container.ToOnnx(), ContainerMetadata.Parse(container.MetadataJson), options)
     {
-        Metadata = ContainerMetadata.Parse(container.MetadataJson);
+    }
+
+    CompressedModel(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions options)
+    {
+        Metadata = metadata;
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
         options.ConfigureSession?.Invoke(sessionOptions);
-        session = OnnxSessions.Create(container, sessionOptions);
+        session = OnnxSessions.Create(onnx, sessionOptions);
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
         (inputName, var input) = session.InputMetadata.First();
         inputDims = input.Dimensions.Select(d => (long)d).ToArray();
@@ -51,6 +56,30 @@ public sealed class CompressedModel : IDisposable
         using var stream = assembly.GetManifestResourceStream(resourceName)
             ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
         return Load(stream, options);
+    }
+
+    /// <summary>
+    /// Loads a plain (uncompressed) ONNX model, described by <paramref name="metadata"/> (labels,
+    /// preprocessing, output kind) as a container would describe it. The generated class uses this
+    /// when compression is disabled (<c>ModelCompressionEnabled=false</c>) and embeds the original model.
+    /// </summary>
+    /// <exception cref="ContainerFormatException">ONNX Runtime cannot load the model, or it is not an image classifier or feature extractor.</exception>
+    public static CompressedModel LoadOnnx(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(onnx);
+        ArgumentNullException.ThrowIfNull(metadata);
+        return new(onnx, metadata, options ?? new CompressedModelOptions());
+    }
+
+    /// <summary>Like <see cref="LoadOnnx(byte[], ContainerMetadata, CompressedModelOptions?)"/>, for an ONNX model embedded in <paramref name="assembly"/>.</summary>
+    /// <exception cref="FileNotFoundException">No resource of that name.</exception>
+    public static CompressedModel LoadOnnxFromResource(Assembly assembly, string resourceName, ContainerMetadata metadata, CompressedModelOptions? options = null)
+    {
+        using var stream = assembly.GetManifestResourceStream(resourceName)
+            ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
+        using var bytes = new MemoryStream();
+        stream.CopyTo(bytes);
+        return LoadOnnx(bytes.ToArray(), metadata, options);
     }
 
     /// <summary>Everything the container says about the model: inputs, outputs, labels, preprocessing, accuracies.</summary>

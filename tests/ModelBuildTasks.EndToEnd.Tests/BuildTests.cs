@@ -104,11 +104,19 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
-    public void DesignTimeBuilds_NeverCompress_ButSeeTheLastWrapper()
+    public void DesignTimeBuilds_NeverCompress_CompileAgainstTheSignatureClass_ThenSeeTheLastWrapper()
     {
         using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"6\"");
-        var before = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-p:SkipCompilerExecution=true", "-nodeReuse:false", "-v:n");
+        // Before any compression the IDE gets a class made from the model's signature: the app's
+        // code (Predict, TopK, Probabilities, PredictImage) compiles against it for real (csc runs).
+        var before = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-nodeReuse:false", "-v:n");
+        Assert.True(before.ExitCode == 0, before.Output);
         Assert.DoesNotContain("compressing", before.Output);
+        var signature = File.ReadAllText(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.designtime.g.cs"));
+        Assert.Contains("public sealed partial class Classifier", signature);
+        Assert.Contains("public const int ClassCount = 10;", signature);
+        Assert.Contains("public const int Height = 28;", signature);
+        Assert.False(File.Exists(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel")));
         Assert.True(app.Build().ExitCode == 0);
         var after = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-t:CompressModel_DesignTime", "-p:DesignTimeBuild=true", "-getItem:Compile", "-nodeReuse:false");
         Assert.Contains("fashion_vgg.g.cs", after.Output);
@@ -151,6 +159,84 @@ public class BuildTests(PackedPackages packages)
         Assert.Matches(@"App\.csproj.*error MBT1304: .*this project targets 'netstandard2\.0'", result.Output);
         Assert.DoesNotContain("compressing", result.Output);
         Assert.DoesNotContain("CS0400", result.Output);
+    }
+
+    // ***** Issue 14, point 4: IDE and watch
+
+    [Fact]
+    public void CompressionDisabled_EmbedsTheOriginalModel_AndTheSameClassRuns()
+    {
+        using var app = new ConsumerProject(packages, "", "<ModelCompressionEnabled>false</ModelCompressionEnabled>");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.Contains("ModelBuildTasks: fashion_vgg.onnx embedded uncompressed (ModelCompressionEnabled=false)", build.Output);
+        Assert.DoesNotContain("compressing", build.Output);
+        // The original model (3.9 MB) is in the app's assembly.
+        Assert.True(new FileInfo(Path.Combine(app.Bin, "App.dll")).Length > 3_900_000);
+        var image = Path.Combine(app.Folder, "shirt.png");
+        File.WriteAllBytes(image, Png.Grey(Enumerable.Range(0, 28 * 28).Select(i => (byte)(i % 200)).ToArray(), 28, 28));
+        var run = app.RunApp(image);
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+        Assert.Matches("shirt.png: .+", run.Output);
+    }
+
+    [Fact]
+    public void IdeAndWatchItems_ListTheModel_ItsDataFiles_AndTheOutputs_AndThePropertyPageShips()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        var result = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:CompressModel_IdeItems", "-nodeReuse:false",
+            "-getItem:Watch", "-getItem:UpToDateCheckInput", "-getItem:UpToDateCheckBuilt", "-getItem:PropertyPageSchema");
+        Assert.True(result.ExitCode == 0, result.Output);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Output[result.Output.IndexOf('{')..]);
+        string[] Items(string type) => json.RootElement.GetProperty("Items").GetProperty(type).EnumerateArray().Select(i => i.GetProperty("Identity").GetString()!).ToArray();
+        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
+        foreach (var type in new[] { "Watch", "UpToDateCheckInput" })
+        {
+            var items = Items(type);
+            Assert.Contains(items, i => i.EndsWith("fashion_vgg.onnx"));
+            foreach (var file in new[] { "val-images-idx3-ubyte.gz", "val-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
+                Assert.Contains(Path.Combine(data, file), items);
+        }
+        var built = Items("UpToDateCheckBuilt");
+        Assert.Contains(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel"), built);
+        Assert.Contains(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.g.cs"), built);
+
+        // The property page: a rule for the CompressModel item whose every property is an item metadata the targets know.
+        var rule = Assert.Single(Items("PropertyPageSchema"), i => i.EndsWith("ModelBuildTasks.xml"));
+        var xaml = System.Xml.Linq.XDocument.Load(rule);
+        System.Xml.Linq.XNamespace ns = "http://schemas.microsoft.com/build/2009/properties";
+        var targets = File.ReadAllText(Path.Combine(Path.GetDirectoryName(rule)!, "ModelBuildTasks.targets"));
+        var properties = xaml.Descendants().Where(e => e.Parent?.Name == ns + "Rule" && e.Name.LocalName.EndsWith("Property")).Select(e => e.Attribute("Name")!.Value).Except(["Identity", "FullPath"]).ToList();
+        Assert.True(properties.Count > 20);
+        Assert.All(properties, p => Assert.Matches($"<{p}[ />]", targets));
+        Assert.Equal("CompressModel", xaml.Descendants(ns + "DataSource").First().Attribute("ItemType")!.Value);
+    }
+
+    // ***** Issue 14, point 3: reproducible packs
+
+    [Fact]
+    public void PackingTheSameCommitTwice_GivesTheSameBytes_WithReadmeIconAndSymbols()
+    {
+        using var second = new TestPaths.TempFolder();
+        var result = Dotnet.Run(TestPaths.RepoRoot, "bash", "build/pack.sh", second.Path, packages.Version);
+        Assert.True(result.ExitCode == 0, result.Output);
+        var first = Directory.GetFiles(packages.Feed).Select(Path.GetFileName).Order().ToArray();
+        Assert.Equal(first, Directory.GetFiles(second.Path).Select(Path.GetFileName).Order().ToArray());
+        Assert.Contains($"ModelBuildTasks.Runtime.{packages.Version}.snupkg", first);
+        foreach (var name in first)
+            Assert.True(File.ReadAllBytes(Path.Combine(packages.Feed, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(second.Path, name!))), $"{name} differs between two packs");
+        foreach (var name in first.Where(n => n!.EndsWith(".nupkg")))
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(packages.Feed, name!));
+            var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec")).Open()).ReadToEnd();
+            Assert.Contains("<readme>README.md</readme>", nuspec);
+            Assert.Contains("<icon>icon.png</icon>", nuspec);
+            Assert.Contains("<license type=\"expression\">MIT</license>", nuspec);
+            Assert.Contains("<repository type=\"git\"", nuspec);
+            Assert.Contains(zip.Entries, e => e.FullName == "icon.png" && e.Length < 50_000);
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.StartsWith("tools/") && e.FullName.Contains("/runtimes/") && (e.FullName.Contains("ios") || e.FullName.Contains("android")));
+        }
     }
 
     static string? TargetFrameworkOf(string assembly)

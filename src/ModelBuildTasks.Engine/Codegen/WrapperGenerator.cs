@@ -10,7 +10,12 @@ namespace ModelBuildTasks.Codegen;
 /// <param name="ResourceName">The manifest resource name of the embedded container.</param>
 /// <param name="SourceName">The original model's file name, for the documentation.</param>
 /// <param name="Metadata">The container's metadata (shapes, labels, accuracies).</param>
-public sealed record WrapperSpec(string ClassName, string Namespace, string ResourceName, string SourceName, ContainerMetadata Metadata);
+/// <param name="Uncompressed">
+/// The resource is the original ONNX model, not a container: compression is disabled, or this is
+/// the design-time class made from the model's signature before any compression. The class then
+/// carries the metadata itself, and has the same members.
+/// </param>
+public sealed record WrapperSpec(string ClassName, string Namespace, string ResourceName, string SourceName, ContainerMetadata Metadata, bool Uncompressed = false);
 
 /// <summary>
 /// Generates the strongly typed C# class an app uses to run its embedded, compressed model: a
@@ -48,7 +53,12 @@ public static class WrapperGenerator
         Line($"namespace {ns};");
         Line();
         Line($"/// <summary>");
-        if (classifier)
+        if (spec.Uncompressed)
+        {
+            Line($"/// The image {(classifier ? "classifier" : "feature extractor")} <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly uncompressed");
+            Line("/// (compression is disabled with <c>ModelCompressionEnabled=false</c>, or no build has compressed it yet).");
+        }
+        else if (classifier)
         {
             Line($"/// The image classifier compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
             Line($"/// Validation accuracy {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {Percent(accuracy.Test)}.");
@@ -63,7 +73,9 @@ public static class WrapperGenerator
         Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ModelBuildTasks\", {CSharpNames.Literal(spec.Metadata.EngineVersion)})]");
         Line($"public sealed partial class {className} : global::System.IDisposable");
         Line("{");
-        Line("    /// <summary>The name of the embedded resource that holds the compressed model.</summary>");
+        Line(spec.Uncompressed
+            ? "    /// <summary>The name of the embedded resource that holds the original ONNX model.</summary>"
+            : "    /// <summary>The name of the embedded resource that holds the compressed model.</summary>");
         Line($"    public const string ResourceName = {CSharpNames.Literal(spec.ResourceName)};");
         Line("    /// <summary>Channels of an input image.</summary>");
         Line($"    public const int Channels = {dims[0]};");
@@ -106,7 +118,18 @@ public static class WrapperGenerator
         Line("    /// <summary>Loads a new, independent instance from the embedded resource (dispose it when done); <paramref name=\"options\"/> choose threads and execution providers.</summary>");
         Line("    /// <param name=\"options\">ONNX Runtime settings, e.g. <c>new() { ConfigureSession = o => o.AppendExecutionProvider_CUDA() }</c>.</param>");
         Line($"    public static {className} Create(global::ModelBuildTasks.Runtime.CompressedModelOptions? options = null) =>");
-        Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadFromResource(typeof({className}).Assembly, ResourceName, options));");
+        if (spec.Uncompressed)
+        {
+            Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadOnnxFromResource(typeof({className}).Assembly, ResourceName,");
+            Line($"            global::ModelBuildTasks.Container.ContainerMetadata.Parse(MetadataJson), options));");
+            Line();
+            Line("    // What a container would record about the model (a plain ONNX file has no such block).");
+            Line($"    const string MetadataJson = {CSharpNames.Literal(spec.Metadata.ToJson())};");
+        }
+        else
+        {
+            Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadFromResource(typeof({className}).Assembly, ResourceName, options));");
+        }
         Line();
         Line("    /// <summary>The underlying model: metadata, input shape, batch runs.</summary>");
         Line("    public global::ModelBuildTasks.Runtime.CompressedModel Model => model;");
