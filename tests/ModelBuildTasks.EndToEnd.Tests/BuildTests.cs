@@ -225,7 +225,8 @@ public class BuildTests(PackedPackages packages)
         Assert.Equal(first, Directory.GetFiles(second.Path).Select(Path.GetFileName).Order().ToArray());
         Assert.Contains($"ModelBuildTasks.Runtime.{packages.Version}.snupkg", first);
         foreach (var name in first)
-            Assert.True(File.ReadAllBytes(Path.Combine(packages.Feed, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(second.Path, name!))), $"{name} differs between two packs");
+            Assert.True(File.ReadAllBytes(Path.Combine(packages.Feed, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(second.Path, name!))),
+                $"{name} differs between two packs: {DifferingEntries(Path.Combine(packages.Feed, name!), Path.Combine(second.Path, name!))}");
         foreach (var name in first.Where(n => n!.EndsWith(".nupkg")))
         {
             using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(packages.Feed, name!));
@@ -237,6 +238,69 @@ public class BuildTests(PackedPackages packages)
             Assert.Contains(zip.Entries, e => e.FullName == "icon.png" && e.Length < 50_000);
             Assert.DoesNotContain(zip.Entries, e => e.FullName.StartsWith("tools/") && e.FullName.Contains("/runtimes/") && (e.FullName.Contains("ios") || e.FullName.Contains("android")));
         }
+    }
+
+    // ***** Issue 14, point 2: lean packages
+
+    [Fact]
+    public void AnApp_GetsNoChartingPackages_AndWithARuntimeIdentifier_OnlyThatRidsNatives()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", "<RuntimeIdentifier>linux-x64</RuntimeIdentifier>");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        // The engine still draws the report's charts (its SkiaSharp natives ship inside the package) ...
+        Assert.DoesNotContain("chart not drawn", File.ReadAllText(Path.Combine(app.Outputs.Replace($"{app.TargetFramework}/", $"{app.TargetFramework}/linux-x64/"), "fashion_vgg/report.html")));
+        // ... while the app's dependency graph has no charting package at all.
+        var assets = File.ReadAllText(Path.Combine(app.Folder, "obj/project.assets.json"));
+        Assert.DoesNotContain("SkiaSharp", assets);
+        Assert.DoesNotContain("HarfBuzzSharp", assets);
+        var bin = Path.Combine(app.Bin, "linux-x64");
+        Assert.True(File.Exists(Path.Combine(bin, "libonnxruntime.so")));
+        Assert.False(Directory.Exists(Path.Combine(bin, "runtimes")), "natives of other RIDs reached bin/");
+        Assert.Empty(Directory.GetFiles(bin, "*.dll", SearchOption.AllDirectories).Where(f => Path.GetFileName(f).StartsWith("onnxruntime")));
+        var run = Dotnet.Run(app.Folder, "dotnet", Path.Combine(bin, "App.dll"));
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+    }
+
+    [Fact]
+    public void TheTool_ShipsOnlyDesktopNatives_AndInstallsAndRunsAsALocalTool()
+    {
+        var tool = Path.Combine(packages.Feed, $"dotnet-compress-model.{packages.Version}.nupkg");
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(tool))
+        {
+            var rids = zip.Entries.Select(e => e.FullName.Split('/')).Where(p => p.Length > 4 && p[3] == "runtimes").Select(p => p[4]).Distinct().Order().ToArray();
+            Assert.Equal(["linux-arm64", "linux-x64", "osx", "osx-arm64", "win", "win-arm64", "win-x64"], rids);
+        }
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(packages.Feed, $"ModelBuildTasks.{packages.Version}.nupkg")))
+        {
+            // The engine inside the MSBuild package: no apphost (it runs with dotnet exec), no ONNX Runtime natives (the NuGet cache has them).
+            Assert.DoesNotContain(zip.Entries, e => e.FullName == "tools/net10.0/any/dotnet-compress-model");
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.Contains("onnxruntime", StringComparison.OrdinalIgnoreCase) && e.FullName.Contains("/runtimes/"));
+            Assert.Contains(zip.Entries, e => e.FullName == "tools/net10.0/any/runtimes/linux-x64/native/libSkiaSharp.so");
+        }
+        using var folder = new TestPaths.TempFolder();
+        File.WriteAllText(Path.Combine(folder.Path, "NuGet.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration><packageSources><add key="e2e" value="{packages.Feed}" /></packageSources></configuration>
+            """);
+        Assert.Equal(0, Dotnet.Run(folder.Path, "dotnet", "new", "tool-manifest").ExitCode);
+        var install = Dotnet.Run(folder.Path, "dotnet", "tool", "install", "dotnet-compress-model", "--version", packages.Version);
+        Assert.True(install.ExitCode == 0, install.Output);
+        // evaluate runs ONNX Runtime: its natives for this RID are in the trimmed package.
+        var evaluate = Dotnet.Run(folder.Path, "dotnet", "tool", "run", "dotnet-compress-model", "evaluate", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"),
+            "--data", Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz"), "--limit", "200", "--latency-samples", "5");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Output);
+        Assert.Matches(@"Accuracy\s+\d+\.\d\d% top-1", evaluate.Output);
+    }
+
+    static string DifferingEntries(string a, string b)
+    {
+        using var za = System.IO.Compression.ZipFile.OpenRead(a);
+        using var zb = System.IO.Compression.ZipFile.OpenRead(b);
+        var ea = za.Entries.Select(e => $"{e.FullName} {e.Crc32:x8} {e.Length} {e.LastWriteTime:O}").ToList();
+        var eb = zb.Entries.Select(e => $"{e.FullName} {e.Crc32:x8} {e.Length} {e.LastWriteTime:O}").ToList();
+        return ea.SequenceEqual(eb) ? "same entries, other bytes" : string.Join("; ", ea.Except(eb).Concat(["vs"]).Concat(eb.Except(ea)).Take(9)) + (ea.Count == eb.Count && !ea.Except(eb).Any() ? " (order)" : "");
     }
 
     static string? TargetFrameworkOf(string assembly)
