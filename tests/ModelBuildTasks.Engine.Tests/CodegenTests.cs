@@ -153,6 +153,48 @@ public class CodegenTests
         Assert.Throws<InvalidOperationException>(() => runtime.Predict(test.Image(0)));
     }
 
+    [Fact]
+    public void TheUncompressedWrapper_HasTheSameMembers_AndRunsTheOriginalOnnx()
+    {
+        // Issue 14, point 4: ModelCompressionEnabled=false and design-time builds embed the original
+        // ONNX model; the class carries the metadata a container would, and has the same members.
+        var model = TestModels.Plain();
+        var metadata = MetadataOf(model, Enumerable.Range(0, 10).Select(i => $"class {i}").ToArray());
+        var onnx = OnnxExport.ToBytes(model);
+        var compressed = WrapperGenerator.Generate(new WrapperSpec("Tiny", "Tests.Generated", "tiny.cmodel", "tiny.onnx", metadata));
+        var plain = WrapperGenerator.Generate(new WrapperSpec("Tiny", "Tests.Generated", "tiny.onnx", "tiny.onnx", metadata, Uncompressed: true));
+        Snapshot.Match(plain);
+        static string[] Members(string source) => CSharpSyntaxTree.ParseText(source).GetRoot().DescendantNodes()
+            .OfType<Microsoft.CodeAnalysis.CSharp.Syntax.MemberDeclarationSyntax>()
+            .Where(m => m.Modifiers.Any(t => t.Text == "public")).Select(m => m switch
+            {
+                Microsoft.CodeAnalysis.CSharp.Syntax.MethodDeclarationSyntax d => $"{d.ReturnType} {d.Identifier}{d.ParameterList}",
+                Microsoft.CodeAnalysis.CSharp.Syntax.PropertyDeclarationSyntax d => $"{d.Type} {d.Identifier}",
+                Microsoft.CodeAnalysis.CSharp.Syntax.FieldDeclarationSyntax d => d.Declaration.ToString().Split('=')[0].Trim(),
+                Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax d => $"class {d.Identifier}",
+                _ => m.Kind().ToString(),
+            }).ToArray();
+        Assert.Equal(Members(compressed), Members(plain));
+        var probe = """
+            public static class Probe
+            {
+                public static int[] Top3(float[] image) => System.Array.ConvertAll(Tests.Generated.Tiny.Instance.TopK(image, 3), p => p.ClassIndex);
+                public static string Label(float[] image) => Tests.Generated.Tiny.Instance.Predict(image).Label;
+            }
+            """;
+        var (assembly, warnings) = Compile(plain + "\n" + probe, onnx, "tiny.onnx");
+        Assert.Empty(warnings);
+        var test = DatasetLoader.Load(TestPaths.FashionTest, limit: 5);
+        var type = assembly.GetTypes().Single(t => t.Name == "Probe");
+        using var runtime = CompressedModel.LoadOnnx(onnx, metadata);
+        for (var i = 0; i < test.Count; i++)
+        {
+            var image = test.Image(i).ToArray();
+            Assert.Equal(runtime.TopK(image, 3).Select(p => p.ClassIndex), (int[])type.GetMethod("Top3")!.Invoke(null, [image])!);
+            Assert.Equal(runtime.Predict(image).Label, (string)type.GetMethod("Label")!.Invoke(null, [image])!);
+        }
+    }
+
     /// <summary>Compiles <paramref name="source"/> into an in-memory assembly with the container as a manifest resource.</summary>
     internal static (Assembly Assembly, IReadOnlyList<Diagnostic> Warnings) Compile(string source, byte[] container, string resourceName)
     {
