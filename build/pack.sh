@@ -9,15 +9,19 @@ source "$root/build/common.sh"
 feed=$(realpath -m "${1:-$root/.artifacts/feed}")
 version=${2:-0.1.0}
 mkdir -p "$feed"
+# Reproducible packs: the zip entries get the commit's time instead of the time of the pack.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 315532800)}
 # Packing ModelBuildTasks.Build publishes the CLI into the package from inside its own build, which
 # cannot restore: restore every packed project first, so a fresh clone packs too.
 for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Build ModelBuildTasks.Cli; do
   dotnet restore "$root/src/$project" -nologo -v quiet
 done
 for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Build ModelBuildTasks.Cli; do
-  dotnet pack "$root/src/$project" -c Release -o "$feed" -p:Version="$version" -nologo -v quiet
+  dotnet pack "$root/src/$project" -c Release -o "$feed" -p:Version="$version" -p:ContinuousIntegrationBuild=true -nologo -v quiet
 done
 if [ "${PACK_TRAINING:-0}" = "1" ]; then
-  dotnet pack "$root/src/ModelBuildTasks.Training.Cli" -c Release -o "$feed" -p:Version="$version" -nologo -v quiet
+  dotnet pack "$root/src/ModelBuildTasks.Training.Cli" -c Release -o "$feed" -p:Version="$version" -p:ContinuousIntegrationBuild=true -nologo -v quiet
 fi
+# Only this run's packages: the feed may hold other versions.
+python3 "$root/build/fix-zip-times.py" "$feed"/*."$version".nupkg $(ls "$feed"/*."$version".snupkg 2>/dev/null)
 ls "$feed"

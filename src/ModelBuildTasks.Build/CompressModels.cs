@@ -68,6 +68,27 @@ public sealed class CompressModels : ToolTask
     protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.Normal;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The engine's line protocol (as <c>dotnet ef</c>'s): progress (<c>info:</c>) at high importance,
+    /// so that a compression of many minutes shows its stage and candidate in the default build
+    /// output; detail (<c>verbose:</c>) at low; <c>file: error MBTnnnn: ...</c> lines stay errors.
+    /// </remarks>
+    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+    {
+        if (singleLine.StartsWith("info: ", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.High, "ModelBuildTasks: " + singleLine[6..]);
+        else if (singleLine.StartsWith("verbose: ", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.Low, singleLine[9..]);
+        else base.LogEventsFromTextOutput(singleLine, messageImportance);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// On Unix ToolTask turns every backslash of the command line into a slash, taking them for
+    /// Windows path separators; the arguments here are already right for the OS (and a label may
+    /// hold a backslash), so they are passed as they are.
+    /// </remarks>
+    protected override string AdjustCommandsForOperatingSystem(string input) => input;
+
+    /// <inheritdoc />
     protected override System.Diagnostics.ProcessStartInfo GetProcessStartInfo(string pathToTool, string commandLineCommands, string responseFileSwitch)
     {
         var start = base.GetProcessStartInfo(pathToTool, commandLineCommands, responseFileSwitch);

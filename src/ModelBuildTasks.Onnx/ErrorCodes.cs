@@ -44,6 +44,8 @@ public static class ErrorCodes
     public const string OutputCollision = "MBT1302";
     /// <summary>Two <c>CompressModel</c> items would generate classes of the same name in the same namespace.</summary>
     public const string ClassNameCollision = "MBT1303";
+    /// <summary>The project's target framework cannot run the generated class (it needs .NET 8 or later).</summary>
+    public const string UnsupportedTargetFramework = "MBT1304";
     /// <summary>Warning: the cache could not be written (read-only, full, or a file where an entry goes); the result is still written.</summary>
     public const string CacheUnavailable = "MBT1503";
     /// <summary>Warning: the remote cache could not be used (unreachable, too slow, access denied); the build goes on without it.</summary>

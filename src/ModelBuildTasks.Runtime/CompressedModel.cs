@@ -5,7 +5,8 @@ using ModelBuildTasks.Container;
 namespace ModelBuildTasks.Runtime;
 
 /// <summary>
-/// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>)
+/// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>,
+/// <see cref="TopK"/>, <see cref="Probabilities"/>, <see cref="Logits"/>, and <see cref="PredictImage(string)"/> for image files)
 /// or a feature extractor (<see cref="Features(ReadOnlySpan{float})"/>). The container is decoded to ONNX in memory and one
 /// ONNX Runtime session is created; every method may be called from many threads at once. Dispose
 /// it to release the native session (the generated wrapper's shared instance lives for the process).
@@ -19,11 +20,17 @@ public sealed class CompressedModel : IDisposable
     bool disposed;
 
     CompressedModel(ModelContainer container, CompressedModelOptions options)
+        : this(container.ToOnnx(), ContainerMetadata.Parse(container.MetadataJson), options)
     {
-        Metadata = ContainerMetadata.Parse(container.MetadataJson);
+    }
+
+    CompressedModel(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions options)
+    {
+        Metadata = metadata;
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
-        session = OnnxSessions.Create(container, sessionOptions);
+        options.ConfigureSession?.Invoke(sessionOptions);
+        session = OnnxSessions.Create(onnx, sessionOptions);
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
         (inputName, var input) = session.InputMetadata.First();
         inputDims = input.Dimensions.Select(d => (long)d).ToArray();
@@ -51,6 +58,30 @@ public sealed class CompressedModel : IDisposable
         return Load(stream, options);
     }
 
+    /// <summary>
+    /// Loads a plain (uncompressed) ONNX model, described by <paramref name="metadata"/> (labels,
+    /// preprocessing, output kind) as a container would describe it. The generated class uses this
+    /// when compression is disabled (<c>ModelCompressionEnabled=false</c>) and embeds the original model.
+    /// </summary>
+    /// <exception cref="ContainerFormatException">ONNX Runtime cannot load the model, or it is not an image classifier or feature extractor.</exception>
+    public static CompressedModel LoadOnnx(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(onnx);
+        ArgumentNullException.ThrowIfNull(metadata);
+        return new(onnx, metadata, options ?? new CompressedModelOptions());
+    }
+
+    /// <summary>Like <see cref="LoadOnnx(byte[], ContainerMetadata, CompressedModelOptions?)"/>, for an ONNX model embedded in <paramref name="assembly"/>.</summary>
+    /// <exception cref="FileNotFoundException">No resource of that name.</exception>
+    public static CompressedModel LoadOnnxFromResource(Assembly assembly, string resourceName, ContainerMetadata metadata, CompressedModelOptions? options = null)
+    {
+        using var stream = assembly.GetManifestResourceStream(resourceName)
+            ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
+        using var bytes = new MemoryStream();
+        stream.CopyTo(bytes);
+        return LoadOnnx(bytes.ToArray(), metadata, options);
+    }
+
     /// <summary>Everything the container says about the model: inputs, outputs, labels, preprocessing, accuracies.</summary>
     public ContainerMetadata Metadata { get; }
 
@@ -59,6 +90,12 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>The input's dimensions; the first (batch) is -1 when any batch size is accepted.</summary>
     public IReadOnlyList<long> InputShape => inputDims;
+
+    /// <summary>Height of an input image, in pixels.</summary>
+    public int ImageHeight => inputDims.Length == 4 ? (int)inputDims[2] : throw new InvalidOperationException("the model's input is not [N, C, H, W]");
+
+    /// <summary>Width of an input image, in pixels.</summary>
+    public int ImageWidth => inputDims.Length == 4 ? (int)inputDims[3] : throw new InvalidOperationException("the model's input is not [N, C, H, W]");
 
     /// <summary>Values per image (C x H x W).</summary>
     public int InputSize { get; }
@@ -83,7 +120,7 @@ public sealed class CompressedModel : IDisposable
     public Prediction Predict(ReadOnlySpan<float> image)
     {
         EnsureClassifier();
-        return Top1(Logits(image));
+        return Ranked(Logits(image), 1)[0];
     }
 
     /// <summary>The top-1 class of each of <paramref name="count"/> images laid out one after another.</summary>
@@ -93,9 +130,54 @@ public sealed class CompressedModel : IDisposable
         EnsureClassifier();
         var logits = Run(images, count);
         var result = new Prediction[count];
-        for (var i = 0; i < count; i++) result[i] = Top1(logits.AsSpan(i * ClassCount, ClassCount));
+        for (var i = 0; i < count; i++) result[i] = Ranked(logits.AsSpan(i * ClassCount, ClassCount), 1)[0];
         return result;
     }
+
+    /// <summary>The <paramref name="k"/> most likely classes of one image, most likely first (fewer when the model has fewer classes).</summary>
+    /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    public Prediction[] TopK(ReadOnlySpan<float> image, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        EnsureClassifier();
+        return Ranked(Logits(image), k);
+    }
+
+    /// <summary>The softmax probabilities of every class for one image (they sum to 1); <see cref="Logits"/> gives the raw outputs.</summary>
+    /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    public float[] Probabilities(ReadOnlySpan<float> image)
+    {
+        EnsureClassifier();
+        return Softmax(Logits(image));
+    }
+
+    /// <summary>
+    /// Decodes an image file (PNG, JPEG, BMP, GIF, TGA, PSD, HDR) into one input of <see cref="InputSize"/>
+    /// values with the container's preprocessing (<see cref="ContainerMetadata.Preprocess"/>): the
+    /// steps the engine applied to image datasets when it measured the accuracy. An image of
+    /// another size is resized (bilinear) to the model's; grey and RGB are converted to the model's channels.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels; the message names the file.</exception>
+    public float[] PreprocessImage(string path) =>
+        ImagePreprocessing.FromFile(path, Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
+
+    /// <summary>Like <see cref="PreprocessImage(string)"/>, for an encoded image held in memory (the bytes of a PNG or JPEG file).</summary>
+    /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels.</exception>
+    public float[] PreprocessImage(byte[] encodedImage)
+    {
+        ArgumentNullException.ThrowIfNull(encodedImage);
+        return ImagePreprocessing.FromBytes(encodedImage, "the image", Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
+    }
+
+    /// <summary>The top-1 class of an image file, preprocessed as the container says (see <see cref="PreprocessImage(string)"/>).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a decodable image.</exception>
+    public Prediction PredictImage(string path) => Predict(PreprocessImage(path));
+
+    /// <summary>The top-1 class of an encoded image held in memory, preprocessed as the container says.</summary>
+    /// <exception cref="InvalidDataException">Not a decodable image.</exception>
+    public Prediction PredictImage(byte[] encodedImage) => Predict(PreprocessImage(encodedImage));
 
     /// <summary>Runs <paramref name="count"/> images and returns their logits, image after image.</summary>
     public float[] Run(ReadOnlySpan<float> images, int count)
@@ -126,14 +208,31 @@ public sealed class CompressedModel : IDisposable
         if (!IsClassifier) throw new InvalidOperationException("this model outputs features, not class scores: use Features()");
     }
 
-    Prediction Top1(ReadOnlySpan<float> logits)
+    Prediction[] Ranked(ReadOnlySpan<float> logits, int k)
     {
-        var best = 0;
-        for (var i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+        var probabilities = Softmax(logits);
+        var values = logits.ToArray();
+        // Stable, so equal scores keep class order (the lower index first, as argmax picks it).
+        var ranked = Enumerable.Range(0, values.Length).OrderByDescending(i => values[i]).Take(k).ToArray();
+        var result = new Prediction[ranked.Length];
+        for (var r = 0; r < ranked.Length; r++)
+        {
+            var i = ranked[r];
+            var label = i < Labels.Count ? Labels[i] : i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            result[r] = new Prediction(i, label, probabilities[i]) { Logit = values[i] };
+        }
+        return result;
+    }
+
+    static float[] Softmax(ReadOnlySpan<float> logits)
+    {
+        var max = float.NegativeInfinity;
+        foreach (var v in logits) max = Math.Max(max, v);
+        var result = new float[logits.Length];
         var sum = 0.0;
-        foreach (var v in logits) sum += Math.Exp(v - logits[best]);
-        var label = best < Labels.Count ? Labels[best] : best.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new Prediction(best, label, (float)(1 / sum));
+        for (var i = 0; i < logits.Length; i++) sum += result[i] = (float)Math.Exp(logits[i] - max);
+        for (var i = 0; i < result.Length; i++) result[i] = (float)(result[i] / sum);
+        return result;
     }
 
     /// <summary>Releases the ONNX Runtime session.</summary>

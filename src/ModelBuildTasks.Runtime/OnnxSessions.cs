@@ -12,14 +12,14 @@ namespace ModelBuildTasks.Runtime;
 /// </summary>
 static class OnnxSessions
 {
-    public static InferenceSession Create(ModelContainer container, SessionOptions options)
+    public static InferenceSession Create(byte[] onnx, SessionOptions options)
     {
         // Errors surface as exceptions; ONNX Runtime's own log lines would only clutter the app's stderr.
         options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         InferenceSession session;
         try
         {
-            session = new InferenceSession(container.ToOnnx(), options);
+            session = new InferenceSession(onnx, options);
         }
         catch (OnnxRuntimeException e)
         {

@@ -1,7 +1,11 @@
 namespace ModelBuildTasks.Runtime;
 
-/// <summary>The top-1 result for one image.</summary>
+/// <summary>One class's result for one image: the top-1 of <c>Predict</c>, or one entry of <c>TopK</c>.</summary>
 /// <param name="ClassIndex">The predicted class.</param>
 /// <param name="Label">Its name, or the index as text when the model has no labels.</param>
 /// <param name="Score">The softmax probability of that class, in [0, 1].</param>
-public readonly record struct Prediction(int ClassIndex, string Label, float Score);
+public readonly record struct Prediction(int ClassIndex, string Label, float Score)
+{
+    /// <summary>The model's raw output (logit) for that class, before the softmax.</summary>
+    public float Logit { get; init; }
+}

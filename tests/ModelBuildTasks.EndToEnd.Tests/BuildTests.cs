@@ -104,13 +104,221 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
-    public void DesignTimeBuilds_NeverCompress_ButSeeTheLastWrapper()
+    public void DesignTimeBuilds_NeverCompress_CompileAgainstTheSignatureClass_ThenSeeTheLastWrapper()
     {
         using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"6\"");
-        var before = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-p:SkipCompilerExecution=true", "-nodeReuse:false", "-v:n");
+        // Before any compression the IDE gets a class made from the model's signature: the app's
+        // code (Predict, TopK, Probabilities, PredictImage) compiles against it for real (csc runs).
+        var before = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-nodeReuse:false", "-v:n");
+        Assert.True(before.ExitCode == 0, before.Output);
         Assert.DoesNotContain("compressing", before.Output);
+        var signature = File.ReadAllText(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.designtime.g.cs"));
+        Assert.Contains("public sealed partial class Classifier", signature);
+        Assert.Contains("public const int ClassCount = 10;", signature);
+        Assert.Contains("public const int Height = 28;", signature);
+        Assert.False(File.Exists(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel")));
         Assert.True(app.Build().ExitCode == 0);
         var after = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-t:CompressModel_DesignTime", "-p:DesignTimeBuild=true", "-getItem:Compile", "-nodeReuse:false");
         Assert.Contains("fashion_vgg.g.cs", after.Output);
+    }
+
+    // ***** Issue 14, point 1: every supported .NET
+
+    [Fact]
+    public void ANet8App_Builds_Runs_AndClassifiesAnImageFile_WithTheNet8Runtime()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", targetFramework: "net8.0");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.DoesNotContain("CS0400", build.Output);
+        // The full version, prerelease part included, names the generator (and keys the cache).
+        Assert.Contains($"GeneratedCode(\"ModelBuildTasks\", \"{packages.Version}\")", File.ReadAllText(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.g.cs")));
+        // The app got the net8.0 build of the runtime library, not the net10.0 one.
+        Assert.Equal(".NETCoreApp,Version=v8.0", TargetFrameworkOf(Path.Combine(app.Bin, "ModelBuildTasks.Runtime.dll")));
+        Assert.Equal(".NETCoreApp,Version=v8.0", TargetFrameworkOf(Path.Combine(app.Bin, "ModelBuildTasks.Container.dll")));
+        var image = Path.Combine(app.Folder, "shirt.png");
+        File.WriteAllBytes(image, Png.Grey(Enumerable.Range(0, 28 * 28).Select(i => (byte)(i % 200)).ToArray(), 28, 28));
+        var run = app.RunApp(image);
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+        Assert.Matches(@"top-3: [^,]+ 0\.\d{3} \(logit -?\d+\.\d\d\), ", run.Output);
+        Assert.Contains("probabilities sum to 1.00", run.Output);
+        Assert.Matches("shirt.png: .+", run.Output);
+    }
+
+    [Fact]
+    public void UnsupportedTargetFrameworks_AreMbt1304_BeforeAnyCompression()
+    {
+        using var app = new ConsumerProject(packages, "", targetFramework: "net6.0");
+        app.SetItemAttribute("<TargetFramework>net6.0</TargetFramework>", "<TargetFrameworks>net6.0;netstandard2.0</TargetFrameworks>");
+        app.SetItemAttribute("<OutputType>Exe</OutputType>", "<OutputType>Library</OutputType>");
+        File.Delete(Path.Combine(app.Folder, "Program.cs"));
+        var result = app.Build();
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Matches(@"App\.csproj.*error MBT1304: ModelBuildTasks needs \.NET 8 or later .*this project targets 'net6\.0'", result.Output);
+        Assert.Matches(@"App\.csproj.*error MBT1304: .*this project targets 'netstandard2\.0'", result.Output);
+        Assert.DoesNotContain("compressing", result.Output);
+        Assert.DoesNotContain("CS0400", result.Output);
+    }
+
+    // ***** Issue 14, point 4: IDE and watch
+
+    [Fact]
+    public void CompressionDisabled_EmbedsTheOriginalModel_AndTheSameClassRuns()
+    {
+        using var app = new ConsumerProject(packages, "", "<ModelCompressionEnabled>false</ModelCompressionEnabled>");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.Contains("ModelBuildTasks: fashion_vgg.onnx embedded uncompressed (ModelCompressionEnabled=false)", build.Output);
+        Assert.DoesNotContain("compressing", build.Output);
+        // The original model (3.9 MB) is in the app's assembly.
+        Assert.True(new FileInfo(Path.Combine(app.Bin, "App.dll")).Length > 3_900_000);
+        var image = Path.Combine(app.Folder, "shirt.png");
+        File.WriteAllBytes(image, Png.Grey(Enumerable.Range(0, 28 * 28).Select(i => (byte)(i % 200)).ToArray(), 28, 28));
+        var run = app.RunApp(image);
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+        Assert.Matches("shirt.png: .+", run.Output);
+    }
+
+    [Fact]
+    public void IdeAndWatchItems_ListTheModel_ItsDataFiles_AndTheOutputs_AndThePropertyPageShips()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        var result = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:CompressModel_IdeItems", "-nodeReuse:false",
+            "-getItem:Watch", "-getItem:UpToDateCheckInput", "-getItem:UpToDateCheckBuilt", "-getItem:PropertyPageSchema");
+        Assert.True(result.ExitCode == 0, result.Output);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Output[result.Output.IndexOf('{')..]);
+        string[] Items(string type) => json.RootElement.GetProperty("Items").GetProperty(type).EnumerateArray().Select(i => i.GetProperty("Identity").GetString()!).ToArray();
+        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
+        foreach (var type in new[] { "Watch", "UpToDateCheckInput" })
+        {
+            var items = Items(type);
+            Assert.Contains(items, i => i.EndsWith("fashion_vgg.onnx"));
+            foreach (var file in new[] { "val-images-idx3-ubyte.gz", "val-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
+                Assert.Contains(Path.Combine(data, file), items);
+        }
+        var built = Items("UpToDateCheckBuilt");
+        Assert.Contains(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel"), built);
+        Assert.Contains(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.g.cs"), built);
+
+        // The property page: a rule for the CompressModel item whose every property is an item metadata the targets know.
+        var rule = Assert.Single(Items("PropertyPageSchema"), i => i.EndsWith("ModelBuildTasks.xml"));
+        var xaml = System.Xml.Linq.XDocument.Load(rule);
+        System.Xml.Linq.XNamespace ns = "http://schemas.microsoft.com/build/2009/properties";
+        var targets = File.ReadAllText(Path.Combine(Path.GetDirectoryName(rule)!, "ModelBuildTasks.targets"));
+        var properties = xaml.Descendants().Where(e => e.Parent?.Name == ns + "Rule" && e.Name.LocalName.EndsWith("Property")).Select(e => e.Attribute("Name")!.Value).Except(["Identity", "FullPath"]).ToList();
+        Assert.True(properties.Count > 20);
+        Assert.All(properties, p => Assert.Matches($"<{p}[ />]", targets));
+        Assert.Equal("CompressModel", xaml.Descendants(ns + "DataSource").First().Attribute("ItemType")!.Value);
+    }
+
+    // ***** Issue 14, point 3: reproducible packs
+
+    [Fact]
+    public void PackingTheSameCommitTwice_GivesTheSameBytes_WithReadmeIconAndSymbols()
+    {
+        using var second = new TestPaths.TempFolder();
+        var result = Dotnet.Run(TestPaths.RepoRoot, "bash", "build/pack.sh", second.Path, packages.Version);
+        Assert.True(result.ExitCode == 0, result.Output);
+        var first = Directory.GetFiles(packages.Feed).Select(Path.GetFileName).Order().ToArray();
+        Assert.Equal(first, Directory.GetFiles(second.Path).Select(Path.GetFileName).Order().ToArray());
+        Assert.Contains($"ModelBuildTasks.Runtime.{packages.Version}.snupkg", first);
+        foreach (var name in first)
+            Assert.True(File.ReadAllBytes(Path.Combine(packages.Feed, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(second.Path, name!))),
+                $"{name} differs between two packs: {DifferingEntries(Path.Combine(packages.Feed, name!), Path.Combine(second.Path, name!))}");
+        foreach (var name in first.Where(n => n!.EndsWith(".nupkg")))
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(packages.Feed, name!));
+            var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec")).Open()).ReadToEnd();
+            Assert.Contains("<readme>README.md</readme>", nuspec);
+            Assert.Contains("<icon>icon.png</icon>", nuspec);
+            Assert.Contains("<license type=\"expression\">MIT</license>", nuspec);
+            Assert.Contains("<repository type=\"git\"", nuspec);
+            Assert.Contains(zip.Entries, e => e.FullName == "icon.png" && e.Length < 50_000);
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.StartsWith("tools/") && e.FullName.Contains("/runtimes/") && (e.FullName.Contains("ios") || e.FullName.Contains("android")));
+        }
+    }
+
+    // ***** Issue 14, point 2: lean packages
+
+    [Fact]
+    public void AnApp_GetsNoChartingPackages_AndWithARuntimeIdentifier_OnlyThatRidsNatives()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", "<RuntimeIdentifier>linux-x64</RuntimeIdentifier>");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        // The engine still draws the report's charts (its SkiaSharp natives ship inside the package) ...
+        Assert.DoesNotContain("chart not drawn", File.ReadAllText(Path.Combine(app.Outputs.Replace($"{app.TargetFramework}/", $"{app.TargetFramework}/linux-x64/"), "fashion_vgg/report.html")));
+        // ... while the app's dependency graph has no charting package at all.
+        using var assets = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(app.Folder, "obj/project.assets.json")));
+        var graph = assets.RootElement.GetProperty("libraries").EnumerateObject().Select(l => l.Name).ToList();
+        Assert.Contains(graph, l => l.StartsWith("ModelBuildTasks.Runtime/"));
+        Assert.DoesNotContain(graph, l => l.StartsWith("SkiaSharp", StringComparison.OrdinalIgnoreCase) || l.StartsWith("HarfBuzzSharp", StringComparison.OrdinalIgnoreCase));
+        var bin = Path.Combine(app.Bin, "linux-x64");
+        Assert.True(File.Exists(Path.Combine(bin, "libonnxruntime.so")));
+        Assert.False(Directory.Exists(Path.Combine(bin, "runtimes")), "natives of other RIDs reached bin/");
+        Assert.Empty(Directory.GetFiles(bin, "*.dll", SearchOption.AllDirectories).Where(f => Path.GetFileName(f).StartsWith("onnxruntime")));
+        var run = Dotnet.Run(app.Folder, "dotnet", Path.Combine(bin, "App.dll"));
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+    }
+
+    [Fact]
+    public void TheTool_ShipsOnlyDesktopNatives_AndInstallsAndRunsAsALocalTool()
+    {
+        var tool = Path.Combine(packages.Feed, $"dotnet-compress-model.{packages.Version}.nupkg");
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(tool))
+        {
+            var rids = zip.Entries.Select(e => e.FullName.Split('/')).Where(p => p.Length > 4 && p[3] == "runtimes").Select(p => p[4]).Distinct().Order().ToArray();
+            Assert.Equal(["linux-arm64", "linux-x64", "osx", "osx-arm64", "win", "win-arm64", "win-x64"], rids);
+        }
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(packages.Feed, $"ModelBuildTasks.{packages.Version}.nupkg")))
+        {
+            // The engine inside the MSBuild package: no apphost (it runs with dotnet exec), no ONNX Runtime natives (the NuGet cache has them).
+            Assert.DoesNotContain(zip.Entries, e => e.FullName == "tools/net10.0/any/dotnet-compress-model");
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.Contains("onnxruntime", StringComparison.OrdinalIgnoreCase) && e.FullName.Contains("/runtimes/"));
+            Assert.Contains(zip.Entries, e => e.FullName == "tools/net10.0/any/runtimes/linux-x64/native/libSkiaSharp.so");
+        }
+        using var folder = new TestPaths.TempFolder();
+        File.WriteAllText(Path.Combine(folder.Path, "NuGet.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration><packageSources><add key="e2e" value="{packages.Feed}" /></packageSources></configuration>
+            """);
+        Assert.Equal(0, Dotnet.Run(folder.Path, "dotnet", "new", "tool-manifest").ExitCode);
+        var install = Dotnet.Run(folder.Path, "dotnet", "tool", "install", "dotnet-compress-model", "--version", packages.Version);
+        Assert.True(install.ExitCode == 0, install.Output);
+        // evaluate runs ONNX Runtime: its natives for this RID are in the trimmed package.
+        var evaluate = Dotnet.Run(folder.Path, "dotnet", "tool", "run", "dotnet-compress-model", "evaluate", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"),
+            "--data", Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz"), "--limit", "200", "--latency-samples", "5");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Output);
+        Assert.Matches(@"Accuracy\s+\d+\.\d\d% top-1", evaluate.Output);
+    }
+
+    static string DifferingEntries(string a, string b)
+    {
+        using var za = System.IO.Compression.ZipFile.OpenRead(a);
+        using var zb = System.IO.Compression.ZipFile.OpenRead(b);
+        var ea = za.Entries.Select(e => $"{e.FullName} {e.Crc32:x8} {e.Length} {e.LastWriteTime:O}").ToList();
+        var eb = zb.Entries.Select(e => $"{e.FullName} {e.Crc32:x8} {e.Length} {e.LastWriteTime:O}").ToList();
+        return ea.SequenceEqual(eb) ? "same entries, other bytes" : string.Join("; ", ea.Except(eb).Concat(["vs"]).Concat(eb.Except(ea)).Take(9)) + (ea.Count == eb.Count && !ea.Except(eb).Any() ? " (order)" : "");
+    }
+
+    static string? TargetFrameworkOf(string assembly)
+    {
+        using var stream = File.OpenRead(assembly);
+        using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+        var reader = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        foreach (var handle in reader.GetAssemblyDefinition().GetCustomAttributes())
+        {
+            var attribute = reader.GetCustomAttribute(handle);
+            var ctor = reader.GetMemberReference((System.Reflection.Metadata.MemberReferenceHandle)attribute.Constructor);
+            var type = reader.GetTypeReference((System.Reflection.Metadata.TypeReferenceHandle)ctor.Parent);
+            if (reader.GetString(type.Name) != "TargetFrameworkAttribute") continue;
+            var blob = reader.GetBlobReader(attribute.Value);
+            blob.ReadUInt16(); // prolog
+            return blob.ReadSerializedString();
+        }
+        return null;
     }
 }

@@ -3,8 +3,9 @@ namespace ModelBuildTasks.EndToEnd.Tests;
 /// <summary>A temporary app that references ModelBuildTasks from the test feed and lists one model.</summary>
 sealed class ConsumerProject : IDisposable
 {
-    public ConsumerProject(PackedPackages packages, string itemAttributes, string properties = "")
+    public ConsumerProject(PackedPackages packages, string itemAttributes, string properties = "", string targetFramework = "net10.0")
     {
+        TargetFramework = targetFramework;
         Folder = Directory.CreateTempSubdirectory("mbt-app-").FullName;
         var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
         File.WriteAllText(Path.Combine(Folder, "NuGet.config"), $"""
@@ -19,7 +20,7 @@ sealed class ConsumerProject : IDisposable
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
+                <TargetFramework>{targetFramework}</TargetFramework>
                 <Nullable>enable</Nullable>
                 <RootNamespace>E2E.App</RootNamespace>
                 <ModelCompressionCacheDir>{packages.Cache}</ModelCompressionCacheDir>
@@ -33,17 +34,29 @@ sealed class ConsumerProject : IDisposable
             </Project>
             """);
         File.WriteAllText(Path.Combine(Folder, "Program.cs"), """
-            var prediction = E2E.App.Classifier.Instance.Predict(new float[E2E.App.Classifier.InputSize]);
-            System.Console.WriteLine($"prediction: {prediction.Label} of {E2E.App.Classifier.ClassCount} classes");
+            using System.Linq;
+            using E2E.App;
+            var prediction = Classifier.Instance.Predict(new float[Classifier.InputSize]);
+            System.Console.WriteLine($"prediction: {prediction.Label} of {Classifier.ClassCount} classes");
+            var top = Classifier.Instance.TopK(new float[Classifier.InputSize], 3);
+            System.Console.WriteLine($"top-3: {string.Join(", ", top.Select(p => $"{p.Label} {p.Score:0.000} (logit {p.Logit:0.00})"))}");
+            System.Console.WriteLine($"probabilities sum to {Classifier.Instance.Probabilities(new float[Classifier.InputSize]).Sum():0.00}");
+            foreach (var file in args) System.Console.WriteLine($"{System.IO.Path.GetFileName(file)}: {Classifier.Instance.PredictImage(file).Label}");
+            System.Console.WriteLine($"runtime: {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
             """);
     }
 
     public string Folder { get; }
-    public string Outputs => Path.Combine(Folder, "obj/Debug/net10.0/ModelBuildTasks");
+    public string TargetFramework { get; }
+    public string Outputs => Path.Combine(Folder, $"obj/Debug/{TargetFramework}/ModelBuildTasks");
+    public string Bin => Path.Combine(Folder, $"bin/Debug/{TargetFramework}");
 
     public Dotnet.Result Build(params string[] extra) => Dotnet.Build(Folder, extra);
     public Dotnet.Result Run(params string[] args) => Dotnet.Run(Folder, "dotnet", args);
-    public Dotnet.Result RunApp() => Dotnet.Run(Folder, "dotnet", Path.Combine(Folder, "bin/Debug/net10.0/App.dll"));
+    // Only the .NET 10 runtime is installed here: an app for an older .NET runs on it by rolling
+    // forward (its assemblies, and the runtime library's, stay the net8.0 builds).
+    public Dotnet.Result RunApp(params string[] args) =>
+        Dotnet.Run(Folder, "dotnet", ["--roll-forward", "Major", Path.Combine(Bin, "App.dll"), .. args]);
 
     public void SetItemAttribute(string from, string to)
     {

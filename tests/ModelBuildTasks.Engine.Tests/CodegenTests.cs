@@ -79,6 +79,17 @@ public class CodegenTests
                 }
                 public static string FirstLabel(float[] image) => TinyClassifier.Instance.Predict(image).Label;
                 public static int Size => TinyClassifier.InputSize * 1000 + TinyClassifier.ClassCount;
+                public static int[] Top3(float[] image) => global::System.Array.ConvertAll(TinyClassifier.Instance.TopK(image, 3), p => p.ClassIndex);
+                public static float[] Probabilities(float[] image) => TinyClassifier.Instance.Probabilities(image);
+                public static float[] Logits(float[] image) => TinyClassifier.Instance.Logits(image);
+                public static int FromFile(string path) => TinyClassifier.Instance.PredictImage(path).ClassIndex;
+                public static int FromBytes(byte[] encoded) => TinyClassifier.Instance.PredictImage(encoded).ClassIndex;
+                public static int WithOptions(float[] image)
+                {
+                    var called = false;
+                    using var own = TinyClassifier.Create(new() { IntraOpThreads = 1, ConfigureSession = o => called = true });
+                    return called ? own.Predict(image).ClassIndex : -1;
+                }
             }
             """;
         var (assembly, warnings) = Compile(source + "\n" + probe.Replace("namespace Tests.Generated;", ""), container, "tiny.cmodel");
@@ -91,6 +102,19 @@ public class CodegenTests
         Assert.Equal(runtime.Predict(test.Pixels, test.Count).Select(p => p.ClassIndex), classes);
         Assert.Equal(784 * 1000 + 10, (int)type.GetProperty("Size")!.GetValue(null)!);
         Assert.StartsWith("class ", (string)type.GetMethod("FirstLabel")!.Invoke(null, [test.Image(0).ToArray()])!);
+
+        // Issue 14, point 8, through the generated class: top-k, probabilities, raw logits, image files, session options.
+        T Call<T>(string name, object argument) => (T)type.GetMethod(name)!.Invoke(null, [argument])!;
+        var image = test.Image(0).ToArray();
+        var logits = Call<float[]>("Logits", image);
+        Assert.Equal(Enumerable.Range(0, 10).OrderByDescending(i => logits[i]).Take(3), Call<int[]>("Top3", image));
+        Assert.Equal(1.0, Call<float[]>("Probabilities", image).Sum(), 4);
+        Assert.Equal(classes[0], Call<int>("WithOptions", image));
+        using var folder = new TestPaths.TempFolder();
+        var png = Png.Grey(image.Select(v => (byte)Math.Round(v * 255)).ToArray(), 28, 28);
+        File.WriteAllBytes(folder.File("0.png"), png);
+        Assert.Equal(classes[0], Call<int>("FromFile", folder.File("0.png")));
+        Assert.Equal(classes[0], Call<int>("FromBytes", png));
     }
 
     [Fact]
@@ -127,6 +151,48 @@ public class CodegenTests
         Assert.Equal(runtime.Features(test.Pixels, test.Count), features);
         Assert.Equal(20 * 16, features.Length);
         Assert.Throws<InvalidOperationException>(() => runtime.Predict(test.Image(0)));
+    }
+
+    [Fact]
+    public void TheUncompressedWrapper_HasTheSameMembers_AndRunsTheOriginalOnnx()
+    {
+        // Issue 14, point 4: ModelCompressionEnabled=false and design-time builds embed the original
+        // ONNX model; the class carries the metadata a container would, and has the same members.
+        var model = TestModels.Plain();
+        var metadata = MetadataOf(model, Enumerable.Range(0, 10).Select(i => $"class {i}").ToArray());
+        var onnx = OnnxExport.ToBytes(model);
+        var compressed = WrapperGenerator.Generate(new WrapperSpec("Tiny", "Tests.Generated", "tiny.cmodel", "tiny.onnx", metadata));
+        var plain = WrapperGenerator.Generate(new WrapperSpec("Tiny", "Tests.Generated", "tiny.onnx", "tiny.onnx", metadata, Uncompressed: true));
+        Snapshot.Match(plain);
+        static string[] Members(string source) => CSharpSyntaxTree.ParseText(source).GetRoot().DescendantNodes()
+            .OfType<Microsoft.CodeAnalysis.CSharp.Syntax.MemberDeclarationSyntax>()
+            .Where(m => m.Modifiers.Any(t => t.Text == "public")).Select(m => m switch
+            {
+                Microsoft.CodeAnalysis.CSharp.Syntax.MethodDeclarationSyntax d => $"{d.ReturnType} {d.Identifier}{d.ParameterList}",
+                Microsoft.CodeAnalysis.CSharp.Syntax.PropertyDeclarationSyntax d => $"{d.Type} {d.Identifier}",
+                Microsoft.CodeAnalysis.CSharp.Syntax.FieldDeclarationSyntax d => d.Declaration.ToString().Split('=')[0].Trim(),
+                Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax d => $"class {d.Identifier}",
+                _ => m.Kind().ToString(),
+            }).ToArray();
+        Assert.Equal(Members(compressed), Members(plain));
+        var probe = """
+            public static class Probe
+            {
+                public static int[] Top3(float[] image) => System.Array.ConvertAll(Tests.Generated.Tiny.Instance.TopK(image, 3), p => p.ClassIndex);
+                public static string Label(float[] image) => Tests.Generated.Tiny.Instance.Predict(image).Label;
+            }
+            """;
+        var (assembly, warnings) = Compile(plain + "\n" + probe, onnx, "tiny.onnx");
+        Assert.Empty(warnings);
+        var test = DatasetLoader.Load(TestPaths.FashionTest, limit: 5);
+        var type = assembly.GetTypes().Single(t => t.Name == "Probe");
+        using var runtime = CompressedModel.LoadOnnx(onnx, metadata);
+        for (var i = 0; i < test.Count; i++)
+        {
+            var image = test.Image(i).ToArray();
+            Assert.Equal(runtime.TopK(image, 3).Select(p => p.ClassIndex), (int[])type.GetMethod("Top3")!.Invoke(null, [image])!);
+            Assert.Equal(runtime.Predict(image).Label, (string)type.GetMethod("Label")!.Invoke(null, [image])!);
+        }
     }
 
     /// <summary>Compiles <paramref name="source"/> into an in-memory assembly with the container as a manifest resource.</summary>

@@ -62,4 +62,115 @@ public class RuntimeTests
         model.Dispose(); // idempotent
         Assert.Throws<ObjectDisposedException>(() => model.Predict(Test.Image(0)));
     }
+
+    // ***** Issue 14, point 8: image files, top-k, probabilities, logits, execution-provider options
+
+    static byte[] ContainerWithPreprocess(string preprocess)
+    {
+        var (quantized, _) = QdqQuantizer.Quantize(TestModels.Residual(), DatasetLoader.Load(TestPaths.FashionTrain, limit: 64));
+        return ContainerPackaging.Pack(quantized, new ContainerMetadata
+        {
+            Inputs = [new TensorDescription("input", "float", ["N", "1", "28", "28"])],
+            Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+            Labels = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(),
+            Preprocess = preprocess,
+        });
+    }
+
+    [Fact]
+    public void AnImageFile_GetsTheEnginesPreprocessing_AndTheSamePrediction()
+    {
+        // 56x56 PNGs in an image-folder dataset: the engine resizes and normalises them for the
+        // accuracy; the runtime must give the app the same floats from the same files.
+        var spec = PreprocessSpec.Parse("resize=28x28;mean=0.3;std=0.35").Resolved(eightBit: true);
+        var container = ContainerWithPreprocess(spec.ToString());
+        using var folder = new TestPaths.TempFolder();
+        Directory.CreateDirectory(Path.Combine(folder.Path, "any"));
+        var files = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            var pixels = new byte[56 * 56];
+            for (var y = 0; y < 56; y++)
+            for (var x = 0; x < 56; x++)
+                pixels[y * 56 + x] = (byte)Math.Round(Test.Image(i)[y / 2 * 28 + x / 2] * 255);
+            var file = Path.Combine(folder.Path, "any", $"{i}.png");
+            File.WriteAllBytes(file, Png.Grey(pixels, 56, 56));
+            files.Add(file);
+        }
+        var engine = DatasetLoader.Load(folder.Path, spec);
+        using var model = CompressedModel.Load(container);
+        for (var i = 0; i < files.Count; i++)
+        {
+            var input = model.PreprocessImage(files[i]);
+            Assert.Equal(engine.Image(i).ToArray(), input);
+            Assert.Equal(model.Predict(engine.Image(i)), model.PredictImage(files[i]));
+            Assert.Equal(model.Predict(input), model.PredictImage(File.ReadAllBytes(files[i])));
+        }
+        // An RGB image goes to the model's one channel (luma), as the engine converts channels.
+        var rgb = Png.Rgb(Enumerable.Range(0, 28 * 28 * 3).Select(v => (byte)(v % 251)).ToArray(), 28, 28);
+        Assert.Equal(784, model.PreprocessImage(rgb).Length);
+    }
+
+    [Fact]
+    public void BadImages_AreClearErrorsNamingTheFile()
+    {
+        using var model = CompressedModel.Load(Container);
+        using var folder = new TestPaths.TempFolder();
+        var missing = Path.Combine(folder.Path, "missing.png");
+        Assert.Contains("missing.png", Assert.Throws<FileNotFoundException>(() => model.PredictImage(missing)).Message);
+        var junk = Path.Combine(folder.Path, "junk.png");
+        File.WriteAllBytes(junk, new byte[100]);
+        Assert.StartsWith(junk + ":", Assert.Throws<InvalidDataException>(() => model.PredictImage(junk)).Message);
+        // A header claiming 100000 x 100000 pixels is refused before any allocation (by the decoder's
+        // header check or ours, whichever comes first), as an error, not an out-of-memory crash.
+        var bomb = Png.Grey(new byte[4], 2, 2, claimedSize: 100_000);
+        Assert.StartsWith("the image:", Assert.Throws<InvalidDataException>(() => model.PredictImage(bomb)).Message);
+    }
+
+    [Fact]
+    public void TopK_Probabilities_AndLogits_AgreeWithEachOther()
+    {
+        using var model = CompressedModel.Load(Container);
+        var image = Test.Image(3).ToArray();
+        var logits = model.Logits(image);
+        var probabilities = model.Probabilities(image);
+        Assert.Equal(1.0, probabilities.Sum(), 4);
+        var top = model.TopK(image, 3);
+        Assert.Equal(3, top.Length);
+        Assert.Equal(model.Predict(image), top[0]);
+        Assert.True(top[0].Score >= top[1].Score && top[1].Score >= top[2].Score);
+        foreach (var p in top)
+        {
+            Assert.Equal(logits[p.ClassIndex], p.Logit);
+            Assert.Equal(probabilities[p.ClassIndex], p.Score);
+            Assert.Equal($"c{p.ClassIndex}", p.Label);
+        }
+        Assert.Equal(Enumerable.Range(0, 10).OrderByDescending(i => logits[i]).Take(3), top.Select(p => p.ClassIndex));
+        Assert.Equal(10, model.TopK(image, 50).Length); // no more than the classes
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.TopK(image, 0));
+    }
+
+    [Fact]
+    public void ConfigureSession_ReachesOnnxRuntime_AfterTheDefaults()
+    {
+        using var folder = new TestPaths.TempFolder();
+        var optimized = Path.Combine(folder.Path, "optimized.onnx");
+        var threads = -1;
+        var options = new CompressedModelOptions
+        {
+            IntraOpThreads = 1,
+            ConfigureSession = o =>
+            {
+                threads = o.IntraOpNumThreads;
+                o.AppendExecutionProvider_CPU(0);
+                // ONNX Runtime writes this file when it creates the session: proof that the options were used.
+                o.OptimizedModelFilePath = optimized;
+            },
+        };
+        using var model = CompressedModel.Load(Container, options);
+        Assert.Equal(1, threads);
+        Assert.True(File.Exists(optimized), "the session was not created with the configured options");
+        using var plain = CompressedModel.Load(Container);
+        Assert.Equal(plain.Logits(Test.Image(0)), model.Logits(Test.Image(0)));
+    }
 }

@@ -10,12 +10,17 @@ namespace ModelBuildTasks.Codegen;
 /// <param name="ResourceName">The manifest resource name of the embedded container.</param>
 /// <param name="SourceName">The original model's file name, for the documentation.</param>
 /// <param name="Metadata">The container's metadata (shapes, labels, accuracies).</param>
-public sealed record WrapperSpec(string ClassName, string Namespace, string ResourceName, string SourceName, ContainerMetadata Metadata);
+/// <param name="Uncompressed">
+/// The resource is the original ONNX model, not a container: compression is disabled, or this is
+/// the design-time class made from the model's signature before any compression. The class then
+/// carries the metadata itself, and has the same members.
+/// </param>
+public sealed record WrapperSpec(string ClassName, string Namespace, string ResourceName, string SourceName, ContainerMetadata Metadata, bool Uncompressed = false);
 
 /// <summary>
 /// Generates the strongly typed C# class an app uses to run its embedded, compressed model: a
 /// lazily created shared instance and the input shape as constants; for a classifier,
-/// <c>Predict</c> for one image or a batch, raw logits and the labels; for a feature extractor
+/// <c>Predict</c> for one image, a batch or an image file, top-k, probabilities, raw logits and the labels; for a feature extractor
 /// (<see cref="ContainerMetadata.OutputKind"/> <c>features</c>), <c>Features</c> and the feature
 /// size, with no labels and no softmax. Every name and label from the model is escaped.
 /// </summary>
@@ -48,7 +53,12 @@ public static class WrapperGenerator
         Line($"namespace {ns};");
         Line();
         Line($"/// <summary>");
-        if (classifier)
+        if (spec.Uncompressed)
+        {
+            Line($"/// The image {(classifier ? "classifier" : "feature extractor")} <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly uncompressed");
+            Line("/// (compression is disabled with <c>ModelCompressionEnabled=false</c>, or no build has compressed it yet).");
+        }
+        else if (classifier)
         {
             Line($"/// The image classifier compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
             Line($"/// Validation accuracy {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {Percent(accuracy.Test)}.");
@@ -63,7 +73,9 @@ public static class WrapperGenerator
         Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"ModelBuildTasks\", {CSharpNames.Literal(spec.Metadata.EngineVersion)})]");
         Line($"public sealed partial class {className} : global::System.IDisposable");
         Line("{");
-        Line("    /// <summary>The name of the embedded resource that holds the compressed model.</summary>");
+        Line(spec.Uncompressed
+            ? "    /// <summary>The name of the embedded resource that holds the original ONNX model.</summary>"
+            : "    /// <summary>The name of the embedded resource that holds the compressed model.</summary>");
         Line($"    public const string ResourceName = {CSharpNames.Literal(spec.ResourceName)};");
         Line("    /// <summary>Channels of an input image.</summary>");
         Line($"    public const int Channels = {dims[0]};");
@@ -103,9 +115,21 @@ public static class WrapperGenerator
         Line("    /// <summary>The shared instance, loaded from the embedded resource on first use. Do not dispose it.</summary>");
         Line($"    public static {className} Instance => shared.Value;");
         Line();
-        Line("    /// <summary>Loads a new, independent instance from the embedded resource (dispose it when done).</summary>");
+        Line("    /// <summary>Loads a new, independent instance from the embedded resource (dispose it when done); <paramref name=\"options\"/> choose threads and execution providers.</summary>");
+        Line("    /// <param name=\"options\">ONNX Runtime settings, e.g. <c>new() { ConfigureSession = o => o.AppendExecutionProvider_CUDA() }</c>.</param>");
         Line($"    public static {className} Create(global::ModelBuildTasks.Runtime.CompressedModelOptions? options = null) =>");
-        Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadFromResource(typeof({className}).Assembly, ResourceName, options));");
+        if (spec.Uncompressed)
+        {
+            Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadOnnxFromResource(typeof({className}).Assembly, ResourceName,");
+            Line($"            global::ModelBuildTasks.Container.ContainerMetadata.Parse(MetadataJson), options));");
+            Line();
+            Line("    // What a container would record about the model (a plain ONNX file has no such block).");
+            Line($"    const string MetadataJson = {CSharpNames.Literal(spec.Metadata.ToJson())};");
+        }
+        else
+        {
+            Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadFromResource(typeof({className}).Assembly, ResourceName, options));");
+        }
         Line();
         Line("    /// <summary>The underlying model: metadata, input shape, batch runs.</summary>");
         Line("    public global::ModelBuildTasks.Runtime.CompressedModel Model => model;");
@@ -125,6 +149,26 @@ public static class WrapperGenerator
             Line("    /// <summary>The raw outputs (logits) of the model for one image.</summary>");
             Line("    /// <param name=\"image\">C x H x W floats.</param>");
             Line("    public float[] Logits(global::System.ReadOnlySpan<float> image) => model.Logits(image);");
+            Line();
+            Line("    /// <summary>The softmax probabilities of every class for one image, by class index (they sum to 1).</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    public float[] Probabilities(global::System.ReadOnlySpan<float> image) => model.Probabilities(image);");
+            Line();
+            Line("    /// <summary>The <paramref name=\"k\"/> most likely classes of one image, most likely first, each with its probability and logit.</summary>");
+            Line("    /// <param name=\"image\">C x H x W floats.</param>");
+            Line("    /// <param name=\"k\">How many classes (at most <see cref=\"ClassCount\"/> are returned).</param>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction[] TopK(global::System.ReadOnlySpan<float> image, int k) => model.TopK(image, k);");
+            Line();
+            Line("    /// <summary>Classifies an image file (PNG, JPEG, BMP, ...), preprocessed as <see cref=\"Preprocess\"/> says and resized to the model's input.</summary>");
+            Line("    /// <param name=\"path\">The image file.</param>");
+            Line("    /// <exception cref=\"global::System.IO.FileNotFoundException\">No such file.</exception>");
+            Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction PredictImage(string path) => model.PredictImage(path);");
+            Line();
+            Line("    /// <summary>Classifies an encoded image held in memory (the bytes of a PNG, JPEG, BMP, ... file), preprocessed as <see cref=\"Preprocess\"/> says.</summary>");
+            Line("    /// <param name=\"encodedImage\">The file's bytes.</param>");
+            Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+            Line("    public global::ModelBuildTasks.Runtime.Prediction PredictImage(byte[] encodedImage) => model.PredictImage(encodedImage);");
         }
         else
         {
@@ -139,6 +183,12 @@ public static class WrapperGenerator
             Line("    /// <returns><paramref name=\"count\"/> x <see cref=\"FeatureSize\"/> floats, image after image.</returns>");
             Line("    public float[] Features(global::System.ReadOnlySpan<float> images, int count) => model.Features(images, count);");
         }
+        Line();
+        Line("    /// <summary>Decodes an image file into one input of <see cref=\"InputSize\"/> floats, preprocessed as <see cref=\"Preprocess\"/> says (for batches and the other methods).</summary>");
+        Line("    /// <param name=\"path\">The image file.</param>");
+        Line("    /// <exception cref=\"global::System.IO.FileNotFoundException\">No such file.</exception>");
+        Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+        Line("    public float[] PreprocessImage(string path) => model.PreprocessImage(path);");
         Line();
         Line("    /// <summary>Releases the ONNX Runtime session of an instance made with <see cref=\"Create\"/>.</summary>");
         Line("    public void Dispose() => model.Dispose();");

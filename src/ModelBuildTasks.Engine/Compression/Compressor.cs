@@ -20,9 +20,18 @@ namespace ModelBuildTasks.Compression;
 /// </summary>
 public static class Compressor
 {
-    /// <summary>The engine's version, part of every cache key and container.</summary>
-    public static string EngineVersion { get; } =
-        typeof(Compressor).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    /// <summary>
+    /// The engine's full package version, prerelease part included (<c>0.1.0-eco1</c>), part of every
+    /// cache key, container and <c>[GeneratedCode]</c> attribute. The assembly version cannot serve:
+    /// it drops the prerelease, so two prereleases of one version shared cache entries.
+    /// </summary>
+    public static string EngineVersion { get; } = VersionOf(typeof(Compressor).Assembly);
+
+    internal static string VersionOf(System.Reflection.Assembly assembly) =>
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(assembly)?.InformationalVersion is { Length: > 0 } informational
+            // SourceLink appends "+<commit>": build metadata, which must not split the cache between two packs of one version.
+            ? informational.Split('+')[0]
+            : assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Compresses <paramref name="modelPath"/> under <paramref name="settings"/>.</summary>
     /// <param name="modelPath">The fp32 ONNX model.</param>

@@ -1,0 +1,100 @@
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+using ModelBuildTasks.Codegen;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+
+namespace ModelBuildTasks.Build;
+
+/// <summary>
+/// Generates each <c>CompressModel</c> item's class from the model's signature alone, in
+/// milliseconds and without the engine: for design-time builds before any compression (so the IDE
+/// knows the class at once), and for builds with <c>ModelCompressionEnabled=false</c>, where the
+/// original ONNX model is embedded and the class runs it. The class has the same members as the
+/// compressed one, so switching compression on or off never breaks the app's code.
+/// </summary>
+public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
+{
+    /// <summary>The <c>CompressModel</c> items, with their metadata.</summary>
+    [Required] public ITaskItem[] Models { get; set; } = [];
+
+    /// <summary>The folder for outputs (under obj/).</summary>
+    [Required] public string OutputDirectory { get; set; } = "";
+
+    /// <summary>The project's folder; relative data paths are resolved against it.</summary>
+    [Required] public string ProjectDirectory { get; set; } = "";
+
+    /// <summary>The file-name suffix of the generated source (<c>.designtime.g.cs</c> or <c>.uncompressed.g.cs</c>).</summary>
+    [Required] public string Suffix { get; set; } = "";
+
+    /// <summary>The items with <c>Wrapper</c> (the source) and <c>ResourceName</c> (for the original model) metadata.</summary>
+    [Output] public ITaskItem[] Outputs { get; set; } = [];
+
+    /// <inheritdoc />
+    public override bool Execute()
+    {
+        var outputs = new List<ITaskItem>();
+        foreach (var model in Models)
+        {
+            var path = model.GetMetadata("FullPath");
+            try
+            {
+                outputs.Add(Generate(model, path));
+            }
+            catch (ModelBuildException e)
+            {
+                Log.LogError(null, e.Code, null, e.File ?? path, 0, 0, 0, 0, e.Message);
+            }
+        }
+        Outputs = outputs.ToArray();
+        return !Log.HasLoggedErrors;
+    }
+
+    ITaskItem Generate(ITaskItem model, string path)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        string Meta(string key) => model.GetMetadata(key).Trim();
+        var signature = OnnxSignature.Read(path);
+        if (signature.Inputs.Count != 1 || signature.Outputs.Count < 1)
+            throw new ModelBuildException(ErrorCodes.InvalidGraph, $"an image model has one input and an output; this one has {signature.Inputs.Count} inputs and {signature.Outputs.Count} outputs", path);
+        TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
+        var output = signature.Outputs[0];
+        // The engine's rule: cosine similarity (features) for outputs that are not one score per class.
+        var classifier = Meta("Metric") is not "cosine" && output.Shape.Count <= 2;
+        var preprocessText = Meta("Preprocess") is { Length: > 0 } p ? p : signature.Metadata.GetValueOrDefault("preprocess");
+        var metadata = new ContainerMetadata
+        {
+            Inputs = [Describe(signature.Inputs[0])],
+            Outputs = [Describe(output)],
+            OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
+            Labels = classifier ? Labels(model, signature) : [],
+            Preprocess = PreprocessSpec.Parse(preprocessText).ToString(),
+            // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
+            EngineVersion = (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GenerateModelWrappers).Assembly)?.InformationalVersion ?? "").Split('+')[0],
+        };
+        var className = Meta("ClassName") is { Length: > 0 } c ? c : name;
+        var resourceName = $"ModelBuildTasks.{name}.onnx";
+        var source = WrapperGenerator.Generate(new WrapperSpec(className, Meta("Namespace"), resourceName, Path.GetFileName(path), metadata, Uncompressed: true));
+        var folder = Path.Combine(OutputDirectory, name);
+        Directory.CreateDirectory(folder);
+        var wrapper = Path.Combine(folder, name + Suffix);
+        // Unchanged text keeps its timestamp: the IDE and the compiler see nothing new.
+        if (!File.Exists(wrapper) || File.ReadAllText(wrapper) != source) File.WriteAllText(wrapper, source);
+        var item = new TaskItem(model);
+        item.SetMetadata("Wrapper", wrapper);
+        item.SetMetadata("ResourceName", resourceName);
+        return item;
+    }
+
+    // As the engine chooses them: the item's Labels, else the model's, else the class folders of an image-folder dataset.
+    IReadOnlyList<string> Labels(ITaskItem model, OnnxSignature signature)
+    {
+        static string[] Split(string text) => text.Split(',').Select(l => l.Trim()).ToArray();
+        if (model.GetMetadata("Labels") is { Length: > 0 } labels) return Split(labels);
+        if (signature.Metadata.GetValueOrDefault("labels") is { Length: > 0 } stored) return Split(stored);
+        var data = model.GetMetadata("ValidationData").Trim();
+        if (data.Length > 0 && Path.GetFullPath(Path.Combine(ProjectDirectory, data)) is var folder && Directory.Exists(folder))
+            return Directory.GetDirectories(folder).Select(Path.GetFileName).OfType<string>().Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToArray();
+        return [];
+    }
+}

@@ -1,0 +1,160 @@
+using System.Globalization;
+using StbImageSharp;
+
+namespace ModelBuildTasks.Runtime;
+
+/// <summary>
+/// Turns an encoded image (PNG, JPEG, BMP, GIF, TGA, PSD, HDR) into one model input, with the
+/// preprocessing the container records. It mirrors the engine's image-folder datasets step for
+/// step (decode as grey or RGB, bilinear resize, channel conversion in float, then scale, mean
+/// and std), so an image file gives the app the same floats the accuracy was measured on.
+/// </summary>
+static class ImagePreprocessing
+{
+    // The engine's limit (DatasetLimits.MaxImagePixels): the header is checked before decoding
+    // because a few bytes can claim a size whose allocation would take the process down.
+    const long MaxImagePixels = 1L << 26;
+
+    public static float[] FromBytes(byte[] encoded, string source, string preprocess, int channels, int height, int width)
+    {
+        ImageResult image;
+        try
+        {
+            using (var header = new MemoryStream(encoded, writable: false))
+            {
+                var info = ImageInfo.FromStream(header) ?? throw new InvalidDataException($"{source}: not an image of a known format (PNG, JPEG, BMP, GIF, TGA, PSD, HDR)");
+                if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > MaxImagePixels)
+                    throw new InvalidDataException($"{source}: the image claims {info.Width}x{info.Height} pixels, beyond the limit of {MaxImagePixels:N0}");
+                var grey = info.ColorComponents is ColorComponents.Grey or ColorComponents.GreyAlpha;
+                image = ImageResult.FromMemory(encoded, grey ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
+            }
+        }
+        catch (Exception e) when (e is not InvalidDataException and (InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException))
+        {
+            throw new InvalidDataException($"{source}: cannot decode the image: {e.Message}", e);
+        }
+        var spec = Spec.Parse(preprocess);
+        var from = image.Comp == ColorComponents.Grey ? 1 : 3;
+        var plane = image.Width * image.Height;
+        var chw = new float[from * plane];
+        for (var p = 0; p < plane; p++)
+        for (var c = 0; c < from; c++)
+            chw[c * plane + p] = image.Data[p * from + c];
+        // The recorded resize, else the model's own size: a photo of any size still fits the input.
+        var (h, w) = spec.Resize ?? (height, width);
+        if (image.Height != h || image.Width != w) chw = Bilinear(chw, from, image.Height, image.Width, h, w);
+        if (h != height || w != width)
+            throw new InvalidDataException($"{source}: the preprocessing resizes to {h}x{w}, but the model takes {height}x{width}");
+        chw = ConvertChannels(chw, from, channels, h * w);
+        var mean = PerChannel(spec.Mean, channels);
+        var std = PerChannel(spec.Std, channels);
+        var scale = spec.Scale ?? 1f / 255f; // images are always 8-bit: the engine's default for them
+        for (var c = 0; c < channels; c++)
+        for (var p = 0; p < h * w; p++)
+            chw[c * h * w + p] = (chw[c * h * w + p] * scale - mean[c]) / std[c];
+        return chw;
+    }
+
+    public static float[] FromFile(string path, string preprocess, int channels, int height, int width)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new FileNotFoundException($"image file not found: {path}", path);
+        if (info.Length > int.MaxValue) throw new InvalidDataException($"{path}: the file is too large for an image");
+        return FromBytes(File.ReadAllBytes(path), path, preprocess, channels, height, width);
+    }
+
+    // The same as the engine's Preprocessing.ConvertChannels: grey is replicated, RGB becomes luma.
+    static float[] ConvertChannels(float[] image, int from, int to, int plane)
+    {
+        if (from == to) return image;
+        var result = new float[to * plane];
+        if (from == 1)
+        {
+            for (var c = 0; c < to; c++) Array.Copy(image, 0, result, c * plane, plane);
+        }
+        else if (to == 1)
+        {
+            for (var p = 0; p < plane; p++)
+                result[p] = 0.299f * image[p] + 0.587f * image[plane + p] + 0.114f * image[2 * plane + p];
+        }
+        else throw new InvalidDataException($"cannot convert {from} channels to {to}");
+        return result;
+    }
+
+    // The same as the engine's Resize.Bilinear (pixel centres aligned, as OpenCV and PIL do). A copy
+    // rather than a shared source file: the runtime must not depend on the engine's assemblies.
+    static float[] Bilinear(float[] image, int channels, int height, int width, int newHeight, int newWidth)
+    {
+        var result = new float[channels * newHeight * newWidth];
+        var sy = (float)height / newHeight;
+        var sx = (float)width / newWidth;
+        for (var c = 0; c < channels; c++)
+        {
+            var plane = image.AsSpan(c * height * width, height * width);
+            for (var y = 0; y < newHeight; y++)
+            {
+                var fy = Math.Clamp((y + 0.5f) * sy - 0.5f, 0, height - 1);
+                var y0 = (int)fy;
+                var y1 = Math.Min(y0 + 1, height - 1);
+                var wy = fy - y0;
+                for (var x = 0; x < newWidth; x++)
+                {
+                    var fx = Math.Clamp((x + 0.5f) * sx - 0.5f, 0, width - 1);
+                    var x0 = (int)fx;
+                    var x1 = Math.Min(x0 + 1, width - 1);
+                    var wx = fx - x0;
+                    var top = plane[y0 * width + x0] * (1 - wx) + plane[y0 * width + x1] * wx;
+                    var bottom = plane[y1 * width + x0] * (1 - wx) + plane[y1 * width + x1] * wx;
+                    result[(c * newHeight + y) * newWidth + x] = top * (1 - wy) + bottom * wy;
+                }
+            }
+        }
+        return result;
+    }
+
+    static float[] PerChannel(float[] values, int channels) =>
+        values.Length == 1 ? Enumerable.Repeat(values[0], channels).ToArray()
+        : values.Length == channels ? values
+        : throw new InvalidDataException($"the container's preprocessing has {values.Length} values for {channels} channels");
+
+    /// <summary>
+    /// The container's preprocessing text (the engine's canonical <c>PreprocessSpec</c> form:
+    /// <c>resize=HxW;channels=C;scale=F;mean=..;std=..</c>). Parsed here because the runtime does not
+    /// reference the engine; only the keys the engine writes are accepted.
+    /// </summary>
+    sealed record Spec((int Height, int Width)? Resize, float? Scale, float[] Mean, float[] Std)
+    {
+        public static Spec Parse(string text)
+        {
+            var spec = new Spec(null, null, [0f], [1f]);
+            foreach (var part in text.Split([';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = part.IndexOf('=');
+                if (eq <= 0) throw Bad(part);
+                var value = part[(eq + 1)..];
+                spec = part[..eq].ToLowerInvariant() switch
+                {
+                    "resize" when value.Split('x', 'X') is [var h, var w] => spec with { Resize = (Int(h), Int(w)) },
+                    "channels" => spec, // the model's input decides the channels
+                    "scale" => spec with { Scale = Number(value) },
+                    "mean" => spec with { Mean = value.Split(',').Select(Number).ToArray() },
+                    "std" => spec with { Std = value.Split(',').Select(Number).ToArray() },
+                    _ => throw Bad(part),
+                };
+            }
+            return spec;
+        }
+
+        static int Int(string v) => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i > 0 ? i : throw Bad(v);
+
+        static float Number(string v)
+        {
+            var slash = v.IndexOf('/');
+            if (slash > 0) return Number(v[(slash + 1)..]) is var d && d != 0 ? Number(v[..slash]) / d : throw Bad(v);
+            return float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && float.IsFinite(f) ? f : throw Bad(v);
+        }
+
+        static InvalidDataException Bad(string part) => new($"the container's preprocessing '{part}' cannot be read");
+    }
+}
