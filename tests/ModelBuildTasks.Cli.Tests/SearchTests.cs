@@ -36,7 +36,7 @@ public class SearchTests
             Assert.True(svg.Descendants().Count() > 20, $"{figure.Groups[1].Value}: {svg.Descendants().Count()} elements");
             Assert.NotEmpty(svg.Descendants(ns + "text"));
         }
-        Assert.Contains("Search path (grid, 3 evaluations)", figures[0].Groups[2].Value);
+        Assert.Contains("Search path (grid, 6 evaluations)", figures[0].Groups[2].Value);
         Assert.Contains("Channels kept per layer", figures[2].Groups[2].Value);
     }
 
