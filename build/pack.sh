@@ -16,7 +16,10 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%
 for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Build ModelBuildTasks.Cli; do
   dotnet restore "$root/src/$project" -nologo -v quiet
 done
-for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Build ModelBuildTasks.Cli; do
+# The CLI before ModelBuildTasks.Build: the build package publishes the CLI into itself, and that
+# publish takes the CLI's deps.json as up to date even when it was made by an earlier build with
+# another version; packing the CLI first regenerates it with this version (reproducible packs).
+for project in ModelBuildTasks.Container ModelBuildTasks.Runtime ModelBuildTasks.Cli ModelBuildTasks.Build; do
   dotnet pack "$root/src/$project" -c Release -o "$feed" -p:Version="$version" -p:ContinuousIntegrationBuild=true -nologo -v quiet
 done
 if [ "${PACK_TRAINING:-0}" = "1" ]; then
