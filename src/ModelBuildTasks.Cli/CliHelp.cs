@@ -24,7 +24,7 @@ static partial class CliHelp
         ["--wrapper"] = "FILE.cs", ["--class-name"] = "NAME", ["--namespace"] = "NAMESPACE", ["--resource-name"] = "NAME",
         ["--cache-dir"] = "DIR", ["--cache-url"] = "URL", ["--cache-max-size"] = "SIZE", ["--max-size"] = "SIZE", ["--older-than"] = "AGE",
         ["--cache-timeout"] = "SECONDS", ["--metric"] = "METRIC", ["--methods"] = "METHODS", ["--search"] = "KIND",
-        ["--calibration"] = "METHOD", ["--pruning-scope"] = "SCOPE", ["--max-accuracy-drop"] = "POINTS", ["--confidence"] = "P",
+        ["--calibration"] = "METHOD", ["--rounding"] = "METHOD", ["--pruning-scope"] = "SCOPE", ["--max-accuracy-drop"] = "POINTS", ["--confidence"] = "P",
         ["--target-accuracy"] = "ACCURACY", ["--resolution"] = "STEP", ["--max-ns-ratio"] = "RATIO", ["--max-dc-ratio"] = "RATIO",
         ["--ns-ratio"] = "RATIO", ["--dc-ratio"] = "RATIO", ["--bits"] = "BITS", ["--min-bits"] = "BITS", ["--fake-quant-bits"] = "BITS",
         ["--shared-levels"] = "LEVELS", ["--fine-tune-epochs"] = "EPOCHS", ["--epochs"] = "EPOCHS", ["--fine-tune-seconds"] = "SECONDS",
