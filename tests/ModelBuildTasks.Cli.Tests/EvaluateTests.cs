@@ -41,6 +41,23 @@ public class EvaluateTests
     }
 
     [Fact]
+    public void TheModelsOwnPreprocessing_IsUsedWhenNoneIsGiven_AsCompressDoes()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var b = new GraphBuilder("resized", seed: 3);
+        b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(b.Conv(b.Input("x", 3, 32, 32), 4))), 10), "logits");
+        var model = b.Build();
+        model.Metadata["preprocess"] = "resize=32x32;channels=3";
+        ModelFile.Save(model, temp.File("m.onnx"));
+
+        var result = CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--limit", "20", "--latency-samples", "1", "--json");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(20, result.Json.GetProperty("images").GetInt32());
+        // An explicit SPEC still wins: the 28x28 images then do not fit the 32x32 input.
+        CliRunner.AssertCleanError(CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--limit", "2", "--preprocess", "scale=1/255"), 1, ErrorCodes.InputShapeMismatch);
+    }
+
+    [Fact]
     public void ImageSizeMismatch_FailsCleanly()
     {
         var result = CliRunner.Run("evaluate", TestPaths.ResNet18, "--data", TestPaths.FashionTest, "--limit", "2");

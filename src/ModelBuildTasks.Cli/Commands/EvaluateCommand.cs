@@ -12,7 +12,7 @@ static class EvaluateCommand
     {
         var model = new Argument<string>("MODEL") { Description = "The ONNX model file." };
         var data = new Option<string>("--data") { Description = "DATASET: an IDX images file (labels found beside it), a .npz with x and y, or an image folder.", Required = true };
-        var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing, e.g. \"resize=32x32;scale=1/255;mean=0.5;std=0.5\"." };
+        var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC, e.g. \"resize=32x32;scale=1/255;mean=0.5;std=0.5\" (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var reference = new Option<string?>("--reference") { Description = "For unlabeled data: report top-1 agreement with this model instead of accuracy." };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (0 = one per core).", DefaultValueFactory = _ => 0 };
@@ -30,8 +30,10 @@ static class EvaluateCommand
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "--threads, --latency-samples must be >= 0 and --batch-size, --limit >= 1");
             var onnx = ModelFile.LoadOnnxBytes(modelPath);
             var referenceBytes = result.GetValue(reference) is { } r ? ModelFile.LoadOnnxBytes(r) : null;
-            var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess)), result.GetValue(limit));
-            LabelRange.Check(dataset, LabelRange.ClassCount(OnnxImport.ToModel(ModelBuildTasks.Onnx.OnnxModelFile.Parse(onnx, modelPath), modelPath)));
+            var ir = OnnxImport.ToModel(ModelBuildTasks.Onnx.OnnxModelFile.Parse(onnx, modelPath), modelPath);
+            // As compress does: the preprocessing the model records, unless one is given.
+            var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit));
+            LabelRange.Check(dataset, LabelRange.ClassCount(ir));
             var options = new RunnerOptions { Threads = result.GetValue(threads), BatchSize = result.GetValue(batch) };
             var evaluation = ConsoleProgress.Run("evaluate", progress =>
                 Evaluator.Evaluate(onnx, dataset, options, referenceBytes, result.GetValue(latency), progress, modelPath));

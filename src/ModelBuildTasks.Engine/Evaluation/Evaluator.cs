@@ -43,7 +43,7 @@ public static class Evaluator
             LatencyMsMedian: Percentile(latencies, 0.5),
             LatencyMsP90: Percentile(latencies, 0.9),
             Threads: runner.Options.EffectiveThreads,
-            BatchSize: runner.BatchSize,
+            BatchSize: runner.BatchSize(data.ImageSize),
             ImagesPerSecond: data.Count / Math.Max(seconds, 1e-9));
     }
 

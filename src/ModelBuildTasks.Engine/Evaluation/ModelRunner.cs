@@ -64,8 +64,10 @@ public sealed class ModelRunner : IDisposable
     /// <summary>The first output's dimensions; -1 marks a symbolic or unknown one.</summary>
     public IReadOnlyList<long> OutputDims { get; }
 
-    /// <summary>Images per run: the model's own batch size when fixed, else the configured one.</summary>
-    public int BatchSize => inputDims.Length > 0 && inputDims[0] > 0 ? (int)inputDims[0] : Options.BatchSize;
+    /// <summary>Images per run of images of <paramref name="imageSize"/> values: the model's own batch size when fixed, else the configured one within <see cref="RunnerOptions.MaxBatchValues"/>.</summary>
+    public int BatchSize(long imageSize) => inputDims.Length > 0 && inputDims[0] > 0
+        ? (int)inputDims[0]
+        : (int)Math.Clamp(Options.MaxBatchValues / Math.Max(1, imageSize), 1, Options.BatchSize);
 
     /// <summary>Throws <see cref="ErrorCodes.InputShapeMismatch"/> unless one image of <paramref name="data"/> fits the model's input.</summary>
     public void CheckCompatible(ImageDataset data)
@@ -113,9 +115,10 @@ public sealed class ModelRunner : IDisposable
     public void ForEachBatch(ImageDataset data, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit)
     {
         CheckCompatible(data);
-        for (var start = 0; start < data.Count; start += BatchSize)
+        var batchSize = BatchSize(data.ImageSize);
+        for (var start = 0; start < data.Count; start += batchSize)
         {
-            var count = Math.Min(BatchSize, data.Count - start);
+            var count = Math.Min(batchSize, data.Count - start);
             Run(data.Pixels.AsSpan(start * data.ImageSize, count * data.ImageSize), count, outputs, (name, values) => visit(start, count, name, values));
         }
     }

@@ -31,7 +31,7 @@ public static class MagnitudePruning
         foreach (var tensor in weights)
         {
             var values = tensor.Floats;
-            var threshold = globalThreshold ?? Threshold(values.ToArray(), ratio);
+            var threshold = globalThreshold ?? Threshold(values, ratio);
             var mask = new float[values.Length];
             for (var i = 0; i < values.Length; i++)
             {
@@ -73,9 +73,10 @@ public static class MagnitudePruning
             .DistinctBy(t => t.Name);
 
     // The magnitude below which (inclusive) `ratio` of the values fall.
-    static float Threshold(float[] values, double ratio)
+    static float Threshold(ReadOnlySpan<float> values, double ratio)
     {
-        var magnitudes = values.Select(Math.Abs).ToArray();
+        var magnitudes = new float[values.Length];
+        System.Numerics.Tensors.TensorPrimitives.Abs(values, magnitudes);
         Array.Sort(magnitudes);
         var index = (int)Math.Floor(ratio * magnitudes.Length) - 1;
         return index < 0 ? -1f : magnitudes[index];

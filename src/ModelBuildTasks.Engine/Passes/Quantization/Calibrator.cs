@@ -27,17 +27,19 @@ public static class Calibrator
         var inputName = model.Graph.Inputs[0].Name;
         foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName))
             proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
-        using var runner = new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32 });
+        // Every measured activation of a batch comes back at once: small batches for large images.
+        using var runner = new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18 });
 
         var min = tensors.ToDictionary(t => t, _ => float.MaxValue, StringComparer.Ordinal);
         var max = tensors.ToDictionary(t => t, _ => float.MinValue, StringComparer.Ordinal);
         ForEachBatch(runner, data, tensors, (name, values) =>
         {
-            foreach (var v in values)
-            {
-                if (v < min[name]) min[name] = v;
-                if (v > max[name]) max[name] = v;
-            }
+            if (values.IsEmpty) return;
+            // Vectorized, one dictionary lookup per batch: a 224x224 model has millions of activations per image.
+            var (low, high) = (System.Numerics.Tensors.TensorPrimitives.Min(values), System.Numerics.Tensors.TensorPrimitives.Max(values));
+            if (float.IsNaN(low) || float.IsNaN(high)) (low, high) = FiniteRange(values); // NaN propagates through Min/Max; a range skips it
+            min[name] = Math.Min(min[name], low);
+            max[name] = Math.Max(max[name], high);
         });
         var ranges = tensors.ToDictionary(t => t, t => new ActivationRange(Math.Min(0, min[t]), Math.Max(0, max[t])), StringComparer.Ordinal);
         if (method == CalibrationMethod.MinMax) return ranges;
@@ -66,6 +68,17 @@ public static class Calibrator
             var clip = limit * (bin + 1) / Bins;
             return new ActivationRange(Math.Max(ranges[t].Min, -clip), Math.Min(ranges[t].Max, clip));
         }, StringComparer.Ordinal);
+    }
+
+    static (float Min, float Max) FiniteRange(ReadOnlySpan<float> values)
+    {
+        var (low, high) = (float.MaxValue, float.MinValue);
+        foreach (var v in values)
+        {
+            if (v < low) low = v;
+            if (v > high) high = v;
+        }
+        return (low, high);
     }
 
     // Visits each measured tensor's values, a batch at a time; the input is measured from the images themselves.

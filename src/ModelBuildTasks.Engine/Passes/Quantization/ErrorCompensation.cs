@@ -77,7 +77,7 @@ public static class ErrorCompensation
     // `reselect` > 0: within each chunk of columns, that fraction of the weights with the smallest
     // w^2 / U_jj^2 (the output error their removal leaves after compensation) is pruned, replacing
     // the mask in `pruned`; 0 keeps the mask as given.
-    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, double[] h, int qmax, int[]? levels, double reselect)
+    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, float[] h, int qmax, int[]? levels, double reselect)
     {
         var (rows, columns, b) = (layout.Rows, layout.Columns, layout.BlockSize);
         int At(int r, int c) => layout.RowMajor ? r * columns + c : c * rows + r;
@@ -93,7 +93,7 @@ public static class ErrorCompensation
             for (var r = 0; r < rowsPerGroup; r++)
                 for (var c = 0; c < b; c++)
                     block[r * b + c] = original[At(r0 + r, c0 + c)];
-            Array.Copy(h, (long)k * b * b, hb, 0, b * b);
+            for (var i = 0; i < b * b; i++) hb[i] = h[(long)k * b * b + i];
             var u = InverseFactor(hb, b, block, rowsPerGroup);
             // Column by column over all rows of the block, so that a chunk's mask sees the weights its earlier columns moved.
             for (var c = 0; c < b; c++)

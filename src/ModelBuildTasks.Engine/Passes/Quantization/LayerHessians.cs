@@ -38,12 +38,12 @@ public sealed class LayerHessians
     // Past this many output positions per image a Conv's receptive fields are subsampled on a strided grid.
     const int MaxPositions = 1024;
 
-    readonly Dictionary<string, (WeightLayout Layout, double[] H)> layers;
+    readonly Dictionary<string, (WeightLayout Layout, float[] H)> layers;
 
-    LayerHessians(Dictionary<string, (WeightLayout Layout, double[] H)> layers) => this.layers = layers;
+    LayerHessians(Dictionary<string, (WeightLayout Layout, float[] H)> layers) => this.layers = layers;
 
     /// <summary>The layout and H blocks (Blocks x BlockSize x BlockSize, row-major) of a weight, if measured.</summary>
-    public (WeightLayout Layout, double[] H)? For(string weight) => layers.TryGetValue(weight, out var v) ? v : null;
+    public (WeightLayout Layout, float[] H)? For(string weight) => layers.TryGetValue(weight, out var v) ? v : null;
 
     /// <summary>The weights measured.</summary>
     public int Count => layers.Count;
@@ -65,12 +65,12 @@ public sealed class LayerHessians
             var added = node.OpType == "Conv" ? AddConv(graph, node, weight) : AddMatrix(graph, node, weight, axis);
             if (added is { } a) outputs[a.Output] = a.Layout;
         }
-        var result = new Dictionary<string, (WeightLayout Layout, double[] H)>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (WeightLayout Layout, float[] H)>(StringComparer.Ordinal);
         if (outputs.Count == 0) return new LayerHessians(result);
         foreach (var (name, layout) in outputs)
         {
             graph.Outputs.Add(new ValueInfo(name, ElementType.Float, null));
-            result[layout.Weight] = (layout, new double[(long)layout.Blocks * layout.BlockSize * layout.BlockSize]);
+            result[layout.Weight] = (layout, new float[(long)layout.Blocks * layout.BlockSize * layout.BlockSize]);
         }
         graph.ValueInfos.Clear();
         var batch = images.ImageSize > 100_000 ? 8 : 64;
@@ -85,8 +85,9 @@ public sealed class LayerHessians
         using var runner = new ModelRunner(OnnxExport.ToBytes(work), new RunnerOptions { BatchSize = batch });
         runner.ForEachBatch(images, outputs.Keys.ToArray(), (_, _, name, values) =>
         {
+            // Float sums: ONNX Runtime's MatMul already summed each batch in float, and a 224x224 model's H blocks take 75 MB so.
             var h = result[outputs[name].Weight].H;
-            for (var i = 0; i < values.Length; i++) h[i] += values[i];
+            System.Numerics.Tensors.TensorPrimitives.Add(h, values, h);
         });
         return new LayerHessians(result);
     }

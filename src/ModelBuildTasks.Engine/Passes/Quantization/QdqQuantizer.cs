@@ -39,7 +39,7 @@ public static class QdqQuantizer
         if (options.Bits < 2 || !PortableGrid.IsPortable(options.Bits))
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to {PortableGrid.MaxBits}, not {options.Bits} (wider weights give different predictions on AVX2 CPUs without VNNI)");
         var (q, folded) = Folded(model);
-        var images = calibration.Count > options.MaxCalibrationImages ? DatasetSplit.Sample(calibration, options.MaxCalibrationImages, seed: 7) : calibration;
+        var images = Sample(calibration, options.MaxCalibrationImages, seed: 7);
         if (options.ErrorCompensation) hessians ??= MeasureHessians(q, calibration);
         // Deep compression prunes the weights the model will actually use (BatchNorm folded in), before calibration sees them;
         // compensation needs their values from before.
@@ -78,13 +78,17 @@ public static class QdqQuantizer
 
     /// <summary>
     /// H blocks of <paramref name="model"/> (<see cref="Folded"/>) for error compensation, on
-    /// at most 512 of <paramref name="images"/> (64 for images over 100,000 values: a 224x224 model's
-    /// receptive fields are already many samples per image).
+    /// at most 512 of <paramref name="images"/> (64 for large images, see <see cref="Sample"/>).
     /// </summary>
-    public static LayerHessians MeasureHessians(OnnxModel model, ImageDataset images)
+    public static LayerHessians MeasureHessians(OnnxModel model, ImageDataset images) =>
+        LayerHessians.Collect(model, Sample(images, 512, seed: 11));
+
+    // At most `limit` images, 64 for images over 100,000 values: a 224x224 image already holds
+    // thousands of receptive fields, and each image costs a hundred times a 28x28 one.
+    static ImageDataset Sample(ImageDataset images, int limit, int seed)
     {
-        var limit = images.ImageSize > 100_000 ? 64 : 512;
-        return LayerHessians.Collect(model, images.Count > limit ? DatasetSplit.Sample(images, limit, seed: 11) : images);
+        if (images.ImageSize > 100_000) limit = Math.Min(limit, 64);
+        return images.Count > limit ? DatasetSplit.Sample(images, limit, seed) : images;
     }
 
     // Float activation tensors that feed or leave an op with an integer kernel. A tensor consumed

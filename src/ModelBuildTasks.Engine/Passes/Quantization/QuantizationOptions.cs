@@ -17,6 +17,6 @@ public sealed record QuantizationOptions
     public int SharedLevels { get; init; }
     /// <summary>Round and prune with error compensation (<see cref="ErrorCompensation"/>) instead of to the nearest level independently.</summary>
     public bool ErrorCompensation { get; init; }
-    /// <summary>At most this many calibration images are used.</summary>
+    /// <summary>At most this many calibration images are used (at most 64 of images over 100,000 values).</summary>
     public int MaxCalibrationImages { get; init; } = 512;
 }
