@@ -5,8 +5,9 @@ namespace ModelBuildTasks.Cli.Tests;
 /// <summary>
 /// The training add-on installed as a local tool (a tool manifest, <c>dotnet tool install</c> without
 /// <c>--global</c>) is found by <c>dotnet compress-model train</c>. A fake add-on with the real
-/// package id and command (tests/FakeTrainingTool, a few KB instead of libtorch) is packed and
-/// installed from a local feed, then run through the manifest exactly as a user's would be.
+/// package id, command and RID-specific packaging (tests/FakeTrainingTool, a few KB instead of
+/// libtorch) is packed and installed from a local feed, then run through the manifest exactly as a
+/// user's would be.
 /// </summary>
 public class ToolManifestTests
 {
@@ -35,10 +36,18 @@ public class ToolManifestTests
         using var temp = new TestPaths.TempFolder();
         var source = Directory.CreateDirectory(temp.File("src")).FullName;
         foreach (var file in Directory.GetFiles(FakeToolSource)) File.Copy(file, Path.Combine(source, Path.GetFileName(file)));
-        Dotnet(temp.Path, "pack", Path.Combine(source, "FakeTrainingTool.csproj"), "-c", "Release", "-o", temp.File("feed"));
+        var fake = Path.Combine(source, "FakeTrainingTool.csproj");
+        Assert.Equal(RidsOf(Path.Combine(TestPaths.RepoRoot, "src/ModelBuildTasks.Training.Cli/ModelBuildTasks.Training.Cli.csproj")), RidsOf(fake));
+        // As build/pack.sh packs it: the pointer (which lists every RID), then this machine's RID
+        // package (the SDK's pack of all three RIDs takes four times as long).
+        var rid = $"linux-{System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}";
+        Dotnet(temp.Path, "pack", fake, "-c", "Release", "-o", temp.File("feed"), "-p:CreateRidSpecificToolPackages=false");
+        Dotnet(temp.Path, "pack", fake, "-c", "Release", "-o", temp.File("feed"), "-r", rid);
         var project = Directory.CreateDirectory(temp.File("app")).FullName;
         Dotnet(project, "new", "tool-manifest");
         Dotnet(project, "tool", "install", "dotnet-compress-model-train", "--version", "0.0.1-fake", "--add-source", temp.File("feed"));
+        // Local tools live in the NuGet cache: the install took the pointer and this RID's package.
+        Assert.Equal(["dotnet-compress-model-train", $"dotnet-compress-model-train.{rid}"], Directory.GetDirectories(Path.Combine(project, ".nuget-packages")).Select(Path.GetFileName).Order());
 
         var environment = new Dictionary<string, string?>
         {
@@ -54,6 +63,9 @@ public class ToolManifestTests
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.Contains("fake-training-tool args: [train] [m.onnx] [--train-data] [d] [-o] [x.onnx]", run.Stdout); // found from a subfolder, as dotnet tool run searches
     }
+
+    static string[] RidsOf(string project) =>
+        System.Xml.Linq.XDocument.Load(project).Descendants("ToolPackageRuntimeIdentifiers").Single().Value.Split(';');
 
     [Fact]
     public void Train_WithAManifestThatDoesNotListTheAddOn_SaysHowToInstallIt()

@@ -31,10 +31,14 @@ static class Dotnet
 {
     public sealed record Result(int ExitCode, string Output);
 
-    public static Result Run(string folder, string command, params string[] args)
+    public static Result Run(string folder, string command, params string[] args) => Run(folder, new Dictionary<string, string?>(), command, args);
+
+    /// <summary>Runs with these environment variables set (or removed, when null) on top of the usual ones.</summary>
+    public static Result Run(string folder, IReadOnlyDictionary<string, string?> environment, string command, params string[] args)
     {
         var start = new ProcessStartInfo(command) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         start.Environment["DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
