@@ -5,10 +5,11 @@ using ModelBuildTasks.Container;
 namespace ModelBuildTasks.Tests;
 
 /// <summary>
-/// Writes containers field by field with any values a hostile writer might choose, and with valid
-/// checksums, so that tests reach the reader's checks behind the CRCs (what a crafted file does).
+/// Writes version-1 containers field by field with any values a hostile writer might choose, and with
+/// valid checksums, so that tests reach the version-1 reader's checks behind the CRCs (what a crafted
+/// file does). Nothing writes version 1 any more: the real files come from the committed fixture.
 /// </summary>
-static class CraftedContainer
+static class CraftedContainerV1
 {
     public sealed record Entry(string Name, byte ElementType, byte Encoding, long[] Dims, byte[] Stored, long DecodedLength);
 
@@ -71,6 +72,9 @@ static class CraftedContainer
         else System.IO.Compression.BrotliDecoder.TryDecompress(section[8..], decoded, out _);
         return decoded;
     }
+
+    /// <summary>The version-1 fixture: a small model with every version-1 encoding in it (raw, Brotli, Huffman, sparse-Huffman).</summary>
+    public static byte[] Fixture => File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "tests/ModelBuildTasks.Engine.Tests/Fixtures/container-v1.cmodel"));
 
     /// <summary>The tensor table of an existing container, as crafting entries (stored bytes copied).</summary>
     public static List<Entry> EntriesOf(byte[] container) =>
