@@ -7,6 +7,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source "$root/build/common.sh"
+apt_install xz-utils # the container size tests compare with xz -9 (Debian priority standard: usually there already)
 
 results="$root/.artifacts/test-results"
 rm -rf "$results"

@@ -1,14 +1,19 @@
 namespace ModelBuildTasks.Container;
 
-/// <summary>The fixed numbers of format version 1 (docs/format.md).</summary>
+/// <summary>The fixed numbers of the format (docs/format.md).</summary>
 static class ContainerLayout
 {
     public static ReadOnlySpan<byte> Magic => "MBTMODEL"u8;
-    public const uint Version = 1;
-    public const int HeaderSize = 64;
-    public const int Alignment = 32;
+    /// <summary>The version this library writes.</summary>
+    public const uint Version = 2;
+    /// <summary>The oldest version it still reads.</summary>
+    public const uint OldestReadable = 1;
+    public const int HeaderSizeV1 = 64;
+    public const int HeaderSize = 32;
     public const long MaxMetadata = 16L << 20;
     public const long MaxGraph = 256L << 20;
+    /// <summary>A version-2 index (metadata, graph, tensor table and inline tensors) decodes to at most this many bytes.</summary>
+    public const long MaxIndex = 512L << 20;
     public const uint MaxTensors = 1_000_000;
     public const int MaxName = 4096;
     public const int MaxRank = 8;

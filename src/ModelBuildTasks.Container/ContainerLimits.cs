@@ -1,7 +1,7 @@
 namespace ModelBuildTasks.Container;
 
 /// <summary>
-/// The resource limits every reader of version-1 containers enforces (docs/format.md, "Limits").
+/// The resource limits every reader enforces, for both format versions (docs/format.md, "Limits").
 /// They bound what a file can make a reader allocate: a crafted file of S bytes never costs more
 /// than a few hundred times S, and never more than the caps below, whatever its header claims.
 /// </summary>
@@ -13,8 +13,11 @@ public static class ContainerLimits
     /// <summary>At most this many bytes of JSON metadata.</summary>
     public const long MaxMetadata = ContainerLayout.MaxMetadata;
 
-    /// <summary>At most this many decoded bytes of graph.</summary>
+    /// <summary>At most this many decoded bytes of graph (the model and graph messages together).</summary>
     public const long MaxGraph = ContainerLayout.MaxGraph;
+
+    /// <summary>A version-2 index (metadata, graph, tensor table and inline tensors) decodes to at most this many bytes.</summary>
+    public const long MaxIndex = ContainerLayout.MaxIndex;
 
     /// <summary>At most this many tensors.</summary>
     public const uint MaxTensors = ContainerLayout.MaxTensors;
@@ -23,7 +26,7 @@ public static class ContainerLimits
     public const long MaxDecodedTotal = ContainerLayout.MaxDecodedTotal;
 
     /// <summary>
-    /// A coded part (a tensor, or the graph section) decodes to at most
+    /// A coded part (a tensor, the version-2 index, or the version-1 graph section) decodes to at most
     /// <see cref="ExpansionAllowance"/> + <see cref="MaxExpansion"/> x its stored bytes. Real weights
     /// compress 2-30x; the ratio is what stops a few bytes of Brotli or sparse code from claiming gigabytes.
     /// </summary>

@@ -12,16 +12,15 @@ public sealed record ContainerTensor(string Name, int ElementType, long[] Dims, 
 /// <param name="ElementType">ONNX <c>TensorProto.DataType</c>.</param>
 /// <param name="Dims">The dimensions.</param>
 /// <param name="Encoding">How the bytes are stored.</param>
-/// <param name="Offset">Where the stored bytes start.</param>
-/// <param name="StoredLength">Bytes in the file.</param>
+/// <param name="Offset">Where the stored bytes start: in the file, or for <see cref="TensorEncoding.Inline"/> in the decoded index.</param>
+/// <param name="StoredLength">Bytes stored (an inline tensor's raw bytes, which the index codes together with the graph).</param>
 /// <param name="DecodedLength">Bytes once decoded.</param>
-/// <param name="Crc32">CRC-32 of the stored bytes.</param>
-public sealed record ContainerTensorInfo(string Name, int ElementType, long[] Dims, TensorEncoding Encoding, long Offset, long StoredLength, long DecodedLength, uint Crc32);
+public sealed record ContainerTensorInfo(string Name, int ElementType, long[] Dims, TensorEncoding Encoding, long Offset, long StoredLength, long DecodedLength);
 
 /// <summary>How one tensor is stored, against what it could cost at best.</summary>
 /// <param name="Name">The tensor.</param>
 /// <param name="Encoding">The encoding chosen.</param>
 /// <param name="DecodedBytes">Its raw size.</param>
-/// <param name="StoredBytes">Its size in the container.</param>
-/// <param name="EntropyBoundBytes">The order-0 entropy of its bytes: the bound for coding each byte alone.</param>
+/// <param name="StoredBytes">Its size in the container; for <see cref="TensorEncoding.Inline"/> its raw bytes, which the index codes together with the graph (their share is not separable).</param>
+/// <param name="EntropyBoundBytes">The order-0 entropy of its bytes: the bound for coding each byte alone (order-1 coding can go below it).</param>
 public sealed record TensorStorage(string Name, TensorEncoding Encoding, long DecodedBytes, long StoredBytes, double EntropyBoundBytes);

@@ -4,9 +4,18 @@ using System.Text;
 
 namespace ModelBuildTasks.Container;
 
-/// <summary>Writes version-1 containers (docs/format.md). The same inputs always give the same bytes.</summary>
+/// <summary>Writes version-2 containers (docs/format.md). The same inputs always give the same bytes.</summary>
 public static class ContainerWriter
 {
+    // Below these sizes a tensor goes inline: coded with the graph, a few scale or bias values cost
+    // less than a table of their own. 1-byte tensors from 256 bytes up have a distribution worth a table.
+    const int InlineBelow = 256;
+    const int InlineWideBelow = 4096;
+
+    // Brotli's best quality runs at a few hundred KB/s: larger indexes take faster qualities, which
+    // cost about 1% of the index's size (0.01% of ResNet-18's container) and keep packing fast.
+    static int IndexQuality(int length) => length <= 64 << 10 ? 11 : length <= 512 << 10 ? 10 : 5;
+
     /// <summary>Builds a container.</summary>
     /// <param name="metadataJson">The metadata object, already serialized (UTF-8 JSON).</param>
     /// <param name="modelWithoutGraph">ONNX ModelProto bytes without the graph field.</param>
@@ -15,121 +24,102 @@ public static class ContainerWriter
     public static byte[] Write(string metadataJson, ReadOnlySpan<byte> modelWithoutGraph, ReadOnlySpan<byte> graphWithoutInitializers, IReadOnlyList<ContainerTensor> tensors)
     {
         var metadata = Encoding.UTF8.GetBytes(metadataJson);
-        var graph = GraphSection(modelWithoutGraph, graphWithoutInitializers);
-
-        // Brotli at quality 11 dominates the time of a pack; tensors are independent, and the result is indexed, so still deterministic.
-        var encoded = new (TensorEncoding Encoding, byte[] Bytes)[tensors.Count];
-        Parallel.For(0, tensors.Count, i => encoded[i] = Encode(tensors[i]));
+        if (metadata.Length > ContainerLayout.MaxMetadata) throw new ArgumentException("the metadata is larger than 16 MiB", nameof(metadataJson));
+        if ((long)modelWithoutGraph.Length + graphWithoutInitializers.Length > ContainerLayout.MaxGraph)
+            throw new ArgumentException("the model and graph are larger than 256 MiB", nameof(graphWithoutInitializers));
+        if (tensors.Count > ContainerLayout.MaxTensors) throw new ArgumentException($"more than {ContainerLayout.MaxTensors} tensors", nameof(tensors));
         var names = new HashSet<string>(StringComparer.Ordinal);
-        var tableLength = 0L;
+        long decodedTotal = 0;
         foreach (var t in tensors)
         {
             if (!names.Add(t.Name)) throw new ArgumentException($"tensor name '{t.Name}' appears twice", nameof(tensors));
             var nameBytes = Encoding.UTF8.GetByteCount(t.Name);
             if (nameBytes is 0 or > ContainerLayout.MaxName) throw new ArgumentException($"tensor name '{t.Name}' is empty or too long", nameof(tensors));
             if (t.Dims.Length > ContainerLayout.MaxRank) throw new ArgumentException($"tensor '{t.Name}' has rank {t.Dims.Length} (at most {ContainerLayout.MaxRank})", nameof(tensors));
-            if (ContainerLayout.ElementSize(t.ElementType) == 0) throw new ArgumentException($"tensor '{t.Name}' has unsupported element type {t.ElementType}", nameof(tensors));
-            tableLength += 2 + nameBytes + 4 + 8 * t.Dims.Length + 8 * 3 + 4 + 4;
+            var size = ContainerLayout.ElementSize(t.ElementType);
+            if (size == 0) throw new ArgumentException($"tensor '{t.Name}' has unsupported element type {t.ElementType}", nameof(tensors));
+            if (t.Dims.Any(d => d < 0) || t.Dims.Aggregate(1L, (a, d) => a * d) * size != t.Data.Length)
+                throw new ArgumentException($"tensor '{t.Name}' has {t.Data.Length} bytes, which its shape does not match", nameof(tensors));
+            decodedTotal += t.Data.Length;
         }
+        if (decodedTotal > ContainerLayout.MaxDecodedTotal) throw new ArgumentException("the tensors are larger than 2 GiB together", nameof(tensors));
 
-        var metadataOffset = (long)ContainerLayout.HeaderSize;
-        var graphOffset = metadataOffset + metadata.Length;
-        var tableOffset = graphOffset + graph.Length;
-        var dataOffset = Align(tableOffset + tableLength);
-        var offsets = new long[tensors.Count];
-        var position = dataOffset;
-        for (var i = 0; i < tensors.Count; i++)
-        {
-            offsets[i] = position;
-            position = Align(position + encoded[i].Bytes.Length);
-        }
+        // Tensors code independently and each result is indexed, so this is deterministic.
+        var coded = new Coded[tensors.Count];
+        Parallel.For(0, tensors.Count, i => coded[i] = Code(tensors[i]));
 
-        var file = new byte[position];
-        var span = file.AsSpan();
-        ContainerLayout.Magic.CopyTo(span);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], ContainerLayout.Version);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[12..], ContainerLayout.Alignment);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[16..], (ulong)metadataOffset);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[24..], (ulong)metadata.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[32..], (ulong)graphOffset);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[40..], (ulong)graph.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(span[48..], (ulong)tableOffset);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[56..], (uint)tensors.Count);
-        metadata.CopyTo(span[(int)metadataOffset..]);
-        graph.CopyTo(span[(int)graphOffset..]);
-
-        var cursor = (int)tableOffset;
+        var index = new IndexWriter();
+        index.Blob(metadata);
+        index.Blob(modelWithoutGraph);
+        index.Blob(graphWithoutInitializers);
+        index.Varint((ulong)tensors.Count);
         for (var i = 0; i < tensors.Count; i++)
         {
             var t = tensors[i];
-            var name = Encoding.UTF8.GetBytes(t.Name);
-            BinaryPrimitives.WriteUInt16LittleEndian(span[cursor..], (ushort)name.Length); cursor += 2;
-            name.CopyTo(span[cursor..]); cursor += name.Length;
-            span[cursor++] = (byte)t.ElementType;
-            span[cursor++] = (byte)encoded[i].Encoding;
-            span[cursor++] = (byte)t.Dims.Length;
-            span[cursor++] = 0;
-            foreach (var d in t.Dims) { BinaryPrimitives.WriteInt64LittleEndian(span[cursor..], d); cursor += 8; }
-            BinaryPrimitives.WriteUInt64LittleEndian(span[cursor..], (ulong)offsets[i]); cursor += 8;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[cursor..], (ulong)encoded[i].Bytes.Length); cursor += 8;
-            BinaryPrimitives.WriteUInt64LittleEndian(span[cursor..], (ulong)t.Data.Length); cursor += 8;
-            BinaryPrimitives.WriteUInt32LittleEndian(span[cursor..], Crc32.Compute(encoded[i].Bytes)); cursor += 4;
-            BinaryPrimitives.WriteUInt32LittleEndian(span[cursor..], 0); cursor += 4;
-            encoded[i].Bytes.CopyTo(span[(int)offsets[i]..]);
+            index.Blob(Encoding.UTF8.GetBytes(t.Name));
+            index.Byte((byte)t.ElementType);
+            index.Byte((byte)coded[i].Encoding);
+            index.Byte((byte)t.Dims.Length);
+            foreach (var d in t.Dims) index.Varint((ulong)d);
+            foreach (var plane in coded[i].Planes) PlaneCoding.Write(index, plane);
         }
+        for (var i = 0; i < tensors.Count; i++)
+            if (coded[i].Encoding == TensorEncoding.Inline) index.Bytes(PlaneCoding.Split(tensors[i].Data, ContainerLayout.ElementSize(tensors[i].ElementType)));
+        if (index.Length > ContainerLayout.MaxIndex) throw new ArgumentException("the index (metadata, graph, table and small tensors) is larger than 512 MiB", nameof(tensors));
 
-        var crc = Crc32.Append(0, span[..60]);
-        crc = Crc32.Append(crc, span[(int)metadataOffset..(int)(tableOffset + tableLength)]);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[60..], crc);
+        var plain = index.Written;
+        var (indexEncoding, indexBytes) = CodeIndex(plain);
+        var dataLength = coded.Sum(c => (long)c.Payload.Length);
+        if (ContainerLayout.HeaderSize + indexBytes.Length + dataLength > ContainerLimits.MaxFileLength)
+            throw new ArgumentException($"the container would be larger than the {ContainerLimits.MaxFileLength}-byte file limit", nameof(tensors));
+        var file = new byte[ContainerLayout.HeaderSize + indexBytes.Length + dataLength];
+        var span = file.AsSpan();
+        ContainerLayout.Magic.CopyTo(span);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[8..], ContainerLayout.Version);
+        span[12] = indexEncoding;
+        BinaryPrimitives.WriteUInt32LittleEndian(span[16..], (uint)indexBytes.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[20..], (uint)plain.Length);
+        indexBytes.CopyTo(span[ContainerLayout.HeaderSize..]);
+        var at = ContainerLayout.HeaderSize + indexBytes.Length;
+        foreach (var c in coded) { c.Payload.CopyTo(span[at..]); at += c.Payload.Length; }
+        BinaryPrimitives.WriteUInt32LittleEndian(span[24..], Crc32.Append(Crc32.Compute(span[..24]), indexBytes));
+        BinaryPrimitives.WriteUInt32LittleEndian(span[28..], Crc32.Compute(span[(ContainerLayout.HeaderSize + indexBytes.Length)..]));
         return file;
     }
 
-    // encoding (u8), 3 reserved bytes, decoded length (u32), then the encoded bytes of
-    // [u32 model_length][model][graph]. Node and tensor names repeat a lot: Brotli shrinks this about 6x.
-    static byte[] GraphSection(ReadOnlySpan<byte> model, ReadOnlySpan<byte> graph)
+    // 0 raw or 1 Brotli; readers reject an index beyond the expansion limit, so such an index stays raw.
+    static (byte Encoding, byte[] Bytes) CodeIndex(ReadOnlySpan<byte> plain)
     {
-        var plain = new byte[4 + model.Length + graph.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(plain, (uint)model.Length);
-        model.CopyTo(plain.AsSpan(4));
-        graph.CopyTo(plain.AsSpan(4 + model.Length));
         var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(plain.Length)];
-        var brotli = BrotliEncoder.TryCompress(plain, buffer, out var written, quality: 11, window: 22) && written < plain.Length
-            && ContainerLimits.ExpansionAllowed(written, plain.Length); // readers reject anything past the expansion limit
-        var body = brotli ? buffer.AsSpan(0, written) : plain;
-        var section = new byte[8 + body.Length];
-        section[0] = brotli ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt32LittleEndian(section.AsSpan(4), (uint)plain.Length);
-        body.CopyTo(section.AsSpan(8));
-        return section;
+        if (BrotliEncoder.TryCompress(plain, buffer, out var written, IndexQuality(plain.Length), window: 22) && written < plain.Length
+            && ContainerLimits.ExpansionAllowed(written, plain.Length))
+            return (1, buffer[..written]);
+        return (0, plain.ToArray());
     }
 
-    static long Align(long value) => (value + ContainerLayout.Alignment - 1) / ContainerLayout.Alignment * ContainerLayout.Alignment;
+    sealed record Coded(TensorEncoding Encoding, PlaneCode[] Planes, byte[] Payload);
 
-    /// <summary>Per-tensor figures of the last encoding choice: what each tensor costs against its entropy bound.</summary>
+    static Coded Code(ContainerTensor tensor)
+    {
+        var size = ContainerLayout.ElementSize(tensor.ElementType);
+        if (tensor.Data.Length < (size == 1 ? InlineBelow : InlineWideBelow)) return new Coded(TensorEncoding.Inline, [], []);
+        var (planes, payload) = PlaneCoding.Encode(tensor.Data, size);
+        if (ContainerLimits.ExpansionAllowed(payload.Length, tensor.Data.Length)) return new Coded(TensorEncoding.Rans, planes, payload);
+        // Readers reject codes past the expansion limit (a large tensor of one repeated value): raw planes always pass.
+        var count = tensor.Data.Length / size;
+        return new Coded(TensorEncoding.Rans, Enumerable.Range(0, size).Select(_ => new PlaneCode(PlaneKind.Raw, [], [], count)).ToArray(),
+            PlaneCoding.Split(tensor.Data, size));
+    }
+
+    /// <summary>
+    /// How each tensor would be stored, against its entropy bound. An inline tensor's stored bytes
+    /// are its raw bytes: the index codes them together with the graph, so their share is not separable.
+    /// </summary>
     public static IReadOnlyList<TensorStorage> Storage(IReadOnlyList<ContainerTensor> tensors) =>
         tensors.Select(t =>
         {
-            var (encoding, bytes) = Encode(t);
-            return new TensorStorage(t.Name, encoding, t.Data.Length, bytes.Length, EntropyCoding.EntropyBound(t.Data));
+            var coded = Code(t);
+            var stored = coded.Encoding == TensorEncoding.Inline ? t.Data.Length : coded.Payload.Length;
+            return new TensorStorage(t.Name, coded.Encoding, t.Data.Length, stored, EntropyCoding.EntropyBound(t.Data));
         }).ToList();
-
-    // The smallest of the encodings that apply; tiny tensors stay raw.
-    static (TensorEncoding Encoding, byte[] Bytes) Encode(ContainerTensor tensor)
-    {
-        if (tensor.Data.Length < 64) return (TensorEncoding.Raw, tensor.Data);
-        var best = (Encoding: TensorEncoding.Raw, Bytes: tensor.Data);
-        void Consider(TensorEncoding encoding, byte[] bytes)
-        {
-            // Readers reject codes past the expansion limit (huge runs of zeros): such a tensor takes the next best encoding.
-            if (bytes.Length < best.Bytes.Length && ContainerLimits.ExpansionAllowed(bytes.Length, tensor.Data.Length)) best = (encoding, bytes);
-        }
-        var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(tensor.Data.Length)];
-        if (BrotliEncoder.TryCompress(tensor.Data, buffer, out var written, quality: 11, window: 22)) Consider(TensorEncoding.Brotli, buffer[..written]);
-        if (ContainerLayout.ElementSize(tensor.ElementType) == 1)
-        {
-            Consider(TensorEncoding.Huffman, EntropyCoding.EncodeHuffman(tensor.Data));
-            if (tensor.Data.Count(b => b == 0) * 4 >= tensor.Data.Length) Consider(TensorEncoding.SparseHuffman, EntropyCoding.EncodeSparse(tensor.Data));
-        }
-        return best;
-    }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using ModelBuildTasks.Container;
 using ModelBuildTasks.Packaging;
 using ModelBuildTasks.Runtime;
@@ -16,9 +14,6 @@ public class ContainerLimitTests
         Labels = ["a", "b"],
     });
 
-    // A sparse-huffman tensor with no nonzeros: 4 + 3 + 3 bytes that decode to any length of zeros.
-    static readonly byte[] EmptySparse = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-
     static long Allocated(Action action)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -26,40 +21,58 @@ public class ContainerLimitTests
         return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
+    // A rANS plane of one symbol costs nothing per element: its 8-byte payload (both states at L) decodes to any length.
+    static readonly byte[] OneSymbolPayload = [0, 0, 0x80, 0, 0, 0, 0x80, 0];
+
     [Fact]
     public void ATinyTensorClaimingAGigabyte_IsRejectedByTheReader_BeforeAnyDecoding()
     {
-        var entries = CraftedContainer.EntriesOf(Valid);
-        entries.Add(new CraftedContainer.Entry("bomb", 3, (byte)TensorEncoding.SparseHuffman, [1L << 30], EmptySparse, 1L << 30));
-        var crafted = CraftedContainer.Build(CraftedContainer.MetadataOf(Valid), CraftedContainer.GraphOf(Valid), entries);
+        var parts = CraftedContainer.PartsOf(Valid);
+        parts.Entries.Add(new CraftedContainer.Entry("bomb", 3, CraftedContainer.Rans, [1L << 30], CraftedContainer.Order0Plane([0], [1 << 15], 8), OneSymbolPayload));
+        var crafted = CraftedContainer.Build(parts);
         Assert.True(crafted.Length < 100_000);
 
         var error = Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(crafted).ToOnnx());
         Assert.Contains("expansion", error.Message);
         Assert.True(Allocated(() => ModelContainer.Read(crafted).ToOnnx()) < 16L << 20);
         Assert.Throws<ContainerFormatException>(() => CompressedModel.Load(crafted));
+
+        // The same claim within the limit decodes: the limit, not the coder, is what stops it.
+        parts.Entries[^1] = parts.Entries[^1] with { Dims = [4096 + 256 * 8] };
+        var allowed = ModelContainer.Read(CraftedContainer.Build(parts));
+        Assert.Equal(new byte[4096 + 256 * 8], allowed.DecodeTensor(allowed.Tensors.Count - 1));
     }
 
     [Fact]
-    public void AGraphSectionClaimingHundredsOfMegabytes_IsRejected_BeforeDecoding()
+    public void AVersion1TensorClaimingAGigabyte_IsStillRejected()
     {
-        var graph = CraftedContainer.GraphOf(Valid);
-        var body = new byte[BrotliEncoder.GetMaxCompressedLength(graph.Length)];
-        BrotliEncoder.TryCompress(graph, body, out var written);
-        var section = new byte[8 + written];
-        section[0] = 1;
-        BinaryPrimitives.WriteUInt32LittleEndian(section.AsSpan(4), 200u << 20); // 200 MiB from a few hundred bytes
-        body.AsSpan(0, written).CopyTo(section.AsSpan(8));
-        var crafted = CraftedContainer.Build(CraftedContainer.MetadataOf(Valid), graph, CraftedContainer.EntriesOf(Valid), section);
+        // A sparse-huffman tensor with no nonzeros: 4 + 3 + 3 bytes that decode to any length of zeros.
+        byte[] emptySparse = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        var fixture = CraftedContainerV1.Fixture;
+        var entries = CraftedContainerV1.EntriesOf(fixture);
+        entries.Add(new CraftedContainerV1.Entry("bomb", 3, (byte)TensorEncoding.SparseHuffman, [1L << 30], emptySparse, 1L << 30));
+        var crafted = CraftedContainerV1.Build(CraftedContainerV1.MetadataOf(fixture), CraftedContainerV1.GraphOf(fixture), entries);
+        Assert.Contains("expansion", Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(crafted).ToOnnx()).Message);
+        Assert.True(Allocated(() => ModelContainer.Read(crafted).ToOnnx()) < 16L << 20);
+    }
+
+    [Fact]
+    public void AnIndexClaimingHundredsOfMegabytes_IsRejected_BeforeDecoding()
+    {
+        var parts = CraftedContainer.PartsOf(Valid);
+        var brotli = CraftedContainer.Brotli(CraftedContainer.Index(parts));
+        var data = parts.Entries.Where(e => e.Encoding == CraftedContainer.Rans).SelectMany(e => e.Stored).ToArray();
+        var crafted = CraftedContainer.Seal(1, brotli, 200u << 20, data); // 200 MiB from a few kilobytes
         Assert.Contains("expansion", Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(crafted)).Message);
         Assert.True(Allocated(() => ModelContainer.Read(crafted)) < 16L << 20);
+        Assert.Contains("limit", Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(CraftedContainer.Seal(1, brotli, 600u << 20, data))).Message);
     }
 
     [Fact]
     public void AnEndlessNonSeekableStream_StopsAtTheFileLimit_InsteadOfGrowingWithoutBound()
     {
         // A valid header, then bytes forever: the reader must give up at its documented limit, reading no further.
-        var stream = new EndlessStream(Valid[..64]);
+        var stream = new EndlessStream(Valid[..32]);
         var before = GC.GetAllocatedBytesForCurrentThread();
         Assert.Throws<ContainerFormatException>(() => ContainerLimits.ReadBounded(stream, limit: 8L << 20));
         Assert.InRange(stream.Served, 8L << 20, 10L << 20);
@@ -84,9 +97,10 @@ public class ContainerLimitTests
     [Fact]
     public void NullLabelsInTheMetadata_AreAFormatError_NotANullReference()
     {
-        var json = CraftedContainer.MetadataOf(Valid).Replace("\"labels\":[\"a\",\"b\"]", "\"labels\":null");
+        var parts = CraftedContainer.PartsOf(Valid);
+        var json = parts.Metadata.Replace("\"labels\":[\"a\",\"b\"]", "\"labels\":null");
         Assert.Contains("\"labels\":null", json);
-        var crafted = CraftedContainer.Build(json, CraftedContainer.GraphOf(Valid), CraftedContainer.EntriesOf(Valid));
+        var crafted = CraftedContainer.Build(parts with { Metadata = json });
         Assert.Throws<ContainerFormatException>(() => CompressedModel.Load(crafted));
         Assert.Throws<ContainerFormatException>(() => ContainerMetadata.Parse(json.Replace("\"labels\":null", "\"labels\":[null]")));
     }
@@ -95,9 +109,9 @@ public class ContainerLimitTests
     public void AGraphOnnxRuntimeRejects_IsAFormatError_NotAnOnnxRuntimeException()
     {
         // Well-formed protobuf with valid checksums, but the model refers to an initializer that is not there.
-        var entries = CraftedContainer.EntriesOf(Valid);
-        entries.RemoveAt(0);
-        var crafted = CraftedContainer.Build(CraftedContainer.MetadataOf(Valid), CraftedContainer.GraphOf(Valid), entries);
+        var parts = CraftedContainer.PartsOf(Valid);
+        parts.Entries.RemoveAt(0);
+        var crafted = CraftedContainer.Build(parts);
         ModelContainer.Read(crafted).ToOnnx(); // structurally fine
         Assert.Throws<ContainerFormatException>(() => CompressedModel.Load(crafted));
     }
@@ -105,11 +119,11 @@ public class ContainerLimitTests
     [Fact]
     public void BadCodeInsideATensor_IsACodedErrorFromModelLoading()
     {
-        var entries = CraftedContainer.EntriesOf(Valid);
-        var index = entries.FindIndex(e => e.Encoding == (byte)TensorEncoding.Brotli);
+        var parts = CraftedContainer.PartsOf(Valid);
+        var index = parts.Entries.FindIndex(e => e.Encoding == CraftedContainer.Rans && e.Table.Any(b => b != 0)); // a rANS-coded plane, not a raw one
         Assert.True(index >= 0);
-        entries[index] = entries[index] with { Stored = entries[index].Stored.Select(b => (byte)~b).ToArray() };
-        var crafted = CraftedContainer.Build(CraftedContainer.MetadataOf(Valid), CraftedContainer.GraphOf(Valid), entries);
+        parts.Entries[index] = parts.Entries[index] with { Stored = parts.Entries[index].Stored.Select(b => (byte)~b).ToArray() };
+        var crafted = CraftedContainer.Build(parts);
         using var temp = new TestPaths.TempFolder();
         File.WriteAllBytes(temp.File("bad.cmodel"), crafted);
         var error = Assert.Throws<ModelBuildException>(() => ModelBuildTasks.Graph.ModelFile.Load(temp.File("bad.cmodel")));
