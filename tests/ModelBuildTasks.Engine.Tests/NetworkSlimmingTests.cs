@@ -49,6 +49,46 @@ public class NetworkSlimmingTests
     [InlineData("plain")]
     [InlineData("residual")]
     [InlineData("dense")]
+    public void WithCalibrationImages_ConsumersBiasesTakeOverWhatRemovedChannelsCarried(string family)
+    {
+        // Channels with gamma 0 but beta > 0 put out a constant, relu(beta): removing them shifts every
+        // consumer unless its bias takes that constant over (exactly, except where padding cut the kernel).
+        OnnxModel Silenced()
+        {
+            var model = Family(family);
+            ShapeInference.Apply(model.Graph);
+            var channels = new ChannelGraph(model.Graph);
+            foreach (var bn in model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
+            {
+                var ids = channels.CompositionOf(bn.Inputs[0])!;
+                for (var p = 0; p < ids.Length; p += 4)
+                {
+                    model.Graph.Initializers[bn.Inputs[1]].Floats[p] = 0;
+                    model.Graph.Initializers[bn.Inputs[2]].Floats[p] = 0.5f;
+                }
+            }
+            return model;
+        }
+        var input = TestModels.RandomInput(9, 4, 1, 28, 28);
+        var expected = Ort.Run(OnnxExport.ToBytes(Silenced()), input, [4, 1, 28, 28])["logits"];
+        var calibration = new ModelBuildTasks.Data.ImageDataset(TestModels.RandomInput(5, 16, 1, 28, 28), 16, 1, 28, 28, null);
+
+        var plain = Silenced();
+        var plainReport = NetworkSlimming.Apply(plain, 0.15);
+        var compensated = Silenced();
+        var compensatedReport = NetworkSlimming.Apply(compensated, 0.15, calibration);
+
+        Assert.Equal(plainReport.ChannelsAfter, compensatedReport.ChannelsAfter); // the same channels go; only the biases differ
+        Assert.True(compensatedReport.ChannelsAfter < compensatedReport.ChannelsBefore);
+        var lost = Ort.MaxDifference(expected, Ort.Run(OnnxExport.ToBytes(plain), input, [4, 1, 28, 28])["logits"]);
+        var kept = Ort.MaxDifference(expected, Ort.Run(OnnxExport.ToBytes(compensated), input, [4, 1, 28, 28])["logits"]);
+        Assert.True(kept < 0.5 * lost, $"without compensation {lost}, with {kept}");
+    }
+
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("residual")]
+    [InlineData("dense")]
     public void HalfTheChannels_GiveAValidSmallerModel(string family)
     {
         var model = Family(family);

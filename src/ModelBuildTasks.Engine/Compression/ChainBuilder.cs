@@ -31,7 +31,12 @@ public sealed record FineTuneSummary(int Runs, double Seconds, int Threads);
 /// Intermediate models are memoised by the prefix of steps that made them, so a search pays for
 /// sparsity training once and the grid reuses slimmed models.
 /// </summary>
-public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings, string preprocess, IProgress<ProgressUpdate>? progress = null)
+/// <param name="source">The float model.</param>
+/// <param name="settings">Methods and their settings.</param>
+/// <param name="preprocess">The preprocessing, for the training tool.</param>
+/// <param name="calibration">Images on which NS measures what removed channels carried, for their consumers' biases.</param>
+/// <param name="progress">Receives fine-tuning stages.</param>
+public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings, string preprocess, Data.ImageDataset? calibration = null, IProgress<ProgressUpdate>? progress = null)
 {
     readonly Dictionary<string, ChainModel> trained = new(StringComparer.Ordinal); // costly: kept for the whole run
     readonly Dictionary<string, ChainModel> recent = new(StringComparer.Ordinal); // cheap: a few, for the grid's inner loop
@@ -68,7 +73,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     var keep = pruned;
                     current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
                     {
-                        var report = NetworkSlimming.Apply(m.Model, point.NsRatio);
+                        var report = NetworkSlimming.Apply(m.Model, point.NsRatio, calibration);
                         var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid) : m.Model;
                         return new ChainModel(model, report);
                     });

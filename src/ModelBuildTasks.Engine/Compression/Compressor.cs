@@ -52,7 +52,7 @@ public static class Compressor
         var baselineScore = scorer.Baseline.Average();
         var target = settings.TargetAccuracy ?? baselineScore - settings.MaxAccuracyDrop / 100.0;
 
-        var chain = new ChainBuilder(inputs.Model, settings, inputs.Preprocess.ToString(), progress);
+        var chain = new ChainBuilder(inputs.Model, settings, inputs.Preprocess.ToString(), validation, progress);
         var evaluator = new CandidateEvaluator(chain, scorer,
             (m, chosen) => inputs.Metadata(m, chosen, new AccuracyFigures(Round(baselineScore), 0, null), classifier), settings, progress);
         var search = Search(evaluator, settings, baselineScore, target);

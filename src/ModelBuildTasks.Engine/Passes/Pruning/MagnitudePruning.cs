@@ -7,7 +7,7 @@ public enum PruningScope
 {
     /// <summary>The same fraction of every layer's weights.</summary>
     PerLayer,
-    /// <summary>One threshold over all layers' weights (layers with small weights lose more).</summary>
+    /// <summary>One threshold over all layers' weights, on their layer-adaptive (LAMP) scores: large layers lose more, no layer loses all.</summary>
     Global,
 }
 
@@ -25,22 +25,53 @@ public static class MagnitudePruning
         var weights = PrunableWeights(graph).ToList();
         var masks = new Dictionary<string, float[]>(StringComparer.Ordinal);
         if (ratio == 0) return masks;
-        float? globalThreshold = scope == PruningScope.Global
-            ? Threshold(weights.SelectMany(w => w.Floats.ToArray()).ToArray(), ratio)
-            : null;
-        foreach (var tensor in weights)
+        // Global: one threshold over every weight's LAMP score; per layer: each layer's own magnitude threshold.
+        var scores = weights.Select(w => scope == PruningScope.Global ? LampScores(w.Floats) : Magnitudes(w.Floats)).ToList();
+        float? globalThreshold = scope == PruningScope.Global ? Threshold(scores.SelectMany(s => s).ToArray(), ratio) : null;
+        for (var t = 0; t < weights.Count; t++)
         {
-            var values = tensor.Floats;
-            var threshold = globalThreshold ?? Threshold(values, ratio);
+            var values = weights[t].Floats;
+            var score = scores[t];
+            var threshold = globalThreshold ?? Threshold(score, ratio);
             var mask = new float[values.Length];
             for (var i = 0; i < values.Length; i++)
             {
-                mask[i] = Math.Abs(values[i]) > threshold ? 1f : 0f;
+                mask[i] = score[i] > threshold ? 1f : 0f;
                 values[i] *= mask[i];
             }
-            masks[tensor.Name] = mask;
+            masks[weights[t].Name] = mask;
         }
         return masks;
+    }
+
+    /// <summary>
+    /// Layer-adaptive magnitude scores (LAMP, Lee et al., ICLR 2021): a weight's square over the sum
+    /// of the squares of the weights of its layer at least as large. Comparable across layers of any
+    /// scale: raw magnitudes under one threshold wipe out a layer whose weights are all small (a
+    /// classifier head on large features), while each layer's largest weight scores 1 and stays.
+    /// </summary>
+    public static float[] LampScores(ReadOnlySpan<float> values)
+    {
+        var squares = new float[values.Length];
+        System.Numerics.Tensors.TensorPrimitives.Multiply(values, values, squares);
+        var order = Enumerable.Range(0, values.Length).ToArray();
+        Array.Sort(squares.ToArray(), order);
+        var scores = new float[values.Length];
+        var suffix = 0.0;
+        for (var k = order.Length - 1; k >= 0; k--)
+        {
+            var square = squares[order[k]];
+            suffix += square;
+            scores[order[k]] = suffix > 0 ? (float)(square / suffix) : 0f;
+        }
+        return scores;
+    }
+
+    static float[] Magnitudes(ReadOnlySpan<float> values)
+    {
+        var magnitudes = new float[values.Length];
+        System.Numerics.Tensors.TensorPrimitives.Abs(values, magnitudes);
+        return magnitudes;
     }
 
     /// <summary>
@@ -72,13 +103,12 @@ public static class MagnitudePruning
             .Where(t => t.Type == ElementType.Float)
             .DistinctBy(t => t.Name);
 
-    // The magnitude below which (inclusive) `ratio` of the values fall.
-    static float Threshold(ReadOnlySpan<float> values, double ratio)
+    // The score below which (inclusive) `ratio` of the scores fall.
+    static float Threshold(ReadOnlySpan<float> scores, double ratio)
     {
-        var magnitudes = new float[values.Length];
-        System.Numerics.Tensors.TensorPrimitives.Abs(values, magnitudes);
-        Array.Sort(magnitudes);
-        var index = (int)Math.Floor(ratio * magnitudes.Length) - 1;
-        return index < 0 ? -1f : magnitudes[index];
+        var sorted = scores.ToArray();
+        Array.Sort(sorted);
+        var index = (int)Math.Floor(ratio * sorted.Length) - 1;
+        return index < 0 ? -1f : sorted[index];
     }
 }

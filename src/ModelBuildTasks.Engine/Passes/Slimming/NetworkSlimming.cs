@@ -23,7 +23,11 @@ public sealed record SlimmingReport(int ChannelsBefore, int ChannelsAfter, long 
 public static class NetworkSlimming
 {
     /// <summary>Slims <paramref name="model"/> in place, removing about <paramref name="ratio"/> of the prunable channels.</summary>
-    public static SlimmingReport Apply(OnnxModel model, double ratio)
+    /// <param name="model">The float model, BatchNorms in.</param>
+    /// <param name="ratio">The fraction of prunable channels to remove.</param>
+    /// <param name="calibration">Images to measure what removed channels carry on average (<see cref="ChannelMeans"/>); each
+    /// consumer's bias then takes over that average. Without them (or without fine-tuning to recover it) that part is lost.</param>
+    public static SlimmingReport Apply(OnnxModel model, double ratio, Data.ImageDataset? calibration = null)
     {
         if (ratio is < 0 or >= 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the channel ratio must be in [0, 1), not {ratio}");
         var graph = model.Graph;
@@ -77,6 +81,14 @@ public static class NetworkSlimming
             s => Enumerable.Range(0, s.Value).Where(i => !remove.Contains(channels.Group(channels.Element(s.Key, i)))).ToArray(), StringComparer.Ordinal);
         bool Keeps(int element) => !remove.Contains(channels.Group(element));
 
+        // What each consumer still gets, on average, from the channels it loses: measured before anything is removed.
+        var means = calibration is not null && remove.Count > 0
+            ? ChannelMeans.Measure(model, graph.Nodes.Where(n => LosesInputs(n) && n.OpType is "Conv" or "Gemm").Select(n => n.Inputs[0]).ToHashSet(StringComparer.Ordinal), calibration)
+            : [];
+        bool LosesInputs(Node node) =>
+            node.OpType == "Conv" && node.GetInt("group", 1) == 1 && channels.CompositionOf(node.Inputs[0]) is { } ids && ids.Any(id => !Keeps(id))
+            || node.OpType is "Gemm" or "MatMul" && channels.Flattened.TryGetValue(node.Inputs[0], out var flat) && flat.Ids.Any(id => !Keeps(id));
+
         // Remove: per node, slice what it owns.
         var featuresPerChannel = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var (flat, (input, _)) in channels.Flattened)
@@ -96,8 +108,10 @@ public static class NetworkSlimming
                     var group = node.GetInt("group", 1);
                     var inKeep = input is not null && group == 1 ? Positions(input, Keeps) : null;
                     Replace(graph, node, 1, Slice(w, 0, outKeep));
-                    if (inKeep is not null) Replace(graph, node, 1, Slice(graph.FindInitializer(node.Input(1))!, 1, inKeep));
                     if (graph.FindInitializer(node.Input(2)) is { } b) Replace(graph, node, 2, Slice(b, 0, outKeep));
+                    if (inKeep is not null && means.TryGetValue(node.Inputs[0], out var mean))
+                        Compensate(graph, node, graph.FindInitializer(node.Input(1))!, inputAxis: 1, inKeep, mean, scale: 1);
+                    if (inKeep is not null) Replace(graph, node, 1, Slice(graph.FindInitializer(node.Input(1))!, 1, inKeep));
                     if (group > 1 && group == w.Dims[0]) node.Attributes["group"] = NodeAttribute.Of((long)outKeep.Length);
                     break;
                 }
@@ -114,6 +128,8 @@ public static class NetworkSlimming
                     var keep = Positions(flat.Ids, Keeps).SelectMany(c => Enumerable.Range((int)(c * perChannel), (int)perChannel)).ToArray();
                     var w = graph.FindInitializer(node.Input(1))!;
                     var axis = node.OpType == "Gemm" && node.GetInt("transB", 0) == 1 ? 1 : 0; // the input-feature axis
+                    if (node.OpType == "Gemm" && w.Dims.Length == 2 && node.GetFloat("beta", 1) != 0 && means.TryGetValue(node.Inputs[0], out var mean))
+                        Compensate(graph, node, w, axis, keep, mean, scale: node.GetFloat("alpha", 1) / node.GetFloat("beta", 1));
                     Replace(graph, node, 1, Slice(w, axis, keep));
                     break;
                 }
@@ -124,6 +140,42 @@ public static class NetworkSlimming
         ShapeInference.Apply(graph);
         var perLayer = spaces.ToDictionary(s => s.Key, s => (kept[s.Key].Length, s.Value), StringComparer.Ordinal);
         return new SlimmingReport(spaces.Values.Sum(), kept.Values.Sum(k => k.Length), parametersBefore, graph.ParameterCount, perLayer, channels.PinReasons);
+    }
+
+    // bias[o] += scale x sum over removed inputs i of mean[i] x (the weights from input i to output o,
+    // summed over kernel positions). The sum ignores zero padding: at a border the consumer got less.
+    static void Compensate(ModelGraph graph, Node node, Tensor weight, int inputAxis, int[] keep, double[] mean, double scale)
+    {
+        var outputAxis = 1 - Math.Min(inputAxis, 1); // Conv [O, I, k...] and Gemm transB [O, I]: 0; Gemm [I, O]: 1
+        var outputs = (int)weight.Dims[outputAxis];
+        var inputs = (int)weight.Dims[inputAxis];
+        if (mean.Length != inputs) return;
+        var perKernel = (int)(weight.ElementCount / outputs / inputs);
+        var kept = new bool[inputs];
+        foreach (var k in keep) kept[k] = true;
+        var w = weight.Floats;
+        var delta = new double[outputs];
+        for (var o = 0; o < outputs; o++)
+            for (var i = 0; i < inputs; i++)
+            {
+                if (kept[i] || mean[i] == 0) continue;
+                var sum = 0.0;
+                for (var k = 0; k < perKernel; k++) sum += w[outputAxis == 0 ? (o * inputs + i) * perKernel + k : i * outputs + o];
+                delta[o] += scale * mean[i] * sum;
+            }
+        if (graph.FindInitializer(node.Input(2)) is { } bias)
+        {
+            if (bias.Type != ElementType.Float || bias.ElementCount != outputs) return; // a broadcast bias cannot take per-output terms
+            var updated = Tensor.FromFloats(bias.Name, bias.Dims, bias.Floats);
+            for (var o = 0; o < outputs; o++) updated.Floats[o] += (float)delta[o];
+            Replace(graph, node, 2, updated);
+        }
+        else
+        {
+            var name = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(node.Name + "_slim_bias"), [outputs], delta.Select(d => (float)d).ToArray()));
+            while (node.Inputs.Count < 2) node.Inputs.Add("");
+            if (node.Inputs.Count == 2) node.Inputs.Add(name); else node.Inputs[2] = name;
+        }
     }
 
     static int[] Positions(int[] ids, Func<int, bool> keeps) => Enumerable.Range(0, ids.Length).Where(p => keeps(ids[p])).ToArray();
