@@ -36,6 +36,24 @@ public class DeepCompressionTests
     }
 
     [Fact]
+    public void TheGlobalThreshold_DoesNotDependOnALayersScale_SoALayerOfSmallWeightsIsNotWipedOut()
+    {
+        // LAMP scores are invariant to scaling a layer; raw magnitudes under one threshold would prune
+        // the scaled layer entirely (a classifier head that multiplies large features by small weights).
+        var model = TestModels.Residual();
+        var scaled = TestModels.Residual();
+        var small = MagnitudePruning.PrunableWeights(scaled.Graph).Last();
+        System.Numerics.Tensors.TensorPrimitives.Multiply(small.Floats, 1e-3f, small.Floats);
+
+        var masks = MagnitudePruning.Apply(model.Graph, 0.6, PruningScope.Global);
+        var scaledMasks = MagnitudePruning.Apply(scaled.Graph, 0.6, PruningScope.Global);
+
+        Assert.Equal(masks.Keys, scaledMasks.Keys);
+        foreach (var (name, mask) in masks) Assert.Equal(mask, scaledMasks[name]);
+        Assert.Contains(1f, scaledMasks[small.Name]);
+    }
+
+    [Fact]
     public void GridKMeans_LeavesAtMostKIntegerLevels_KeepsZeros_AndIsDeterministic()
     {
         var random = new Random(3);
