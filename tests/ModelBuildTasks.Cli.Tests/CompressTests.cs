@@ -191,6 +191,19 @@ public class CompressTests
     }
 
     [Fact]
+    public void TestImagesOfAnotherSize_FailBeforeTheSearch_NotAfterIt()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Data.IdxFormat.Write(temp.File("t-images-idx3-ubyte.gz"), [4, 32, 32], new byte[4 * 32 * 32]);
+        ModelBuildTasks.Data.IdxFormat.Write(temp.File("t-labels-idx1-ubyte.gz"), [4], [0, 1, 2, 3]);
+        var result = CliRunner.Run("compress", Vgg, "--data", Validation, "--test-data", temp.File("t-images-idx3-ubyte.gz"), "-o", temp.File("x.cmodel"), "--no-cache");
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.InputShapeMismatch);
+        Assert.Contains("1x32x32", result.Stderr);
+        Assert.DoesNotContain("stage baseline", result.Stderr); // nothing was evaluated
+        Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
     public void ADamagedContainer_FailsCleanlyInInspect()
     {
         using var temp = new TestPaths.TempFolder();

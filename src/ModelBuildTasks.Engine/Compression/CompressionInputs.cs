@@ -22,8 +22,21 @@ public sealed class CompressionInputs
     public required PreprocessSpec Preprocess { get; init; }
     /// <summary>Validation images, preprocessed.</summary>
     public required ImageDataset Validation { get; init; }
-    /// <summary>Held-out test images, preprocessed, if given.</summary>
+    /// <summary>
+    /// Held-out test images if given, raw: preprocessed a chunk at a time by <see cref="TestChunks"/>
+    /// (2,000 images at 224x224x3 are 1.2 GB of floats).
+    /// </summary>
     public ImageDataset? Test { get; init; }
+
+    /// <summary>The test images preprocessed, in chunks of at most about 128 MB.</summary>
+    public IEnumerable<ImageDataset> TestChunks()
+    {
+        if (Test is not { } raw) yield break;
+        var first = Preprocessing.Apply(raw.Subset([0]), Preprocess);
+        var chunk = (int)Math.Clamp((32L << 20) / Math.Max(1, first.ImageSize), 1, raw.Count);
+        for (var start = 0; start < raw.Count; start += chunk)
+            yield return Preprocessing.Apply(raw.Subset(Enumerable.Range(start, Math.Min(chunk, raw.Count - start)).ToArray()), Preprocess);
+    }
     /// <summary>Class names for the wrapper.</summary>
     public required IReadOnlyList<string> Labels { get; init; }
 
@@ -45,10 +58,17 @@ public sealed class CompressionInputs
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
         var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
         var validation = Preprocessing.Apply(raw, spec);
-        var test = testDataPath is null ? null : DatasetLoader.Load(testDataPath, spec);
+        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize);
         var classes = LabelRange.ClassCount(model);
         LabelRange.Check(validation, classes);
-        if (test is not null) LabelRange.Check(test, classes);
+        if (test is not null)
+        {
+            LabelRange.Check(test, classes);
+            // Before the search, not after it: test images that preprocess to another shape than validation's.
+            var shape = Preprocessing.Apply(test.Subset([0]), spec).ImageShape;
+            if (shape != validation.ImageShape)
+                throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"the test images preprocess to {shape} (C x H x W), the validation images to {validation.ImageShape}", testDataPath);
+        }
         var stored = LabelNames.Of(model);
         var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;
         return new CompressionInputs

@@ -70,11 +70,16 @@ public static class Compressor
         if (inputs.Test is { } test)
         {
             Report(progress, "test");
-            // The test split is scored like validation, but never feeds a decision.
+            // The test split is scored like validation, but never feeds a decision; a chunk at a time (memory).
             var metric = scorer.Choice.Metric == Metric.Accuracy && !test.HasLabels ? Metric.Agreement : scorer.Choice.Metric;
-            var testScorer = Scorer.Create(inputs.OriginalOnnx, test, metric, displayPath: testDataPath);
-            baselineTest = testScorer.Baseline.Average();
-            finalTest = testScorer.Score(compressedOnnx).Average();
+            double baselineSum = 0, finalSum = 0;
+            foreach (var chunk in inputs.TestChunks())
+            {
+                var testScorer = Scorer.Create(inputs.OriginalOnnx, chunk, metric, displayPath: testDataPath);
+                baselineSum += testScorer.Baseline.Sum();
+                finalSum += testScorer.Score(compressedOnnx).Sum();
+            }
+            (baselineTest, finalTest) = (baselineSum / test.Count, finalSum / test.Count);
         }
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
         var finalContainer = ContainerPackaging.Pack(best.Model, inputs.Metadata(best.Model, chosen,
