@@ -41,6 +41,8 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     readonly Dictionary<string, ChainModel> trained = new(StringComparer.Ordinal); // costly: kept for the whole run
     readonly Dictionary<string, ChainModel> recent = new(StringComparer.Ordinal); // cheap: a few, for the grid's inner loop
     readonly Queue<string> recentOrder = new();
+    // Eight for the grid's inner loop; two of a large model's copies (60 MB each at ResNet-18's size) serve the margin search.
+    readonly int recentLimit = source.Graph.ParameterCount > 2_000_000 ? 2 : 8;
     readonly double l1 = settings.L1Gamma ?? FineTuner.DefaultL1Gamma(source);
     int runs, threads;
     double seconds;
@@ -102,7 +104,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         {
             recent[key] = result;
             recentOrder.Enqueue(key);
-            if (recentOrder.Count > 8) recent.Remove(recentOrder.Dequeue());
+            if (recentOrder.Count > recentLimit) recent.Remove(recentOrder.Dequeue());
         }
         return result;
     }

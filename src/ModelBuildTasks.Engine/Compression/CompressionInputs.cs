@@ -12,8 +12,10 @@ namespace ModelBuildTasks.Compression;
 /// </summary>
 public sealed class CompressionInputs
 {
-    /// <summary>The ONNX file's bytes, as given.</summary>
-    public required byte[] SourceBytes { get; init; }
+    /// <summary>The ONNX file's length in bytes, as given.</summary>
+    public required long SourceLength { get; init; }
+    /// <summary>The SHA-256 of the ONNX file, as given (the file itself is not kept: a 224x224 model's is 60 MB).</summary>
+    public required string SourceSha256 { get; init; }
     /// <summary>The model.</summary>
     public required OnnxModel Model { get; init; }
     /// <summary>The model re-serialised (what baselines are measured on).</summary>
@@ -74,7 +76,8 @@ public sealed class CompressionInputs
         return new CompressionInputs
         {
             Warnings = mismatch is null ? [] : [new ReportWarning(ErrorCodes.LabelNameMismatch, mismatch)],
-            SourceBytes = sourceBytes,
+            SourceLength = sourceBytes.Length,
+            SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(sourceBytes)),
             Model = model,
             OriginalOnnx = OnnxExport.ToBytes(model),
             Preprocess = spec,
@@ -101,7 +104,7 @@ public sealed class CompressionInputs
         Preprocess = Preprocess.ToString(),
         Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
         Accuracy = accuracy,
-        SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(SourceBytes)),
+        SourceSha256 = SourceSha256,
         EngineVersion = Compressor.EngineVersion,
     };
 

@@ -92,7 +92,7 @@ public static class Compressor
             Model = modelPath,
             Data = dataPath,
             TestData = testDataPath,
-            OriginalBytes = inputs.SourceBytes.Length,
+            OriginalBytes = inputs.SourceLength,
             Measure = MetricChoice.Name(scorer.Choice.Metric),
             MeasureReason = scorer.Choice.Reason,
             Confidence = settings.Confidence,
