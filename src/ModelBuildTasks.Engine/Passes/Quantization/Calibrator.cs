@@ -22,13 +22,7 @@ public static class Calibrator
     public static Dictionary<string, ActivationRange> Calibrate(OnnxModel model, IReadOnlyList<string> tensors, ImageDataset data,
         CalibrationMethod method, double percentile = 99.99)
     {
-        var proto = OnnxExport.ToProto(model);
-        var existing = proto.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        var inputName = model.Graph.Inputs[0].Name;
-        foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName))
-            proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
-        // Every measured activation of a batch comes back at once: small batches for large images.
-        using var runner = new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18 });
+        using var runner = Exposing(model, tensors);
 
         var min = tensors.ToDictionary(t => t, _ => float.MaxValue, StringComparer.Ordinal);
         var max = tensors.ToDictionary(t => t, _ => float.MinValue, StringComparer.Ordinal);
@@ -68,6 +62,21 @@ public static class Calibrator
             var clip = limit * (bin + 1) / Bins;
             return new ActivationRange(Math.Max(ranges[t].Min, -clip), Math.Min(ranges[t].Max, clip));
         }, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// A session over the float model with <paramref name="tensors"/> exposed as extra outputs,
+    /// optimisations off so they are computed exactly as written, in small batches for large images
+    /// (every exposed tensor of a batch comes back at once). The graph input is not fetched: read it from the images.
+    /// </summary>
+    internal static ModelRunner Exposing(OnnxModel model, IEnumerable<string> tensors)
+    {
+        var proto = OnnxExport.ToProto(model);
+        var existing = proto.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var inputName = model.Graph.Inputs[0].Name;
+        foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName).Distinct(StringComparer.Ordinal))
+            proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
+        return new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18 });
     }
 
     static (float Min, float Max) FiniteRange(ReadOnlySpan<float> values)

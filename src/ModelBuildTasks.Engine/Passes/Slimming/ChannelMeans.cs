@@ -22,11 +22,7 @@ public static class ChannelMeans
     public static Dictionary<string, double[]> Measure(OnnxModel model, IReadOnlyCollection<string> tensors, ImageDataset data)
     {
         var images = data.Count > MaxImages ? DatasetSplit.Sample(data, MaxImages, seed: 5) : data;
-        var proto = OnnxExport.ToProto(model);
         var inputName = model.Graph.Inputs[0].Name;
-        var existing = proto.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName))
-            proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
         var channels = tensors.ToDictionary(t => t, t => ChannelCount(model.Graph, t), StringComparer.Ordinal);
         var sums = tensors.ToDictionary(t => t, t => new double[channels[t]], StringComparer.Ordinal);
         var counts = tensors.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
@@ -44,8 +40,7 @@ public static class ChannelMeans
         var fetch = tensors.Where(t => t != inputName).ToArray();
         if (fetch.Length > 0)
         {
-            // Every fetched tensor of a batch comes back at once: small batches for large images.
-            using var runner = new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18 });
+            using var runner = Quantization.Calibrator.Exposing(model, fetch);
             runner.ForEachBatch(images, fetch, (_, count, name, values) => Add(name, count, values));
         }
         return sums.ToDictionary(kv => kv.Key, kv => kv.Value.Select(s => counts[kv.Key] > 0 ? s / counts[kv.Key] : 0).ToArray(), StringComparer.Ordinal);
