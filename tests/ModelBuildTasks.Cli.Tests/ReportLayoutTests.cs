@@ -18,7 +18,7 @@ public class ReportLayoutTests
     {
         Model = "fashion_vgg.onnx",
         Layers = Enumerable.Range(0, 14).Select(i => new LayerBytes($"/features/features.{i * 3}/Conv_output_0_weight_quantized", i is 0 or 13 ? 900_000 : 40_000 * (i + 1), i is 0 or 13 ? 120_000 : 6_000 * (i + 1))).ToList(),
-        Channels = Enumerable.Range(0, 8).Select(i => new LayerChannels($"Parameter{193 + i}_conv_output", 20 + i, 64)).ToList(),
+        Channels = Enumerable.Range(0, 8).Select(i => new LayerChannels($"Parameter{193 + i}_conv_output", 20 + i, 64, "consumer-variance-share")).ToList(),
         PerClass = [new(0, "T-shirt/top", 100, 91, 90), new(1, "Trouser", 100, 99, 99), new(2, "Pullover", 100, 88, 80), new(3, "Dress", 100, 92, 93)],
         LatencyMsOriginal = 0.2, LatencyMsCompressed = 0.25, LatencySpeedup = 0.8,
         Settings = string.Join(";", Enumerable.Range(0, 30).Select(i => $"setting_number_{i}=value_{i}")),

@@ -20,6 +20,7 @@ public class SearchTests
         Assert.Equal(2 * 3, json.GetProperty("evaluations").GetInt32()); // bits {7, 6} x ns {0, 0.45, 0.9}
         Assert.True(json.GetProperty("seconds").GetDouble() > 0);
         Assert.Equal("0.9", json.GetProperty("chosen").GetProperty("ns_ratio").GetString()); // target 0: the smallest model wins
+        Assert.All(json.GetProperty("channels").EnumerateArray(), c => Assert.Equal("consumer-variance-share", c.GetProperty("criterion").GetString())); // post-training: measured
         Assert.NotEmpty(json.GetProperty("channels").EnumerateArray());
 
         var html = File.ReadAllText(temp.File("report.html"));

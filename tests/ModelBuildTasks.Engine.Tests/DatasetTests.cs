@@ -134,6 +134,32 @@ public class DatasetTests
         Assert.Equal(spec.ToString(), PreprocessSpec.Parse(spec.ToString()).ToString());
     }
 
+    [Fact]
+    public void PreprocessedAsRead_GivesTheSameImagesAsPreprocessedAtOnce_WithoutHoldingThem()
+    {
+        var raw = DatasetLoader.LoadRaw(TestPaths.FashionTest);
+        var spec = PreprocessSpec.Parse("resize=56x40;channels=3;mean=0.4;std=0.3");
+        var held = Preprocessing.Apply(raw, spec);
+        var onRead = Preprocessing.OnRead(raw, spec);
+
+        Assert.True(onRead.IsPreprocessedOnRead);
+        Assert.Throws<InvalidOperationException>(() => onRead.Pixels);
+        Assert.Equal((held.Count, held.ImageShape, held.Labels), (onRead.Count, onRead.ImageShape, onRead.Labels));
+        var copied = new float[5 * held.ImageSize];
+        onRead.CopyImages(1995, 5, copied);
+        Assert.Equal(held.Pixels[(1995 * held.ImageSize)..], copied);
+        Assert.Equal(held.Image(7).ToArray(), onRead.Image(7).ToArray());
+        var subset = onRead.Subset([3, 1000]);
+        Assert.True(subset.IsPreprocessedOnRead);
+        Assert.Equal(held.Subset([3, 1000]).Pixels, subset.Image(0).ToArray().Concat(subset.Image(1).ToArray()));
+        Assert.Equal(held.Labels![1000], subset.Labels![1]);
+
+        // Prepare holds what is small and preprocesses as read what is large (2,000 images at 224x224x3: 1.2 GB).
+        Assert.False(Preprocessing.Prepare(raw, spec).IsPreprocessedOnRead);
+        Assert.True(Preprocessing.Prepare(raw, PreprocessSpec.Parse("resize=224x224;channels=3")).IsPreprocessedOnRead);
+        Assert.Equal(ErrorCodes.InvalidPreprocessing, Assert.Throws<ModelBuildException>(() => Preprocessing.OnRead(raw, PreprocessSpec.Parse("mean=1,2"))).Code);
+    }
+
     [Theory]
     [InlineData("resize=abc")]
     [InlineData("scale=x")]

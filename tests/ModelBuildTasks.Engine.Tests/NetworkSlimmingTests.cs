@@ -76,9 +76,10 @@ public class NetworkSlimmingTests
         var plain = Silenced();
         var plainReport = NetworkSlimming.Apply(plain, 0.15);
         var compensated = Silenced();
-        var compensatedReport = NetworkSlimming.Apply(compensated, 0.15, calibration);
+        var compensatedReport = NetworkSlimming.Apply(compensated, 0.15, NetworkSlimming.Measure(compensated, calibration));
 
-        Assert.Equal(plainReport.ChannelsAfter, compensatedReport.ChannelsAfter); // the same channels go; only the biases differ
+        Assert.Equal(plainReport.ChannelsAfter, compensatedReport.ChannelsAfter); // as many channels go, constant ones under both rankings
+        Assert.Equal((NetworkSlimming.GammaCriterion, NetworkSlimming.VarianceCriterion), (plainReport.Criterion, compensatedReport.Criterion));
         Assert.True(compensatedReport.ChannelsAfter < compensatedReport.ChannelsBefore);
         var lost = Ort.MaxDifference(expected, Ort.Run(OnnxExport.ToBytes(plain), input, [4, 1, 28, 28])["logits"]);
         var kept = Ort.MaxDifference(expected, Ort.Run(OnnxExport.ToBytes(compensated), input, [4, 1, 28, 28])["logits"]);
@@ -98,6 +99,83 @@ public class NetworkSlimmingTests
         Assert.All(report.KeptPerLayer.Values, k => Assert.True(k.Kept >= 1));
         var output = Ort.Run(OnnxExport.ToBytes(model), TestModels.RandomInput(2, 3, 1, 28, 28), [3, 1, 28, 28])["logits"];
         Assert.Equal(30, output.Length);
+    }
+
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("residual")]
+    [InlineData("dense")]
+    public void RankedByConsumerVarianceShare_TheOutputMovesLessThanRankedByGamma(string family)
+    {
+        // Post-training, |gamma| says little: a channel with a large gamma may feed its consumers through
+        // tiny weights. Ranking by the share of each consumer's input energy loses less of the output.
+        var input = TestModels.RandomInput(9, 16, 1, 28, 28);
+        var expected = Ort.Run(OnnxExport.ToBytes(Family(family)), input, [16, 1, 28, 28])["logits"];
+        var calibration = new ModelBuildTasks.Data.ImageDataset(TestModels.RandomInput(5, 32, 1, 28, 28), 32, 1, 28, 28, null);
+        double Error(OnnxModel model) => Ort.MaxDifference(expected, Ort.Run(OnnxExport.ToBytes(model), input, [16, 1, 28, 28])["logits"]);
+
+        var byGamma = Family(family);
+        var gammaReport = NetworkSlimming.Apply(byGamma, 0.3);
+        var byVariance = Family(family);
+        var varianceReport = NetworkSlimming.Apply(byVariance, 0.3, NetworkSlimming.Measure(byVariance, calibration));
+
+        Assert.InRange(varianceReport.ChannelsAfter, gammaReport.ChannelsAfter - 2, gammaReport.ChannelsAfter + 2);
+        Assert.True(Error(byVariance) < Error(byGamma), $"ranked by variance share {Error(byVariance)}, by gamma {Error(byGamma)}");
+    }
+
+    [Fact]
+    public void AModelWithBatchNormFoldedAway_IsSlimmedOnItsMeasuredChannels_NotLeftAlone()
+    {
+        // Exporters often fold BatchNorm into the conv: no gamma is left to rank by, the moments still are.
+        OnnxModel Folded()
+        {
+            var model = TestModels.Plain();
+            ModelBuildTasks.Passes.BatchNormFolding.Apply(model.Graph);
+            Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "BatchNormalization");
+            return model;
+        }
+        var calibration = new ModelBuildTasks.Data.ImageDataset(TestModels.RandomInput(5, 32, 1, 28, 28), 32, 1, 28, 28, null);
+
+        var withoutMoments = NetworkSlimming.Apply(Folded(), 0.3);
+        var model = Folded();
+        var report = NetworkSlimming.Apply(model, 0.3, NetworkSlimming.Measure(model, calibration));
+
+        Assert.Equal(withoutMoments.ChannelsBefore, withoutMoments.ChannelsAfter);
+        Assert.InRange(report.ChannelsAfter, report.ChannelsBefore * 0.6, report.ChannelsBefore * 0.8);
+        Assert.True(report.ParametersAfter < report.ParametersBefore);
+        var output = Ort.Run(OnnxExport.ToBytes(model), TestModels.RandomInput(2, 3, 1, 28, 28), [3, 1, 28, 28])["logits"];
+        Assert.Equal(30, output.Length);
+    }
+
+    [Fact]
+    public void AChannelTheKeptOnesCanStandIn_IsRemovedWithoutChangingTheOutput()
+    {
+        // Channel 2 of the first conv is 0.1 x channel 0 + 0.2 x channel 1 (filters and bias alike), and its
+        // consumer reads it through small weights: it goes first, and the consumer's weights on channels 0
+        // and 1 take it over (the regression on the kept channels), which its mean alone could not.
+        var b = new GraphBuilder("standin");
+        var conv = b.Conv(b.Input("x", 1, 8, 8), 3);
+        var y = b.Conv(conv, 4);
+        b.Output(b.Flatten(y), "logits");
+        var model = b.Build();
+        var first = model.Graph.Nodes.First(n => n.OpType == "Conv");
+        var w = model.Graph.Initializers[first.Inputs[1]].Floats;
+        var bias = model.Graph.Initializers[first.Inputs[2]].Floats;
+        for (var k = 0; k < 9; k++) w[18 + k] = 0.1f * w[k] + 0.2f * w[9 + k];
+        (bias[0], bias[1]) = (0.3f, -0.2f);
+        bias[2] = 0.1f * bias[0] + 0.2f * bias[1];
+        var consumer = model.Graph.Initializers[model.Graph.Nodes.Last(n => n.OpType == "Conv").Inputs[1]].Floats;
+        for (var o = 0; o < 4; o++) for (var k = 0; k < 9; k++) consumer[(o * 3 + 2) * 9 + k] *= 0.5f;
+        var input = TestModels.RandomInput(9, 8, 1, 8, 8);
+        var expected = Ort.Run(OnnxExport.ToBytes(model), input, [8, 1, 8, 8])["logits"];
+        var calibration = new ModelBuildTasks.Data.ImageDataset(TestModels.RandomInput(5, 32, 1, 8, 8), 32, 1, 8, 8, null);
+
+        var report = NetworkSlimming.Apply(model, 0.34, NetworkSlimming.Measure(model, calibration));
+
+        Assert.Equal((2, 3), report.KeptPerLayer[conv]);
+        var actual = Ort.Run(OnnxExport.ToBytes(model), input, [8, 1, 8, 8])["logits"];
+        var scale = expected.Max(MathF.Abs);
+        Assert.True(Ort.MaxDifference(expected, actual) < 0.01f * scale, $"max difference {Ort.MaxDifference(expected, actual)} of outputs up to {scale}");
     }
 
     [Fact]

@@ -34,13 +34,14 @@ public sealed record FineTuneSummary(int Runs, double Seconds, int Threads);
 /// <param name="source">The float model.</param>
 /// <param name="settings">Methods and their settings.</param>
 /// <param name="preprocess">The preprocessing, for the training tool.</param>
-/// <param name="calibration">Images on which NS measures what removed channels carried, for their consumers' biases.</param>
+/// <param name="calibration">Images on which NS measures its channels (<see cref="NetworkSlimming.Measure"/>): their ranking, and what removed ones carried, for their consumers' biases.</param>
 /// <param name="progress">Receives fine-tuning stages.</param>
 public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings, string preprocess, Data.ImageDataset? calibration = null, IProgress<ProgressUpdate>? progress = null)
 {
     readonly Dictionary<string, ChainModel> trained = new(StringComparer.Ordinal); // costly: kept for the whole run
     readonly Dictionary<string, ChainModel> recent = new(StringComparer.Ordinal); // cheap: a few, for the grid's inner loop
     readonly Queue<string> recentOrder = new();
+    readonly Dictionary<string, Dictionary<string, ChannelMoments>> momentsByStart = new(StringComparer.Ordinal);
     // Eight for the grid's inner loop; two of a large model's copies (60 MB each at ResNet-18's size) serve the margin search.
     readonly int recentLimit = source.Graph.ParameterCount > 2_000_000 ? 2 : 8;
     readonly double l1 = settings.L1Gamma ?? FineTuner.DefaultL1Gamma(source);
@@ -73,9 +74,11 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     if (settings.FineTunes)
                         start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, l1) });
                     var keep = pruned;
+                    var startKey = key;
                     current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
                     {
-                        var report = NetworkSlimming.Apply(m.Model, point.NsRatio, calibration);
+                        var moments = calibration is null ? null : Moments(startKey, m.Model, calibration);
+                        var report = NetworkSlimming.Apply(m.Model, point.NsRatio, moments);
                         var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid) : m.Model;
                         return new ChainModel(model, report);
                     });
@@ -107,6 +110,13 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
             if (recentOrder.Count > recentLimit) recent.Remove(recentOrder.Dequeue());
         }
         return result;
+    }
+
+    // The channel moments NS ranks by depend only on the model it starts from: measured once per start.
+    Dictionary<string, ChannelMoments> Moments(string startKey, OnnxModel model, Data.ImageDataset images)
+    {
+        if (!momentsByStart.TryGetValue(startKey, out var measured)) momentsByStart[startKey] = measured = NetworkSlimming.Measure(model, images);
+        return measured;
     }
 
     // With IQ earlier in the chain (grid set), fine-tuning trains through IQ's grid (quantization-aware).

@@ -22,23 +22,10 @@ public sealed class CompressionInputs
     public required byte[] OriginalOnnx { get; init; }
     /// <summary>The preprocessing, with nothing left implicit.</summary>
     public required PreprocessSpec Preprocess { get; init; }
-    /// <summary>Validation images, preprocessed.</summary>
+    /// <summary>Validation images, preprocessed (as they are read when held preprocessed they would be large: <see cref="Preprocessing.Prepare"/>).</summary>
     public required ImageDataset Validation { get; init; }
-    /// <summary>
-    /// Held-out test images if given, raw: preprocessed a chunk at a time by <see cref="TestChunks"/>
-    /// (2,000 images at 224x224x3 are 1.2 GB of floats).
-    /// </summary>
+    /// <summary>Held-out test images if given, preprocessed like <see cref="Validation"/> (2,000 images at 224x224x3 would be 1.2 GB of floats).</summary>
     public ImageDataset? Test { get; init; }
-
-    /// <summary>The test images preprocessed, in chunks of at most about 128 MB.</summary>
-    public IEnumerable<ImageDataset> TestChunks()
-    {
-        if (Test is not { } raw) yield break;
-        var first = Preprocessing.Apply(raw.Subset([0]), Preprocess);
-        var chunk = (int)Math.Clamp((32L << 20) / Math.Max(1, first.ImageSize), 1, raw.Count);
-        for (var start = 0; start < raw.Count; start += chunk)
-            yield return Preprocessing.Apply(raw.Subset(Enumerable.Range(start, Math.Min(chunk, raw.Count - start)).ToArray()), Preprocess);
-    }
     /// <summary>Class names for the wrapper.</summary>
     public required IReadOnlyList<string> Labels { get; init; }
 
@@ -59,17 +46,16 @@ public sealed class CompressionInputs
         var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
         var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
-        var validation = Preprocessing.Apply(raw, spec);
-        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize);
+        var validation = Preprocessing.Prepare(raw, spec);
+        var test = testDataPath is null ? null : Preprocessing.Prepare(DatasetLoader.LoadRaw(testDataPath, spec.Resize), spec);
         var classes = LabelRange.ClassCount(model);
         LabelRange.Check(validation, classes);
         if (test is not null)
         {
             LabelRange.Check(test, classes);
             // Before the search, not after it: test images that preprocess to another shape than validation's.
-            var shape = Preprocessing.Apply(test.Subset([0]), spec).ImageShape;
-            if (shape != validation.ImageShape)
-                throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"the test images preprocess to {shape} (C x H x W), the validation images to {validation.ImageShape}", testDataPath);
+            if (test.ImageShape != validation.ImageShape)
+                throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"the test images preprocess to {test.ImageShape} (C x H x W), the validation images to {validation.ImageShape}", testDataPath);
         }
         var stored = LabelNames.Of(model);
         var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;

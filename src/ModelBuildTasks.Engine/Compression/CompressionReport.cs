@@ -168,6 +168,11 @@ public sealed record CompressionReport
         }
         s.Append($"| candidate | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
         foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
+        if (Channels.Any(c => c.Kept < c.Of))
+        {
+            s.Append("\n## Channels network slimming kept\n\n| layer | kept | of | ranked by |\n|---|---|---|---|\n");
+            foreach (var c in Channels) s.Append($"| {MarkdownText.Escape(c.Layer)} | {c.Kept} | {c.Of} | {c.Criterion} |\n");
+        }
         if (Tensors.Count > 0)
         {
             s.Append("\n## Where the bytes are (largest tensors)\n\n| tensor | encoding | raw bytes | stored bytes | entropy bound |\n|---|---|---|---|---|\n");

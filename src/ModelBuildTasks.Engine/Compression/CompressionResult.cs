@@ -26,7 +26,9 @@ public sealed record ReportWarning(string Code, string Message);
 /// <param name="Layer">The tensor whose channels were counted (a conv output).</param>
 /// <param name="Kept">Channels kept.</param>
 /// <param name="Of">Channels before.</param>
-public sealed record LayerChannels(string Layer, int Kept, int Of);
+/// <param name="Criterion">How its channels were ranked: <c>batchnorm-gamma</c> (the paper's, without calibration statistics) or
+/// <c>consumer-variance-share</c> (post-training: the share of each consumer's input energy a channel carries).</param>
+public sealed record LayerChannels(string Layer, int Kept, int Of, string Criterion);
 
 /// <summary>One weight tensor's bytes, before (fp32) and after (as stored in the container, its scales included).</summary>
 /// <param name="Layer">The original weight's name.</param>

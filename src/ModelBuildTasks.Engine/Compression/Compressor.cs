@@ -70,16 +70,10 @@ public static class Compressor
         if (inputs.Test is { } test)
         {
             Report(progress, "test");
-            // The test split is scored like validation, but never feeds a decision; a chunk at a time (memory).
+            // The test split is scored like validation, but never feeds a decision.
             var metric = scorer.Choice.Metric == Metric.Accuracy && !test.HasLabels ? Metric.Agreement : scorer.Choice.Metric;
-            double baselineSum = 0, finalSum = 0;
-            foreach (var chunk in inputs.TestChunks())
-            {
-                var testScorer = Scorer.Create(inputs.OriginalOnnx, chunk, metric, displayPath: testDataPath);
-                baselineSum += testScorer.Baseline.Sum();
-                finalSum += testScorer.Score(compressedOnnx).Sum();
-            }
-            (baselineTest, finalTest) = (baselineSum / test.Count, finalSum / test.Count);
+            var testScorer = Scorer.Create(inputs.OriginalOnnx, test, metric, displayPath: testDataPath);
+            (baselineTest, finalTest) = (testScorer.Baseline.Average(), testScorer.Score(compressedOnnx).Average());
         }
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
         var finalContainer = ContainerPackaging.Pack(best.Model, inputs.Metadata(best.Model, chosen,
@@ -127,7 +121,7 @@ public static class Compressor
             PerClass = scorer.Choice.Metric == Metric.Accuracy && validation.Labels is { } truth
                 ? ClassAccuracy.From(truth, scorer.Baseline, best.PerImage, inputs.Labels)
                 : [],
-            Channels = best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of)).ToList() ?? [],
+            Channels = best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of, best.Slimming.Criterion)).ToList() ?? [],
         }.For(finalContainer, inputs.Model);
         return new CompressionResult(finalContainer, report);
     }

@@ -7,7 +7,7 @@ namespace ModelBuildTasks.Data;
 /// </summary>
 public static class DatasetLoader
 {
-    /// <summary>Loads and preprocesses the dataset at <paramref name="path"/>.</summary>
+    /// <summary>Loads and preprocesses the dataset at <paramref name="path"/> (large results as they are read: <see cref="Preprocessing.Prepare"/>).</summary>
     /// <param name="path">An image folder, a .npz, or an IDX images file.</param>
     /// <param name="spec">The preprocessing; null for the default.</param>
     /// <param name="limit">Keep only the first images (taken before preprocessing, which may enlarge them).</param>
@@ -16,7 +16,7 @@ public static class DatasetLoader
         spec ??= PreprocessSpec.Default;
         var raw = LoadRaw(path, spec.Resize);
         if (limit is { } n && n < raw.Count) raw = raw.Subset(Enumerable.Range(0, n).ToArray());
-        return Preprocessing.Apply(raw, spec);
+        return Preprocessing.Prepare(raw, spec);
     }
 
     /// <summary>Loads raw pixel values without preprocessing (image folders are resized while loading if asked).</summary>

@@ -110,41 +110,47 @@ public sealed class ModelRunner : IDisposable
     /// <summary>
     /// Runs every image of <paramref name="data"/> in batches and hands <paramref name="visit"/>, per
     /// batch and requested output, the first image's index, the number of images and that output's
-    /// values for those images (padding rows removed).
+    /// values for those images (padding rows removed). The model's input may be requested too: it
+    /// is then visited with the batch's images.
     /// </summary>
     public void ForEachBatch(ImageDataset data, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit)
     {
         CheckCompatible(data);
         var batchSize = BatchSize(data.ImageSize);
+        var fetch = outputs.Where(o => o != inputName).ToArray();
+        var batch = new float[BatchRows(batchSize) * data.ImageSize];
         for (var start = 0; start < data.Count; start += batchSize)
         {
             var count = Math.Min(batchSize, data.Count - start);
-            Run(data.Pixels.AsSpan(start * data.ImageSize, count * data.ImageSize), count, outputs, (name, values) => visit(start, count, name, values));
+            data.CopyImages(start, count, batch);
+            batch.AsSpan(count * data.ImageSize).Clear(); // a fixed batch size's padding rows
+            if (fetch.Length < outputs.Count) visit(start, count, inputName, batch.AsSpan(0, count * data.ImageSize));
+            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (name, values) => visit(start, count, name, values));
         }
     }
 
     /// <summary>Runs <paramref name="count"/> images and returns the first output (e.g. logits), row after row.</summary>
     public float[] Run(ReadOnlySpan<float> images, int count)
     {
+        var batch = new float[BatchRows(count) * (images.Length / count)];
+        images.CopyTo(batch);
         float[] result = [];
-        Run(images, count, [outputName], (_, values) => result = values.ToArray());
+        Run(batch, count, images.Length / count, [outputName], (_, values) => result = values.ToArray());
         return result;
     }
 
-    // Runs `count` images (zero-padded to a fixed batch size) and visits each requested output's rows for those images.
-    void Run(ReadOnlySpan<float> images, int count, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
+    // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each
+    // requested output's rows for those images.
+    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
     {
         var rows = BatchRows(count);
-        var perImage = images.Length / count;
-        var batch = new float[rows * perImage];
-        images.CopyTo(batch);
         var shape = inputDims.ToArray();
         shape[0] = rows;
         for (var i = 1; i < shape.Length; i++)
             if (shape[i] < 0) throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"input '{inputName}' has an unknown dimension {i} besides the batch", DisplayPath);
         try
         {
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(0, rows * perImage), shape);
             using var results = session.Run(runOptions, [inputName], [input], outputs.ToArray());
             for (var i = 0; i < outputs.Count; i++)
             {

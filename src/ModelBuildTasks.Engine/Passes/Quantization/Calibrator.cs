@@ -26,7 +26,7 @@ public static class Calibrator
 
         var min = tensors.ToDictionary(t => t, _ => float.MaxValue, StringComparer.Ordinal);
         var max = tensors.ToDictionary(t => t, _ => float.MinValue, StringComparer.Ordinal);
-        ForEachBatch(runner, data, tensors, (name, values) =>
+        runner.ForEachBatch(data, tensors, (_, _, name, values) =>
         {
             if (values.IsEmpty) return;
             // Vectorized, one dictionary lookup per batch: a 224x224 model has millions of activations per image.
@@ -40,7 +40,7 @@ public static class Calibrator
 
         // Percentile: a histogram of |x| per tensor over [0, max|x|], then the bin where the percentile falls.
         var histograms = tensors.ToDictionary(t => t, _ => new long[Bins], StringComparer.Ordinal);
-        ForEachBatch(runner, data, tensors, (name, values) =>
+        runner.ForEachBatch(data, tensors, (_, _, name, values) =>
         {
             var limit = Math.Max(-ranges[name].Min, ranges[name].Max);
             if (limit <= 0) return;
@@ -67,7 +67,7 @@ public static class Calibrator
     /// <summary>
     /// A session over the float model with <paramref name="tensors"/> exposed as extra outputs,
     /// optimisations off so they are computed exactly as written, in small batches for large images
-    /// (every exposed tensor of a batch comes back at once). The graph input is not fetched: read it from the images.
+    /// (every exposed tensor of a batch comes back at once). The graph input is not an output: <see cref="ModelRunner.ForEachBatch"/> visits it from the images.
     /// </summary>
     internal static ModelRunner Exposing(OnnxModel model, IEnumerable<string> tensors)
     {
@@ -90,11 +90,4 @@ public static class Calibrator
         return (low, high);
     }
 
-    // Visits each measured tensor's values, a batch at a time; the input is measured from the images themselves.
-    static void ForEachBatch(ModelRunner runner, ImageDataset data, IReadOnlyList<string> tensors, Action<string, ReadOnlySpan<float>> visit)
-    {
-        if (tensors.Contains(runner.InputName)) visit(runner.InputName, data.Pixels);
-        var fetch = tensors.Where(n => n != runner.InputName).ToArray();
-        if (fetch.Length > 0) runner.ForEachBatch(data, fetch, (_, _, name, values) => visit(name, values));
-    }
 }

@@ -175,7 +175,7 @@ public static class ErrorCompensation
             for (var i = 0; i < n; i++)
                 for (var j = 0; j < n; j++)
                     a[(n - 1 - i) * n + n - 1 - j] = h[i * n + j] + (i == j ? damping * mean : 0);
-            if (!CholeskyLower(a, n)) continue;
+            if (!Cholesky.FactorLower(a, n)) continue;
             var r = new double[n * n];
             for (var i = 0; i < n; i++)
                 for (var j = 0; j <= i; j++)
@@ -183,22 +183,6 @@ public static class ErrorCompensation
             return InvertUpper(r, n);
         }
         return null;
-    }
-
-    // In place: the lower triangle becomes L with A = L LT; false when A is not positive definite.
-    static bool CholeskyLower(double[] a, int n)
-    {
-        for (var j = 0; j < n; j++)
-        {
-            var rowJ = a.AsSpan(j * n, j);
-            var diagonal = a[j * n + j] - TensorPrimitives.Dot<double>(rowJ, rowJ);
-            if (!(diagonal > 0)) return false;
-            var l = Math.Sqrt(diagonal);
-            a[j * n + j] = l;
-            for (var i = j + 1; i < n; i++)
-                a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot<double>(a.AsSpan(i * n, j), rowJ)) / l;
-        }
-        return true;
     }
 
     // The inverse of an upper triangular matrix, row by row from the bottom: row i of U = -(1/R_ii) sum_k>i R_ik row k of U.

@@ -10,24 +10,50 @@ namespace ModelBuildTasks.Passes.Slimming;
 /// <param name="ParametersAfter">Float parameters after.</param>
 /// <param name="KeptPerLayer">Channels kept per conv output, as (kept, of).</param>
 /// <param name="Pinned">Why some channels could not be considered (left alone).</param>
+/// <param name="Criterion">How channels were ranked: <see cref="NetworkSlimming.GammaCriterion"/> or <see cref="NetworkSlimming.VarianceCriterion"/>.</param>
 public sealed record SlimmingReport(int ChannelsBefore, int ChannelsAfter, long ParametersBefore, long ParametersAfter,
-    IReadOnlyDictionary<string, (int Kept, int Of)> KeptPerLayer, IReadOnlyList<string> Pinned);
+    IReadOnlyDictionary<string, (int Kept, int Of)> KeptPerLayer, IReadOnlyList<string> Pinned, string Criterion);
 
 /// <summary>
-/// Network slimming (Liu et al., ICCV 2017): a channel's importance is |gamma| of the BatchNorm
-/// scaling it; one global threshold removes the least important <c>ratio</c> of the prunable
-/// channels, and removal is physical: the conv's output channels, the BatchNorm entries, and the
-/// input channels (or feature columns) of every consumer shrink, so the result is a smaller dense
-/// model. Coupled channels (residual Add, depthwise conv) go together; see <see cref="ChannelGraph"/>.
+/// Network slimming (Liu et al., ICCV 2017): channels are ranked, one global threshold removes the
+/// least important <c>ratio</c> of the prunable channels, and removal is physical: the conv's output
+/// channels, the BatchNorm entries, and the input channels (or feature columns) of every consumer
+/// shrink, so the result is a smaller dense model. Coupled channels (residual Add, depthwise conv) go
+/// together; see <see cref="ChannelGraph"/>.
+/// <para>The ranking is |gamma| of the BatchNorm scaling a channel, as in the paper, when the model
+/// comes without calibration statistics (after sparsity training gammas are what separates channels).
+/// With statistics (<see cref="Measure"/>), a channel's importance is the share of each consumer's
+/// input energy it carries, var(channel) x |consumer weights on it|^2 over the sum for that consumer,
+/// summed over consumers: the channel's mean goes to the consumers' biases, so its variance is what
+/// removal loses. This needs no BatchNorm (a model exported with BN folded works the same), and the
+/// share makes layers of different scale comparable under one threshold, as LAMP does for weights.</para>
 /// </summary>
 public static class NetworkSlimming
 {
+    /// <summary>The paper's ranking: the largest |gamma| any BatchNorm gives a channel.</summary>
+    public const string GammaCriterion = "batchnorm-gamma";
+    /// <summary>The post-training ranking: a channel's share of its consumers' input energy, measured on calibration images.</summary>
+    public const string VarianceCriterion = "consumer-variance-share";
+
+    /// <summary>
+    /// The moments of every tensor slimming may take channels from (each Conv's and each flattened
+    /// Gemm/MatMul's input), measured on <paramref name="calibration"/>; infers the model's shapes in place.
+    /// </summary>
+    public static Dictionary<string, ChannelMoments> Measure(OnnxModel model, Data.ImageDataset calibration)
+    {
+        model.Graph.ValueInfos.Clear();
+        ShapeInference.Apply(model.Graph);
+        var channels = new ChannelGraph(model.Graph);
+        return ChannelStatistics.Measure(model, Consumers(model.Graph, channels).Select(c => c.Channels).ToHashSet(StringComparer.Ordinal), calibration);
+    }
+
     /// <summary>Slims <paramref name="model"/> in place, removing about <paramref name="ratio"/> of the prunable channels.</summary>
     /// <param name="model">The float model, BatchNorms in.</param>
     /// <param name="ratio">The fraction of prunable channels to remove.</param>
-    /// <param name="calibration">Images to measure what removed channels carry on average (<see cref="ChannelMeans"/>); each
-    /// consumer's bias then takes over that average. Without them (or without fine-tuning to recover it) that part is lost.</param>
-    public static SlimmingReport Apply(OnnxModel model, double ratio, Data.ImageDataset? calibration = null)
+    /// <param name="moments">What <see cref="Measure"/> gave for this model: channels are then ranked by <see cref="VarianceCriterion"/>
+    /// and each consumer's bias takes over the mean of the channels it loses. Without them, channels are ranked by
+    /// <see cref="GammaCriterion"/> and what they carried is lost (unless fine-tuning recovers it).</param>
+    public static SlimmingReport Apply(OnnxModel model, double ratio, IReadOnlyDictionary<string, ChannelMoments>? moments = null)
     {
         if (ratio is < 0 or >= 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the channel ratio must be in [0, 1), not {ratio}");
         var graph = model.Graph;
@@ -37,17 +63,7 @@ public static class NetworkSlimming
         var spaces = channels.Spaces;
         var parametersBefore = graph.ParameterCount;
 
-        // Importance per group: the largest |gamma| any BatchNorm gives one of its channels.
-        var importance = new Dictionary<int, float>();
-        foreach (var bn in graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
-        {
-            if (channels.CompositionOf(bn.Inputs[0]) is not { } ids || graph.FindInitializer(bn.Input(1)) is not { } gamma) continue;
-            for (var p = 0; p < ids.Length; p++)
-            {
-                var group = channels.Group(ids[p]);
-                importance[group] = Math.Max(importance.GetValueOrDefault(group), Math.Abs(gamma.Floats[p]));
-            }
-        }
+        var importance = moments is null ? GammaImportance(graph, channels) : VarianceImportance(graph, channels, moments);
         var candidates = importance.Keys.Where(g => !channels.IsPinned(g)).ToList();
         var remove = new HashSet<int>();
         if (ratio > 0 && candidates.Count > 0)
@@ -81,14 +97,6 @@ public static class NetworkSlimming
             s => Enumerable.Range(0, s.Value).Where(i => !remove.Contains(channels.Group(channels.Element(s.Key, i)))).ToArray(), StringComparer.Ordinal);
         bool Keeps(int element) => !remove.Contains(channels.Group(element));
 
-        // What each consumer still gets, on average, from the channels it loses: measured before anything is removed.
-        var means = calibration is not null && remove.Count > 0
-            ? ChannelMeans.Measure(model, graph.Nodes.Where(n => LosesInputs(n) && n.OpType is "Conv" or "Gemm").Select(n => n.Inputs[0]).ToHashSet(StringComparer.Ordinal), calibration)
-            : [];
-        bool LosesInputs(Node node) =>
-            node.OpType == "Conv" && node.GetInt("group", 1) == 1 && channels.CompositionOf(node.Inputs[0]) is { } ids && ids.Any(id => !Keeps(id))
-            || node.OpType is "Gemm" or "MatMul" && channels.Flattened.TryGetValue(node.Inputs[0], out var flat) && flat.Ids.Any(id => !Keeps(id));
-
         // Remove: per node, slice what it owns.
         var featuresPerChannel = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var (flat, (input, _)) in channels.Flattened)
@@ -109,8 +117,8 @@ public static class NetworkSlimming
                     var inKeep = input is not null && group == 1 ? Positions(input, Keeps) : null;
                     Replace(graph, node, 1, Slice(w, 0, outKeep));
                     if (graph.FindInitializer(node.Input(2)) is { } b) Replace(graph, node, 2, Slice(b, 0, outKeep));
-                    if (inKeep is not null && means.TryGetValue(node.Inputs[0], out var mean))
-                        Compensate(graph, node, graph.FindInitializer(node.Input(1))!, inputAxis: 1, inKeep, mean, scale: 1);
+                    if (inKeep is not null && moments?.GetValueOrDefault(node.Inputs[0]) is { } convInput)
+                        ConsumerCompensation.Apply(graph, node, inputAxis: 1, inKeep, convInput, biasScale: 1);
                     if (inKeep is not null) Replace(graph, node, 1, Slice(graph.FindInitializer(node.Input(1))!, 1, inKeep));
                     if (group > 1 && group == w.Dims[0]) node.Attributes["group"] = NodeAttribute.Of((long)outKeep.Length);
                     break;
@@ -125,12 +133,13 @@ public static class NetworkSlimming
                 case "Gemm" or "MatMul" when channels.Flattened.TryGetValue(node.Inputs[0], out var flat):
                 {
                     var perChannel = featuresPerChannel[node.Inputs[0]];
-                    var keep = Positions(flat.Ids, Keeps).SelectMany(c => Enumerable.Range((int)(c * perChannel), (int)perChannel)).ToArray();
-                    var w = graph.FindInitializer(node.Input(1))!;
+                    var keptChannels = Positions(flat.Ids, Keeps);
+                    var keep = keptChannels.SelectMany(c => Enumerable.Range((int)(c * perChannel), (int)perChannel)).ToArray();
                     var axis = node.OpType == "Gemm" && node.GetInt("transB", 0) == 1 ? 1 : 0; // the input-feature axis
-                    if (node.OpType == "Gemm" && w.Dims.Length == 2 && node.GetFloat("beta", 1) != 0 && means.TryGetValue(node.Inputs[0], out var mean))
-                        Compensate(graph, node, w, axis, keep, mean, scale: node.GetFloat("alpha", 1) / node.GetFloat("beta", 1));
-                    Replace(graph, node, 1, Slice(w, axis, keep));
+                    if (graph.FindInitializer(node.Input(1))!.Dims.Length == 2 && moments?.GetValueOrDefault(flat.Input) is { } features)
+                        ConsumerCompensation.Apply(graph, node, axis, keptChannels, features,
+                            node.OpType == "Gemm" && node.GetFloat("beta", 1) != 0 ? node.GetFloat("alpha", 1) / node.GetFloat("beta", 1) : null);
+                    Replace(graph, node, 1, Slice(graph.FindInitializer(node.Input(1))!, axis, keep));
                     break;
                 }
             }
@@ -139,49 +148,81 @@ public static class NetworkSlimming
         graph.ValueInfos.Clear();
         ShapeInference.Apply(graph);
         var perLayer = spaces.ToDictionary(s => s.Key, s => (kept[s.Key].Length, s.Value), StringComparer.Ordinal);
-        return new SlimmingReport(spaces.Values.Sum(), kept.Values.Sum(k => k.Length), parametersBefore, graph.ParameterCount, perLayer, channels.PinReasons);
+        return new SlimmingReport(spaces.Values.Sum(), kept.Values.Sum(k => k.Length), parametersBefore, graph.ParameterCount, perLayer, channels.PinReasons,
+            moments is null ? GammaCriterion : VarianceCriterion);
     }
 
-    // bias[o] += scale x sum over removed inputs i of mean[i] x (the weights from input i to output o,
-    // summed over kernel positions). The sum ignores zero padding: at a border the consumer got less.
-    static void Compensate(ModelGraph graph, Node node, Tensor weight, int inputAxis, int[] keep, double[] mean, double scale)
+    // Per group: the largest |gamma| any BatchNorm gives one of its channels (groups without a BatchNorm are no candidates).
+    static Dictionary<int, double> GammaImportance(ModelGraph graph, ChannelGraph channels)
     {
-        var outputAxis = 1 - Math.Min(inputAxis, 1); // Conv [O, I, k...] and Gemm transB [O, I]: 0; Gemm [I, O]: 1
-        var outputs = (int)weight.Dims[outputAxis];
-        var inputs = (int)weight.Dims[inputAxis];
-        if (mean.Length != inputs) return;
-        var perKernel = (int)(weight.ElementCount / outputs / inputs);
-        var kept = new bool[inputs];
-        foreach (var k in keep) kept[k] = true;
-        var w = weight.Floats;
-        var delta = new double[outputs];
-        for (var o = 0; o < outputs; o++)
-            for (var i = 0; i < inputs; i++)
+        var importance = new Dictionary<int, double>();
+        foreach (var bn in graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
+        {
+            if (channels.CompositionOf(bn.Inputs[0]) is not { } ids || graph.FindInitializer(bn.Input(1)) is not { } gamma) continue;
+            for (var p = 0; p < ids.Length; p++)
             {
-                if (kept[i] || mean[i] == 0) continue;
-                var sum = 0.0;
-                for (var k = 0; k < perKernel; k++) sum += w[outputAxis == 0 ? (o * inputs + i) * perKernel + k : i * outputs + o];
-                delta[o] += scale * mean[i] * sum;
+                var group = channels.Group(ids[p]);
+                importance[group] = Math.Max(importance.GetValueOrDefault(group), Math.Abs(gamma.Floats[p]));
             }
-        if (graph.FindInitializer(node.Input(2)) is { } bias)
-        {
-            if (bias.Type != ElementType.Float || bias.ElementCount != outputs) return; // a broadcast bias cannot take per-output terms
-            var updated = Tensor.FromFloats(bias.Name, bias.Dims, bias.Floats);
-            for (var o = 0; o < outputs; o++) updated.Floats[o] += (float)delta[o];
-            Replace(graph, node, 2, updated);
         }
-        else
+        return importance;
+    }
+
+    // Per group: over its consumers, the share of the consumer's input energy (variance x squared weights) its channels carry.
+    static Dictionary<int, double> VarianceImportance(ModelGraph graph, ChannelGraph channels, IReadOnlyDictionary<string, ChannelMoments> moments)
+    {
+        var importance = new Dictionary<int, double>();
+        foreach (var (node, ids, inputAxis, tensor) in Consumers(graph, channels))
         {
-            var name = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(node.Name + "_slim_bias"), [outputs], delta.Select(d => (float)d).ToArray()));
-            while (node.Inputs.Count < 2) node.Inputs.Add("");
-            if (node.Inputs.Count == 2) node.Inputs.Add(name); else node.Inputs[2] = name;
+            if (moments.GetValueOrDefault(tensor) is not { } m || graph.FindInitializer(node.Input(1)) is not { Type: ElementType.Float } w) continue;
+            var inputs = (int)w.Dims[inputAxis];
+            if (m.Channels != ids.Length || inputs % ids.Length != 0) continue;
+            var squares = InputSquares(w, inputAxis);
+            var energy = new double[ids.Length];
+            var perChannel = inputs / ids.Length; // a flattened channel is a block of features
+            for (var i = 0; i < inputs; i++) energy[i / perChannel] += m.Variance(i / perChannel) * squares[i];
+            var total = energy.Sum();
+            if (total <= 0) continue;
+            for (var p = 0; p < ids.Length; p++)
+            {
+                var group = channels.Group(ids[p]);
+                importance[group] = importance.GetValueOrDefault(group) + energy[p] / total;
+            }
+        }
+        return importance;
+    }
+
+    // Sum of squared weights per input (over outputs and kernel positions).
+    static double[] InputSquares(Tensor weight, int inputAxis)
+    {
+        var inputs = (int)weight.Dims[inputAxis];
+        var outer = (int)weight.Dims.Take(inputAxis).Aggregate(1L, (a, b) => a * b);
+        var inner = (int)(weight.ElementCount / outer / inputs);
+        var w = weight.Floats;
+        var squares = new double[inputs];
+        for (var o = 0; o < outer; o++)
+            for (var i = 0; i < inputs; i++)
+                squares[i] += System.Numerics.Tensors.TensorPrimitives.SumOfSquares(w.Slice((o * inputs + i) * inner, inner));
+        return squares;
+    }
+
+    // The nodes that read channels through their weights: dense Convs, and Gemm/MatMul on flattened channels
+    // (with the channels' element ids, the weight's input axis and the 4-D tensor that carries the channels).
+    static IEnumerable<(Node Node, int[] Ids, int InputAxis, string Channels)> Consumers(ModelGraph graph, ChannelGraph channels)
+    {
+        foreach (var node in graph.Nodes)
+        {
+            if (node.OpType == "Conv" && node.GetInt("group", 1) == 1 && channels.CompositionOf(node.Inputs[0]) is { } ids)
+                yield return (node, ids, 1, node.Inputs[0]);
+            else if (node.OpType is "Gemm" or "MatMul" && channels.Flattened.TryGetValue(node.Inputs[0], out var flat))
+                yield return (node, flat.Ids, node.OpType == "Gemm" && node.GetInt("transB", 0) == 1 ? 1 : 0, flat.Input);
         }
     }
 
     static int[] Positions(int[] ids, Func<int, bool> keeps) => Enumerable.Range(0, ids.Length).Where(p => keeps(ids[p])).ToArray();
 
     // Replaces input `index` of `node` with `tensor`: in place when nothing else reads the old one, else under a new name.
-    static void Replace(ModelGraph graph, Node node, int index, Tensor tensor)
+    internal static void Replace(ModelGraph graph, Node node, int index, Tensor tensor)
     {
         var old = node.Inputs[index];
         var shared = graph.Nodes.Count(n => n.Inputs.Contains(old)) > 1;
