@@ -47,13 +47,13 @@ public static class ErrorCompensation
             // Which weights go is chosen again as the columns are reached (SparseGPT): the layer keeps the
             // fraction magnitude pruning gave it, but loses the weights whose removal H says costs least.
             var fraction = (double)pruned.Count(p => p) / pruned.Length;
-            Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, levels: null, fraction);
+            Round(values, original, pruned, scales, measured.Layout, measured.H, Factors(hessians, weight.Name), qmax, levels: null, fraction);
             if (sharedLevels > 0)
             {
                 var integers = new sbyte[values.Length];
                 for (var i = 0; i < values.Length; i++) integers[i] = (sbyte)Math.Round(values[i] / scales[Row(measured.Layout, i)]);
                 var levels = WeightSharing.GridKMeans.Apply(integers, sharedLevels);
-                if (levels.Length < 2 * qmax) Round(values, original, pruned, scales, measured.Layout, measured.H, qmax, [0, .. levels], reselect: 0);
+                if (levels.Length < 2 * qmax) Round(values, original, pruned, scales, measured.Layout, measured.H, Factors(hessians, weight.Name), qmax, [0, .. levels], reselect: 0);
             }
             done++;
         }
@@ -77,7 +77,7 @@ public static class ErrorCompensation
     // `reselect` > 0: within each chunk of columns, that fraction of the weights with the smallest
     // w^2 / U_jj^2 (the output error their removal leaves after compensation) is pruned, replacing
     // the mask in `pruned`; 0 keeps the mask as given.
-    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, float[] h, int qmax, int[]? levels, double reselect)
+    static void Round(Span<float> weights, float[] original, bool[] pruned, double[] scales, WeightLayout layout, float[] h, float[]?[] factors, int qmax, int[]? levels, double reselect)
     {
         var (rows, columns, b) = (layout.Rows, layout.Columns, layout.BlockSize);
         int At(int r, int c) => layout.RowMajor ? r * columns + c : c * rows + r;
@@ -86,33 +86,62 @@ public static class ErrorCompensation
         var rowsPerGroup = rows / layout.Groups;
         var blocksPerGroup = layout.Blocks / layout.Groups;
         var block = new double[rowsPerGroup * b];
-        var hb = new double[b * b];
         for (var k = 0; k < layout.Blocks; k++)
         {
             var (r0, c0) = (k / blocksPerGroup * rowsPerGroup, k % blocksPerGroup * b);
+            var u = Factor(factors, k, h, b);
             for (var r = 0; r < rowsPerGroup; r++)
                 for (var c = 0; c < b; c++)
-                    block[r * b + c] = original[At(r0 + r, c0 + c)];
-            for (var i = 0; i < b * b; i++) hb[i] = h[(long)k * b * b + i];
-            var u = InverseFactor(hb, b, block, rowsPerGroup);
-            // Column by column over all rows of the block, so that a chunk's mask sees the weights its earlier columns moved.
-            for (var c = 0; c < b; c++)
+                    // Inputs never seen (zero H diagonal) cannot change the output: their weights go (unless H is all zero).
+                    block[r * b + c] = u is null || h[(long)k * b * b + c * b + c] > 0 ? original[At(r0 + r, c0 + c)] : 0;
+            // Column by column; rows are independent between the chunks whose mask is chosen together, so they run in parallel.
+            var chunk = reselect > 0 ? MaskChunk : b;
+            for (var start = 0; start < b; start += chunk)
             {
-                if (reselect > 0 && c % MaskChunk == 0) SelectMask(block, b, rowsPerGroup, c, Math.Min(MaskChunk, b - c), u, reselect, (r, j) => ref pruned[At(r0 + r, c0 + j)]);
-                for (var r = 0; r < rowsPerGroup; r++)
+                var end = Math.Min(b, start + chunk);
+                if (reselect > 0) SelectMask(block, b, rowsPerGroup, start, end - start, u, reselect, (r, j) => ref pruned[At(r0 + r, c0 + j)]);
+                Parallel.For(0, rowsPerGroup, r =>
                 {
                     var row = block.AsSpan(r * b, b);
                     var s = scales[r0 + r];
-                    var w = row[c];
-                    var q = s == 0 || pruned[At(r0 + r, c0 + c)] ? 0 : Level(w / s, qmax, levels) * s;
-                    row[c] = q;
-                    // Nearest rounding when H could not be factored (u is null).
-                    if (u is not null && c + 1 < b) TensorPrimitives.MultiplyAdd(u.AsSpan(c * b + c + 1, b - c - 1), -(w - q) / u[c * b + c], row[(c + 1)..], row[(c + 1)..]);
-                }
+                    for (var c = start; c < end; c++)
+                    {
+                        var w = row[c];
+                        var q = s == 0 || pruned[At(r0 + r, c0 + c)] ? 0 : Level(w / s, qmax, levels) * s;
+                        row[c] = q;
+                        // Nearest rounding when H could not be factored (u is null).
+                        if (u is not null && c + 1 < b) TensorPrimitives.MultiplyAdd(u.AsSpan(c * b + c + 1, b - c - 1), -(w - q) / u[c * b + c], row[(c + 1)..], row[(c + 1)..]);
+                    }
+                });
             }
             for (var r = 0; r < rowsPerGroup; r++)
                 for (var c = 0; c < b; c++) weights[At(r0 + r, c0 + c)] = (float)block[r * b + c];
         }
+    }
+
+    // The inverse factor of H block k, computed once per H and kept with it (as floats): every candidate of a search
+    // rounds against the same H, and a 576-column block costs two O(n^3) passes.
+    static double[]? Factor(float[]?[] factors, int k, float[] h, int b)
+    {
+        if (factors[k] is null)
+        {
+            var hb = new double[b * b];
+            for (var i = 0; i < b * b; i++) hb[i] = h[(long)k * b * b + i];
+            var u = InverseFactor(hb, b);
+            factors[k] = u is null ? [] : u.Select(v => (float)v).ToArray();
+        }
+        var stored = factors[k]!;
+        if (stored.Length == 0) return null;
+        var factor = new double[stored.Length];
+        for (var i = 0; i < stored.Length; i++) factor[i] = stored[i];
+        return factor;
+    }
+
+    static float[]?[] Factors(LayerHessians hessians, string weight)
+    {
+        if (!hessians.Factors.TryGetValue(weight, out var factors))
+            hessians.Factors[weight] = factors = new float[]?[hessians.For(weight)!.Value.Layout.Blocks];
+        return factors;
     }
 
     delegate ref bool MaskCell(int row, int column);
@@ -153,21 +182,16 @@ public static class ErrorCompensation
 
     /// <summary>
     /// U, upper triangular with H^-1 = UT U (row-major, n x n), from H damped; null when H stays
-    /// indefinite. Inputs never seen (zero diagonal) get a unit diagonal and their weights zeroed in
-    /// <paramref name="block"/>: they cannot change the output.
+    /// indefinite. Inputs never seen (zero diagonal) get the mean diagonal (their weights are zeroed).
     /// </summary>
-    static double[]? InverseFactor(double[] h, int n, double[] block, int rows)
+    static double[]? InverseFactor(double[] h, int n)
     {
         var mean = 0.0;
         for (var i = 0; i < n; i++) mean += h[i * n + i];
         mean /= n;
         if (mean <= 0 || !double.IsFinite(mean)) return null;
         for (var i = 0; i < n; i++)
-            if (h[i * n + i] <= 0)
-            {
-                h[i * n + i] = mean;
-                for (var r = 0; r < rows; r++) block[r * n + i] = 0;
-            }
+            if (h[i * n + i] <= 0) h[i * n + i] = mean;
         for (var damping = Damping; damping <= 1; damping *= 10)
         {
             // With P the reversal, chol(P H P) = L gives H = R RT with R = P L P upper; then H^-1 = (R^-1)T R^-1, so U = R^-1.

@@ -48,6 +48,9 @@ public sealed class LayerHessians
     /// <summary>The weights measured.</summary>
     public int Count => layers.Count;
 
+    /// <summary>Per weight and block, the inverse factor <see cref="ErrorCompensation"/> derives from H (empty when H could not be factored), kept as long as H.</summary>
+    internal Dictionary<string, float[]?[]> Factors { get; } = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Measures the H blocks of every per-channel quantizable weight of <paramref name="model"/>
     /// (BatchNorm already folded, shapes inferred) on <paramref name="images"/>.
