@@ -157,8 +157,8 @@ public static class QdqQuantizer
         graph.Initializers.Remove(baseName);
         var qName = graph.AddInitializer(new Tensor(graph.UniqueName(baseName + "_quantized"), ElementType.Int8, weights.Dims, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
         var sName = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(baseName + "_scale"), [channels], scales));
-        var zName = graph.AddInitializer(new Tensor(graph.UniqueName(baseName + "_zero_point"), ElementType.Int8, [channels], new byte[channels]));
-        var dq = new Node(graph.UniqueName(baseName + "_dequantized"), "DequantizeLinear", [qName, sName, zName], [graph.UniqueName(baseName + "_dequantized")])
+        // Symmetric: no zero point (the input is optional and defaults to 0 of the quantized type), so the container stores no zeros.
+        var dq = new Node(graph.UniqueName(baseName + "_dequantized"), "DequantizeLinear", [qName, sName], [graph.UniqueName(baseName + "_dequantized")])
             .With("axis", NodeAttribute.Of((long)axis));
         node.Inputs[1] = dq.Outputs[0];
         graph.Nodes.Insert(graph.Nodes.IndexOf(node), dq);
@@ -173,9 +173,8 @@ public static class QdqQuantizer
             graph.Initializers.Remove(bias.Name);
             var bq = graph.AddInitializer(new Tensor(graph.UniqueName(bias.Name + "_quantized"), ElementType.Int32, [channels], MemoryMarshal.AsBytes(biasValues.AsSpan()).ToArray()));
             var bs = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(bias.Name + "_scale"), [channels], biasScales));
-            var bz = graph.AddInitializer(new Tensor(graph.UniqueName(bias.Name + "_zero_point"), ElementType.Int32, [channels], new byte[4 * channels]));
             var output = graph.UniqueName(bias.Name + "_dequantized");
-            var bdq = new Node(output, "DequantizeLinear", [bq, bs, bz], [output]).With("axis", NodeAttribute.Of(0L));
+            var bdq = new Node(output, "DequantizeLinear", [bq, bs], [output]).With("axis", NodeAttribute.Of(0L));
             node.Inputs[2] = output;
             graph.Nodes.Insert(graph.Nodes.IndexOf(node), bdq);
         }
