@@ -51,7 +51,7 @@ public static class NetworkSlimming
     /// <param name="model">The float model, BatchNorms in.</param>
     /// <param name="ratio">The fraction of prunable channels to remove.</param>
     /// <param name="moments">What <see cref="Measure"/> gave for this model: channels are then ranked by <see cref="VarianceCriterion"/>
-    /// and each consumer's bias takes over the mean of the channels it loses. Without them, channels are ranked by
+    /// and each consumer takes over what the channels it loses carried (<see cref="ConsumerCompensation"/>). Without them, channels are ranked by
     /// <see cref="GammaCriterion"/> and what they carried is lost (unless fine-tuning recovers it).</param>
     public static SlimmingReport Apply(OnnxModel model, double ratio, IReadOnlyDictionary<string, ChannelMoments>? moments = null)
     {
