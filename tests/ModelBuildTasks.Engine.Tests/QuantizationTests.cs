@@ -28,10 +28,11 @@ public class QuantizationTests(ITestOutputHelper output)
     [InlineData("plain")]
     [InlineData("residual")]
     [InlineData("dense")]
-    public void EveryConvFusesToQLinearConv_AndEveryAddToQLinearAdd(string family)
+    public void EveryConvFusesToQLinearConv_EveryGemmToQGemm_AndEveryAddToQLinearAdd(string family)
     {
         var model = family switch { "plain" => TestModels.Plain(), "residual" => TestModels.Residual(), _ => TestModels.Dense() };
         var convs = model.Graph.Nodes.Count(n => n.OpType == "Conv");
+        var gemms = model.Graph.Nodes.Count(n => n.OpType == "Gemm");
         var adds = model.Graph.Nodes.Count(n => n.OpType == "Add");
 
         var (quantized, report) = QdqQuantizer.Quantize(model, Calibration);
@@ -40,6 +41,9 @@ public class QuantizationTests(ITestOutputHelper output)
 
         Assert.Equal(convs, ops.GetValueOrDefault("QLinearConv"));
         Assert.False(ops.ContainsKey("Conv"), "a float Conv is left");
+        // A float Gemm would dequantize its whole weight matrix on every run (it did, when its weights had no zero-point input).
+        Assert.Equal(gemms, ops.GetValueOrDefault("QGemm"));
+        Assert.False(ops.ContainsKey("Gemm"), "a float Gemm is left");
         Assert.Equal(adds, ops.GetValueOrDefault("QLinearAdd"));
         Assert.Equal(convs + 1, report.QuantizedWeights); // every Conv and the classifier's Gemm
     }

@@ -157,8 +157,13 @@ public static class QdqQuantizer
         graph.Initializers.Remove(baseName);
         var qName = graph.AddInitializer(new Tensor(graph.UniqueName(baseName + "_quantized"), ElementType.Int8, weights.Dims, MemoryMarshal.AsBytes(values.AsSpan()).ToArray()));
         var sName = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(baseName + "_scale"), [channels], scales));
-        // Symmetric: no zero point (the input is optional and defaults to 0 of the quantized type), so the container stores no zeros.
-        var dq = new Node(graph.UniqueName(baseName + "_dequantized"), "DequantizeLinear", [qName, sName], [graph.UniqueName(baseName + "_dequantized")])
+        // Symmetric: a Conv's weights need no zero point (the input is optional and defaults to 0), so the container
+        // stores no zeros. ONNX Runtime fuses a Gemm or MatMul into QGemm only when its weights' DequantizeLinear
+        // names all three inputs (the fusion moves them by position); without it the layer stays float and
+        // dequantizes its whole weight matrix on every run.
+        string[] dqInputs = node.OpType == "Conv" ? [qName, sName]
+            : [qName, sName, graph.AddInitializer(new Tensor(graph.UniqueName(baseName + "_zero_point"), ElementType.Int8, [channels], new byte[channels]))];
+        var dq = new Node(graph.UniqueName(baseName + "_dequantized"), "DequantizeLinear", dqInputs, [graph.UniqueName(baseName + "_dequantized")])
             .With("axis", NodeAttribute.Of((long)axis));
         node.Inputs[1] = dq.Outputs[0];
         graph.Nodes.Insert(graph.Nodes.IndexOf(node), dq);
