@@ -25,6 +25,8 @@ static class TorchOps
             case "Relu": return [F.relu(In(0))];
             case "LeakyRelu": return [F.leaky_relu(In(0), node.GetFloat("alpha", 0.01f))];
             case "Sigmoid": return [torch.sigmoid(In(0))];
+            case "HardSigmoid": return [torch.clamp(In(0) * node.GetFloat("alpha", 0.2f) + node.GetFloat("beta", 0.5f), 0, 1)];
+            case "HardSwish": return [F.hardswish(In(0))];
             case "Clip": return [Clip(node, In(0), Opt(1), Opt(2), opset)];
             case "Softmax": return [Softmax(node, In(0), opset)];
             case "Identity": return [In(0)];
@@ -36,6 +38,17 @@ static class TorchOps
             case "MaxPool": return [Pool(node, In(0), max: true)];
             case "AveragePool": return [Pool(node, In(0), max: false)];
             case "GlobalAveragePool": return [In(0).mean(Enumerable.Range(2, (int)In(0).dim() - 2).Select(i => (long)i).ToArray(), keepdim: true)];
+            case "ReduceMean":
+            {
+                var x = In(0);
+                var axes = Shapes.OperatorRules.ReduceAxes(node, name => live.TryGetValue(name, out var t) ? ToInt64Tensor(t) : null, (int)x.dim())!;
+                return [axes.Length == 0 ? x : x.mean(axes, keepdim: node.GetInt("keepdims", 1) == 1)];
+            }
+            case "Transpose":
+            {
+                var x = In(0);
+                return [x.permute(node.GetInts("perm") ?? Enumerable.Range(0, (int)x.dim()).Reverse().Select(i => (long)i).ToArray())];
+            }
             case "Add": return [In(0) + In(1)];
             case "Mul": return [In(0) * In(1)];
             case "Concat": return [torch.cat(node.Inputs.Select(n => live[n]).ToList(), node.GetInt("axis", 1))];
@@ -195,6 +208,8 @@ static class TorchOps
         var t = Shapes.OperatorRules.ConstantValue(node)!;
         return t.Type == ElementType.Float ? torch.tensor(t.Floats.ToArray(), t.Dims) : torch.tensor(t.ToInt64s(), t.Dims);
     }
+
+    static Graph.Tensor ToInt64Tensor(TorchTensor t) => Graph.Tensor.FromInt64s("", t.shape, t.data<long>().ToArray());
 
     static long[] Ones(int n) => Enumerable.Repeat(1L, n).ToArray();
 }

@@ -102,6 +102,25 @@ public class NetworkSlimmingTests
     }
 
     [Theory]
+    [InlineData("Identity", false)]
+    [InlineData("Dropout", false)]
+    [InlineData("Relu", true)]
+    public void FlattenedFeatures_PassAnIdentityToTheGemm_ButAnyOtherOpPinsThem(string between, bool pinned)
+    {
+        var b = new GraphBuilder("flat", seed: 3);
+        var x = b.MaxPool(b.Relu(b.Conv(b.Input("input", 1, 28, 28), 8)), 4);
+        var features = b.Flatten(x);
+        features = between == "Dropout" ? b.Dropout(features, 0.5f) : b.Add(between, [features]);
+        b.Output(b.Linear(features, 10), "logits");
+        var model = b.Build();
+
+        var report = NetworkSlimming.Apply(model, 0.5, NetworkSlimming.Measure(model, new ModelBuildTasks.Data.ImageDataset(TestModels.RandomInput(5, 8, 1, 28, 28), 8, 1, 28, 28, null)));
+
+        Assert.Equal(pinned ? 8 : 4, report.ChannelsAfter);
+        Assert.Equal(20, Ort.Run(OnnxExport.ToBytes(model), TestModels.RandomInput(2, 2, 1, 28, 28), [2, 1, 28, 28])["logits"].Length);
+    }
+
+    [Theory]
     [InlineData("plain")]
     [InlineData("residual")]
     [InlineData("dense")]

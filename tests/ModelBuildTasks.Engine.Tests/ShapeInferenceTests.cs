@@ -12,7 +12,7 @@ public class ShapeInferenceTests
     [Theory, MemberData(nameof(Cases))]
     public void InferredShape_MatchesOnnxRuntime(string name)
     {
-        var b = new GraphBuilder("case");
+        var b = new GraphBuilder("case", opset: OpCases.Opset);
         var output = OpCases.Builders[name](b, b.Input("x", 3, 9, 9));
         b.Output(output);
         var model = b.Build();

@@ -15,7 +15,7 @@ public class AgreementTests
     [Theory, MemberData(nameof(Ops))]
     public void EveryOperator_MatchesOnnxRuntime(string name)
     {
-        var b = new GraphBuilder("case", seed: 4);
+        var b = new GraphBuilder("case", seed: 4, opset: OpCases.Opset);
         var output = OpCases.Builders[name](b, b.Input("x", 3, 9, 9));
         b.Output(output);
         AssertAgrees(TestModels.RandomizeBatchNorm(b.Build(), 4), [2, 3, 9, 9]);

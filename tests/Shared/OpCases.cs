@@ -5,6 +5,9 @@ namespace ModelBuildTasks.Tests;
 /// <summary>One small graph per supported operator (and its main attribute variants), each applied to an input of [N, 3, 9, 9].</summary>
 static class OpCases
 {
+    /// <summary>The cases' opset: 14, the first with HardSwish.</summary>
+    public const long Opset = 14;
+
     public static readonly Dictionary<string, Func<GraphBuilder, string, string>> Builders = new()
     {
         ["conv k3 s2 p1"] = (b, x) => b.Conv(x, 5, kernel: 3, stride: 2, pad: 1),
@@ -18,6 +21,11 @@ static class OpCases
         ["batchnorm relu"] = (b, x) => b.Relu(b.BatchNorm(x)),
         ["clip sigmoid leakyrelu"] = (b, x) => b.Add("LeakyRelu", [b.Add("Sigmoid", [b.Add("Clip", [x])])]),
         ["softmax identity dropout"] = (b, x) => b.Add("Dropout", [b.Add("Identity", [b.Add("Softmax", [x])])]),
+        ["hardsigmoid hardswish"] = (b, x) => b.Add("HardSwish", [b.Add("HardSigmoid", [x], ("alpha", NodeAttribute.Of(0.3f)))]),
+        ["reducemean spatial"] = (b, x) => b.Add("ReduceMean", [x], ("axes", NodeAttribute.Of([2L, 3L]))),
+        ["reducemean no keepdims"] = (b, x) => b.Add("ReduceMean", [x], ("axes", NodeAttribute.Of([-1L, 1L])), ("keepdims", NodeAttribute.Of(0L))),
+        ["transpose nhwc"] = (b, x) => b.Add("Transpose", [x], ("perm", NodeAttribute.Of([0L, 2L, 3L, 1L]))),
+        ["channel shuffle"] = (b, x) => b.Add("Reshape", [b.Add("Transpose", [b.Add("Reshape", [x, Int64s(b, 0, 3, 1, 9, 9)])], ("perm", NodeAttribute.Of([0L, 2L, 1L, 3L, 4L]))), Int64s(b, 0, -1, 9, 9)]),
         ["add broadcast"] = (b, x) => b.Sum(x, b.Constant("c", [3, 1, 1], 1f)),
         ["mul broadcast"] = (b, x) => b.Add("Mul", [x, b.Constant("c", [9], 2f)]),
         ["concat"] = (b, x) => b.Concat(x, b.Conv(x, 2)),

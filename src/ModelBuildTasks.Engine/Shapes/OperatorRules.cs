@@ -18,12 +18,16 @@ public static class OperatorRules
         ["Clip"] = SameAsInput,
         ["LeakyRelu"] = SameAsInput,
         ["Sigmoid"] = SameAsInput,
+        ["HardSigmoid"] = SameAsInput,
+        ["HardSwish"] = SameAsInput,
         ["Softmax"] = SameAsInput,
         ["Identity"] = SameAsInput,
         ["Dropout"] = c => [c.Like(0, c.Shape(0)), new ValueInfo("", ElementType.Bool, c.Shape(0))],
         ["MaxPool"] = c => [Pool(c), new ValueInfo("", ElementType.Int64, Pool(c).Shape)],
         ["AveragePool"] = c => [Pool(c)],
         ["GlobalAveragePool"] = GlobalPool,
+        ["ReduceMean"] = ReduceMean,
+        ["Transpose"] = Transpose,
         ["Add"] = Broadcast,
         ["Mul"] = Broadcast,
         ["Concat"] = Concat,
@@ -121,6 +125,34 @@ public static class OperatorRules
         return [c.Like(0, new TensorShape(new[] { x[0], x[1] }.Concat(Enumerable.Repeat(Dim.Of(1), x.Rank - 2))))];
     }
 
+    /// <summary>The axes a ReduceMean averages (an attribute before opset 18, an input from 18), normalised; null when computed at run time.</summary>
+    public static long[]? ReduceAxes(Node node, Func<string, Tensor?> constant, int rank)
+    {
+        var axes = node.GetInts("axes") ?? (node.Input(1) is { } name ? constant(name)?.ToInt64s() : []);
+        if (axes is null) return null;
+        if (axes.Length == 0) return node.GetInt("noop_with_empty_axes", 0) == 1 ? [] : Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
+        return [.. axes.Select(a => a < 0 ? a + rank : a).Order()];
+    }
+
+    static IReadOnlyList<ValueInfo?> ReduceMean(ShapeContext c)
+    {
+        var x = c.Shape(0);
+        var axes = ReduceAxes(c.Node, name => c.Node.Input(1) == name ? c.Constant(1) : null, x.Rank);
+        if (axes is null) throw c.Fail("has axes computed at run time");
+        if (axes.Any(a => a < 0 || a >= x.Rank) || axes.Distinct().Count() != axes.Length) throw c.Fail($"axes [{string.Join(",", axes)}] do not fit {x}");
+        var keep = c.Node.GetInt("keepdims", 1) == 1;
+        var dims = x.Dims.Select((d, i) => (d, i)).Where(p => keep || !axes.Contains(p.i)).Select(p => axes.Contains(p.i) ? Dim.Of(1) : p.d);
+        return [c.Like(0, new TensorShape(dims))];
+    }
+
+    static IReadOnlyList<ValueInfo?> Transpose(ShapeContext c)
+    {
+        var x = c.Shape(0);
+        var perm = c.Node.GetInts("perm") ?? Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
+        if (perm.Length != x.Rank || perm.Order().Where((p, i) => p != i).Any()) throw c.Fail($"perm [{string.Join(",", perm)}] is not a permutation of {x}'s axes");
+        return [c.Like(0, new TensorShape(perm.Select(p => x[(int)p])))];
+    }
+
     static IReadOnlyList<ValueInfo?> Broadcast(ShapeContext c)
     {
         var a = c.Shape(0);
@@ -209,9 +241,12 @@ public static class OperatorRules
                 if (same >= 0) remaining.RemoveAt(same); else { known = -1; break; }
             }
             var rest = Product(remaining);
+            // [N,16,7,7] -> [-1,784]: the known dims account for the given sizes exactly, so -1 is the lone symbol left.
+            var unknowns = remaining.Where(d => !d.IsKnown).ToList();
+            var lone = unknowns.Count == 1 && known > 0 && remaining.Where(d => d.IsKnown).Aggregate(1L, (n, d) => n * d.Value) == known;
             dims[inferred] = known > 0 && rest.IsKnown
                 ? rest.Value % known == 0 ? Dim.Of(rest.Value / known) : throw c.Fail($"cannot reshape {x} to [{string.Join(",", target)}]")
-                : Dim.Unknown;
+                : lone ? unknowns[0] : Dim.Unknown;
         }
         if (x.ElementCount is { } inCount && dims.All(d => d.IsKnown) && dims.Aggregate(1L, (n, d) => n * d.Value) != inCount)
             throw c.Fail($"cannot reshape {x} to [{string.Join(",", target)}]");

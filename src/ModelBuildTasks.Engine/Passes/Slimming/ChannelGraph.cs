@@ -27,7 +27,10 @@ public sealed class ChannelGraph
         this.graph = graph;
         foreach (var node in graph.Nodes) Visit(node);
         foreach (var output in graph.Outputs)
+        {
             if (composition.TryGetValue(output.Name, out var ids)) Pin(ids, $"graph output '{output.Name}'");
+            if (Flattened.TryGetValue(output.Name, out var flat)) Pin(flat.Ids, $"graph output '{output.Name}'"); // SqueezeNet's classes
+        }
     }
 
     /// <summary>Conv output tensors whose channels can be pruned, with their channel counts.</summary>
@@ -81,9 +84,16 @@ public sealed class ChannelGraph
                 }
                 return;
             }
-            case "BatchNormalization" or "Relu" or "Clip" or "LeakyRelu" or "Sigmoid" or "Dropout" or "Identity"
+            case "BatchNormalization" or "Relu" or "Clip" or "LeakyRelu" or "Sigmoid" or "HardSigmoid" or "HardSwish" or "Dropout" or "Identity"
                 or "MaxPool" or "AveragePool" or "GlobalAveragePool" or "QuantizeLinear" or "DequantizeLinear":
+            case "ReduceMean" when IsSpatialMean(node):
                 if (In(0) is { } passed) Out(passed);
+                else if (Flattened.TryGetValue(node.Inputs[0], out var flat))
+                {
+                    // Features pass an identity unchanged to the Gemm after it; anything else would need its own slicing.
+                    if (node.OpType is "Identity" or "Dropout") Flattened[node.Outputs[0]] = flat;
+                    else Pin(flat.Ids, $"{node} reading flattened channels");
+                }
                 return;
             case "Add" or "Mul":
             {
@@ -135,6 +145,11 @@ public sealed class ChannelGraph
 
     bool IsFlattenReshape(Node node) =>
         graph.FindInitializer(node.Input(1))?.ToInt64s() is [0, -1] or [-1, _] && composition.ContainsKey(node.Inputs[0]);
+
+    // A squeeze-and-excite squeeze written as ReduceMean over H and W with the axes kept: a GlobalAveragePool.
+    bool IsSpatialMean(Node node) =>
+        node.GetInt("keepdims", 1) == 1 && graph.ValueInfos.TryGetValue(node.Inputs[0], out var info) && info.Shape is { Rank: 4 }
+        && Shapes.OperatorRules.ReduceAxes(node, graph.FindInitializer, 4) is [2, 3];
 
     static bool BroadcastsOverChannels(Tensor constant) =>
         constant.ElementCount == 1 || constant.Dims.Length == 4 && constant.Dims[1] == 1;

@@ -130,6 +130,10 @@ public static class NetworkSlimming
                         if (graph.FindInitializer(node.Input(i)) is { } t) Replace(graph, node, i, Slice(t, 0, keep));
                     break;
                 }
+                case "Reshape" when channels.Flattened.TryGetValue(node.Outputs[0], out var reshaped) && graph.FindInitializer(node.Input(1))!.ToInt64s() is [-1, _]:
+                    // [-1, features] names the feature count, which falls with the channels.
+                    Replace(graph, node, 1, Tensor.FromInt64s("", [2], [-1, Positions(reshaped.Ids, Keeps).Length * featuresPerChannel[node.Outputs[0]]]));
+                    break;
                 case "Gemm" or "MatMul" when channels.Flattened.TryGetValue(node.Inputs[0], out var flat):
                 {
                     var perChannel = featuresPerChannel[node.Inputs[0]];
