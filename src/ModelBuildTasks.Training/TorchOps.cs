@@ -49,6 +49,14 @@ static class TorchOps
                 var x = In(0);
                 return [x.permute(node.GetInts("perm") ?? Enumerable.Range(0, (int)x.dim()).Reverse().Select(i => (long)i).ToArray())];
             }
+            case "Split":
+            {
+                var x = In(0);
+                var axis = node.GetInt("axis", 0);
+                if (axis < 0) axis += x.dim();
+                return x.split(Shapes.OperatorRules.SplitSizes(node, name => ToInt64Tensor(live[name]), x.shape[axis]), axis);
+            }
+            case "Slice": return [Slice(node, In(0), live)];
             case "Add": return [In(0) + In(1)];
             case "Mul": return [In(0) * In(1)];
             case "Concat": return [torch.cat(node.Inputs.Select(n => live[n]).ToList(), node.GetInt("axis", 1))];
@@ -207,6 +215,24 @@ static class TorchOps
     {
         var t = Shapes.OperatorRules.ConstantValue(node)!;
         return t.Type == ElementType.Float ? torch.tensor(t.Floats.ToArray(), t.Dims) : torch.tensor(t.ToInt64s(), t.Dims);
+    }
+
+    static TorchTensor Slice(Node node, TorchTensor x, IReadOnlyDictionary<string, TorchTensor> live)
+    {
+        long[] Ints(int i) => live[node.Inputs[i]].data<long>().ToArray();
+        var starts = Ints(1);
+        var ends = Ints(2);
+        var axes = node.Input(3) is not null ? Ints(3) : [.. Enumerable.Range(0, starts.Length).Select(i => (long)i)];
+        var steps = node.Input(4) is not null ? Ints(4) : [.. starts.Select(_ => 1L)];
+        for (var i = 0; i < axes.Length; i++)
+        {
+            if (steps[i] < 1) throw new ModelBuildException(ErrorCodes.UnsupportedOperator, $"{node}: a Slice with a negative step cannot be trained");
+            var axis = axes[i] < 0 ? axes[i] + x.dim() : axes[i];
+            var n = x.shape[axis];
+            long Clamp(long v) => Math.Clamp(v < 0 ? v + n : v, 0, n);
+            x = x.slice(axis, Clamp(starts[i]), Math.Max(Clamp(starts[i]), Clamp(ends[i])), steps[i]);
+        }
+        return x;
     }
 
     static Graph.Tensor ToInt64Tensor(TorchTensor t) => Graph.Tensor.FromInt64s("", t.shape, t.data<long>().ToArray());

@@ -26,6 +26,14 @@ static class OpCases
         ["reducemean no keepdims"] = (b, x) => b.Add("ReduceMean", [x], ("axes", NodeAttribute.Of([-1L, 1L])), ("keepdims", NodeAttribute.Of(0L))),
         ["transpose nhwc"] = (b, x) => b.Add("Transpose", [x], ("perm", NodeAttribute.Of([0L, 2L, 3L, 1L]))),
         ["channel shuffle"] = (b, x) => b.Add("Reshape", [b.Add("Transpose", [b.Add("Reshape", [x, Int64s(b, 0, 3, 1, 9, 9)])], ("perm", NodeAttribute.Of([0L, 2L, 1L, 3L, 4L]))), Int64s(b, 0, -1, 9, 9)]),
+        ["split channels"] = (b, x) =>
+        {
+            var parts = b.AddOutputs("Split", [x, Int64s(b, 1, 2)], 2, ("axis", NodeAttribute.Of(1L)));
+            return b.Concat(parts[1], parts[0]);
+        },
+        ["split equal"] = (b, x) => b.AddOutputs("Split", [x], 3, ("axis", NodeAttribute.Of(2L)))[2],
+        ["slice channels"] = (b, x) => b.Add("Slice", [x, Int64s(b, 1), Int64s(b, long.MaxValue), Int64s(b, 1)]),
+        ["slice steps"] = (b, x) => b.Add("Slice", [x, Int64s(b, 1, -2), Int64s(b, 8, 100), Int64s(b, 2, 3), Int64s(b, 2, 1)]),
         ["add broadcast"] = (b, x) => b.Sum(x, b.Constant("c", [3, 1, 1], 1f)),
         ["mul broadcast"] = (b, x) => b.Add("Mul", [x, b.Constant("c", [9], 2f)]),
         ["concat"] = (b, x) => b.Concat(x, b.Conv(x, 2)),

@@ -8,7 +8,7 @@ namespace ModelBuildTasks.Tests;
 /// pre-activation DenseNet's, which has no Conv before it), ReLU6 as Clip with min/max inputs,
 /// HardSwish and HardSigmoid (alpha 1/6) as operators, SiLU as Sigmoid x Mul, squeeze-and-excite
 /// as GlobalAveragePool or ReduceMean -> Conv -> act -> Conv -> gate -> Mul, channel shuffle as
-/// Reshape/Transpose/Reshape, the classifier as Flatten + Gemm(transB). Input [N, 1, 28, 28].
+/// Reshape/Transpose/Reshape and channel split as Split, the classifier as Flatten + Gemm(transB). Input [N, 1, 28, 28].
 /// </summary>
 static class ZooModels
 {
@@ -118,12 +118,21 @@ static class ZooModels
         var left = b.Relu(Conv(b, Conv(b, x, 12, stride: 2, group: 12), 12, kernel: 1));
         var right = b.Relu(Conv(b, x, 12, kernel: 1));
         right = b.Relu(Conv(b, Conv(b, right, 12, stride: 2, group: 12), 12, kernel: 1));
-        x = b.Concat(left, right);
-        x = b.Add("Reshape", [x, Int64s(b, 0, 2, 12, 7, 7)]);
-        x = b.Add("Transpose", [x], ("perm", NodeAttribute.Of([0L, 2L, 1L, 3L, 4L])));
-        x = b.Add("Reshape", [x, Int64s(b, 0, 24, 7, 7)]);
+        x = Shuffle(b, b.Concat(left, right));
+        // The stride-1 unit: half the channels pass, the other half go through the branch (x.chunk(2, dim=1): Split).
+        var halves = b.AddOutputs("Split", [x, Int64s(b, 12, 12)], 2, ("axis", NodeAttribute.Of(1L)));
+        right = b.Relu(Conv(b, halves[1], 12, kernel: 1));
+        right = b.Relu(Conv(b, Conv(b, right, 12, group: 12), 12, kernel: 1));
+        x = Shuffle(b, b.Concat(halves[0], right));
         x = b.Relu(Conv(b, x, 32, kernel: 1));
         return Classifier(b, b.GlobalAveragePool(x));
+    }
+
+    static string Shuffle(GraphBuilder b, string x)
+    {
+        x = b.Add("Reshape", [x, Int64s(b, 0, 2, 12, 7, 7)]);
+        x = b.Add("Transpose", [x], ("perm", NodeAttribute.Of([0L, 2L, 1L, 3L, 4L])));
+        return b.Add("Reshape", [x, Int64s(b, 0, 24, 7, 7)]);
     }
 
     static OnnxModel InceptionBlock()

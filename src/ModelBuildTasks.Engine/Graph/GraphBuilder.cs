@@ -121,19 +121,26 @@ public sealed class GraphBuilder
     public string Add(string opType, IReadOnlyList<string> inputs, params (string Name, NodeAttribute Value)[] attributes) =>
         Add(opType, inputs, null, attributes);
 
-    string Add(string opType, IReadOnlyList<string> inputs, string? name, params (string Name, NodeAttribute Value)[] attributes)
+    /// <summary>Adds a node with <paramref name="outputCount"/> outputs (a Split); returns their names.</summary>
+    public string[] AddOutputs(string opType, IReadOnlyList<string> inputs, int outputCount, params (string Name, NodeAttribute Value)[] attributes) =>
+        Add(opType, inputs, null, outputCount, attributes);
+
+    string Add(string opType, IReadOnlyList<string> inputs, string? name, params (string Name, NodeAttribute Value)[] attributes) =>
+        Add(opType, inputs, name, 1, attributes)[0];
+
+    string[] Add(string opType, IReadOnlyList<string> inputs, string? name, int outputCount, (string Name, NodeAttribute Value)[] attributes)
     {
         var nodeName = $"{opType.ToLowerInvariant()}_{counter++}";
-        var output = name ?? nodeName;
-        var node = new Node(nodeName, opType, inputs, [output]);
+        string[] outputs = outputCount == 1 ? [name ?? nodeName] : [.. Enumerable.Range(0, outputCount).Select(i => $"{nodeName}_{i}")];
+        var node = new Node(nodeName, opType, inputs, outputs);
         foreach (var (key, value) in attributes) node.Attributes[key] = value;
         model.Graph.Nodes.Add(node);
         var values = new Dictionary<string, ValueInfo>(StringComparer.Ordinal);
         foreach (var (k, v) in shapes) values[k] = new ValueInfo(k, ElementType.Float, v);
         var constants = model.Graph.Initializers.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         var inferred = OperatorRules.Infer(new ShapeContext(node, values, constants));
-        shapes[output] = inferred[0]!.Shape!;
-        return output;
+        for (var i = 0; i < outputs.Length; i++) shapes[outputs[i]] = inferred[i]!.Shape!;
+        return outputs;
     }
 
     /// <summary>Adds a float initializer filled with <paramref name="value"/>.</summary>

@@ -28,6 +28,8 @@ public static class OperatorRules
         ["GlobalAveragePool"] = GlobalPool,
         ["ReduceMean"] = ReduceMean,
         ["Transpose"] = Transpose,
+        ["Split"] = Split,
+        ["Slice"] = Slice,
         ["Add"] = Broadcast,
         ["Mul"] = Broadcast,
         ["Concat"] = Concat,
@@ -151,6 +153,52 @@ public static class OperatorRules
         var perm = c.Node.GetInts("perm") ?? Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
         if (perm.Length != x.Rank || perm.Order().Where((p, i) => p != i).Any()) throw c.Fail($"perm [{string.Join(",", perm)}] is not a permutation of {x}'s axes");
         return [c.Like(0, new TensorShape(perm.Select(p => x[(int)p])))];
+    }
+
+    /// <summary>The sizes a Split cuts <paramref name="length"/> into: its split input (attribute before opset 13), num_outputs (opset 18, the last part smaller) or equal parts.</summary>
+    public static long[] SplitSizes(Node node, Func<string, Tensor?> constant, long length)
+    {
+        if (node.GetInts("split") is { } attribute) return attribute;
+        if (node.Input(1) is { } name) return constant(name)?.ToInt64s() ?? throw new ModelBuildException(ErrorCodes.InvalidGraph, $"{node}: split sizes computed at run time");
+        var parts = node.Attributes.ContainsKey("num_outputs") ? node.GetInt("num_outputs", 1) : node.Outputs.Count;
+        var size = (length + parts - 1) / parts;
+        return [.. Enumerable.Range(0, (int)parts).Select(i => Math.Max(0, Math.Min(size, length - i * size)))];
+    }
+
+    static IReadOnlyList<ValueInfo?> Split(ShapeContext c)
+    {
+        var x = c.Shape(0);
+        var axis = (int)Normalize(c, c.Node.GetInt("axis", 0), x.Rank);
+        if (!x[axis].IsKnown) return [.. c.Node.Outputs.Select(_ => (ValueInfo?)null)];
+        var sizes = SplitSizes(c.Node, name => c.Node.Input(1) == name ? c.Constant(1) : null, x[axis].Value);
+        if (sizes.Length != c.Node.Outputs.Count || sizes.Any(s => s < 0) || sizes.Sum() != x[axis].Value)
+            throw c.Fail($"split sizes [{string.Join(",", sizes)}] do not cut axis {axis} of {x} into {c.Node.Outputs.Count} parts");
+        return [.. sizes.Select(size => c.Like(0, new TensorShape(x.Dims.Select((d, i) => i == axis ? Dim.Of(size) : d))))];
+    }
+
+    static IReadOnlyList<ValueInfo?> Slice(ShapeContext c)
+    {
+        var x = c.Shape(0);
+        var starts = c.Constant(1)?.ToInt64s();
+        var ends = c.Constant(2)?.ToInt64s();
+        var axes = c.Has(3) ? c.Constant(3)?.ToInt64s() : starts is null ? null : [.. Enumerable.Range(0, starts.Length).Select(i => (long)i)];
+        var steps = c.Has(4) ? c.Constant(4)?.ToInt64s() : starts?.Select(_ => 1L).ToArray();
+        if (starts is null || ends is null || axes is null || steps is null) throw c.Fail("has starts, ends, axes or steps computed at run time");
+        if (ends.Length != starts.Length || axes.Length != starts.Length || steps.Length != starts.Length || steps.Contains(0))
+            throw c.Fail("starts, ends, axes and steps must have one non-zero entry per sliced axis");
+        var dims = x.Dims.ToArray();
+        for (var i = 0; i < axes.Length; i++)
+        {
+            var axis = (int)Normalize(c, axes[i], x.Rank);
+            if (!dims[axis].IsKnown) continue;
+            var n = dims[axis].Value;
+            long Clamp(long v, long low, long high) => Math.Clamp(v < 0 ? v + n : v, low, high);
+            var count = steps[i] > 0
+                ? (Clamp(ends[i], 0, n) - Clamp(starts[i], 0, n) + steps[i] - 1) / steps[i]
+                : (Clamp(starts[i], -1, n - 1) - Clamp(ends[i], -1, n - 1) - steps[i] - 1) / -steps[i];
+            dims[axis] = Dim.Of(Math.Max(0, count));
+        }
+        return [c.Like(0, new TensorShape(dims))];
     }
 
     static IReadOnlyList<ValueInfo?> Broadcast(ShapeContext c)
