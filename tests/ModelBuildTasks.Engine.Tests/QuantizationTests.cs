@@ -49,6 +49,27 @@ public class QuantizationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ALayerKeptFloat_StaysFloatInOnnxRuntime_WhileTheOthersFuse()
+    {
+        // ONNX Runtime quantizes (per tensor) the float weights of a layer fed by a DequantizeLinear: a layer kept
+        // float must read the unquantized value, or the runtime undoes the choice.
+        var model = TestModels.Plain();
+        var second = model.Graph.Nodes.Where(n => n.OpType == "Conv").ElementAt(1).Inputs[1];
+
+        var (quantized, report) = QdqQuantizer.Quantize(model, Calibration, new QuantizationOptions { KeepFloat = new HashSet<string> { second } });
+        var ops = OptimizedOps(OnnxExport.ToBytes(quantized));
+        output.WriteLine(string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+
+        Assert.Equal(2, report.QuantizedWeights); // the first conv and the classifier
+        // The kept conv runs float; so does the conv feeding it through ReLU and pooling (on its integer-grid weights),
+        // whose output is no longer quantized: a fusion needs a QuantizeLinear as the output's only reader.
+        Assert.Equal(2, ops.GetValueOrDefault("Conv") + ops.GetValueOrDefault("FusedConv"));
+        Assert.False(ops.ContainsKey("QLinearConv"), "the kept conv was fused (its weights quantized by ONNX Runtime)");
+        Assert.True(quantized.Graph.Initializers.ContainsKey(second), "the kept layer's float weights are gone");
+        Assert.Equal(1, ops.GetValueOrDefault("QGemm"));
+    }
+
+    [Fact]
     public void ThirdPartyResNet18_FullyFuses_AndStaysClose()
     {
         var model = ModelFile.Load(TestPaths.ResNet18);

@@ -83,6 +83,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
                 ErrorCompensation = compensate,
                 PruneRatio = compensate ? point.DcRatio ?? 0 : 0,
                 PruningScope = settings.PruningScope,
+                KeepFloat = chain.KeptFloat(point.FloatLayers),
             }, compensate ? Hessians(point.NsRatio, built.Model) : null).Model
             : built.Model;
         var tQuant = clock.Elapsed.TotalSeconds;

@@ -61,13 +61,14 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         var key = "";
         int? grid = null; // bits of the IQ grid once IQ has run
         var pruned = false;
+        var keepFloat = KeptFloat(point.FloatLayers);
         foreach (var method in settings.Methods)
         {
             switch (method)
             {
                 case "iq" when point.Bits is { } bits:
                     grid = bits;
-                    current = Step(ref key, $"iq{bits}", current, false, m => { FakeQuantization.Apply(m.Model.Graph, bits); return m; });
+                    current = Step(ref key, $"iq{bits}f{point.FloatLayers}", current, false, m => { FakeQuantization.Apply(m.Model.Graph, bits, keepFloat); return m; });
                     break;
                 case "ns" when point.NsRatio > 0:
                     var start = current;
@@ -79,7 +80,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     {
                         var moments = calibration is null ? null : Moments(startKey, m.Model, calibration);
                         var report = NetworkSlimming.Apply(m.Model, point.NsRatio, moments);
-                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid) : m.Model;
+                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid, keepFloat) : m.Model;
                         return new ChainModel(model, report);
                     });
                     break;
@@ -87,7 +88,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     current = Step(ref key, "dc" + ChainPoint.Ratio(point.DcRatio.Value), current, settings.FineTunes, m =>
                     {
                         MagnitudePruning.ApplyAsFolded(m.Model, point.DcRatio.Value, settings.PruningScope);
-                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true, grid), grid) } : m;
+                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true, grid), grid, keepFloat) } : m;
                     });
                     pruned = true;
                     break;
@@ -95,6 +96,17 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         }
         return current;
     }
+
+    /// <summary>The quantizable layers' weight names, the costliest to quantize first (measured once, on the float model at the widest grid).</summary>
+    public IReadOnlyList<string> SensitiveLayers => sensitive ??= calibration is null
+        ? throw new InvalidOperationException("ranking layers needs calibration images")
+        : LayerSensitivity.Rank(source, calibration, PortableGrid.MaxBits);
+
+    IReadOnlyList<string>? sensitive;
+
+    /// <summary>The weights of the <paramref name="count"/> costliest layers, which IQ leaves float.</summary>
+    public IReadOnlySet<string> KeptFloat(int count) =>
+        count <= 0 ? new HashSet<string>(StringComparer.Ordinal) : SensitiveLayers.Take(count).ToHashSet(StringComparer.Ordinal);
 
     // One memoised step: `apply` gets a private copy of the input.
     ChainModel Step(ref string key, string step, ChainModel input, bool costly, Func<ChainModel, ChainModel> apply)
@@ -132,9 +144,9 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         return outcome.Model;
     }
 
-    static OnnxModel Snap(OnnxModel model, int? bits)
+    static OnnxModel Snap(OnnxModel model, int? bits, IReadOnlySet<string> keepFloat)
     {
-        if (bits is { } b) FakeQuantization.Apply(model.Graph, b);
+        if (bits is { } b) FakeQuantization.Apply(model.Graph, b, keepFloat);
         return model;
     }
 

@@ -8,7 +8,9 @@ namespace ModelBuildTasks.Search;
 /// the stage's target) and fixes it before the next stage starts. A stage may spend only an equal
 /// share of the margin left: with k stages to go, it must keep (k - 1) / k of the current margin in
 /// reserve. The last stage spends the rest. Margins are taken on each candidate's lower confidence
-/// bound (<see cref="Candidate.Bound"/>), never on the point estimate alone. See docs/method.md.
+/// bound (<see cref="Candidate.Bound"/>), never on the point estimate alone. When no bit width keeps
+/// IQ's target, the fewest costliest layers are kept float instead (<see cref="ChainPoint.FloatLayers"/>).
+/// See docs/method.md.
 /// </summary>
 public static class MarginSearch
 {
@@ -39,7 +41,8 @@ public static class MarginSearch
                 start: Start(space, method, fineTuned),
                 anchor: (method == "iq" ? -1 : 0, accuracy - stageTarget), // IQ's position 0 is the widest grid; the float model sits before it
                 budget: Math.Max(1, budget - evaluator.Evaluated.Count));
-            if (result.Best >= 0)
+            var found = result.Best >= 0;
+            if (found)
             {
                 point = space.With(point, method, result.Best);
                 current = evaluator.Evaluate(point, method);
@@ -47,7 +50,12 @@ public static class MarginSearch
             }
             else if (method == "iq")
             {
-                point = space.With(point, method, 0); // no bits keep the reserve: stay at the widest grid, which later stages build on
+                // No uniform grid keeps the reserve: the widest grid with the costliest layers left float, as few as
+                // keep it; if none do, the widest grid alone, which later stages build on.
+                var widest = space.With(point, method, 0);
+                var fallback = FloatFallback(evaluator, widest, stageTarget, accuracy, budget);
+                found = fallback is not null;
+                point = fallback ?? widest;
                 current = evaluator.Evaluate(point, method);
                 accuracy = current.Bound;
             }
@@ -58,7 +66,7 @@ public static class MarginSearch
                 if (shared.Bound >= stageTarget && (current is null || shared.Bytes < current.Bytes))
                     (point, current, accuracy) = (shared.Point, shared, shared.Bound);
             }
-            var chosen = result.Best >= 0 || point.SharedLevels > 0 && method == "dc" ? Describe(point, method) : "off";
+            var chosen = found || point.SharedLevels > 0 && method == "dc" ? Describe(point, method) : "off";
             stages.Add(new StageSummary(method, Math.Round(stageTarget, 6), chosen, evaluator.Evaluated.Count - before, current?.Accuracy ?? accuracy, current?.Bound ?? accuracy, current?.Bytes ?? 0));
         }
         var final = evaluator.Evaluate(point, "final");
@@ -67,10 +75,21 @@ public static class MarginSearch
 
     static string Describe(ChainPoint point, string method) => method switch
     {
-        "iq" => $"bits={point.Bits}",
+        "iq" => $"bits={point.Bits}" + (point.FloatLayers > 0 ? $" float_layers={point.FloatLayers}" : ""),
         "ns" => $"ns_ratio={ChainPoint.Ratio(point.NsRatio)}",
         _ => $"dc_ratio={ChainPoint.Ratio(point.DcRatio ?? 0)}" + (point.SharedLevels > 0 ? $" shared_levels={point.SharedLevels}" : ""),
     };
+
+    // Position i of the fallback leaves (layers - i) of the costliest layers float: 0 is all of them, the last is
+    // one. The knob search then finds the fewest that keep the stage's target, from one up.
+    static ChainPoint? FloatFallback(CandidateEvaluator evaluator, ChainPoint widest, double stageTarget, double floatAccuracy, int budget)
+    {
+        var layers = evaluator.Chain.SensitiveLayers.Count;
+        if (layers == 0 || evaluator.Evaluated.Count >= budget) return null;
+        var result = KnobSearch.Find(layers, i => evaluator.Evaluate(widest with { FloatLayers = layers - i }, "iq").Bound - stageTarget,
+            start: layers - 1, anchor: (-1, floatAccuracy - stageTarget), budget: Math.Max(1, budget - evaluator.Evaluated.Count));
+        return result.Best >= 0 ? widest with { FloatLayers = layers - result.Best } : null;
+    }
 
     // First guesses: the widest grid (cheap to confirm); a fifth of the channels and half of the weights, or
     // with fine-tuning, which recovers much more, 30% and 70% (Liu et al. and Han et al. report far more).

@@ -30,12 +30,13 @@ public static class ErrorCompensation
     /// <param name="sharedLevels">DC's weight sharing (0 = none): a first pass finds each layer's levels
     /// (<see cref="WeightSharing.GridKMeans"/> on its compensated integers), a second rounds to those
     /// levels only, compensating that error too.</param>
+    /// <param name="keepFloat">Weights whose layers stay float (<see cref="QuantizationOptions.KeepFloat"/>).</param>
     /// <returns>The number of weights compensated.</returns>
-    public static int Apply(ModelGraph graph, LayerHessians hessians, int bits, IReadOnlyDictionary<string, float[]>? dense = null, int sharedLevels = 0)
+    public static int Apply(ModelGraph graph, LayerHessians hessians, int bits, IReadOnlyDictionary<string, float[]>? dense = null, int sharedLevels = 0, IReadOnlySet<string>? keepFloat = null)
     {
         var qmax = (1 << (bits - 1)) - 1;
         var done = 0;
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul"))
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat ?? new HashSet<string>())))
         {
             if (WeightQuantization.OutputAxis(graph, node) is null || graph.FindInitializer(node.Input(1)) is not { } weight) continue;
             if (hessians.For(weight.Name) is not { } measured || measured.Layout.Rows * measured.Layout.Columns != weight.ElementCount) continue;

@@ -11,12 +11,12 @@ namespace ModelBuildTasks.Passes.Quantization;
 /// </summary>
 public static class FakeQuantization
 {
-    /// <summary>Snaps every quantizable Conv/Gemm/MatMul weight of <paramref name="graph"/> in place; returns how many tensors.</summary>
-    public static int Apply(ModelGraph graph, int bits)
+    /// <summary>Snaps every quantizable Conv/Gemm/MatMul weight of <paramref name="graph"/> in place (but those in <paramref name="keepFloat"/>); returns how many tensors.</summary>
+    public static int Apply(ModelGraph graph, int bits, IReadOnlySet<string>? keepFloat = null)
     {
         if (bits is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to 8, not {bits}");
         var snapped = 0;
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul"))
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat ?? new HashSet<string>())))
         {
             if (WeightQuantization.OutputAxis(graph, node) is not { } axis) continue;
             var weights = graph.FindInitializer(node.Input(1))!;

@@ -47,21 +47,22 @@ public static class QdqQuantizer
             ? Pruning.MagnitudePruning.PrunableWeights(q.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray(), StringComparer.Ordinal)
             : null;
         if (options.PruneRatio > 0) Pruning.MagnitudePruning.Apply(q.Graph, options.PruneRatio, options.PruningScope);
-        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense, options.SharedLevels);
+        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense, options.SharedLevels, options.KeepFloat);
         var graph = q.Graph;
 
-        var tensors = ActivationsToQuantize(graph);
+        var floatRegion = FloatRegion(graph, options.KeepFloat);
+        var tensors = ActivationsToQuantize(graph, floatRegion);
         var ranges = Calibrator.Calibrate(q, tensors, images, options.Calibration, options.Percentile);
 
-        foreach (var tensor in tensors) InsertQdq(graph, tensor, ranges[tensor]);
+        var activations = tensors.Count(tensor => InsertQdq(graph, tensor, ranges[tensor], floatRegion));
 
         var weights = 0;
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul").ToList())
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !IsKeptFloat(n, options.KeepFloat)).ToList())
             if (QuantizeWeights(graph, node, options.Bits, options.SharedLevels)) weights++;
 
         graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own
         q.ProducerName = "ModelBuildTasks";
-        return (q, new QuantizationReport(options.Bits, weights, tensors.Count, folded));
+        return (q, new QuantizationReport(options.Bits, weights, activations, folded));
     }
 
     /// <summary>A copy of <paramref name="model"/> at opset 13 or later with its BatchNorms folded and its shapes inferred: what the quantizer works on.</summary>
@@ -93,7 +94,7 @@ public static class QdqQuantizer
 
     // Float activation tensors that feed or leave an op with an integer kernel. A tensor consumed
     // only by a Relu is skipped in favour of the Relu's output; graph outputs stay float.
-    static List<string> ActivationsToQuantize(ModelGraph graph)
+    static List<string> ActivationsToQuantize(ModelGraph graph, IReadOnlySet<Node> floatRegion)
     {
         var result = new List<string>();
         void Add(string name)
@@ -110,12 +111,37 @@ public static class QdqQuantizer
         }
         foreach (var node in graph.Nodes.Where(n => ComputeOps.Contains(n.OpType)))
         {
+            if (floatRegion.Contains(node)) { Add(node.Outputs[0]); continue; }
             var dataInputs = node.OpType is "Conv" or "Gemm" or "MatMul" ? node.Inputs.Take(1) : node.Inputs;
             foreach (var input in dataInputs) Add(input);
             Add(node.Outputs[0]);
         }
         return result;
     }
+
+    // The layers kept float and every node that feeds only them (a ReLU, a pool, a flatten before them): their
+    // values stay float. ONNX Runtime quantizes the float weights of a layer fed by a DequantizeLinear (per tensor,
+    // to fuse it), and moves a DequantizeLinear forward through pools and reshapes, so a Q/DQ anywhere on a kept
+    // layer's input path would undo keeping it float.
+    static HashSet<Node> FloatRegion(ModelGraph graph, IReadOnlySet<string> keepFloat)
+    {
+        var region = graph.Nodes.Where(n => IsKeptFloat(n, keepFloat)).ToHashSet();
+        for (var grew = region.Count > 0; grew;)
+        {
+            grew = false;
+            foreach (var node in graph.Nodes)
+            {
+                if (region.Contains(node) || node.OpType is "Conv" or "Gemm" or "MatMul" || node.Outputs.Any(graph.IsOutput)) continue;
+                var consumers = node.Outputs.SelectMany(graph.Consumers).ToList();
+                if (consumers.Count > 0 && consumers.All(region.Contains)) grew |= region.Add(node);
+            }
+        }
+        return region;
+    }
+
+    /// <summary>True when <paramref name="node"/> is a layer whose weights are in <paramref name="keepFloat"/>.</summary>
+    internal static bool IsKeptFloat(Node node, IReadOnlySet<string> keepFloat) =>
+        keepFloat.Count > 0 && node.OpType is "Conv" or "Gemm" or "MatMul" && node.Input(1) is { } w && keepFloat.Contains(w);
 
     static bool IsNonNegativeActivation(ModelGraph graph, Node node) =>
         node.OpType == "Relu" || node.OpType == "Clip" && graph.FindInitializer(node.Input(1)) is { Type: ElementType.Float } min && min.Floats[0] >= 0;
@@ -124,9 +150,12 @@ public static class QdqQuantizer
         graph.Inputs.FirstOrDefault(i => i.Name == name) is { } input ? input.Type == ElementType.Float
         : !graph.ValueInfos.TryGetValue(name, out var info) || info.Type == ElementType.Float;
 
-    // value -> QuantizeLinear -> DequantizeLinear -> every former consumer.
-    static void InsertQdq(ModelGraph graph, string value, ActivationRange range)
+    // value -> QuantizeLinear -> DequantizeLinear -> every former consumer outside the float region (which reads
+    // the value itself); nothing when all of them are inside it.
+    static bool InsertQdq(ModelGraph graph, string value, ActivationRange range, IReadOnlySet<Node> floatRegion)
     {
+        var consumers = graph.Consumers(value).Where(c => !floatRegion.Contains(c)).ToList();
+        if (consumers.Count == 0) return false;
         var scale = (range.Max - range.Min) / 255f;
         if (scale <= 0) scale = 1f;
         var zeroPoint = (byte)Math.Clamp(MathF.Round(-range.Min / scale), 0, 255);
@@ -134,7 +163,6 @@ public static class QdqQuantizer
         var zeroName = graph.AddInitializer(new Tensor(graph.UniqueName(value + "_zero_point"), ElementType.UInt8, [], [zeroPoint]));
         var quantized = graph.UniqueName(value + "_quantized");
         var dequantized = graph.UniqueName(value + "_dequantized");
-        var consumers = graph.Consumers(value).ToList();
         var qNode = new Node(quantized, "QuantizeLinear", [value, scaleName, zeroName], [quantized]);
         var dqNode = new Node(dequantized, "DequantizeLinear", [quantized, scaleName, zeroName], [dequantized]);
         foreach (var consumer in consumers)
@@ -143,6 +171,7 @@ public static class QdqQuantizer
         var producer = graph.Producer(value);
         var at = producer is null ? 0 : graph.Nodes.IndexOf(producer) + 1;
         graph.Nodes.InsertRange(at, [qNode, dqNode]);
+        return true;
     }
 
     static bool QuantizeWeights(ModelGraph graph, Node node, int bits, int sharedLevels)

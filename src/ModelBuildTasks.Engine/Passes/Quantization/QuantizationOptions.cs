@@ -17,6 +17,8 @@ public sealed record QuantizationOptions
     public int SharedLevels { get; init; }
     /// <summary>Round and prune with error compensation (<see cref="ErrorCompensation"/>) instead of to the nearest level independently.</summary>
     public bool ErrorCompensation { get; init; }
+    /// <summary>Weights (by initializer name) whose layers stay float: neither their weights nor, on their account, their inputs are quantized (<see cref="LayerSensitivity"/>).</summary>
+    public IReadOnlySet<string> KeepFloat { get; init; } = new HashSet<string>();
     /// <summary>At most this many calibration images are used (at most 64 of images over 100,000 values).</summary>
     public int MaxCalibrationImages { get; init; } = 512;
 }
