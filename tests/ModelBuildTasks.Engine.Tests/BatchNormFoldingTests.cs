@@ -38,4 +38,24 @@ public class BatchNormFoldingTests
         var scale = expected.Max(Math.Abs);
         Assert.True(Ort.MaxDifference(expected, actual) < 1e-4f * Math.Max(1, scale));
     }
+
+    [Fact]
+    public void BatchNormsLeftUnfolded_BecomeDepthwiseConvs_ThatComputeTheSame()
+    {
+        // The dense family's pre-activation BatchNorms follow a Concat, not a Conv. As depthwise 1x1 convs their
+        // factors keep 8 significant bits: the output moves by at most their 0.2% rounding.
+        var model = TestModels.Dense();
+        var input = TestModels.RandomInput(3, 4, 1, 28, 28);
+        var expected = Ort.Run(OnnxExport.ToBytes(model), input, [4, 1, 28, 28])["logits"];
+        BatchNormFolding.Apply(model.Graph);
+        var left = model.Graph.Nodes.Count(n => n.OpType == "BatchNormalization");
+
+        var rewritten = BatchNormAsDepthwiseConv.Apply(model.Graph);
+
+        Assert.Equal(3, left);
+        Assert.Equal(left, rewritten);
+        Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "BatchNormalization");
+        var actual = Ort.Run(OnnxExport.ToBytes(model), input, [4, 1, 28, 28])["logits"];
+        Assert.True(Ort.MaxDifference(expected, actual) < 0.01f * Math.Max(1, expected.Max(Math.Abs)), $"max difference {Ort.MaxDifference(expected, actual)}");
+    }
 }

@@ -29,6 +29,8 @@ public class FloatFallbackTests(Xunit.Abstractions.ITestOutputHelper output)
         return model;
     }
 
+    static string SecondConvWeights => OneUnquantizableLayer().Graph.Nodes.Where(n => n.OpType == "Conv").ElementAt(1).Inputs[1];
+
     [Fact]
     public void TheLayerWhoseGridCannotHoldItsWeights_RanksCostliest()
     {
@@ -37,7 +39,7 @@ public class FloatFallbackTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var ranked = LayerSensitivity.Rank(model, images, bits: 7);
 
-        var second = model.Graph.Nodes.Where(n => n.OpType == "Conv").ElementAt(1).Inputs[1];
+        var second = SecondConvWeights;
         Assert.Equal(8, ranked.Count); // six convs and two fully connected layers
         Assert.Equal(second, ranked[0]);
     }
@@ -55,6 +57,8 @@ public class FloatFallbackTests(Xunit.Abstractions.ITestOutputHelper output)
 
         Assert.True(report.TargetMet, $"agreement bound {report.FinalAccuracyBound} against {report.TargetAccuracy}");
         Assert.Equal("1", report.Chosen["float_layers"]);
+        output.WriteLine(string.Join(" ", report.Chosen.Select(kv => $"{kv.Key}={kv.Value}")));
+        Assert.Equal(SecondConvWeights, report.Chosen["float_layer_weights"]);
         Assert.Contains("float_layers=1", report.Stages.Single().Chosen);
         // Every uniform grid missed: the fallback was needed, not merely taken.
         Assert.All(report.Candidates.Where(c => !c.Description.Contains("float=")), c => Assert.True(c.Bound < report.TargetAccuracy, c.Description));

@@ -130,6 +130,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     {
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
         foreach (var (k, v) in point.Knobs()) chosen[k] = v;
+        if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
         if (point.Bits is not null)
         {
             chosen["calibration"] = calibration.ToString().ToLowerInvariant();

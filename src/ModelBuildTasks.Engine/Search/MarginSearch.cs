@@ -50,10 +50,11 @@ public static class MarginSearch
             }
             else if (method == "iq")
             {
-                // No uniform grid keeps the reserve: the widest grid with the costliest layers left float, as few as
-                // keep it; if none do, the widest grid alone, which later stages build on.
+                // No uniform grid keeps the reserve. While the widest grid still meets the final target, it stays (later
+                // stages build on it and spend what is left). When even it misses, the costliest layers stay float, as
+                // few as keep the reserve; if none do, the widest grid alone.
                 var widest = space.With(point, method, 0);
-                var fallback = FloatFallback(evaluator, widest, stageTarget, accuracy, budget);
+                var fallback = evaluator.Evaluate(widest, method).Bound >= target ? null : FloatFallback(evaluator, widest, stageTarget, accuracy, budget);
                 found = fallback is not null;
                 point = fallback ?? widest;
                 current = evaluator.Evaluate(point, method);

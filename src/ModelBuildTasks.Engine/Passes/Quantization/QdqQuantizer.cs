@@ -49,6 +49,8 @@ public static class QdqQuantizer
         if (options.PruneRatio > 0) Pruning.MagnitudePruning.Apply(q.Graph, options.PruneRatio, options.PruningScope);
         if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense, options.SharedLevels, options.KeepFloat);
         var graph = q.Graph;
+        // After pruning and rounding, which must never touch them: the BatchNorms left unfolded become integer convolutions.
+        BatchNormAsDepthwiseConv.Apply(graph);
 
         var floatRegion = FloatRegion(graph, options.KeepFloat);
         var tensors = ActivationsToQuantize(graph, floatRegion);
@@ -174,11 +176,28 @@ public static class QdqQuantizer
         return true;
     }
 
+    // One weight per output channel (a BatchNorm as a depthwise 1x1 conv) is exact on any per-channel grid: level +-4,
+    // scale |w| / 4. A power of two keeps the scale's mantissa the weight's (short, see BatchNormAsDepthwiseConv), and
+    // the int32 bias on a step of a quarter of the weight times the input's step, about a quarter of the output's.
+    static (sbyte[] Values, float[] Scales) OneWeightPerChannel(ReadOnlySpan<float> weights)
+    {
+        var values = new sbyte[weights.Length];
+        var scales = new float[weights.Length];
+        for (var c = 0; c < weights.Length; c++)
+        {
+            values[c] = (sbyte)(weights[c] < 0 ? -4 : 4);
+            scales[c] = weights[c] == 0 ? 1 : Math.Abs(weights[c]) / 4;
+        }
+        return (values, scales);
+    }
+
     static bool QuantizeWeights(ModelGraph graph, Node node, int bits, int sharedLevels)
     {
         if (WeightQuantization.OutputAxis(graph, node) is not { } axis) return false;
         var weights = graph.FindInitializer(node.Input(1))!;
-        var (values, scales) = WeightQuantization.PerChannel(weights.Floats, weights.Dims, axis, bits);
+        var (values, scales) = weights.ElementCount == weights.Dims[axis]
+            ? OneWeightPerChannel(weights.Floats)
+            : WeightQuantization.PerChannel(weights.Floats, weights.Dims, axis, bits);
         if (sharedLevels > 0) WeightSharing.GridKMeans.Apply(values, sharedLevels);
         var channels = scales.Length;
 
