@@ -47,7 +47,7 @@ public static class Trainer
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         double Elapsed() => System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         var flipRandom = new Random(options.Seed);
-        int step = 0, images = 0;
+        int step = 0, images = 0, skipped = 0;
         double lossSum = 0;
         int lossCount = 0;
         var stop = false;
@@ -72,10 +72,19 @@ public static class Trainer
                 var loss = nn.functional.cross_entropy(module.forward(x), y);
                 if (extraLoss is not null) loss = loss + extraLoss(module);
                 loss.backward();
+                // A step with a non-finite loss or gradient would make every weight NaN for good (seen after
+                // slimming, on AVX-512): such a batch is skipped and counted instead.
+                var lossValue = loss.item<float>();
+                if (!float.IsFinite(lossValue) || parameters.Any(p => p.grad is { } g && !torch.isfinite(g).all().item<bool>()))
+                {
+                    skipped++;
+                    step++;
+                    continue;
+                }
                 optimizer.step();
                 module.ApplyMasks();
 
-                lossSum += loss.item<float>();
+                lossSum += lossValue;
                 lossCount++;
                 step++;
                 images += count;

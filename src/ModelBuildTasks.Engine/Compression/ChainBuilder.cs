@@ -78,7 +78,9 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     var startKey = key;
                     current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
                     {
-                        var moments = calibration is null ? null : Moments(startKey, m.Model, calibration);
+                        // After sparsity training, the paper's |gamma| ranking, and fine-tuning takes over what removed channels
+                        // carried; the measured ranking and its regression are what post-training has instead.
+                        var moments = calibration is null || settings.FineTunes ? null : Moments(startKey, m.Model, calibration);
                         var report = NetworkSlimming.Apply(m.Model, point.NsRatio, moments);
                         var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid, keepFloat) : m.Model;
                         return new ChainModel(model, report);
