@@ -20,22 +20,14 @@ public static class BatchNormAsDepthwiseConv
         var rewritten = 0;
         foreach (var bn in graph.Nodes.Where(n => n.OpType == "BatchNormalization").ToList())
         {
-            if (bn.Outputs.Count(o => o.Length > 0) != 1) continue; // training-mode BN with extra outputs
-            var inputs = Enumerable.Range(1, 4).Select(i => graph.FindInitializer(bn.Input(i))).ToArray();
-            if (inputs.Any(t => t is null || t.Type != ElementType.Float)) continue;
             if (!graph.ValueInfos.TryGetValue(bn.Inputs[0], out var info) || info.Shape is not { Rank: 4 } shape || !shape[1].IsKnown) continue;
             var channels = (int)shape[1].Value;
-            if (inputs.Any(t => t!.ElementCount != channels)) continue;
-            var scale = inputs[0]!.Floats;
-            var shift = inputs[1]!.Floats;
-            var mean = inputs[2]!.Floats;
-            var variance = inputs[3]!.Floats;
-            var epsilon = bn.GetFloat("epsilon", 1e-5f);
+            if (BatchNormFolding.Statistics(graph, bn, channels) is not ({ } factors, { } mean, { } shift)) continue;
             var weights = new float[channels];
             var bias = new float[channels];
             for (var c = 0; c < channels; c++)
             {
-                weights[c] = Short(scale[c] / MathF.Sqrt(variance[c] + epsilon));
+                weights[c] = Short(factors[c]);
                 bias[c] = shift[c] - mean[c] * weights[c];
             }
             var w = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(bn.Name + "_dw_weights"), [channels, 1, 1, 1], weights));
@@ -44,8 +36,7 @@ public static class BatchNormAsDepthwiseConv
                 .With("kernel_shape", NodeAttribute.Of(1L, 1L))
                 .With("group", NodeAttribute.Of((long)channels));
             graph.Nodes[graph.Nodes.IndexOf(bn)] = conv;
-            foreach (var name in bn.Inputs.Skip(1))
-                if (!graph.Nodes.Any(n => n.Inputs.Contains(name))) graph.Initializers.Remove(name);
+            BatchNormFolding.RemoveUnusedStatistics(graph, bn);
             rewritten++;
         }
         return rewritten;

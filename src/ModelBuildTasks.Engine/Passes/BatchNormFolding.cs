@@ -25,31 +25,24 @@ public static class BatchNormFolding
 
     static bool TryFold(ModelGraph graph, Node bn)
     {
-        if (bn.Outputs.Count(o => o.Length > 0) != 1) return false; // training-mode BN with extra outputs
         var conv = graph.Producer(bn.Inputs[0]);
         if (conv is null || conv.OpType != "Conv" || graph.IsOutput(conv.Outputs[0])) return false;
         if (graph.Consumers(conv.Outputs[0]).Count() != 1) return false;
         var weights = graph.FindInitializer(conv.Input(1));
         var bias = graph.FindInitializer(conv.Input(2));
-        var scale = graph.FindInitializer(bn.Input(1));
-        var shift = graph.FindInitializer(bn.Input(2));
-        var mean = graph.FindInitializer(bn.Input(3));
-        var variance = graph.FindInitializer(bn.Input(4));
-        if (weights is null || scale is null || shift is null || mean is null || variance is null) return false;
-        if (weights.Type != ElementType.Float || (conv.Input(2) is not null && bias is null)) return false;
-
+        if (weights is null || weights.Type != ElementType.Float || (conv.Input(2) is not null && bias is null)) return false;
         var channels = (int)weights.Dims[0];
+        if (Statistics(graph, bn, channels) is not ({ } factors, { } mean, { } shift)) return false;
+
         var perChannel = (int)(weights.ElementCount / channels);
-        var epsilon = bn.GetFloat("epsilon", 1e-5f);
         var newWeights = weights.Data.ToArray();
         var w = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(newWeights.AsSpan());
         var newBias = new float[channels];
         for (var c = 0; c < channels; c++)
         {
-            var factor = scale.Floats[c] / MathF.Sqrt(variance.Floats[c] + epsilon);
-            for (var k = 0; k < perChannel; k++) w[c * perChannel + k] *= factor;
+            for (var k = 0; k < perChannel; k++) w[c * perChannel + k] *= factors[c];
             var b = bias is null ? 0f : bias.Floats[c];
-            newBias[c] = (b - mean.Floats[c]) * factor + shift.Floats[c];
+            newBias[c] = (b - mean[c]) * factors[c] + shift[c];
         }
 
         // Weights shared with another node keep their old tensor; this Conv gets fresh ones.
@@ -64,10 +57,30 @@ public static class BatchNormFolding
         graph.ValueInfos.Remove(conv.Outputs[0]);
         conv.Outputs[0] = bn.Outputs[0];
         graph.Nodes.Remove(bn);
-        foreach (var name in bn.Inputs.Skip(1))
-        {
-            if (!graph.Nodes.Any(n => n.Inputs.Contains(name))) graph.Initializers.Remove(name);
-        }
+        RemoveUnusedStatistics(graph, bn);
         return true;
+    }
+
+    /// <summary>
+    /// An inference-mode BatchNorm's per-channel factor g / sqrt(v + e), mean and shift (y = (x - mean) factor + shift),
+    /// or null when it has extra (training) outputs or its statistics are not <paramref name="channels"/> constant floats.
+    /// </summary>
+    internal static (float[] Factors, float[] Mean, float[] Shift)? Statistics(ModelGraph graph, Node bn, int channels)
+    {
+        if (bn.Outputs.Count(o => o.Length > 0) != 1) return null; // training-mode BN with extra outputs
+        var inputs = Enumerable.Range(1, 4).Select(i => graph.FindInitializer(bn.Input(i))).ToArray();
+        if (inputs.Any(t => t is null || t.Type != ElementType.Float || t.ElementCount != channels)) return null;
+        var (scale, variance) = (inputs[0]!.Floats.ToArray(), inputs[3]!.Floats.ToArray());
+        var epsilon = bn.GetFloat("epsilon", 1e-5f);
+        var factors = new float[channels];
+        for (var c = 0; c < channels; c++) factors[c] = scale[c] / MathF.Sqrt(variance[c] + epsilon);
+        return (factors, inputs[2]!.Floats.ToArray(), inputs[1]!.Floats.ToArray());
+    }
+
+    /// <summary>Removes a replaced BatchNorm's statistics that no node reads any more.</summary>
+    internal static void RemoveUnusedStatistics(ModelGraph graph, Node bn)
+    {
+        foreach (var name in bn.Inputs.Skip(1))
+            if (!graph.Nodes.Any(n => n.Inputs.Contains(name))) graph.Initializers.Remove(name);
     }
 }
