@@ -55,13 +55,15 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     {
         if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");
     }));
+    if (report.SkippedSteps > 0)
+        Console.Error.WriteLine($"warning: {report.SkippedSteps} of {report.Steps} steps skipped: their loss or a gradient was not finite");
     double? after = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
     ModelFile.Save(onnx, result.GetValue(output)!);
     if (result.GetValue(json))
         ModelBuildTasks.Cli.JsonOutput.Write(new
         {
             output = result.GetValue(output), report.Epochs, report.Steps, report.Seconds, report.ImagesPerSecond, report.FinalLoss,
-            report.Threads, native = report.NativeStatus, test_accuracy_before = before, test_accuracy_after = after,
+            report.Threads, skipped_steps = report.SkippedSteps, native = report.NativeStatus, test_accuracy_before = before, test_accuracy_after = after,
         });
     else
     {

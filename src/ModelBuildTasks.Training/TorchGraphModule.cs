@@ -70,6 +70,10 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
     public IEnumerable<TorchTensor> BatchNormScales =>
         graph.Nodes.Where(n => n.OpType == "BatchNormalization" && n.Input(1) is not null).Select(n => values[n.Inputs[1]]);
 
+    /// <summary>The running mean and variance of every BatchNormalization: buffers that each training-mode forward pass updates.</summary>
+    public IReadOnlyList<TorchTensor> BatchNormStatistics =>
+        graph.Nodes.Where(n => n.OpType == "BatchNormalization").SelectMany(n => new[] { values[n.Inputs[3]], values[n.Inputs[4]] }).ToList();
+
     /// <summary>Attaches a 0/1 mask to an initializer; it is applied now and after every optimizer step.</summary>
     public void SetMask(string initializer, float[] mask)
     {

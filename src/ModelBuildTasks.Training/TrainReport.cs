@@ -8,4 +8,5 @@ namespace ModelBuildTasks.Training;
 /// <param name="FinalLoss">Mean loss over the last epoch's batches.</param>
 /// <param name="Threads">libtorch intra-op threads used.</param>
 /// <param name="NativeStatus">What the native-library setup did (patched, already patched, not needed).</param>
-public sealed record TrainReport(double Epochs, int Steps, double Seconds, double ImagesPerSecond, double FinalLoss, int Threads, string NativeStatus);
+/// <param name="SkippedSteps">Batches undone because their loss or a gradient was not finite (counted in <paramref name="Steps"/>).</param>
+public sealed record TrainReport(double Epochs, int Steps, double Seconds, double ImagesPerSecond, double FinalLoss, int Threads, string NativeStatus, int SkippedSteps);

@@ -38,6 +38,7 @@ public static class Trainer
         using var module = new TorchGraphModule(model) { FakeQuantBits = options.FakeQuantBits };
         foreach (var (name, mask) in masks ?? new Dictionary<string, float[]>()) module.SetMask(name, mask);
         var parameters = module.parameters().ToList();
+        var statistics = module.BatchNormStatistics;
         using var optimizer = options.Optimizer == OptimizerKind.Adam
             ? (optim.Optimizer)optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay)
             : optim.SGD(parameters, options.LearningRate, options.Momentum, weight_decay: options.WeightDecay, nesterov: true);
@@ -69,14 +70,17 @@ public static class Trainer
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = LearningRate(options, fraction);
 
                 optimizer.zero_grad();
+                var saved = statistics.Select(t => t.clone()).ToList();
                 var loss = nn.functional.cross_entropy(module.forward(x), y);
                 if (extraLoss is not null) loss = loss + extraLoss(module);
                 loss.backward();
-                // A step with a non-finite loss or gradient would make every weight NaN for good (seen after
-                // slimming, on AVX-512): such a batch is skipped and counted instead.
-                var lossValue = loss.item<float>();
-                if (!float.IsFinite(lossValue) || parameters.Any(p => p.grad is { } g && !torch.isfinite(g).all().item<bool>()))
+                // A step with a non-finite loss or gradient would make every weight NaN for good, and its
+                // forward pass has already moved the BatchNorm running statistics: such a batch is undone,
+                // skipped and counted instead.
+                var (lossValue, finite) = LossAndFinite(loss, parameters);
+                if (!finite)
                 {
+                    using (torch.no_grad()) for (var i = 0; i < saved.Count; i++) statistics[i].copy_(saved[i]);
                     skipped++;
                     step++;
                     continue;
@@ -95,7 +99,18 @@ public static class Trainer
         module.CopyTo(model.Graph);
         var seconds = Elapsed();
         return new TrainReport((double)images / data.Count, step, seconds, images / Math.Max(seconds, 1e-9),
-            lossCount > 0 ? lossSum / lossCount : double.NaN, threads, TorchRuntime.Status);
+            lossCount > 0 ? lossSum / lossCount : double.NaN, threads, TorchRuntime.Status, skipped);
+    }
+
+    // One synchronisation per step: the loss, and whether it and every gradient are finite (the sum of
+    // all gradients is not finite when any entry is not).
+    static (float Loss, bool Finite) LossAndFinite(TorchTensor loss, IEnumerable<TorchTensor> parameters)
+    {
+        using var _ = torch.no_grad();
+        var value = loss.detach();
+        var total = parameters.Select(p => p.grad).OfType<TorchTensor>().Aggregate(value, (sum, g) => sum + g.sum());
+        var both = torch.stack([value, total]).data<float>().ToArray();
+        return (both[0], float.IsFinite(both[0]) && float.IsFinite(both[1]));
     }
 
     static double LearningRate(TrainOptions options, double fraction) => options.Schedule switch

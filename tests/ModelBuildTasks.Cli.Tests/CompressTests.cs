@@ -122,11 +122,13 @@ public class CompressTests
         Assert.True(tuned.Json.GetProperty("compressed_bytes").GetInt64() < post.Json.GetProperty("compressed_bytes").GetInt64() * 1.15);
     }
 
-    [Fact(Skip = "known defect: slimming then fine-tuning still ends at chance (10.1%) in some runs on AVX-512 despite the trainer's non-finite-step guard; see the session note of 2026-12-01")]
+    [Fact]
     public void FineTunedSlimming_RanksBySparsityTrainedGamma_AndKeepsAWorkingModel()
     {
-        // Slimming then fine-tuning left the VGG at chance (10%) in one run of three: a training step turned every weight
-        // NaN (AVX-512). The trainer skips non-finite steps now; after sparsity training NS ranks by |gamma|, as the paper does.
+        // Slimming then fine-tuning left the VGG at chance (10%) in one run of two or three, and at 91.4% in the
+        // others: libtorch's convolutions were wrong at the odd channel counts slimming leaves (see
+        // ConvolutionGradientTests). With them right this run gives 93.1% every time. After sparsity training
+        // NS ranks by |gamma|, as the paper does.
         using var temp = new TestPaths.TempFolder();
         var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool };
         var tuned = CliRunner.RunWith(environment, ["compress", Vgg, "--data", Validation, "--methods", "ns", "--ns-ratio", "0.05", "--fine-tune-epochs", "1",
@@ -134,7 +136,7 @@ public class CompressTests
 
         Assert.True(tuned.ExitCode == 0, tuned.Stderr);
         Assert.All(tuned.Json.GetProperty("channels").EnumerateArray(), c => Assert.Equal("batchnorm-gamma", c.GetProperty("criterion").GetString()));
-        Assert.True(tuned.Json.GetProperty("final_accuracy").GetDouble() > 0.8, $"accuracy {tuned.Json.GetProperty("final_accuracy").GetDouble():P1}");
+        Assert.True(tuned.Json.GetProperty("final_accuracy").GetDouble() > 0.92, $"accuracy {tuned.Json.GetProperty("final_accuracy").GetDouble():P1}");
     }
 
     [Fact]
