@@ -32,6 +32,8 @@ public static class ErrorCodes
     public const string LabelOutOfRange = "MBT1106";
     /// <summary>Warning: the model's stored class names differ from the dataset's class folders (both lists are given).</summary>
     public const string LabelNameMismatch = "MBT1107";
+    /// <summary>Warning: the model's N x H x W x C input became N x C x H x W; the compressed model and its class take C x H x W images.</summary>
+    public const string InputLayoutConverted = "MBT1108";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
     /// <summary>The compressed model cannot meet the accuracy target.</summary>

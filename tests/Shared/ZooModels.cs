@@ -24,6 +24,7 @@ static class ZooModels
         ["densenet121"] = () => TestModels.Dense(),
         ["inception_block"] = InceptionBlock,
         ["vgg_no_bn"] = VggNoBatchNorm,
+        ["tf_nhwc_convnet"] = TensorFlowConvNet,
     };
 
     /// <summary>The opset the members are written at (HardSwish needs 14).</summary>
@@ -155,6 +156,21 @@ static class ZooModels
         var hidden = b.Dropout(b.Relu(b.Linear(b.Add("Reshape", [x, Int64s(b, -1, 16 * 7 * 7)]), 32)), 0.5f);
         b.Output(b.Linear(hidden, 10), "logits");
         return b.Build();
+    }
+
+    // As tf2onnx writes a Keras convnet: an N x H x W x C input transposed first, BatchNorm folded,
+    // a Softmax output. Loading converts the input to N x C x H x W (ChannelsFirstInput), as here.
+    static OnnxModel TensorFlowConvNet()
+    {
+        var b = new GraphBuilder("tf_nhwc_convnet", 19, Opset);
+        var x = b.InputChannelsLast("input", 28, 28, 1);
+        x = b.MaxPool(b.Relu(Conv(b, x, 12)), 2);
+        x = b.MaxPool(b.Relu(Conv(b, x, 24)), 2);
+        var logits = b.Linear(b.Flatten(b.GlobalAveragePool(b.Relu(Conv(b, x, 32)))), 10);
+        b.Output(b.Add("Softmax", [logits], ("axis", NodeAttribute.Of(-1L))), "logits");
+        var model = b.Build();
+        if (!Passes.ChannelsFirstInput.Apply(model)) throw new InvalidOperationException("the NHWC input was not converted");
+        return model;
     }
 
     static (GraphBuilder, string) Start(string name, int seed)

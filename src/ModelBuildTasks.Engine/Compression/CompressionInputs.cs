@@ -32,6 +32,14 @@ public sealed class CompressionInputs
     /// <summary>Problems with the inputs that do not stop the compression (e.g. disagreeing class names).</summary>
     public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
 
+    static IEnumerable<ReportWarning> LoadWarnings(string? labelMismatch, OnnxModel model)
+    {
+        if (labelMismatch is not null) yield return new ReportWarning(ErrorCodes.LabelNameMismatch, labelMismatch);
+        if (model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey))
+            yield return new ReportWarning(ErrorCodes.InputLayoutConverted,
+                "the model's input is N x H x W x C (TensorFlow's layout) and its first operation transposes it; the compressed model takes N x C x H x W, as the generated class documents, so feed it C x H x W images");
+    }
+
     /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
     public static CompressionInputs Load(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
     {
@@ -61,7 +69,7 @@ public sealed class CompressionInputs
         var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;
         return new CompressionInputs
         {
-            Warnings = mismatch is null ? [] : [new ReportWarning(ErrorCodes.LabelNameMismatch, mismatch)],
+            Warnings = [.. LoadWarnings(mismatch, model)],
             SourceLength = sourceBytes.Length,
             SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(sourceBytes)),
             Model = model,

@@ -77,9 +77,14 @@ public sealed class ModelRunner : IDisposable
             ? Matches(perImage[0], data.Channels) && Matches(perImage[1], data.Height) && Matches(perImage[2], data.Width)
             : perImage.All(d => d > 0) && perImage.Aggregate(1L, (n, d) => n * d) == data.ImageSize;
         if (!fits)
+        {
+            var channelsLast = perImage.Length == 3 && Matches(perImage[0], data.Height) && Matches(perImage[1], data.Width) && Matches(perImage[2], data.Channels);
             throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
                 $"the dataset's images are {data.ImageShape} (C x H x W) but the model's input '{inputName}' is [{string.Join(",", inputDims.Select(d => d < 0 ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]; " +
-                "set a preprocessing (for example resize=HxW;channels=3) that produces the model's input", data.Source);
+                (channelsLast
+                    ? "an N x H x W x C input is supported when the graph's first operation transposes it to N x C x H x W (as tf2onnx exports); here other operations read it"
+                    : "set a preprocessing (for example resize=HxW;channels=3) that produces the model's input"), data.Source);
+        }
         static bool Matches(long dim, int size) => dim < 0 || dim == size;
     }
 

@@ -38,6 +38,15 @@ public sealed class GraphBuilder
         return name;
     }
 
+    /// <summary>Declares an N x H x W x C float input and transposes it to N x C x H x W, as tf2onnx exports a TensorFlow model; returns the transposed value.</summary>
+    public string InputChannelsLast(string name, int height, int width, int channels)
+    {
+        var shape = new TensorShape([Dim.Named("N"), height, width, channels]);
+        model.Graph.Inputs.Add(new ValueInfo(name, ElementType.Float, shape));
+        shapes[name] = shape;
+        return Add("Transpose", [name], ("perm", NodeAttribute.Of([0L, 3L, 1L, 2L])));
+    }
+
     /// <summary>Marks <paramref name="value"/> as a graph output (renamed to <paramref name="name"/> via Identity if they differ).</summary>
     public void Output(string value, string? name = null)
     {

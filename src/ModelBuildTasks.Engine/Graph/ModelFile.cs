@@ -8,11 +8,15 @@ namespace ModelBuildTasks.Graph;
 /// <summary>Loads and saves models in the IR form. Loading accepts ONNX files and <c>.cmodel</c> containers alike.</summary>
 public static class ModelFile
 {
-    /// <summary>Reads an ONNX file (with any external data) or a container into the IR.</summary>
+    /// <summary>
+    /// Reads an ONNX file (with any external data) or a container into the IR. An N x H x W x C input
+    /// that the graph first transposes becomes N x C x H x W (<see cref="Passes.ChannelsFirstInput"/>).
+    /// </summary>
     public static OnnxModel Load(string path)
     {
         var model = OnnxImport.ToModel(LoadProto(path), path);
         GraphValidation.Check(model.Graph, path);
+        Passes.ChannelsFirstInput.Apply(model);
         return model;
     }
 

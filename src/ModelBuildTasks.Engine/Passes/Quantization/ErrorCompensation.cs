@@ -36,7 +36,7 @@ public static class ErrorCompensation
     {
         var qmax = (1 << (bits - 1)) - 1;
         var done = 0;
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat ?? new HashSet<string>())))
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat)))
         {
             if (WeightQuantization.OutputAxis(graph, node) is null || graph.FindInitializer(node.Input(1)) is not { } weight) continue;
             if (hessians.For(weight.Name) is not { } measured || measured.Layout.Rows * measured.Layout.Columns != weight.ElementCount) continue;

@@ -16,7 +16,7 @@ public static class FakeQuantization
     {
         if (bits is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to 8, not {bits}");
         var snapped = 0;
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat ?? new HashSet<string>())))
+        foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat)))
         {
             if (WeightQuantization.OutputAxis(graph, node) is not { } axis) continue;
             var weights = graph.FindInitializer(node.Input(1))!;

@@ -141,9 +141,9 @@ public static class QdqQuantizer
         return region;
     }
 
-    /// <summary>True when <paramref name="node"/> is a layer whose weights are in <paramref name="keepFloat"/>.</summary>
-    internal static bool IsKeptFloat(Node node, IReadOnlySet<string> keepFloat) =>
-        keepFloat.Count > 0 && node.OpType is "Conv" or "Gemm" or "MatMul" && node.Input(1) is { } w && keepFloat.Contains(w);
+    /// <summary>True when <paramref name="node"/> is a layer whose weights are in <paramref name="keepFloat"/> (none when null).</summary>
+    internal static bool IsKeptFloat(Node node, IReadOnlySet<string>? keepFloat) =>
+        keepFloat is { Count: > 0 } && node.OpType is "Conv" or "Gemm" or "MatMul" && node.Input(1) is { } w && keepFloat.Contains(w);
 
     static bool IsNonNegativeActivation(ModelGraph graph, Node node) =>
         node.OpType == "Relu" || node.OpType == "Clip" && graph.FindInitializer(node.Input(1)) is { Type: ElementType.Float } min && min.Floats[0] >= 0;
