@@ -29,8 +29,14 @@ public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, 
     /// <summary>The score the contract is decided on: its one-sided lower confidence bound.</summary>
     public double Bound => Score.Bound;
 
-    /// <summary>The per-image scores behind <see cref="Score"/>, in the order of the validation images (the report's per-class table).</summary>
+    /// <summary>The per-image scores behind <see cref="Score"/>, in the order of the validation images (the report's per-class table); empty when <see cref="StoppedBelow"/>.</summary>
     public IReadOnlyList<double> PerImage { get; init; } = [];
+
+    /// <summary>Validation images scored: all of them, unless the evaluation stopped early.</summary>
+    public int Images { get; init; }
+
+    /// <summary>When the evaluation stopped early, clearly below this threshold (<see cref="Scorer.ScoreUntilClearlyBelow"/>); <see cref="Score"/> is then on <see cref="Images"/> images.</summary>
+    public double? StoppedBelow { get; init; }
 }
 
 /// <summary>
@@ -56,10 +62,23 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     public CalibrationMethod DefaultCalibration => settings.Calibration ?? CalibrationMethod.MinMax;
 
     /// <summary>Evaluates <paramref name="point"/> (or returns the earlier result for it).</summary>
-    public Candidate Evaluate(ChainPoint point, string stage, CalibrationMethod? calibration = null)
+    /// <param name="point">The knobs.</param>
+    /// <param name="stage">The search stage asking, for the report.</param>
+    /// <param name="calibration">IQ's calibration, if not the default.</param>
+    /// <param name="failBelow">The threshold the caller compares the bound with: the evaluation may stop
+    /// early once the candidate is clearly below it. Null scores every image.</param>
+    public Candidate Evaluate(ChainPoint point, string stage, CalibrationMethod? calibration = null, double? failBelow = null)
     {
         var method = calibration ?? DefaultCalibration;
-        if (done.TryGetValue((point, method), out var known)) return known;
+        if (done.TryGetValue((point, method), out var known))
+        {
+            // Stopped against a threshold at least as high as this one: it is clearly below this one too.
+            if (known.StoppedBelow is not { } stopped || failBelow >= stopped) return known;
+            var complete = Measured(known, null);
+            done[(point, method)] = complete;
+            evaluated[evaluated.IndexOf(known)] = complete;
+            return complete;
+        }
         var planned = Math.Max(Planned, evaluated.Count + 1);
         progress?.Report(new ProgressUpdate(stage, evaluated.Count, planned, "candidates")
         {
@@ -89,14 +108,29 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
         var tPack = clock.Elapsed.TotalSeconds;
-        var perImage = scorer.Score(ContainerPackaging.ToOnnx(container), displayPath: "candidate " + point);
-        var score = PairedBound.Of(perImage, scorer.Baseline, settings.Confidence);
+        var candidate = Measured(new Candidate(point, method, stage, container, exported, new GuardedScore(0, 0, 0, 0), built.Slimming), failBelow);
         if (Environment.GetEnvironmentVariable("MBT_PROFILE") == "1")
-            Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00}");
-        var candidate = new Candidate(point, method, stage, container, exported, score, built.Slimming) { PerImage = perImage };
+            Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00} ({candidate.Images} images)");
         done[(point, method)] = candidate;
         evaluated.Add(candidate);
         return candidate;
+    }
+
+    /// <summary>Returns <paramref name="candidate"/> scored on every validation image (itself when it already is).</summary>
+    public Candidate Complete(Candidate candidate) =>
+        candidate.StoppedBelow is null ? candidate : Evaluate(candidate.Point, candidate.Stage, candidate.Calibration);
+
+    // Scores the candidate's container (decoded, as the app runs it) against the original, image by image.
+    Candidate Measured(Candidate candidate, double? failBelow)
+    {
+        var onnx = ContainerPackaging.ToOnnx(candidate.Container);
+        var display = "candidate " + candidate.Point;
+        var (images, scores) = failBelow is { } threshold
+            ? scorer.ScoreUntilClearlyBelow(onnx, threshold, display)
+            : (Enumerable.Range(0, validation.Count).ToArray(), scorer.Score(onnx, displayPath: display));
+        var stopped = images.Length < validation.Count;
+        var score = PairedBound.Of(scores, images.Select(i => scorer.Baseline[i]).ToList(), settings.Confidence);
+        return candidate with { Score = score, PerImage = stopped ? [] : scores, Images = images.Length, StoppedBelow = stopped ? failBelow : null };
     }
 
     // H depends only on the slimmed float model: measured once per NS ratio, the most recent kept (a 224x224 model's are large).

@@ -167,7 +167,8 @@ public sealed record CompressionReport
             s.Append('\n');
         }
         s.Append($"| candidate | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
-        foreach (var c in Candidates) s.Append($"| {c.Description} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
+        foreach (var c in Candidates)
+            s.Append($"| {c.Description}{(c.StoppedAt is { } n ? $" (stopped after {n.ToString("N0", CultureInfo.InvariantCulture)} images: clearly below)" : "")} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
         if (Channels.Any(c => c.Kept < c.Of))
         {
             s.Append("\n## Channels network slimming kept\n\n| layer | kept | of | ranked by |\n|---|---|---|---|\n");

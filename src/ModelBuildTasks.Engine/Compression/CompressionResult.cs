@@ -15,7 +15,8 @@ public sealed record CompressionResult(byte[] Container, CompressionReport Repor
 /// <param name="DcRatio">DC's pruning ratio, if applied.</param>
 /// <param name="Chosen">Whether it is the result.</param>
 /// <param name="Bound">The lower confidence bound of its accuracy, which decided pass or fail.</param>
-public sealed record CandidateResult(string Description, long Bytes, double Accuracy, string Stage = "", int? Bits = null, double NsRatio = 0, double? DcRatio = null, bool Chosen = false, double Bound = 0);
+/// <param name="StoppedAt">When its evaluation stopped early, clearly below the threshold it was measured against: the images scored (accuracy and bound are on those).</param>
+public sealed record CandidateResult(string Description, long Bytes, double Accuracy, string Stage = "", int? Bits = null, double NsRatio = 0, double? DcRatio = null, bool Chosen = false, double Bound = 0, int? StoppedAt = null);
 
 /// <summary>A warning for the user, with its code.</summary>
 /// <param name="Code">The code, e.g. <c>MBT1402</c>.</param>

@@ -63,7 +63,7 @@ public static class Compressor
             var percentile = evaluator.Evaluate(best.Point, "calibration", CalibrationMethod.Percentile);
             if (percentile.Bound > best.Bound) best = percentile;
         }
-        if (best.Bound < target) best = evaluator.Evaluated.MaxBy(c => c.Bound)!; // the contract: the best model found
+        if (best.Bound < target) best = evaluator.Complete(evaluator.Evaluated.MaxBy(c => c.Bound)!); // the contract: the best model found
 
         double? baselineTest = null, finalTest = null;
         var compressedOnnx = OnnxExport.ToBytes(best.Model);
@@ -115,7 +115,8 @@ public static class Compressor
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
             Stages = search.Stages,
             Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}",
-                c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6))).ToList(),
+                c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6),
+                c.StoppedBelow is null ? null : c.Images)).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
             Warnings = [.. inputs.Warnings, .. Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score)],
             PerClass = scorer.Choice.Metric == Metric.Accuracy && validation.Labels is { } truth

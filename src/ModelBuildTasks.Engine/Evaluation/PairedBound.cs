@@ -31,6 +31,25 @@ public static class PairedBound
         return new GuardedScore(sum / n, sumBase / n + meanDiff - Z(confidence) * se, se, Evaluator.Percentile(candidate, 0.05));
     }
 
+    /// <summary>
+    /// How many standard errors above its measured mean a candidate stopped early would have to be to
+    /// still reach its threshold: at 3, a candidate that would pass on all images is stopped less than
+    /// once in 700 looks, and then only costs the search a step, never the contract.
+    /// </summary>
+    public const double FutilityZ = 3;
+
+    /// <summary>
+    /// True when the paired scores so far put the candidate clearly below <paramref name="threshold"/>:
+    /// even its estimated accuracy (<paramref name="baselineMean"/> on all images plus the mean paired
+    /// difference so far) plus <see cref="FutilityZ"/> standard errors misses it.
+    /// </summary>
+    public static bool ClearlyBelow(IReadOnlyList<double> candidate, IReadOnlyList<double> baseline, double baselineMean, double threshold)
+    {
+        var paired = Of(candidate, baseline, 0.5); // at 0.5 the bound is the mean itself
+        var meanDifference = paired.Mean - baseline.Average();
+        return candidate.Count > 1 && baselineMean + meanDifference + FutilityZ * paired.StandardError < threshold;
+    }
+
     /// <summary>The standard normal quantile of <paramref name="p"/> (Acklam's rational approximation, relative error below 1.2e-9).</summary>
     public static double Z(double p)
     {

@@ -59,13 +59,57 @@ public sealed class Scorer
     public double[] Score(byte[] onnx, RunnerOptions? options = null, string? displayPath = null)
     {
         using var runner = new ModelRunner(onnx, options, displayPath);
-        if (truth is not null) return runner.PredictTop1(Data).Select((p, i) => p == truth[i] ? 1.0 : 0.0).ToArray();
-        var outputs = runner.Outputs(Data);
-        if (outputs.Length != reference!.Length)
-            throw new ModelBuildException(ErrorCodes.InvalidGraph, $"the model's output has {outputs.Length / Data.Count} values per image, the original's {reference.Length / Data.Count}", displayPath);
-        var size = outputs.Length / Data.Count;
-        var scores = new double[Data.Count];
-        for (var i = 0; i < Data.Count; i++) scores[i] = Cosine(outputs.AsSpan(i * size, size), reference.AsSpan(i * size, size));
+        return Score(runner, null, displayPath);
+    }
+
+    /// <summary>
+    /// Scores <paramref name="onnx"/> in looks at 1/8, 1/4, 1/2 and all of the images (taken in a fixed
+    /// random order, so that every look sees all classes), and stops at the first look where the
+    /// candidate is clearly below <paramref name="failBelow"/> (<see cref="PairedBound.ClearlyBelow"/>).
+    /// Stopping only ever rejects, so the contract's bound on an accepted candidate is unchanged. Sets
+    /// under <see cref="MinImagesForLooks"/> images are scored whole.
+    /// </summary>
+    /// <returns>The indices into <see cref="Data"/> scored, and their scores (all images, in order, unless stopped).</returns>
+    public (int[] Images, double[] Scores) ScoreUntilClearlyBelow(byte[] onnx, double failBelow, string? displayPath = null)
+    {
+        using var runner = new ModelRunner(onnx, null, displayPath);
+        var n = Data.Count;
+        if (n < MinImagesForLooks) return (Enumerable.Range(0, n).ToArray(), Score(runner, null, displayPath));
+        order ??= DatasetSplit.Permutation(n, seed: 1);
+        var baselineMean = Baseline.Average();
+        var done = 0;
+        var scores = new List<double>(n);
+        foreach (var end in new[] { n / 8, n / 4, n / 2, n })
+        {
+            scores.AddRange(Score(runner, order[done..end], displayPath));
+            done = end;
+            if (done == n) break;
+            var images = order[..done];
+            if (PairedBound.ClearlyBelow(scores, images.Select(i => Baseline[i]).ToList(), baselineMean, failBelow))
+                return (images, scores.ToArray());
+        }
+        var all = new double[n];
+        for (var i = 0; i < n; i++) all[order[i]] = scores[i];
+        return (Enumerable.Range(0, n).ToArray(), all);
+    }
+
+    /// <summary>Validation sets smaller than this are scored whole: a look at an eighth of them would be too small to tell anything.</summary>
+    public const int MinImagesForLooks = 800;
+
+    int[]? order;
+
+    // The scores of the images at `indices` (all of Data, in order, when null).
+    double[] Score(ModelRunner runner, int[]? indices, string? displayPath)
+    {
+        var data = indices is null ? Data : Data.Subset(indices);
+        int Source(int i) => indices is null ? i : indices[i];
+        if (truth is not null) return runner.PredictTop1(data).Select((p, i) => p == truth[Source(i)] ? 1.0 : 0.0).ToArray();
+        var outputs = runner.Outputs(data);
+        var size = reference!.Length / Data.Count;
+        if (outputs.Length != size * data.Count)
+            throw new ModelBuildException(ErrorCodes.InvalidGraph, $"the model's output has {outputs.Length / data.Count} values per image, the original's {size}", displayPath);
+        var scores = new double[data.Count];
+        for (var i = 0; i < data.Count; i++) scores[i] = Cosine(outputs.AsSpan(i * size, size), reference.AsSpan(Source(i) * size, size));
         return scores;
     }
 

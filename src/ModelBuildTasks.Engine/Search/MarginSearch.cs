@@ -37,7 +37,7 @@ public static class MarginSearch
             var before = evaluator.Evaluated.Count;
             var stagePoint = point;
             var result = KnobSearch.Find(space.Count(method),
-                i => evaluator.Evaluate(space.With(stagePoint, method, i), method).Bound - stageTarget,
+                i => evaluator.Evaluate(space.With(stagePoint, method, i), method, failBelow: stageTarget).Bound - stageTarget,
                 start: Start(space, method, fineTuned),
                 anchor: (method == "iq" ? -1 : 0, accuracy - stageTarget), // IQ's position 0 is the widest grid; the float model sits before it
                 budget: Math.Max(1, budget - evaluator.Evaluated.Count));
@@ -54,7 +54,7 @@ public static class MarginSearch
                 // stages build on it and spend what is left). When even it misses, the costliest layers stay float, as
                 // few as keep the reserve; if none do, the widest grid alone.
                 var widest = space.With(point, method, 0);
-                var fallback = evaluator.Evaluate(widest, method).Bound >= target ? null : FloatFallback(evaluator, widest, stageTarget, accuracy, budget);
+                var fallback = evaluator.Evaluate(widest, method, failBelow: target).Bound >= target ? null : FloatFallback(evaluator, widest, stageTarget, accuracy, budget);
                 found = fallback is not null;
                 point = fallback ?? widest;
                 current = evaluator.Evaluate(point, method);
@@ -63,7 +63,7 @@ public static class MarginSearch
             // DC's weight sharing is a yes/no on top of the pruning ratio: one more evaluation, kept if the margin allows.
             if (method == "dc" && space.Shares(point.Bits) && evaluator.Evaluated.Count < budget)
             {
-                var shared = evaluator.Evaluate(point with { DcRatio = point.DcRatio ?? 0, SharedLevels = space.SharedLevels }, method);
+                var shared = evaluator.Evaluate(point with { DcRatio = point.DcRatio ?? 0, SharedLevels = space.SharedLevels }, method, failBelow: stageTarget);
                 if (shared.Bound >= stageTarget && (current is null || shared.Bytes < current.Bytes))
                     (point, current, accuracy) = (shared.Point, shared, shared.Bound);
             }
@@ -87,7 +87,7 @@ public static class MarginSearch
     {
         var layers = evaluator.Chain.SensitiveLayers.Count;
         if (layers == 0 || evaluator.Evaluated.Count >= budget) return null;
-        var result = KnobSearch.Find(layers, i => evaluator.Evaluate(widest with { FloatLayers = layers - i }, "iq").Bound - stageTarget,
+        var result = KnobSearch.Find(layers, i => evaluator.Evaluate(widest with { FloatLayers = layers - i }, "iq", failBelow: stageTarget).Bound - stageTarget,
             start: layers - 1, anchor: (-1, floatAccuracy - stageTarget), budget: Math.Max(1, budget - evaluator.Evaluated.Count));
         return result.Best >= 0 ? widest with { FloatLayers = layers - result.Best } : null;
     }

@@ -130,6 +130,7 @@ public sealed class LayerHessians
             nodes.Add(new Node(padded, "Pad", [input, Const("pads", [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], [padded]));
         }
         var slices = new List<string>();
+        var (axes, steps, unsqueezeAxis) = (Const("axes", [2, 3]), Const("steps", [strides[0] * step, strides[1] * step]), Const("axis", [2]));
         for (var i = 0; i < kh; i++)
             for (var j = 0; j < kw; j++)
             {
@@ -137,9 +138,9 @@ public sealed class LayerHessians
                 var slice = graph.UniqueName($"{prefix}_s{i}_{j}");
                 nodes.Add(new Node(slice, "Slice", [padded,
                     Const($"start{i}_{j}", [top, left]), Const($"end{i}_{j}", [top + (oh - 1) * strides[0] + 1, left + (ow - 1) * strides[1] + 1]),
-                    Const("axes", [2, 3]), Const("steps", [strides[0] * step, strides[1] * step])], [slice]));
+                    axes, steps], [slice]));
                 var expanded = graph.UniqueName(slice + "_x");
-                nodes.Add(new Node(expanded, "Unsqueeze", [slice, Const("axis", [2])], [expanded])); // opset 13 or later: axes as an input
+                nodes.Add(new Node(expanded, "Unsqueeze", [slice, unsqueezeAxis], [expanded])); // opset 13 or later: axes as an input
                 slices.Add(expanded);
             }
         var columns = graph.UniqueName(prefix + "_columns");

@@ -128,14 +128,22 @@ public static class QdqQuantizer
     static HashSet<Node> FloatRegion(ModelGraph graph, IReadOnlySet<string> keepFloat)
     {
         var region = graph.Nodes.Where(n => IsKeptFloat(n, keepFloat)).ToHashSet();
-        for (var grew = region.Count > 0; grew;)
+        if (region.Count == 0) return region;
+        var consumers = new Dictionary<string, List<Node>>(StringComparer.Ordinal);
+        foreach (var node in graph.Nodes)
+            foreach (var input in node.Inputs)
+                (consumers.TryGetValue(input, out var list) ? list : consumers[input] = []).Add(node);
+        // Walking back, every consumer of a node is decided before the node when the nodes are in topological
+        // order (one pass and a confirming one); the loop also settles any other order.
+        for (var grew = true; grew;)
         {
             grew = false;
-            foreach (var node in graph.Nodes)
+            for (var i = graph.Nodes.Count - 1; i >= 0; i--)
             {
+                var node = graph.Nodes[i];
                 if (region.Contains(node) || node.OpType is "Conv" or "Gemm" or "MatMul" || node.Outputs.Any(graph.IsOutput)) continue;
-                var consumers = node.Outputs.SelectMany(graph.Consumers).ToList();
-                if (consumers.Count > 0 && consumers.All(region.Contains)) grew |= region.Add(node);
+                var readers = node.Outputs.SelectMany(o => consumers.GetValueOrDefault(o) ?? []).ToList();
+                if (readers.Count > 0 && readers.All(region.Contains)) grew |= region.Add(node);
             }
         }
         return region;
