@@ -52,6 +52,37 @@ public class QuantizationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AGreyInput_IsPaddedToFourChannels_AndGivesWhatTheUnpaddedGraphGives()
+    {
+        var (quantized, _) = QdqQuantizer.Quantize(TestModels.Plain(), Calibration);
+        var graph = quantized.Graph;
+        var pad = Assert.Single(graph.Nodes, n => n.OpType == "Pad");
+        Assert.Equal(graph.Inputs[0].Name, pad.Inputs[0]);
+        var first = graph.Nodes.First(n => n.OpType == "Conv");
+        var weights = graph.FindInitializer(graph.Producer(first.Inputs[1])!.Inputs[0])!;
+        Assert.Equal(4, weights.Dims[1]);
+        var padded = OnnxExport.ToBytes(quantized);
+        Assert.False(OptimizedOps(padded).ContainsKey("Conv"), "the padded first conv runs float");
+
+        // The graph without the padding, on the same weights: what ONNX Runtime ran before.
+        graph.Consumers(pad.Outputs[0]).Single().Inputs[0] = pad.Inputs[0];
+        graph.Nodes.Remove(pad);
+        var kernel = (int)(weights.Dims[2] * weights.Dims[3]);
+        var one = new byte[weights.Dims[0] * kernel];
+        for (var o = 0; o < weights.Dims[0]; o++)
+        {
+            Assert.All(weights.Data.Skip((o * 4 + 1) * kernel).Take(3 * kernel), b => Assert.Equal(0, b)); // the added channels' weights
+            Array.Copy(weights.Data, o * 4 * kernel, one, o * kernel, kernel);
+        }
+        graph.Initializers[weights.Name] = new Tensor(weights.Name, ElementType.Int8, [weights.Dims[0], 1, weights.Dims[2], weights.Dims[3]], one);
+        var input = TestModels.RandomInput(4, 16, 1, 28, 28);
+        var expected = Ort.Run(OnnxExport.ToBytes(quantized), input, [16, 1, 28, 28]).Values.Single();
+        var actual = Ort.Run(padded, input, [16, 1, 28, 28]).Values.Single();
+        output.WriteLine($"max difference {Ort.MaxDifference(expected, actual)} of outputs up to {expected.Max(MathF.Abs)}");
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
     public void ALayerKeptFloat_StaysFloatInOnnxRuntime_WhileTheOthersFuse()
     {
         // ONNX Runtime quantizes (per tensor) the float weights of a layer fed by a DequantizeLinear: a layer kept

@@ -21,6 +21,8 @@ public sealed record QuantizationReport(int Bits, int QuantizedWeights, int Quan
 /// <item>activations: uint8 with calibrated ranges (signed activations leave convolutions unfused on x86);</item>
 /// <item>no Q/DQ between a Conv/Add and the Relu after it: the Relu's output range starts at 0, so
 /// its zero point is 0 and ONNX Runtime absorbs the Relu.</item>
+/// <item>a grey or RGB input padded with zero channels to a multiple of 4 (<see cref="InputChannelPadding"/>), so that the
+/// first convolution runs on ONNX Runtime's fast int8 kernels too.</item>
 /// </list>
 /// </summary>
 public static class QdqQuantizer
@@ -61,6 +63,7 @@ public static class QdqQuantizer
         var weights = 0;
         foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !IsKeptFloat(n, options.KeepFloat)).ToList())
             if (QuantizeWeights(graph, node, options.Bits, options.SharedLevels)) weights++;
+        InputChannelPadding.Apply(graph);
 
         graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own
         q.ProducerName = "ModelBuildTasks";
