@@ -20,7 +20,7 @@ public static class LayerSensitivity
     {
         var sample = images.Count > Limit(images) ? DatasetSplit.Sample(images, Limit(images), seed: 13) : images;
         var (folded, _) = QdqQuantizer.Folded(model);
-        var quantized = QdqQuantizer.Quantize(model, sample, new QuantizationOptions { Bits = bits }).Model;
+        var quantized = QdqQuantizer.Quantize(model, sample, new QuantizationOptions { Bits = bits, PadChannels = false }).Model;
         var layers = folded.Graph.Nodes
             .Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && WeightQuantization.OutputAxis(folded.Graph, n) is not null)
             .Select(n => (Weights: n.Inputs[1], Input: n.Inputs[0], Output: n.Outputs[0])).ToList();

@@ -21,7 +21,8 @@ public sealed record QuantizationReport(int Bits, int QuantizedWeights, int Quan
 /// <item>activations: uint8 with calibrated ranges (signed activations leave convolutions unfused on x86);</item>
 /// <item>no Q/DQ between a Conv/Add and the Relu after it: the Relu's output range starts at 0, so
 /// its zero point is 0 and ONNX Runtime absorbs the Relu.</item>
-/// <item>a grey or RGB input padded with zero channels to a multiple of 4 (<see cref="InputChannelPadding"/>), so that the
+/// <item>zero channels added where ONNX Runtime's fast int8 convolutions need them (<see cref="ChannelPadding"/>), and
+/// a grey or RGB input padded with zero channels to a multiple of 4 (<see cref="InputChannelPadding"/>), so that the
 /// first convolution runs on ONNX Runtime's fast int8 kernels too.</item>
 /// </list>
 /// </summary>
@@ -53,6 +54,7 @@ public static class QdqQuantizer
         var graph = q.Graph;
         // After pruning and rounding, which must never touch them: the BatchNorms left unfolded become integer convolutions.
         BatchNormAsDepthwiseConv.Apply(graph);
+        if (options.PadChannels) ChannelPadding.Apply(graph);
 
         var floatRegion = FloatRegion(graph, options.KeepFloat);
         var tensors = ActivationsToQuantize(graph, floatRegion);
@@ -196,7 +198,7 @@ public static class QdqQuantizer
         var scales = new float[weights.Length];
         for (var c = 0; c < weights.Length; c++)
         {
-            values[c] = (sbyte)(weights[c] < 0 ? -4 : 4);
+            values[c] = (sbyte)(weights[c] == 0 ? 0 : weights[c] < 0 ? -4 : 4); // a zero weight (gamma 0, a padded channel) stays zero
             scales[c] = weights[c] == 0 ? 1 : Math.Abs(weights[c]) / 4;
         }
         return (values, scales);

@@ -19,6 +19,12 @@ public sealed record QuantizationOptions
     public bool ErrorCompensation { get; init; }
     /// <summary>Weights (by initializer name) whose layers stay float: neither their weights nor, on their account, their inputs are quantized (<see cref="LayerSensitivity"/>).</summary>
     public IReadOnlySet<string> KeepFloat { get; init; } = new HashSet<string>();
+    /// <summary>
+    /// Add zero channels where ONNX Runtime's fast int8 convolutions need them (<see cref="Passes.ChannelPadding"/>): the
+    /// same predictions, faster. Off where the quantized model's tensors are compared channel by channel with the float
+    /// model's (<see cref="LayerSensitivity"/>).
+    /// </summary>
+    public bool PadChannels { get; init; } = true;
     /// <summary>At most this many calibration images are used (at most 64 of images over 100,000 values).</summary>
     public int MaxCalibrationImages { get; init; } = 512;
 }
