@@ -63,4 +63,24 @@ public class FloatFallbackTests(Xunit.Abstractions.ITestOutputHelper output)
         // Every uniform grid missed: the fallback was needed, not merely taken.
         Assert.All(report.Candidates.Where(c => !c.Description.Contains("float=")), c => Assert.True(c.Bound < report.TargetAccuracy, c.Description));
     }
+
+    [Fact]
+    public void BeforeLaterStages_TheFallbackKeepsAsFewLayersFloatAsMeetTheFinalTarget_AndTheSummarySaysSo()
+    {
+        // IQ's stage target keeps a reserve for DC; float layers bought for that reserve would cost more than DC saves.
+        using var temp = new TestPaths.TempFolder();
+        var path = temp.File("m.onnx");
+        ModelFile.Save(OneUnquantizableLayer(), path);
+        var settings = new CompressionSettings { Methods = ["iq", "dc"], MaxValidationImages = 500 };
+
+        var (_, report) = Compressor.Run(path, Validation, null, settings);
+        foreach (var c in report.Candidates) output.WriteLine($"{c.Description}: {c.Accuracy:0.000} (bound {c.Bound:0.000})");
+
+        Assert.True(report.TargetMet);
+        Assert.Equal("1", report.Chosen["float_layers"]);
+        var iq = report.Stages[0];
+        Assert.Contains("float_layers=1", iq.Chosen);
+        Assert.Equal(report.TargetAccuracy, iq.Target, 6); // held to the final target, as the summary shows
+        Assert.True(iq.Bound >= iq.Target);
+    }
 }
