@@ -26,7 +26,7 @@ if (args[0] == "--speed")
     // The fp32 model against a container compressed from it, on the held-out test images.
     using var speedData = new BenchData(args[1]);
     var figures = Speed.Compare(ModelFile.LoadOnnxBytes(args[2]), ContainerPackaging.ToOnnx(File.ReadAllBytes(args[3])), DatasetLoader.Load(speedData.Test));
-    Console.WriteLine($"| model (result) | {Speed.Header} |\n|---|---|---|---|\n| {Path.GetFileName(args[3])} | {Speed.Row(figures)} |");
+    Console.WriteLine($"| model (result) | {Speed.Header} |\n{Speed.Rule}\n| {Path.GetFileName(args[3])} | {Speed.Row(figures)} |");
     return;
 }
 if (args[0] == "--search")

@@ -61,7 +61,7 @@ static class SearchBench
         // Speed of each result against its fp32 original, measured after the searches so that nothing else runs.
         var images = ModelBuildTasks.Data.DatasetLoader.Load(test);
         Console.WriteLine($"\n| model (result) | {Speed.Header} |");
-        Console.WriteLine("|---|---|---|---|");
+        Console.WriteLine(Speed.Rule);
         foreach (var (name, fp32, compressed) in speeds)
             Console.WriteLine($"| {name} | {Speed.Row(Speed.Compare(fp32, compressed, images))} |");
     }

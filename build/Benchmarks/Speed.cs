@@ -6,8 +6,10 @@ using ModelBuildTasks.Evaluation;
 /// <summary>
 /// The fp32 model against the compressed one in the same run, alternating rounds so that both see
 /// the same machine state: per-image time at batch 1 (1 thread and 2 threads) and at batch 64
-/// (2 threads). Batch 1 at 28x28 is dominated by ONNX Runtime's per-operator overhead; batch 64 is
-/// what a service classifying many images pays, where int8 kernels and removed channels count.
+/// (2 threads: the batch split into two parts run at once, as the runners run batches, and for
+/// comparison one run on two intra-op threads). Batch 1 at 28x28 is dominated by ONNX Runtime's
+/// per-operator overhead; batch 64 is what a service classifying many images pays, where int8
+/// kernels and removed channels count.
 /// </summary>
 static class Speed
 {
@@ -16,22 +18,25 @@ static class Speed
         public double Ratio => Fp32Ms / CompressedMs;
     }
 
-    static readonly (string Name, int Batch, int Threads)[] Settings =
-        [("batch 1, 1 thread", 1, 1), ("batch 1, 2 threads", 1, 2), ("batch 64, 2 threads", 64, 2)];
+    static readonly (string Name, int Batch, int Threads, bool Split)[] Settings =
+        [("batch 1, 1 thread", 1, 1, true), ("batch 1, 2 threads", 1, 2, true), ("batch 64, 2 threads", 64, 2, true), ("batch 64, 2 intra-op threads", 64, 2, false)];
 
     public static IReadOnlyList<Figures> Compare(byte[] fp32, byte[] compressed, ImageDataset images) =>
-        [.. Settings.Select(s => Measure(s.Name, fp32, compressed, images, s.Batch, s.Threads))];
+        [.. Settings.Select(s => Measure(s.Name, fp32, compressed, images, s.Batch, s.Threads, s.Split))];
 
     /// <summary>The Markdown header cells matching <see cref="Row"/>.</summary>
     public static string Header => string.Join(" | ", Settings.Select(s => $"per image, {s.Name}"));
+
+    /// <summary>The Markdown rule under a header of a name cell and <see cref="Header"/>.</summary>
+    public static string Rule => "|---|" + string.Concat(Settings.Select(_ => "---|"));
 
     /// <summary>One Markdown row: "fp32 ms → compressed ms (ratio)" per setting.</summary>
     public static string Row(IReadOnlyList<Figures> figures) => string.Join(" | ", figures.Select(f =>
         $"{f.Fp32Ms.ToString("0.000", CultureInfo.InvariantCulture)} → {f.CompressedMs.ToString("0.000", CultureInfo.InvariantCulture)} ms (**{Cells.Times(f.Ratio)}**)"));
 
-    static Figures Measure(string setting, byte[] fp32, byte[] compressed, ImageDataset images, int batch, int threads)
+    static Figures Measure(string setting, byte[] fp32, byte[] compressed, ImageDataset images, int batch, int threads, bool split)
     {
-        var options = new RunnerOptions { Threads = threads, BatchSize = batch };
+        var options = new RunnerOptions { Threads = threads, BatchSize = batch, SplitBatches = split };
         using var a = new ModelRunner(fp32, options);
         using var b = new ModelRunner(compressed, options);
         var runs = batch == 1 ? 200 : 20;

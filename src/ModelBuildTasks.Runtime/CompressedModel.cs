@@ -7,13 +7,18 @@ namespace ModelBuildTasks.Runtime;
 /// <summary>
 /// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>,
 /// <see cref="TopK"/>, <see cref="Probabilities"/>, <see cref="Logits"/>, and <see cref="PredictImage(string)"/> for image files)
-/// or a feature extractor (<see cref="Features(ReadOnlySpan{float})"/>). The container is decoded to ONNX in memory and one
-/// ONNX Runtime session is created; every method may be called from many threads at once. Dispose
-/// it to release the native session (the generated wrapper's shared instance lives for the process).
+/// or a feature extractor (<see cref="Features(ReadOnlySpan{float})"/>). The container is decoded to ONNX in memory and an
+/// ONNX Runtime session is created (a second one, with every intra-op thread, on the first single image when batches
+/// are split: <see cref="CompressedModelOptions.SplitBatches"/>); every method may be called from many threads at once.
+/// Dispose it to release the native sessions (the generated wrapper's shared instance lives for the process).
 /// </summary>
 public sealed class CompressedModel : IDisposable
 {
+    // With split batches, `session` has one intra-op thread and runs the parts of a batch at once, and `single`, made
+    // on first use, runs single images on every thread; otherwise `session` runs everything.
     readonly InferenceSession session;
+    readonly Lazy<InferenceSession>? single;
+    readonly int threads;
     readonly string inputName;
     readonly string outputName;
     readonly long[] inputDims;
@@ -27,10 +32,10 @@ public sealed class CompressedModel : IDisposable
     CompressedModel(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions options)
     {
         Metadata = metadata;
-        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
-        options.ConfigureSession?.Invoke(sessionOptions);
-        session = OnnxSessions.Create(onnx, sessionOptions);
+        threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount;
+        var split = options.SplitBatches && options.ConfigureSession is null && threads > 1;
+        session = CreateSession(onnx, options, split ? 1 : options.IntraOpThreads);
+        if (split) single = new Lazy<InferenceSession>(() => CreateSession(onnx, options, options.IntraOpThreads));
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
         (inputName, var input) = session.InputMetadata.First();
         inputDims = input.Dimensions.Select(d => (long)d).ToArray();
@@ -38,6 +43,14 @@ public sealed class CompressedModel : IDisposable
         InputSize = (int)inputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
         if (InputSize <= 0) throw new InvalidDataException("the model's input has unknown dimensions besides the batch");
         ClassCount = (int)session.OutputMetadata[outputName].Dimensions.Skip(1).Aggregate(1L, (a, b) => a * b);
+    }
+
+    static InferenceSession CreateSession(byte[] onnx, CompressedModelOptions options, int intraOpThreads)
+    {
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (intraOpThreads > 0) sessionOptions.IntraOpNumThreads = intraOpThreads;
+        options.ConfigureSession?.Invoke(sessionOptions);
+        return OnnxSessions.Create(onnx, sessionOptions);
     }
 
     /// <summary>Loads a container from a stream (read to its end).</summary>
@@ -186,8 +199,30 @@ public sealed class CompressedModel : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         if (images.Length != count * InputSize)
             throw new ArgumentException($"expected {count} x {InputSize} values, got {images.Length}", nameof(images));
-        var fixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : count;
         var result = new float[count * ClassCount];
+        var parts = single is null || inputDims[0] > 0 ? 1 : Math.Min(threads, count);
+        if (parts == 1)
+        {
+            RunOn(single?.Value ?? session, images, count, result);
+            return result;
+        }
+        // Whole images in parallel: at small image sizes an int8 operator runs for microseconds, too short to share
+        // between ONNX Runtime's intra-op threads (the 28x28 samples ran 1.2-1.4x faster at batch 64 on two threads).
+        var copy = images.ToArray();
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+        {
+            var (first, rows) = (count * p / parts, count * (p + 1) / parts - count * p / parts);
+            var part = new float[rows * ClassCount];
+            RunOn(session, copy.AsSpan(first * InputSize, rows * InputSize), rows, part);
+            part.CopyTo(result, first * ClassCount);
+        });
+        return result;
+    }
+
+    // Runs `count` images on `target` in runs of the model's fixed batch size (zero-padded), or in one run.
+    void RunOn(InferenceSession target, ReadOnlySpan<float> images, int count, float[] result)
+    {
+        var fixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : count;
         using var runOptions = new RunOptions();
         for (var start = 0; start < count; start += fixedBatch)
         {
@@ -197,10 +232,9 @@ public sealed class CompressedModel : IDisposable
             var shape = inputDims.ToArray();
             shape[0] = fixedBatch;
             using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
-            using var outputs = session.Run(runOptions, [inputName], [input], [outputName]);
+            using var outputs = target.Run(runOptions, [inputName], [input], [outputName]);
             outputs[0].GetTensorDataAsSpan<float>()[..(rows * ClassCount)].CopyTo(result.AsSpan(start * ClassCount));
         }
-        return result;
     }
 
     void EnsureClassifier()
@@ -241,5 +275,6 @@ public sealed class CompressedModel : IDisposable
         if (disposed) return;
         disposed = true;
         session.Dispose();
+        if (single is { IsValueCreated: true }) single.Value.Dispose();
     }
 }

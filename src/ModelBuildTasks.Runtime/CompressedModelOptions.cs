@@ -9,6 +9,14 @@ public sealed record CompressedModelOptions
     public int IntraOpThreads { get; init; }
 
     /// <summary>
+    /// Whether a batch of several images (<see cref="CompressedModel.Run"/> with a count above 1) is split into one
+    /// part per thread (<see cref="IntraOpThreads"/>, else one per logical processor), the parts run at once with one
+    /// intra-op thread each; single images use every intra-op thread. On by default, and off whenever
+    /// <see cref="ConfigureSession"/> is set (an execution provider such as CUDA wants the whole batch).
+    /// </summary>
+    public bool SplitBatches { get; init; } = true;
+
+    /// <summary>
     /// Called with ONNX Runtime's session options just before the session is created, after the
     /// defaults (full graph optimisation, <see cref="IntraOpThreads"/>) are set: append an execution
     /// provider (<c>o.AppendExecutionProvider_CUDA()</c>, DirectML, CoreML, ...; the matching ONNX Runtime

@@ -26,6 +26,24 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void ABatchSplitAcrossThreads_GivesTheOutputsOfOneRun_InImageOrder()
+    {
+        var onnx = OnnxExport.ToBytes(TestModels.Residual());
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 45);
+        using var whole = new ModelRunner(onnx, new RunnerOptions { Threads = 2, SplitBatches = false, BatchSize = 20 });
+        using var split = new ModelRunner(onnx, new RunnerOptions { Threads = 3, BatchSize = 20 }); // batches of 20, 20 and 5, in parts of 6 or 7 and 1 or 2
+
+        var expected = whole.Outputs(images);
+        var actual = split.Outputs(images);
+
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.True(Ort.MaxDifference(expected, actual) <= 1e-5f * expected.Max(MathF.Abs), $"max difference {Ort.MaxDifference(expected, actual)}");
+        Assert.Equal(whole.PredictTop1(images), split.PredictTop1(images));
+        var one = images.Pixels.AsSpan(0, images.ImageSize);
+        Assert.True(Ort.MaxDifference(whole.Run(one, 1), split.Run(one, 1)) <= 1e-5f * expected.Max(MathF.Abs)); // a single image: the every-thread session
+    }
+
+    [Fact]
     public void Accuracy_IsMeasuredAgainstTheLabels()
     {
         var labels = Enumerable.Range(0, 100).Select(i => i % 10).ToArray();

@@ -38,6 +38,23 @@ public class RuntimeTests
         Assert.Equal($"c{expected[0].ClassIndex}", expected[0].Label);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ABatchSplitAcrossThreads_GivesEveryImageTheLogitsItGetsAlone(int threads)
+    {
+        using var split = CompressedModel.Load(Container, new CompressedModelOptions { IntraOpThreads = threads });
+        using var whole = CompressedModel.Load(Container, new CompressedModelOptions { IntraOpThreads = threads, SplitBatches = false });
+        const int count = 7; // parts of 3 and 4, or 2, 2 and 3
+        var batch = Test.Pixels.AsSpan(0, count * Test.ImageSize);
+
+        var logits = split.Run(batch, count);
+
+        Assert.Equal(whole.Run(batch, count), logits);
+        for (var i = 0; i < count; i++)
+            Assert.Equal(split.Logits(Test.Image(i)), logits.AsSpan(i * split.ClassCount, split.ClassCount).ToArray());
+    }
+
     [Fact]
     public void Metadata_Shapes_AndLogits_AreExposed()
     {

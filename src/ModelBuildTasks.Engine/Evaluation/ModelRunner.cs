@@ -4,14 +4,21 @@ using ModelBuildTasks.Data;
 namespace ModelBuildTasks.Evaluation;
 
 /// <summary>
-/// One ONNX Runtime session over an image classifier: checks that a dataset fits the model's
-/// input, runs it in batches (zero-padded to a fixed batch size, the padding never reported) and
-/// measures per-image latency. Full graph optimisation unless turned off, sequential execution, and
-/// a fixed, reported number of intra-op threads.
+/// ONNX Runtime over an image classifier: checks that a dataset fits the model's input, runs it in
+/// batches (zero-padded to a fixed batch size, the padding never reported) and measures per-image
+/// latency. Full graph optimisation unless turned off, sequential execution, and a fixed, reported
+/// number of threads, used two ways: a batch is split into that many parts run at once on a session
+/// with one intra-op thread (<see cref="RunnerOptions.SplitBatches"/>); a single image runs on a
+/// second session, made when first needed, with that many intra-op threads. At 28x28 an int8 operator runs for microseconds,
+/// too short to share between threads, and ONNX Runtime's intra-op threads left the compressed
+/// samples no faster at batch 64 on two threads than on one; whole images in parallel keep both busy.
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
+    // With split batches, `session` has one intra-op thread and runs the parts of a batch at once, and `single`, made
+    // on first use, runs single images on every thread; otherwise `session` runs everything on every thread.
     readonly InferenceSession session;
+    readonly Lazy<InferenceSession>? single;
     readonly RunOptions runOptions = new(); // Run(...) with null RunOptions throws in ORT 1.31
     readonly string inputName;
     readonly string outputName;
@@ -24,22 +31,8 @@ public sealed class ModelRunner : IDisposable
     public ModelRunner(byte[] onnx, RunnerOptions? options = null, string? displayPath = null)
     {
         Options = options ?? new RunnerOptions();
-        using var sessionOptions = new SessionOptions
-        {
-            GraphOptimizationLevel = Options.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = Options.EffectiveThreads,
-            InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        try
-        {
-            session = new InferenceSession(onnx, sessionOptions);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"ONNX Runtime cannot load the model: {e.Message}", displayPath);
-        }
+        var split = Options.SplitBatches && Options.EffectiveThreads > 1;
+        session = CreateSession(onnx, split ? 1 : Options.EffectiveThreads, displayPath);
         if (session.InputMetadata.Count != 1)
             throw new ModelBuildException(ErrorCodes.InvalidGraph, $"an image classifier has one input; this model has {session.InputMetadata.Count}", displayPath);
         var (name, meta) = session.InputMetadata.First();
@@ -50,6 +43,27 @@ public sealed class ModelRunner : IDisposable
         (outputName, var output) = session.OutputMetadata.First();
         OutputDims = output.Dimensions.Select(d => (long)d).ToArray();
         DisplayPath = displayPath;
+        if (split) single = new Lazy<InferenceSession>(() => CreateSession(onnx, Options.EffectiveThreads, displayPath));
+    }
+
+    InferenceSession CreateSession(byte[] onnx, int threads, string? displayPath)
+    {
+        using var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = Options.Optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        try
+        {
+            return new InferenceSession(onnx, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"ONNX Runtime cannot load the model: {e.Message}", displayPath);
+        }
     }
 
     /// <summary>The session settings in use.</summary>
@@ -145,8 +159,49 @@ public sealed class ModelRunner : IDisposable
     }
 
     // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each
-    // requested output's rows for those images.
+    // requested output's rows for those images: in one run, or split into parts run at once whose
+    // outputs are joined in image order (every output then has one row per image).
     void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
+    {
+        var fixedBatch = inputDims.Length > 0 && inputDims[0] > 0;
+        var parts = single is null || fixedBatch ? 1 : Math.Min(Options.EffectiveThreads, count);
+        if (parts == 1)
+        {
+            RunOn(single?.Value ?? session, batch.AsMemory(0, BatchRows(count) * perImage), count, perImage, outputs, visit);
+            return;
+        }
+        var results = new float[parts][][];
+        try
+        {
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+            {
+                var (first, rows) = (count * p / parts, count * (p + 1) / parts - count * p / parts);
+                results[p] = new float[outputs.Count][];
+                RunOn(session, batch.AsMemory(first * perImage, rows * perImage), rows, perImage, outputs, (name, values) =>
+                {
+                    for (var i = 0; i < outputs.Count; i++)
+                        if (outputs[i] == name) results[p][i] = values.ToArray();
+                });
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions[0] is ModelBuildException error)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            var joined = new float[results.Sum(r => r[i].Length)];
+            var at = 0;
+            foreach (var r in results)
+            {
+                r[i].CopyTo(joined, at);
+                at += r[i].Length;
+            }
+            visit(outputs[i], joined);
+        }
+    }
+
+    void RunOn(InferenceSession target, Memory<float> batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
     {
         var rows = BatchRows(count);
         var shape = inputDims.ToArray();
@@ -155,8 +210,8 @@ public sealed class ModelRunner : IDisposable
             if (shape[i] < 0) throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"input '{inputName}' has an unknown dimension {i} besides the batch", DisplayPath);
         try
         {
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch.AsMemory(0, rows * perImage), shape);
-            using var results = session.Run(runOptions, [inputName], [input], outputs.ToArray());
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch, shape);
+            using var results = target.Run(runOptions, [inputName], [input], outputs.ToArray());
             for (var i = 0; i < outputs.Count; i++)
             {
                 var all = results[i].GetTensorDataAsSpan<float>();
@@ -201,6 +256,7 @@ public sealed class ModelRunner : IDisposable
     public void Dispose()
     {
         session.Dispose();
+        if (single is { IsValueCreated: true }) single.Value.Dispose();
         runOptions.Dispose();
     }
 }

@@ -76,7 +76,7 @@ public static class Calibrator
         var inputName = model.Graph.Inputs[0].Name;
         foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName).Distinct(StringComparer.Ordinal))
             proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
-        return new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18 });
+        return new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18, SplitBatches = false });
     }
 
     static (float Min, float Max) FiniteRange(ReadOnlySpan<float> values)

@@ -85,7 +85,7 @@ public sealed class LayerHessians
             if (images.Count < batch) return new LayerHessians([]);
             if (images.Count % batch != 0) images = DatasetSplit.Sample(images, images.Count / batch * batch, seed: 1);
         }
-        using var runner = new ModelRunner(OnnxExport.ToBytes(work), new RunnerOptions { BatchSize = batch });
+        using var runner = new ModelRunner(OnnxExport.ToBytes(work), new RunnerOptions { BatchSize = batch, SplitBatches = false });
         runner.ForEachBatch(images, outputs.Keys.ToArray(), (_, _, name, values) =>
         {
             // Float sums: ONNX Runtime's MatMul already summed each batch in float, and a 224x224 model's H blocks take 75 MB so.
