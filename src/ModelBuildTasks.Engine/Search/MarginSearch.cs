@@ -81,7 +81,7 @@ public static class MarginSearch
     {
         "iq" => $"bits={point.Bits}" + (point.FloatLayers > 0 ? $" float_layers={point.FloatLayers}" : ""),
         "ns" => $"ns_ratio={ChainPoint.Ratio(point.NsRatio)}",
-        _ => $"dc_ratio={ChainPoint.Ratio(point.DcRatio ?? 0)}" + (point.SharedLevels > 0 ? $" shared_levels={point.SharedLevels}" : ""),
+        _ => $"dc_ratio={ChainPoint.Ratio(point.DcRatio ?? 0)}" + (point.SharedLevels > 0 ? $" levels={point.SharedLevels}" : ""), // as candidates say it: "shared_levels=16" wrapped in the CLI's stage table
     };
 
     // Position i of the fallback leaves (layers - i) of the costliest layers float: 0 is all of them, the last is
