@@ -20,6 +20,8 @@ public sealed record LatencyComparison(double OriginalMs, double CompressedMs, i
     /// </summary>
     public static LatencyComparison Measure(byte[] original, byte[] compressed, ImageDataset data, RunnerOptions? options = null, int rounds = 300, double seconds = 6)
     {
+        // Single images only: one session per model, with every intra-op thread (a split-batch runner would hold two).
+        options = (options ?? new RunnerOptions()) with { SplitBatches = false };
         using var a = new ModelRunner(original, options, "original model");
         using var b = new ModelRunner(compressed, options, "compressed model");
         a.CheckCompatible(data);
