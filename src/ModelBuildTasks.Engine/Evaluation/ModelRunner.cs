@@ -144,7 +144,7 @@ public sealed class ModelRunner : IDisposable
             data.CopyImages(start, count, batch);
             batch.AsSpan(count * data.ImageSize).Clear(); // a fixed batch size's padding rows
             if (fetch.Length < outputs.Count) visit(start, count, inputName, batch.AsSpan(0, count * data.ImageSize));
-            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (name, values) => visit(start, count, name, values));
+            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (name, values) => visit(start, count, name, values), alone: false);
         }
     }
 
@@ -154,20 +154,21 @@ public sealed class ModelRunner : IDisposable
         var batch = new float[BatchRows(count) * (images.Length / count)];
         images.CopyTo(batch);
         float[] result = [];
-        Run(batch, count, images.Length / count, [outputName], (_, values) => result = values.ToArray());
+        Run(batch, count, images.Length / count, [outputName], (_, values) => result = values.ToArray(), alone: count == 1);
         return result;
     }
 
     // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each
     // requested output's rows for those images: in one run, or split into parts run at once whose
-    // outputs are joined in image order (every output then has one row per image).
-    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
+    // outputs are joined in image order (every output then has one row per image). Only an image run
+    // `alone` (not a dataset's last, one-image batch) or a fixed batch gets the every-thread session.
+    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit, bool alone)
     {
         var fixedBatch = inputDims.Length > 0 && inputDims[0] > 0;
         var parts = single is null || fixedBatch ? 1 : Math.Min(Options.EffectiveThreads, count);
         if (parts == 1)
         {
-            RunOn(single?.Value ?? session, batch.AsMemory(0, BatchRows(count) * perImage), count, perImage, outputs, visit);
+            RunOn(single is not null && (alone || fixedBatch) ? single.Value : session, batch.AsMemory(0, BatchRows(count) * perImage), count, perImage, outputs, visit);
             return;
         }
         var results = new float[parts][][];
