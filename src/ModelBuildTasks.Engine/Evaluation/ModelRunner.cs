@@ -9,9 +9,8 @@ namespace ModelBuildTasks.Evaluation;
 /// latency. Full graph optimisation unless turned off, sequential execution, and a fixed, reported
 /// number of threads, used two ways: a batch is split into that many parts run at once on a session
 /// with one intra-op thread (<see cref="RunnerOptions.SplitBatches"/>); a single image runs on a
-/// second session, made when first needed, with that many intra-op threads. At 28x28 an int8 operator runs for microseconds,
-/// too short to share between threads, and ONNX Runtime's intra-op threads left the compressed
-/// samples no faster at batch 64 on two threads than on one; whole images in parallel keep both busy.
+/// second session, made when first needed, with that many intra-op threads (why: <c>BatchParts</c>,
+/// shared with the shipped runtime).
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
@@ -172,23 +171,15 @@ public sealed class ModelRunner : IDisposable
             return;
         }
         var results = new float[parts][][];
-        try
+        Runtime.BatchParts.Run(count, parts, (p, first, rows) =>
         {
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+            results[p] = new float[outputs.Count][];
+            RunOn(session, batch.AsMemory(first * perImage, rows * perImage), rows, perImage, outputs, (name, values) =>
             {
-                var (first, rows) = (count * p / parts, count * (p + 1) / parts - count * p / parts);
-                results[p] = new float[outputs.Count][];
-                RunOn(session, batch.AsMemory(first * perImage, rows * perImage), rows, perImage, outputs, (name, values) =>
-                {
-                    for (var i = 0; i < outputs.Count; i++)
-                        if (outputs[i] == name) results[p][i] = values.ToArray();
-                });
+                for (var i = 0; i < outputs.Count; i++)
+                    if (outputs[i] == name) results[p][i] = values.ToArray();
             });
-        }
-        catch (AggregateException e) when (e.InnerExceptions[0] is ModelBuildException error)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-        }
+        });
         for (var i = 0; i < outputs.Count; i++)
         {
             var joined = new float[results.Sum(r => r[i].Length)];

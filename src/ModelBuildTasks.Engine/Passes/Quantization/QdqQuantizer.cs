@@ -56,10 +56,11 @@ public static class QdqQuantizer
         var graph = q.Graph;
         // After pruning and rounding, which must never touch them: the BatchNorms left unfolded become integer convolutions.
         BatchNormAsDepthwiseConv.Apply(graph);
-        AveragePoolAsDepthwiseConv.Apply(graph, keep: FloatRegion(graph, options.KeepFloat));
+        // Neither rewriting pools (into Convs, never in the region) nor padding channels (same nodes) changes the region.
+        var floatRegion = FloatRegion(graph, options.KeepFloat);
+        AveragePoolAsDepthwiseConv.Apply(graph, keep: floatRegion);
         if (options.PadChannels) ChannelPadding.Apply(graph);
 
-        var floatRegion = FloatRegion(graph, options.KeepFloat);
         var tensors = ActivationsToQuantize(graph, floatRegion);
         var ranges = Calibrator.Calibrate(q, tensors, images, options.Calibration, options.Percentile);
         ShareConcatRanges(graph, ranges, floatRegion);
