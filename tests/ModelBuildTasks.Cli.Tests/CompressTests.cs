@@ -123,6 +123,23 @@ public class CompressTests
     }
 
     [Fact]
+    public void FineTunedPruning_IsIterative_ASparserCandidateStartsFromTheOneTrainedBelowIt()
+    {
+        // Han et al. prune, retrain and prune again: a sparser candidate is pruned from the sparsest one already
+        // fine-tuned, not from the dense model. One grid (7 bits) and a target any candidate keeps make the DC stage
+        // go from its first guess (0.7) straight up.
+        using var temp = new TestPaths.TempFolder();
+        var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool };
+        var tuned = CliRunner.RunWith(environment, ["compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--min-bits", "7", "--max-evaluations", "3",
+            "--fine-tune-seconds", "2", "--train-data", TestPaths.FashionTrain, "--target-accuracy", "0", "--no-cache", "--json", "-o", temp.File("dc.cmodel")]);
+
+        Assert.True(tuned.ExitCode == 0, tuned.Stderr);
+        Assert.Contains("dc 0.7: fine-tuning (2 s)", tuned.Stderr);
+        Assert.Matches(@"dc 0\.(75|8|85|9|95): fine-tuning from dc 0\.7 \(2 s\)", tuned.Stderr);
+        Assert.Equal(2, tuned.Json.GetProperty("fine_tuning").GetProperty("runs").GetInt32());
+    }
+
+    [Fact]
     public void FineTunedSlimming_RanksBySparsityTrainedGamma_AndKeepsAWorkingModel()
     {
         // Slimming then fine-tuning left the VGG at chance (10%) in one run of two or three, and at 91.4% in the

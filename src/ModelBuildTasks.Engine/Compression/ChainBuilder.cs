@@ -25,7 +25,8 @@ public sealed record FineTuneSummary(int Runs, double Seconds, int Threads);
 /// <item><c>iq</c> snaps the weights onto its integer grid (<see cref="FakeQuantization"/>); every
 /// later step that fine-tunes trains through that grid (quantization-aware) and snaps back;</item>
 /// <item><c>ns</c> (with fine-tuning: sparsity training first) removes channels, then fine-tunes;</item>
-/// <item><c>dc</c> prunes weights by their folded magnitude, then fine-tunes with zeros held.</item>
+/// <item><c>dc</c> prunes weights by their folded magnitude, then fine-tunes with zeros held; a fine-tuned
+/// candidate starts from the sparsest one already trained below it (iterative pruning).</item>
 /// </list>
 /// Export to QDQ (with DC's weight sharing on the grid) is the last step, whatever the order.
 /// Intermediate models are memoised by the prefix of steps that made them, so a search pays for
@@ -41,6 +42,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     readonly Dictionary<string, ChainModel> trained = new(StringComparer.Ordinal); // costly: kept for the whole run
     readonly Dictionary<string, ChainModel> recent = new(StringComparer.Ordinal); // cheap: a few, for the grid's inner loop
     readonly Queue<string> recentOrder = new();
+    readonly Dictionary<string, SortedList<double, ChainModel>> dcByPrefix = new(StringComparer.Ordinal);
     readonly Dictionary<string, Dictionary<string, ChannelMoments>> momentsByStart = new(StringComparer.Ordinal);
     // Eight for the grid's inner loop; two of a large model's copies (60 MB each at ResNet-18's size) serve the margin search.
     readonly int recentLimit = source.Graph.ParameterCount > 2_000_000 ? 2 : 8;
@@ -87,11 +89,20 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     });
                     break;
                 case "dc" when point.DcRatio is > 0:
-                    current = Step(ref key, "dc" + ChainPoint.Ratio(point.DcRatio.Value), current, settings.FineTunes, m =>
+                    var ratio = point.DcRatio.Value;
+                    var prefix = key;
+                    // Fine-tuned, a candidate starts from the sparsest one already trained below it on the same chain: Han et
+                    // al.'s iterative pruning, each round taking away a little more from a network that has recovered. Pruning
+                    // is monotone (zeros score lowest), so what that start pruned stays pruned. Without training the start
+                    // changes nothing, so post-training always prunes the chain's model.
+                    var below = settings.FineTunes ? SparsestBelow(prefix, ratio) : null;
+                    var what = $"dc {ChainPoint.Ratio(ratio)}: fine-tuning" + (below is { } b ? $" from dc {ChainPoint.Ratio(b.Ratio)}" : "");
+                    current = Step(ref key, "dc" + ChainPoint.Ratio(ratio), below?.Model ?? current, settings.FineTunes, m =>
                     {
-                        MagnitudePruning.ApplyAsFolded(m.Model, point.DcRatio.Value, settings.PruningScope);
-                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, $"dc {ChainPoint.Ratio(point.DcRatio.Value)}: fine-tuning", keepZeros: true, grid), grid, keepFloat) } : m;
+                        MagnitudePruning.ApplyAsFolded(m.Model, ratio, settings.PruningScope);
+                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, what, keepZeros: true, grid), grid, keepFloat) } : m;
                     });
+                    if (settings.FineTunes) TrainedSparsities(prefix)[ratio] = current;
                     pruned = true;
                     break;
             }
@@ -109,6 +120,19 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     /// <summary>The weights of the <paramref name="count"/> costliest layers, which IQ leaves float.</summary>
     public IReadOnlySet<string> KeptFloat(int count) =>
         count <= 0 ? new HashSet<string>(StringComparer.Ordinal) : SensitiveLayers.Take(count).ToHashSet(StringComparer.Ordinal);
+
+    // The fine-tuned DC models of one chain prefix, by ratio.
+    SortedList<double, ChainModel> TrainedSparsities(string prefix)
+    {
+        if (!dcByPrefix.TryGetValue(prefix, out var models)) dcByPrefix[prefix] = models = [];
+        return models;
+    }
+
+    (double Ratio, ChainModel Model)? SparsestBelow(string prefix, double ratio)
+    {
+        var below = TrainedSparsities(prefix).LastOrDefault(kv => kv.Key < ratio);
+        return below.Value is null ? null : (below.Key, below.Value);
+    }
 
     // One memoised step: `apply` gets a private copy of the input.
     ChainModel Step(ref string key, string step, ChainModel input, bool costly, Func<ChainModel, ChainModel> apply)
