@@ -9,11 +9,12 @@ using ModelBuildTasks.Evaluation;
 /// (2 threads: the batch split into two parts run at once, as the runners run batches, and for
 /// comparison one run on two intra-op threads). Batch 1 at 28x28 is dominated by ONNX Runtime's
 /// per-operator overhead; batch 64 is what a service classifying many images pays, where int8
-/// kernels and removed channels count.
+/// kernels and removed channels count. Single images on two threads run as the runtime runs them,
+/// on one thread or both, whichever each model is measured faster on (the cell says which).
 /// </summary>
 static class Speed
 {
-    public sealed record Figures(string Setting, double Fp32Ms, double CompressedMs)
+    public sealed record Figures(string Setting, double Fp32Ms, double CompressedMs, string Threads = "")
     {
         public double Ratio => Fp32Ms / CompressedMs;
     }
@@ -32,7 +33,7 @@ static class Speed
 
     /// <summary>One Markdown row: "fp32 ms → compressed ms (ratio)" per setting.</summary>
     public static string Row(IReadOnlyList<Figures> figures) => string.Join(" | ", figures.Select(f =>
-        $"{f.Fp32Ms.ToString("0.000", CultureInfo.InvariantCulture)} → {f.CompressedMs.ToString("0.000", CultureInfo.InvariantCulture)} ms (**{Cells.Times(f.Ratio)}**)"));
+        $"{f.Fp32Ms.ToString("0.000", CultureInfo.InvariantCulture)} → {f.CompressedMs.ToString("0.000", CultureInfo.InvariantCulture)} ms (**{Cells.Times(f.Ratio)}**){f.Threads}"));
 
     static Figures Measure(string setting, byte[] fp32, byte[] compressed, ImageDataset images, int batch, int threads, bool split)
     {
@@ -47,14 +48,15 @@ static class Speed
             ta.AddRange(Times(a, images, batch, runs));
             tb.AddRange(Times(b, images, batch, runs));
         }
-        return new Figures(setting, Evaluator.Percentile(ta, 0.5), Evaluator.Percentile(tb, 0.5));
+        var chosen = batch == 1 && threads > 1 ? $" on {a.SingleImageThreads} → {b.SingleImageThreads} threads" : "";
+        return new Figures(setting, Evaluator.Percentile(ta, 0.5), Evaluator.Percentile(tb, 0.5), chosen);
     }
 
     // Milliseconds per image of `runs` runs of `batch` images each, after a warm-up.
     static IEnumerable<double> Times(ModelRunner runner, ImageDataset images, int batch, int runs)
     {
         var pixels = images.Pixels.AsSpan(0, batch * images.ImageSize).ToArray();
-        for (var i = 0; i < 3; i++) runner.Run(pixels, batch);
+        for (var i = 0; i < 3 || batch == 1 && runner.SingleImageThreads is null; i++) runner.Run(pixels, batch); // and until single images have their session
         var times = new double[runs];
         for (var i = 0; i < runs; i++)
         {

@@ -38,7 +38,7 @@ public static class HtmlReport
             ? $"<strong class=\"miss slower\">&#9888; {ratio}x: slower than the original</strong>"
             : $"{ratio}x faster";
         s.Append($"<tr><td>latency, median per image</td><td>{report.LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms</td><td>{report.LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({speed})</td></tr></table>\n");
-        s.Append($"<p>Metric: {E(report.Measure)} ({E(report.MeasureReason)}). Latency: {report.LatencyRounds} alternating rounds, {report.LatencyThreads} threads, on {E(report.Cpu)}.</p>\n");
+        s.Append($"<p>Metric: {E(report.Measure)} ({E(report.MeasureReason)}). Latency: {E(report.DescribeLatency())}.</p>\n");
         s.Append("<p>Chosen: ").Append(E(string.Join(", ", report.Chosen.Select(kv => $"{kv.Key} = {kv.Value}")))).Append("<br>\n");
         s.Append($"Search: {E(report.Search)}{(report.Resolution is { } r ? $", ratio resolution {r.ToString("0.###", CultureInfo.InvariantCulture)}" : "")}, {report.Evaluations} evaluations in {report.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         if (report.FineTuning is { } ft) s.Append($"; fine-tuning: {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");

@@ -8,16 +8,19 @@ namespace ModelBuildTasks.Runtime;
 /// A compressed image model, ready to run: a classifier (<see cref="Predict(ReadOnlySpan{float})"/>,
 /// <see cref="TopK"/>, <see cref="Probabilities"/>, <see cref="Logits"/>, and <see cref="PredictImage(string)"/> for image files)
 /// or a feature extractor (<see cref="Features(ReadOnlySpan{float})"/>). The container is decoded to ONNX in memory and an
-/// ONNX Runtime session is created (a second one, with every intra-op thread, on the first single image when batches
-/// are split: <see cref="CompressedModelOptions.SplitBatches"/>); every method may be called from many threads at once.
+/// ONNX Runtime session is created (with split batches, <see cref="CompressedModelOptions.SplitBatches"/>, a second one
+/// with every intra-op thread on the first single image, and single images then run on whichever of the two is measured
+/// faster: <see cref="SingleImageThreads"/>); every method may be called from many threads at once.
 /// Dispose it to release the native sessions (the generated wrapper's shared instance lives for the process).
 /// </summary>
 public sealed class CompressedModel : IDisposable
 {
     // With split batches, `session` has one intra-op thread and runs the parts of a batch at once, and `single`, made
-    // on first use, runs single images on every thread; otherwise `session` runs everything.
+    // on first use, has every thread, for single images when `choice` finds it faster; otherwise (or when the model's
+    // batch size is fixed, so nothing splits) `session` runs everything.
     readonly InferenceSession session;
     readonly Lazy<InferenceSession>? single;
+    readonly SingleImageChoice? choice;
     readonly int threads;
     readonly string inputName;
     readonly string outputName;
@@ -35,7 +38,17 @@ public sealed class CompressedModel : IDisposable
         threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount;
         var split = options.SplitBatches && options.ConfigureSession is null && threads > 1;
         session = CreateSession(onnx, options, split ? 1 : options.IntraOpThreads);
-        if (split) single = new Lazy<InferenceSession>(() => CreateSession(onnx, options, options.IntraOpThreads));
+        if (split && session.InputMetadata.Count == 1 && session.InputMetadata.First().Value.Dimensions is [> 0, ..])
+        {
+            session.Dispose(); // a fixed batch size: nothing to split, every image runs on every thread
+            session = CreateSession(onnx, options, options.IntraOpThreads);
+            split = false;
+        }
+        if (split)
+        {
+            single = new Lazy<InferenceSession>(() => CreateSession(onnx, options, options.IntraOpThreads));
+            choice = new SingleImageChoice();
+        }
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
         (inputName, var input) = session.InputMetadata.First();
         inputDims = input.Dimensions.Select(d => (long)d).ToArray();
@@ -109,6 +122,13 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>Width of an input image, in pixels.</summary>
     public int ImageWidth => inputDims.Length == 4 ? (int)inputDims[3] : throw new InvalidOperationException("the model's input is not [N, C, H, W]");
+
+    /// <summary>
+    /// Intra-op threads single images run on: one, or every thread (<see cref="CompressedModelOptions.IntraOpThreads"/>,
+    /// else one per logical processor), whichever ran the first single images faster when batches are split; every
+    /// thread otherwise. Null while the first single images are still being timed.
+    /// </summary>
+    public int? SingleImageThreads => choice is null ? threads : choice.EveryThread is { } every ? (every ? threads : 1) : null;
 
     /// <summary>Values per image (C x H x W).</summary>
     public int InputSize { get; }
@@ -200,24 +220,23 @@ public sealed class CompressedModel : IDisposable
         if (images.Length != count * InputSize)
             throw new ArgumentException($"expected {count} x {InputSize} values, got {images.Length}", nameof(images));
         var result = new float[count * ClassCount];
-        var parts = single is null || inputDims[0] > 0 ? 1 : Math.Min(threads, count);
-        if (parts == 1)
+        if (choice is null) RunOn(session, images, count, result);
+        else if (count == 1)
         {
-            RunOn(single?.Value ?? session, images, count, result);
-            return result;
+            var image = images.ToArray(); // a span cannot reach the lambda
+            choice.Run(everyThread => RunOn(everyThread ? single!.Value : session, image, 1, result));
         }
-        var copy = images.ToArray(); // a span cannot reach the parallel parts
-        BatchParts.Run(count, parts, (_, first, rows) =>
+        else
         {
-            var part = new float[rows * ClassCount];
-            RunOn(session, copy.AsSpan(first * InputSize, rows * InputSize), rows, part);
-            part.CopyTo(result, first * ClassCount);
-        });
+            var copy = images.ToArray(); // nor the parallel parts
+            BatchParts.Run(count, Math.Min(threads, count), (_, first, rows) =>
+                RunOn(session, copy.AsSpan(first * InputSize, rows * InputSize), rows, result.AsSpan(first * ClassCount, rows * ClassCount)));
+        }
         return result;
     }
 
     // Runs `count` images on `target` in runs of the model's fixed batch size (zero-padded), or in one run.
-    void RunOn(InferenceSession target, ReadOnlySpan<float> images, int count, float[] result)
+    void RunOn(InferenceSession target, ReadOnlySpan<float> images, int count, Span<float> result)
     {
         var fixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : count;
         using var runOptions = new RunOptions();
@@ -230,7 +249,7 @@ public sealed class CompressedModel : IDisposable
             shape[0] = fixedBatch;
             using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
             using var outputs = target.Run(runOptions, [inputName], [input], [outputName]);
-            outputs[0].GetTensorDataAsSpan<float>()[..(rows * ClassCount)].CopyTo(result.AsSpan(start * ClassCount));
+            outputs[0].GetTensorDataAsSpan<float>()[..(rows * ClassCount)].CopyTo(result[(start * ClassCount)..]);
         }
     }
 

@@ -11,7 +11,8 @@ public sealed record CompressedModelOptions
     /// <summary>
     /// Whether a batch of several images (<see cref="CompressedModel.Run"/> with a count above 1) is split into one
     /// part per thread (<see cref="IntraOpThreads"/>, else one per logical processor), the parts run at once with one
-    /// intra-op thread each; single images use every intra-op thread. On by default, and off whenever
+    /// intra-op thread each; single images then run on one thread or on every intra-op thread, whichever the first
+    /// single images ran faster on (<see cref="CompressedModel.SingleImageThreads"/>). On by default, and off whenever
     /// <see cref="ConfigureSession"/> is set (an execution provider such as CUDA wants the whole batch).
     /// </summary>
     public bool SplitBatches { get; init; } = true;

@@ -40,7 +40,26 @@ public class EvaluationTests
         Assert.True(Ort.MaxDifference(expected, actual) <= 1e-5f * expected.Max(MathF.Abs), $"max difference {Ort.MaxDifference(expected, actual)}");
         Assert.Equal(whole.PredictTop1(images), split.PredictTop1(images));
         var one = images.Pixels.AsSpan(0, images.ImageSize);
-        Assert.True(Ort.MaxDifference(whole.Run(one, 1), split.Run(one, 1)) <= 1e-5f * expected.Max(MathF.Abs)); // a single image: the every-thread session
+        for (var i = 0; i < 2 * (SingleImageChoiceTests.Trials + 1); i++) // single images: either session, until one is chosen
+            Assert.True(Ort.MaxDifference(whole.Run(one, 1), split.Run(one, 1)) <= 1e-5f * expected.Max(MathF.Abs));
+        Assert.Contains(split.SingleImageThreads, new int?[] { 1, 3 });
+    }
+
+    [Fact]
+    public void AFixedBatchModel_RunsWhole_OnEveryThread()
+    {
+        var model = TestModels.Residual();
+        model.Graph.Inputs[0] = model.Graph.Inputs[0] with { Shape = TensorShape.Of(4, 1, 28, 28) };
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 10);
+        using var fixedBatch = new ModelRunner(OnnxExport.ToBytes(model), new RunnerOptions { Threads = 2 });
+        using var free = new ModelRunner(OnnxExport.ToBytes(TestModels.Residual()), new RunnerOptions { Threads = 2, SplitBatches = false });
+
+        Assert.Equal(2, fixedBatch.SingleImageThreads); // nothing to choose: one session
+        Assert.Equal(4, fixedBatch.BatchSize(images.ImageSize));
+        var expected = free.Outputs(images);
+        var actual = fixedBatch.Outputs(images); // 4, 4 and 2 images, the last run padded
+        Assert.True(Ort.MaxDifference(expected, actual) <= 1e-5f * expected.Max(MathF.Abs), $"max difference {Ort.MaxDifference(expected, actual)}");
+        Assert.Equal(free.Run(images.Image(3), 1), fixedBatch.Run(images.Image(3), 1));
     }
 
     [Fact]

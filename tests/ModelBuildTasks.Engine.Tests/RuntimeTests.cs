@@ -56,6 +56,24 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void SingleImages_RunOnTheSessionMeasuredFaster_WithTheSameLogitsOnEither()
+    {
+        using var model = CompressedModel.Load(Container, new CompressedModelOptions { IntraOpThreads = 2 });
+        using var whole = CompressedModel.Load(Container, new CompressedModelOptions { IntraOpThreads = 2, SplitBatches = false });
+        Assert.Null(model.SingleImageThreads); // nothing timed yet
+        Assert.Equal(2, whole.SingleImageThreads);
+
+        // The first images alternate between the one-thread and the two-thread session: each gets the logits a
+        // single session gives, whichever ran it.
+        var runs = 2 * (SingleImageChoiceTests.Trials + 1);
+        for (var i = 0; i < runs; i++)
+            Assert.Equal(whole.Logits(Test.Image(i % Test.Count)), model.Logits(Test.Image(i % Test.Count)));
+
+        Assert.Contains(model.SingleImageThreads, new int?[] { 1, 2 });
+        Assert.Equal(whole.Logits(Test.Image(0)), model.Logits(Test.Image(0)));
+    }
+
+    [Fact]
     public void Metadata_Shapes_AndLogits_AreExposed()
     {
         using var model = CompressedModel.Load(new MemoryStream(Container));

@@ -184,7 +184,7 @@ static class CompressCommand
         // The class that lost most: an average within budget can hide it (the report lists every class).
         if (r.PerClass.MinBy(c => c.CompressedAccuracy - c.OriginalAccuracy) is { } worst)
             Console.WriteLine($"Worst class  {worst.Class}{(worst.Name.Length > 0 ? " " + worst.Name : "")}: {Pct(worst.OriginalAccuracy)} -> {Pct(worst.CompressedAccuracy)} ({worst.Images} images)");
-        Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image, {r.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(r.LatencySpeedup < 1 ? " (SLOWER)" : "")} ({r.LatencyRounds} alternating rounds, {r.LatencyThreads} threads, {r.Cpu})");
+        Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image, {r.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(r.LatencySpeedup < 1 ? " (SLOWER)" : "")} ({r.DescribeLatency()})");
         Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
         Console.WriteLine($"Evaluations  {r.Evaluations} in {r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s ({r.Search} search, cache {r.Cache})");
         if (r.FineTuning is { } ft) Console.WriteLine($"Fine-tuning  {ft.Runs} runs, {ft.Seconds.ToString("0", CultureInfo.InvariantCulture)} s, {ft.Threads} threads");

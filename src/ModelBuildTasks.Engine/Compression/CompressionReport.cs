@@ -65,8 +65,18 @@ public sealed record CompressionReport
     public int LatencyRounds { get; init; }
     /// <summary>ONNX Runtime intra-op threads of the latency runs.</summary>
     public int LatencyThreads { get; init; }
+    /// <summary>Threads the original model's single images ran on: one or <see cref="LatencyThreads"/>, whichever it ran faster on, as the shipped runtime chooses (0 in reports from before this was recorded).</summary>
+    public int LatencyThreadsOriginal { get; init; }
+    /// <summary>Threads the compressed model's single images ran on, chosen the same way.</summary>
+    public int LatencyThreadsCompressed { get; init; }
     /// <summary>The CPU the figures were measured on: model and the instruction sets ONNX Runtime's integer kernels depend on.</summary>
     public string Cpu { get; init; } = "";
+    /// <summary>How the latency was measured: rounds, threads, CPU.</summary>
+    public string DescribeLatency() =>
+        $"{LatencyRounds} alternating rounds, " + (LatencyThreads > 1 && LatencyThreadsOriginal > 0 && LatencyThreadsCompressed > 0
+            ? $"single images on {LatencyThreadsOriginal} (original) and {LatencyThreadsCompressed} (compressed) of {LatencyThreads} threads, whichever of one and {LatencyThreads} each ran faster"
+            : $"{LatencyThreads} thread{(LatencyThreads == 1 ? "" : "s")}") + $", on {Cpu}";
+
     /// <summary>Float parameters of the original model.</summary>
     public long ParametersOriginal { get; init; }
     /// <summary>Nonzero weights of the compressed model.</summary>
@@ -155,7 +165,7 @@ public sealed record CompressionReport
         s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
         s.Append($"| test {Measure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
         s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(LatencySpeedup < 1 ? ", **slower**" : " faster")}) |\n\n");
-        s.Append($"Metric: {Measure} ({MeasureReason}). Latency: {LatencyRounds} alternating rounds, {LatencyThreads} threads, on {Cpu}.  \n");
+        s.Append($"Metric: {Measure} ({MeasureReason}). Latency: {DescribeLatency()}.  \n");
         s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{kv.Key} = {kv.Value}"))).Append("  \n");
         s.Append($"Settings: `{Settings}`  \n");
         s.Append($"Evaluations: {Evaluations}, {Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, engine {EngineVersion}, cache {Cache}\n\n");

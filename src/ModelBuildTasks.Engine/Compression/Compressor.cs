@@ -108,6 +108,8 @@ public static class Compressor
             LatencySpeedup = Math.Round(latency.Speedup, 3),
             LatencyRounds = latency.Rounds,
             LatencyThreads = latency.Threads,
+            LatencyThreadsOriginal = latency.OriginalThreads,
+            LatencyThreadsCompressed = latency.CompressedThreads,
             Cpu = CpuInfo.Describe,
             ParametersOriginal = inputs.Model.Graph.ParameterCount,
             ParametersCompressed = NonzeroWeights(best.Model),

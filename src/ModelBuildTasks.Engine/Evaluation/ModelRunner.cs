@@ -8,16 +8,18 @@ namespace ModelBuildTasks.Evaluation;
 /// batches (zero-padded to a fixed batch size, the padding never reported) and measures per-image
 /// latency. Full graph optimisation unless turned off, sequential execution, and a fixed, reported
 /// number of threads, used two ways: a batch is split into that many parts run at once on a session
-/// with one intra-op thread (<see cref="RunnerOptions.SplitBatches"/>); a single image runs on a
-/// second session, made when first needed, with that many intra-op threads (why: <c>BatchParts</c>,
-/// shared with the shipped runtime).
+/// with one intra-op thread (<see cref="RunnerOptions.SplitBatches"/>); a single image runs on that
+/// session or on a second one, made when first needed, with that many intra-op threads, whichever is
+/// measured faster (why: <c>BatchParts</c> and <c>SingleImageChoice</c>, shared with the shipped runtime).
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
     // With split batches, `session` has one intra-op thread and runs the parts of a batch at once, and `single`, made
-    // on first use, runs single images on every thread; otherwise `session` runs everything on every thread.
+    // on first use, has every thread, for single images when `choice` finds it faster; otherwise (or when the model's
+    // batch size is fixed, so nothing splits) `session` runs everything on every thread.
     readonly InferenceSession session;
     readonly Lazy<InferenceSession>? single;
+    readonly Runtime.SingleImageChoice? choice;
     readonly RunOptions runOptions = new(); // Run(...) with null RunOptions throws in ORT 1.31
     readonly string inputName;
     readonly string outputName;
@@ -32,6 +34,12 @@ public sealed class ModelRunner : IDisposable
         Options = options ?? new RunnerOptions();
         var split = Options.SplitBatches && Options.EffectiveThreads > 1;
         session = CreateSession(onnx, split ? 1 : Options.EffectiveThreads, displayPath);
+        if (split && session.InputMetadata.Count == 1 && session.InputMetadata.First().Value.Dimensions is [> 0, ..])
+        {
+            session.Dispose(); // a fixed batch size: nothing to split, every image runs on every thread
+            session = CreateSession(onnx, Options.EffectiveThreads, displayPath);
+            split = false;
+        }
         if (session.InputMetadata.Count != 1)
             throw new ModelBuildException(ErrorCodes.InvalidGraph, $"an image classifier has one input; this model has {session.InputMetadata.Count}", displayPath);
         var (name, meta) = session.InputMetadata.First();
@@ -42,7 +50,11 @@ public sealed class ModelRunner : IDisposable
         (outputName, var output) = session.OutputMetadata.First();
         OutputDims = output.Dimensions.Select(d => (long)d).ToArray();
         DisplayPath = displayPath;
-        if (split) single = new Lazy<InferenceSession>(() => CreateSession(onnx, Options.EffectiveThreads, displayPath));
+        if (split)
+        {
+            single = new Lazy<InferenceSession>(() => CreateSession(onnx, Options.EffectiveThreads, displayPath));
+            choice = new Runtime.SingleImageChoice();
+        }
     }
 
     InferenceSession CreateSession(byte[] onnx, int threads, string? displayPath)
@@ -67,6 +79,12 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>The session settings in use.</summary>
     public RunnerOptions Options { get; }
+
+    /// <summary>
+    /// Intra-op threads single images run on: <see cref="RunnerOptions.EffectiveThreads"/> unless batches are split,
+    /// then 1 or that many as measured (<c>SingleImageChoice</c>), or null while that is still being measured.
+    /// </summary>
+    public int? SingleImageThreads => choice is null ? Options.EffectiveThreads : choice.EveryThread is { } every ? (every ? Options.EffectiveThreads : 1) : null;
 
     /// <summary>The model's name in messages.</summary>
     public string? DisplayPath { get; }
@@ -127,9 +145,9 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>
     /// Runs every image of <paramref name="data"/> in batches and hands <paramref name="visit"/>, per
-    /// batch and requested output, the first image's index, the number of images and that output's
-    /// values for those images (padding rows removed). The model's input may be requested too: it
-    /// is then visited with the batch's images.
+    /// batch (or part of a split batch, in image order) and requested output, the first image's index,
+    /// the number of images and that output's values for those images (padding rows removed). The
+    /// model's input may be requested too: it is then visited with the whole batch's images.
     /// </summary>
     public void ForEachBatch(ImageDataset data, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit)
     {
@@ -143,59 +161,69 @@ public sealed class ModelRunner : IDisposable
             data.CopyImages(start, count, batch);
             batch.AsSpan(count * data.ImageSize).Clear(); // a fixed batch size's padding rows
             if (fetch.Length < outputs.Count) visit(start, count, inputName, batch.AsSpan(0, count * data.ImageSize));
-            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (name, values) => visit(start, count, name, values), alone: false);
+            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), alone: false);
         }
     }
 
     /// <summary>Runs <paramref name="count"/> images and returns the first output (e.g. logits), row after row.</summary>
     public float[] Run(ReadOnlySpan<float> images, int count)
     {
-        var batch = new float[BatchRows(count) * (images.Length / count)];
+        var perImage = images.Length / count;
+        var batch = new float[BatchRows(count) * perImage];
         images.CopyTo(batch);
-        float[] result = [];
-        Run(batch, count, images.Length / count, [outputName], (_, values) => result = values.ToArray(), alone: count == 1);
-        return result;
+        float[]? result = null;
+        Run(batch, count, perImage, [outputName], (first, rows, _, values) =>
+        {
+            result ??= new float[values.Length / rows * count]; // parts come one after another, never at once
+            values.CopyTo(result.AsSpan(first * (values.Length / rows)));
+        }, alone: count == 1);
+        return result!;
     }
 
-    // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each
-    // requested output's rows for those images: in one run, or split into parts run at once whose
-    // outputs are joined in image order (every output then has one row per image). Only an image run
-    // `alone` (not a dataset's last, one-image batch) or a fixed batch gets the every-thread session.
-    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit, bool alone)
+    // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each requested output's
+    // rows for those images, with the first image's index and the count: in one run, or split into parts run at once
+    // and visited part after part (their outputs kept alive until then, never copied). An image run `alone` (not a
+    // dataset's last, one-image batch) runs on the session measured faster for single images.
+    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit, bool alone)
     {
-        var fixedBatch = inputDims.Length > 0 && inputDims[0] > 0;
-        var parts = single is null || fixedBatch ? 1 : Math.Min(Options.EffectiveThreads, count);
+        var parts = choice is null ? 1 : Math.Min(Options.EffectiveThreads, count);
         if (parts == 1)
         {
-            RunOn(single is not null && (alone || fixedBatch) ? single.Value : session, batch.AsMemory(0, BatchRows(count) * perImage), count, perImage, outputs, visit);
+            var rows = BatchRows(count);
+            void RunAll(InferenceSession target)
+            {
+                using var results = RunOn(target, batch.AsMemory(0, rows * perImage), rows, outputs);
+                Visit(results, 0, count, rows, outputs, visit);
+            }
+            if (alone && choice is not null) choice.Run(everyThread => RunAll(everyThread ? single!.Value : session));
+            else RunAll(session);
             return;
         }
-        var results = new float[parts][][];
-        Runtime.BatchParts.Run(count, parts, (p, first, rows) =>
+        var done = new (int First, int Rows, IDisposableReadOnlyCollection<OrtValue> Results)[parts];
+        try
         {
-            results[p] = new float[outputs.Count][];
-            RunOn(session, batch.AsMemory(first * perImage, rows * perImage), rows, perImage, outputs, (name, values) =>
-            {
-                for (var i = 0; i < outputs.Count; i++)
-                    if (outputs[i] == name) results[p][i] = values.ToArray();
-            });
-        });
-        for (var i = 0; i < outputs.Count; i++)
+            Runtime.BatchParts.Run(count, parts, (p, first, rows) => done[p] = (first, rows, RunOn(session, batch.AsMemory(first * perImage, rows * perImage), rows, outputs)));
+            foreach (var (first, rows, results) in done) Visit(results, first, rows, rows, outputs, visit);
+        }
+        finally
         {
-            var joined = new float[results.Sum(r => r[i].Length)];
-            var at = 0;
-            foreach (var r in results)
-            {
-                r[i].CopyTo(joined, at);
-                at += r[i].Length;
-            }
-            visit(outputs[i], joined);
+            foreach (var part in done) part.Results?.Dispose();
         }
     }
 
-    void RunOn(InferenceSession target, Memory<float> batch, int count, int perImage, IReadOnlyList<string> outputs, Action<string, ReadOnlySpan<float>> visit)
+    // Visits the `count` images' rows of each output (the padding rows of a fixed batch cut off; an output that is not
+    // per image, such as a sum over the batch, comes whole).
+    static void Visit(IDisposableReadOnlyCollection<OrtValue> results, int first, int count, int rows, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit)
     {
-        var rows = BatchRows(count);
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            var all = results[i].GetTensorDataAsSpan<float>();
+            visit(first, count, outputs[i], rows == count ? all : all[..(all.Length / rows * count)]);
+        }
+    }
+
+    IDisposableReadOnlyCollection<OrtValue> RunOn(InferenceSession target, Memory<float> batch, int rows, IReadOnlyList<string> outputs)
+    {
         var shape = inputDims.ToArray();
         shape[0] = rows;
         for (var i = 1; i < shape.Length; i++)
@@ -203,13 +231,7 @@ public sealed class ModelRunner : IDisposable
         try
         {
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch, shape);
-            using var results = target.Run(runOptions, [inputName], [input], outputs.ToArray());
-            for (var i = 0; i < outputs.Count; i++)
-            {
-                var all = results[i].GetTensorDataAsSpan<float>();
-                // Only padding rows are cut off: an output that is not per image (a sum over the batch) comes whole.
-                visit(outputs[i], rows == count ? all : all[..(all.Length / rows * count)]);
-            }
+            return target.Run(runOptions, [inputName], [input], outputs);
         }
         catch (OnnxRuntimeException e)
         {
@@ -217,11 +239,11 @@ public sealed class ModelRunner : IDisposable
         }
     }
 
-    /// <summary>Per-image latency in milliseconds over single-image runs (after warm-up), one entry per run.</summary>
+    /// <summary>Per-image latency in milliseconds over single-image runs (after warm-up, and after the single-image session is chosen), one entry per run.</summary>
     public double[] MeasureLatency(ImageDataset data, int samples, int warmup = 5)
     {
         CheckCompatible(data);
-        for (var i = 0; i < warmup; i++) Run(data.Image(i % data.Count), 1);
+        for (var i = 0; i < warmup || SingleImageThreads is null; i++) Run(data.Image(i % data.Count), 1);
         var times = new double[samples];
         for (var i = 0; i < samples; i++) times[i] = TimeOne(data.Image(i % data.Count));
         return times;

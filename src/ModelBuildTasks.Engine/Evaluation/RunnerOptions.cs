@@ -21,9 +21,10 @@ public sealed record RunnerOptions
 
     /// <summary>
     /// Whether a batch of several images is split into <see cref="EffectiveThreads"/> parts run at
-    /// once, each on one thread, instead of one run with that many intra-op threads (single images
-    /// always use the intra-op threads). On by default: at 28x28 it made every sample's int8 model
-    /// 1.2-1.4x faster at batch 64 on two threads, and their fp32 originals as fast or faster.
+    /// once, each on one thread, instead of one run with that many intra-op threads; single images
+    /// then run on one thread or on every thread, whichever the runner measures faster
+    /// (<see cref="ModelRunner.SingleImageThreads"/>). On by default: at 28x28 it made every sample's
+    /// int8 model 1.2-1.4x faster at batch 64 on two threads, and their fp32 originals as fast or faster.
     /// </summary>
     public bool SplitBatches { get; init; } = true;
 

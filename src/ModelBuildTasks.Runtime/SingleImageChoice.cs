@@ -1,0 +1,59 @@
+using System.Diagnostics;
+
+namespace ModelBuildTasks.Runtime;
+
+/// <summary>
+/// Which session runs single images when batches are split: the one-thread session the parts run on, or one with
+/// every intra-op thread. Which is faster depends on the model and on the CPU. A compressed 28x28 sample runs an
+/// image in about 0.1 ms, too short for ONNX Runtime to gain from sharing each operator between threads (one thread
+/// was 7-20% faster than two on the machine the benchmarks ran on), while a float model there ran 1.3x faster on
+/// two, and a 224x224 model gains from every thread. So it is measured where the app runs: the first single images
+/// alternate between the two sessions and, once each has run <see cref="Trials"/> timed images after an untimed
+/// warm-up, the one with the lower median serves every single image after (one thread on a tie: it leaves the
+/// other cores free). Both sessions compute the same outputs; only the time differs. The shipped
+/// <c>CompressedModel</c> and the engine's evaluation runner (which links this file) both choose this way.
+/// </summary>
+internal sealed class SingleImageChoice
+{
+    /// <summary>Timed single images per session before the choice is made.</summary>
+    public const int Trials = 8;
+
+    readonly List<double>[] times = [[], []]; // milliseconds on one thread, on every thread
+    int turn;
+    volatile int chosen = -1; // 0: one thread, 1: every thread
+
+    /// <summary>Whether single images run on every thread, once that is decided (null before).</summary>
+    public bool? EveryThread => chosen switch { < 0 => null, var c => c == 1 };
+
+    /// <summary>Runs one single image with <paramref name="run"/>(on every thread?), timing it while the choice is open.</summary>
+    public void Run(Action<bool> run)
+    {
+        var decided = chosen;
+        if (decided >= 0)
+        {
+            run(decided == 1);
+            return;
+        }
+        var everyThread = (Interlocked.Increment(ref turn) & 1) == 1;
+        var started = Stopwatch.GetTimestamp();
+        run(everyThread);
+        Record(everyThread, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>Adds one run's time; each session's first run is its warm-up and does not count.</summary>
+    public void Record(bool everyThread, double milliseconds)
+    {
+        lock (times)
+        {
+            if (chosen >= 0) return;
+            times[everyThread ? 1 : 0].Add(milliseconds);
+            if (times.All(t => t.Count > Trials)) chosen = Median(times[1]) < Median(times[0]) ? 1 : 0;
+        }
+    }
+
+    static double Median(List<double> runs)
+    {
+        var timed = runs.Skip(1).Order().ToArray();
+        return timed[timed.Length / 2];
+    }
+}

@@ -1,0 +1,54 @@
+using ModelBuildTasks.Runtime;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+/// <summary>The rule that picks the session for single images, on times given to it (the runners feed it measured ones).</summary>
+public class SingleImageChoiceTests
+{
+    public const int Trials = SingleImageChoice.Trials;
+
+    [Fact]
+    public void TheLowerMedian_Wins_OnceBothSessionsHaveTheirTrials()
+    {
+        var choice = new SingleImageChoice();
+        for (var i = 0; i <= Trials; i++)
+        {
+            Assert.Null(choice.EveryThread);
+            choice.Record(everyThread: false, 1.0 + i % 3 * 0.01);
+            choice.Record(everyThread: true, i % 4 == 0 ? 5.0 : 0.6); // two outliers of eight timed runs do not move the median
+        }
+        Assert.True(choice.EveryThread);
+
+        choice.Record(everyThread: false, 0.001); // decided: later times change nothing
+        Assert.True(choice.EveryThread);
+    }
+
+    [Fact]
+    public void TheWarmUpRun_DoesNotCount_AndATie_GoesToOneThread()
+    {
+        var choice = new SingleImageChoice();
+        choice.Record(everyThread: false, 100); // first runs: allocation, thread start-up
+        choice.Record(everyThread: true, 0.1);
+        for (var i = 0; i < Trials; i++)
+        {
+            choice.Record(everyThread: false, 0.5);
+            Assert.Null(choice.EveryThread);
+            choice.Record(everyThread: true, 0.5);
+        }
+        Assert.False(choice.EveryThread);
+    }
+
+    [Fact]
+    public void Runs_AlternateBetweenTheSessions_UntilDecided_ThenKeepToTheChosenOne()
+    {
+        var choice = new SingleImageChoice();
+        var seen = new List<bool>();
+        for (var i = 0; i < 2 * (Trials + 1); i++) choice.Run(seen.Add);
+        Assert.Equal(Trials + 1, seen.Count(everyThread => everyThread));
+        Assert.NotNull(choice.EveryThread);
+
+        seen.Clear();
+        for (var i = 0; i < 5; i++) choice.Run(seen.Add);
+        Assert.All(seen, everyThread => Assert.Equal(choice.EveryThread, everyThread));
+    }
+}
