@@ -19,7 +19,14 @@ public class EvaluateTests
         Assert.True(json.GetProperty("latency_ms_median").GetDouble() > 0);
         Assert.True(json.GetProperty("latency_ms_p90").GetDouble() >= json.GetProperty("latency_ms_median").GetDouble());
         Assert.Equal(1, json.GetProperty("threads").GetInt32());
+        Assert.Equal(1, json.GetProperty("single_image_threads").GetInt32());
         Assert.Contains("info: stage evaluate, 2000/2000 images", result.Stderr); // progress goes to stderr, data to stdout
+
+        // On two threads, single images run on whichever of one and two threads the runner measured faster.
+        var two = CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--threads", "2", "--latency-samples", "5", "--json");
+        Assert.Equal(0, two.ExitCode);
+        Assert.Equal(2, two.Json.GetProperty("threads").GetInt32());
+        Assert.Contains(two.Json.GetProperty("single_image_threads").GetInt32(), new[] { 1, 2 });
     }
 
     [Fact]

@@ -48,6 +48,7 @@ static class EvaluateCommand
                     latency_ms_median = evaluation.LatencyMsMedian,
                     latency_ms_p90 = evaluation.LatencyMsP90,
                     evaluation.Threads,
+                    single_image_threads = evaluation.SingleImageThreads,
                     evaluation.Images,
                     evaluation.BatchSize,
                     evaluation.ImagesPerSecond,
@@ -60,7 +61,8 @@ static class EvaluateCommand
                 Console.WriteLine(evaluation.AgainstLabels
                     ? $"Accuracy     {Units.Percent(evaluation.Accuracy)} top-1"
                     : $"Agreement    {Units.Percent(evaluation.Accuracy)} top-1 with the {(referenceBytes is null ? "model itself (no labels)" : "reference model")}");
-                Console.WriteLine($"Latency      {Units.Ms(evaluation.LatencyMsMedian)} median, {Units.Ms(evaluation.LatencyMsP90)} p90 per image (batch 1)");
+                Console.WriteLine($"Latency      {Units.Ms(evaluation.LatencyMsMedian)} median, {Units.Ms(evaluation.LatencyMsP90)} p90 per image (batch 1" +
+                    (evaluation.SingleImageThreads is { } single && single != evaluation.Threads ? $", on {single} thread{(single == 1 ? "" : "s")}, measured faster" : "") + ")");
                 Console.WriteLine($"Throughput   {evaluation.ImagesPerSecond:0} images/s at batch {evaluation.BatchSize}");
                 Console.WriteLine($"Threads      {evaluation.Threads}");
             }

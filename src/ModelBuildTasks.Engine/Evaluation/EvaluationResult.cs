@@ -9,6 +9,7 @@ namespace ModelBuildTasks.Evaluation;
 /// <param name="Threads">ONNX Runtime intra-op threads used.</param>
 /// <param name="BatchSize">Images per batch in the accuracy run.</param>
 /// <param name="ImagesPerSecond">Throughput of the batched accuracy run.</param>
+/// <param name="SingleImageThreads">Threads the single images of the latency run used: one or <paramref name="Threads"/>, whichever the runner measured faster (null when no latency was measured before the choice).</param>
 public sealed record EvaluationResult(
     double Accuracy,
     bool AgainstLabels,
@@ -17,4 +18,5 @@ public sealed record EvaluationResult(
     double LatencyMsP90,
     int Threads,
     int BatchSize,
-    double ImagesPerSecond);
+    double ImagesPerSecond,
+    int? SingleImageThreads);

@@ -44,7 +44,8 @@ public static class Evaluator
             LatencyMsP90: Percentile(latencies, 0.9),
             Threads: runner.Options.EffectiveThreads,
             BatchSize: runner.BatchSize(data.ImageSize),
-            ImagesPerSecond: data.Count / Math.Max(seconds, 1e-9));
+            ImagesPerSecond: data.Count / Math.Max(seconds, 1e-9),
+            SingleImageThreads: runner.SingleImageThreads);
     }
 
     /// <summary>The fraction of positions where the two predictions agree.</summary>

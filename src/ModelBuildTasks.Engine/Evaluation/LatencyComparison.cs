@@ -18,17 +18,16 @@ public sealed record LatencyComparison(double OriginalMs, double CompressedMs, i
     /// Times both models on the same images, alternating run by run (and which goes first), so a
     /// machine that is busy, throttled or warming up affects both alike; the medians and their
     /// ratio are what a single noisy figure per model is not. At least 30 rounds, then more until
-    /// <paramref name="rounds"/> or about <paramref name="seconds"/> have passed.
+    /// <paramref name="rounds"/> or about <paramref name="seconds"/> have passed. Each model runs on
+    /// the threads the shipped runtime would give its single images (one, or every thread).
     /// </summary>
     public static LatencyComparison Measure(byte[] original, byte[] compressed, ImageDataset data, RunnerOptions? options = null, int rounds = 300, double seconds = 6)
     {
-        // Runners as the shipped runtime runs single images: each on one thread or every thread, whichever it measures
-        // faster, chosen during the warm-up.
         options ??= new RunnerOptions();
-        using var a = new ModelRunner(original, options, "original model");
-        using var b = new ModelRunner(compressed, options, "compressed model");
+        using var a = SingleImageRunner(original, options, data, "original model");
+        using var b = SingleImageRunner(compressed, options, data, "compressed model");
         a.CheckCompatible(data);
-        for (var i = 0; i < 5 || a.SingleImageThreads is null || b.SingleImageThreads is null; i++) { a.TimeOne(data.Image(i % data.Count)); b.TimeOne(data.Image(i % data.Count)); }
+        for (var i = 0; i < 5; i++) { a.TimeOne(data.Image(i % data.Count)); b.TimeOne(data.Image(i % data.Count)); }
         var timesA = new List<double>();
         var timesB = new List<double>();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -38,7 +37,24 @@ public sealed record LatencyComparison(double OriginalMs, double CompressedMs, i
             if (i % 2 == 0) { timesA.Add(a.TimeOne(image)); timesB.Add(b.TimeOne(image)); }
             else { timesB.Add(b.TimeOne(image)); timesA.Add(a.TimeOne(image)); }
         }
-        return new LatencyComparison(Evaluator.Percentile(timesA, 0.5), Evaluator.Percentile(timesB, 0.5), timesA.Count, a.Options.EffectiveThreads,
-            a.SingleImageThreads!.Value, b.SingleImageThreads!.Value);
+        return new LatencyComparison(Evaluator.Percentile(timesA, 0.5), Evaluator.Percentile(timesB, 0.5), timesA.Count, options.EffectiveThreads,
+            a.Options.EffectiveThreads, b.Options.EffectiveThreads);
+    }
+
+    // A runner of one session with the threads the shipped runtime would run single images on: one or every thread,
+    // whichever SingleImageChoice finds faster. The two are timed one after the other, each on its own runner, not
+    // side by side as the runtime does: a runner holding both sessions of a 224x224 model took this stage past 1.5 GB.
+    static ModelRunner SingleImageRunner(byte[] onnx, RunnerOptions options, ImageDataset data, string name)
+    {
+        var every = options with { Threads = options.EffectiveThreads, SplitBatches = false };
+        if (every.Threads == 1 || !options.SplitBatches) return new ModelRunner(onnx, every, name);
+        var choice = new Runtime.SingleImageChoice();
+        foreach (var candidate in new[] { every with { Threads = 1 }, every })
+        {
+            using var runner = new ModelRunner(onnx, candidate, name);
+            runner.CheckCompatible(data);
+            for (var i = 0; i <= Runtime.SingleImageChoice.Trials; i++) choice.Record(candidate.Threads > 1, runner.TimeOne(data.Image(i % data.Count)));
+        }
+        return new ModelRunner(onnx, choice.EveryThread == true ? every : every with { Threads = 1 }, name);
     }
 }
