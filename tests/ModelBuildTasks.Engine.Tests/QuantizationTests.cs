@@ -51,6 +51,33 @@ public class QuantizationTests(ITestOutputHelper output)
         Assert.False(ops.ContainsKey("Gemm"), "a float Gemm is left");
         Assert.Equal(adds, ops.GetValueOrDefault("QLinearAdd"));
         Assert.Equal(convs + unfoldable + 1, report.QuantizedWeights); // every Conv, every BatchNorm made one, and the classifier's Gemm
+        // The classifier's Gemm gives float logits itself: nothing is dequantized on the way out.
+        Assert.False(ops.ContainsKey("DequantizeLinear"), "a DequantizeLinear is left");
+    }
+
+    [Theory]
+    [InlineData("MatMul")]
+    [InlineData("Gemm")]
+    public void AClassifierHead_BeforeASoftmax_RunsOnIntegers_WithAFloatResult(string head)
+    {
+        var b = new GraphBuilder("head", seed: 3);
+        var x = b.Flatten(b.Relu(b.Conv(b.Input("input", 1, 28, 28), 8, stride: 2)));
+        var random = new Random(5);
+        var w = b.Initializer("w", head == "Gemm" ? [10, 8 * 14 * 14] : [8 * 14 * 14, 10], Enumerable.Range(0, 8 * 14 * 14 * 10).Select(_ => (float)(random.NextDouble() - 0.5) * 0.05f).ToArray());
+        var logits = head == "Gemm" ? b.Add("Gemm", [x, w], ("transB", NodeAttribute.Of(1L))) : b.Add("MatMul", [x, w]);
+        b.Output(b.Add("Softmax", [logits], ("axis", NodeAttribute.Of(1L))), "probabilities");
+        var model = b.Build();
+
+        var (quantized, _) = QdqQuantizer.Quantize(model, Calibration);
+        var ops = QuantizationTests.OptimizedOps(OnnxExport.ToBytes(quantized));
+        output.WriteLine(string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
+
+        Assert.True(ops.ContainsKey(head == "Gemm" ? "QGemm" : "MatMulIntegerToFloat"), string.Join(", ", ops.Keys));
+        Assert.False(ops.ContainsKey("DequantizeLinear") || ops.ContainsKey(head), string.Join(", ", ops.Keys));
+        var input = TestModels.RandomInput(6, 8, 1, 28, 28);
+        var expected = Ort.Run(OnnxExport.ToBytes(model), input, [8, 1, 28, 28]).Values.Single();
+        var actual = Ort.Run(OnnxExport.ToBytes(quantized), input, [8, 1, 28, 28]).Values.Single();
+        Assert.True(Ort.MaxDifference(expected, actual) < 0.05f, $"max difference {Ort.MaxDifference(expected, actual)} in probabilities");
     }
 
     [Fact]

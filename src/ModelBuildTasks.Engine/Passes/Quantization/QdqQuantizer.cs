@@ -126,9 +126,31 @@ public static class QdqQuantizer
             if (floatRegion.Contains(node)) { Add(node.Outputs[0]); continue; }
             var dataInputs = node.OpType is "Conv" or "Gemm" or "MatMul" ? node.Inputs.Take(1) : node.Inputs;
             foreach (var input in dataInputs) Add(input);
+            // A Gemm or MatMul whose result reaches no integer op (a classifier's last layer, before the output or a
+            // Softmax) keeps a float result: ONNX Runtime runs it as QGemm or MatMulIntegerToFloat with a float output,
+            // one DequantizeLinear fewer per run, and the logits are not rounded to 8 bits. A Conv needs its Q to run
+            // as QLinearConv at all.
+            if (node.OpType is "Gemm" or "MatMul" && !ReachesIntegerOp(graph, node.Outputs[0], floatRegion)) continue;
             Add(node.Outputs[0]);
         }
         return result;
+    }
+
+    // Whether `tensor` flows, through any ops, into an op that runs on integers.
+    static bool ReachesIntegerOp(ModelGraph graph, string tensor, IReadOnlySet<Node> floatRegion)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([tensor]);
+        while (pending.TryPop(out var name))
+        {
+            if (!seen.Add(name)) continue;
+            foreach (var consumer in graph.Consumers(name))
+            {
+                if (ComputeOps.Contains(consumer.OpType) && !floatRegion.Contains(consumer)) return true;
+                foreach (var output in consumer.Outputs) pending.Push(output);
+            }
+        }
+        return false;
     }
 
     // The layers kept float and every node that feeds only them (a ReLU, a pool, a flatten before them): their
