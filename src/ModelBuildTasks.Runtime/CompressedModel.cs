@@ -223,12 +223,13 @@ public sealed class CompressedModel : IDisposable
         if (choice is null) RunOn(session, images, count, result);
         else if (count == 1)
         {
-            var image = images.ToArray(); // a span cannot reach the lambda
-            choice.Run(everyThread => RunOn(everyThread ? single!.Value : session, image, 1, result));
+            var turn = choice.Begin();
+            RunOn(turn.EveryThread ? single!.Value : session, images, 1, result);
+            choice.End(turn);
         }
         else
         {
-            var copy = images.ToArray(); // nor the parallel parts
+            var copy = images.ToArray(); // a span cannot reach the parallel parts
             BatchParts.Run(count, Math.Min(threads, count), (_, first, rows) =>
                 RunOn(session, copy.AsSpan(first * InputSize, rows * InputSize), rows, result.AsSpan(first * ClassCount, rows * ClassCount)));
         }

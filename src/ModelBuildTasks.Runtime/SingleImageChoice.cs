@@ -25,20 +25,28 @@ internal sealed class SingleImageChoice
     /// <summary>Whether single images run on every thread, once that is decided (null before).</summary>
     public bool? EveryThread => chosen switch { < 0 => null, var c => c == 1 };
 
-    /// <summary>Runs one single image with <paramref name="run"/>(on every thread?), timing it while the choice is open.</summary>
-    public void Run(Action<bool> run)
+    /// <summary>
+    /// Starts a single image: which session to run it on (<see cref="Turn.EveryThread"/>), alternating while the choice
+    /// is open. Pass the turn to <see cref="End"/> once the image has run.
+    /// </summary>
+    public Turn Begin()
     {
         var decided = chosen;
-        if (decided >= 0)
-        {
-            run(decided == 1);
-            return;
-        }
-        var everyThread = (Interlocked.Increment(ref turn) & 1) == 1;
-        var started = Stopwatch.GetTimestamp();
-        run(everyThread);
-        Record(everyThread, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return decided >= 0
+            ? new Turn(decided == 1, 0)
+            : new Turn((Interlocked.Increment(ref turn) & 1) == 1, Stopwatch.GetTimestamp());
     }
+
+    /// <summary>Ends a single image begun with <see cref="Begin"/>: records its time while the choice is open.</summary>
+    public void End(Turn run)
+    {
+        if (run.Started != 0) Record(run.EveryThread, Stopwatch.GetElapsedTime(run.Started).TotalMilliseconds);
+    }
+
+    /// <summary>One single image's session, and when it started if it is timed (0 if not).</summary>
+    /// <param name="EveryThread">Run it on the session with every thread (else on the one-thread session).</param>
+    /// <param name="Started">The <see cref="Stopwatch"/> timestamp it started at, when timed.</param>
+    public readonly record struct Turn(bool EveryThread, long Started);
 
     /// <summary>Adds one run's time; each session's first run is its warm-up and does not count.</summary>
     public void Record(bool everyThread, double milliseconds)

@@ -39,16 +39,25 @@ public class SingleImageChoiceTests
     }
 
     [Fact]
-    public void Runs_AlternateBetweenTheSessions_UntilDecided_ThenKeepToTheChosenOne()
+    public void Turns_AlternateBetweenTheSessions_UntilDecided_ThenKeepToTheChosenOne()
     {
         var choice = new SingleImageChoice();
         var seen = new List<bool>();
-        for (var i = 0; i < 2 * (Trials + 1); i++) choice.Run(seen.Add);
+        for (var i = 0; i < 2 * (Trials + 1); i++)
+        {
+            var turn = choice.Begin();
+            Assert.NotEqual(0, turn.Started); // timed
+            seen.Add(turn.EveryThread);
+            choice.End(turn);
+        }
         Assert.Equal(Trials + 1, seen.Count(everyThread => everyThread));
         Assert.NotNull(choice.EveryThread);
 
-        seen.Clear();
-        for (var i = 0; i < 5; i++) choice.Run(seen.Add);
-        Assert.All(seen, everyThread => Assert.Equal(choice.EveryThread, everyThread));
+        for (var i = 0; i < 5; i++)
+        {
+            var turn = choice.Begin();
+            Assert.Equal((choice.EveryThread, 0L), (turn.EveryThread, turn.Started)); // the chosen session, untimed
+            choice.End(turn);
+        }
     }
 }

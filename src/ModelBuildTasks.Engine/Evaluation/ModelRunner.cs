@@ -195,7 +195,12 @@ public sealed class ModelRunner : IDisposable
                 using var results = RunOn(target, batch.AsMemory(0, rows * perImage), rows, outputs);
                 Visit(results, 0, count, rows, outputs, visit);
             }
-            if (alone && choice is not null) choice.Run(everyThread => RunAll(everyThread ? single!.Value : session));
+            if (alone && choice is not null)
+            {
+                var turn = choice.Begin();
+                RunAll(turn.EveryThread ? single!.Value : session);
+                choice.End(turn);
+            }
             else RunAll(session);
             return;
         }
