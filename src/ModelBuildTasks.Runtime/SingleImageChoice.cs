@@ -8,15 +8,19 @@ namespace ModelBuildTasks.Runtime;
 /// image in about 0.1 ms, too short for ONNX Runtime to gain from sharing each operator between threads (one thread
 /// was 7-20% faster than two on the machine the benchmarks ran on), while a float model there ran 1.3x faster on
 /// two, and a 224x224 model gains from every thread. So it is measured where the app runs: the first single images
-/// alternate between the two sessions and, once each has run <see cref="Trials"/> timed images after an untimed
-/// warm-up, the one with the lower median serves every single image after (one thread on a tie: it leaves the
-/// other cores free). Both sessions compute the same outputs; only the time differs. The shipped
+/// alternate between the two sessions and, once each has run <see cref="Trials"/> timed images after
+/// <see cref="WarmUps"/> untimed ones, the one with the lower median serves every single image after (one thread on a
+/// tie: it leaves the other cores free). Sixteen each because eight, on a busy two-core machine, once picked the
+/// session that was 1.6x slower. Both sessions compute the same outputs; only the time differs. The shipped
 /// <c>CompressedModel</c> and the engine's evaluation runner (which links this file) both choose this way.
 /// </summary>
 internal sealed class SingleImageChoice
 {
     /// <summary>Timed single images per session before the choice is made.</summary>
-    public const int Trials = 8;
+    public const int Trials = 16;
+
+    /// <summary>Single images per session before the timed ones (first runs allocate and start threads).</summary>
+    public const int WarmUps = 2;
 
     readonly List<double>[] times = [[], []]; // milliseconds on one thread, on every thread
     int turn;
@@ -48,20 +52,20 @@ internal sealed class SingleImageChoice
     /// <param name="Started">The <see cref="Stopwatch"/> timestamp it started at, when timed.</param>
     public readonly record struct Turn(bool EveryThread, long Started);
 
-    /// <summary>Adds one run's time; each session's first run is its warm-up and does not count.</summary>
+    /// <summary>Adds one run's time; each session's first <see cref="WarmUps"/> runs do not count.</summary>
     public void Record(bool everyThread, double milliseconds)
     {
         lock (times)
         {
             if (chosen >= 0) return;
             times[everyThread ? 1 : 0].Add(milliseconds);
-            if (times.All(t => t.Count > Trials)) chosen = Median(times[1]) < Median(times[0]) ? 1 : 0;
+            if (times.All(t => t.Count >= WarmUps + Trials)) chosen = Median(times[1]) < Median(times[0]) ? 1 : 0;
         }
     }
 
     static double Median(List<double> runs)
     {
-        var timed = runs.Skip(1).Order().ToArray();
+        var timed = runs.Skip(WarmUps).Order().ToArray();
         return timed[timed.Length / 2];
     }
 }

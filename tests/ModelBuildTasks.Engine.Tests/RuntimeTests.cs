@@ -65,7 +65,7 @@ public class RuntimeTests
 
         // The first images alternate between the one-thread and the two-thread session: each gets the logits a
         // single session gives, whichever ran it.
-        var runs = 2 * (SingleImageChoiceTests.Trials + 1);
+        var runs = 2 * SingleImageChoiceTests.Runs;
         for (var i = 0; i < runs; i++)
             Assert.Equal(whole.Logits(Test.Image(i % Test.Count)), model.Logits(Test.Image(i % Test.Count)));
 

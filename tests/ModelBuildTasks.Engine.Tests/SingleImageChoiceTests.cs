@@ -5,17 +5,18 @@ namespace ModelBuildTasks.Engine.Tests;
 /// <summary>The rule that picks the session for single images, on times given to it (the runners feed it measured ones).</summary>
 public class SingleImageChoiceTests
 {
-    public const int Trials = SingleImageChoice.Trials;
+    /// <summary>Single images per session before the choice is made.</summary>
+    public const int Runs = SingleImageChoice.WarmUps + SingleImageChoice.Trials;
 
     [Fact]
     public void TheLowerMedian_Wins_OnceBothSessionsHaveTheirTrials()
     {
         var choice = new SingleImageChoice();
-        for (var i = 0; i <= Trials; i++)
+        for (var i = 0; i < Runs; i++)
         {
             Assert.Null(choice.EveryThread);
             choice.Record(everyThread: false, 1.0 + i % 3 * 0.01);
-            choice.Record(everyThread: true, i % 4 == 0 ? 5.0 : 0.6); // two outliers of eight timed runs do not move the median
+            choice.Record(everyThread: true, i % 4 == 0 ? 5.0 : 0.6); // a quarter of outliers does not move the median
         }
         Assert.True(choice.EveryThread);
 
@@ -27,9 +28,12 @@ public class SingleImageChoiceTests
     public void TheWarmUpRun_DoesNotCount_AndATie_GoesToOneThread()
     {
         var choice = new SingleImageChoice();
-        choice.Record(everyThread: false, 100); // first runs: allocation, thread start-up
-        choice.Record(everyThread: true, 0.1);
-        for (var i = 0; i < Trials; i++)
+        for (var i = 0; i < SingleImageChoice.WarmUps; i++)
+        {
+            choice.Record(everyThread: false, 100); // first runs: allocation, thread start-up
+            choice.Record(everyThread: true, 0.1);
+        }
+        for (var i = 0; i < SingleImageChoice.Trials; i++)
         {
             choice.Record(everyThread: false, 0.5);
             Assert.Null(choice.EveryThread);
@@ -43,14 +47,14 @@ public class SingleImageChoiceTests
     {
         var choice = new SingleImageChoice();
         var seen = new List<bool>();
-        for (var i = 0; i < 2 * (Trials + 1); i++)
+        for (var i = 0; i < 2 * Runs; i++)
         {
             var turn = choice.Begin();
             Assert.NotEqual(0, turn.Started); // timed
             seen.Add(turn.EveryThread);
             choice.End(turn);
         }
-        Assert.Equal(Trials + 1, seen.Count(everyThread => everyThread));
+        Assert.Equal(Runs, seen.Count(everyThread => everyThread));
         Assert.NotNull(choice.EveryThread);
 
         for (var i = 0; i < 5; i++)

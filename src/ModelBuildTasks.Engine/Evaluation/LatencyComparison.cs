@@ -53,7 +53,7 @@ public sealed record LatencyComparison(double OriginalMs, double CompressedMs, i
         {
             using var runner = new ModelRunner(onnx, candidate, name);
             runner.CheckCompatible(data);
-            for (var i = 0; i <= Runtime.SingleImageChoice.Trials; i++) choice.Record(candidate.Threads > 1, runner.TimeOne(data.Image(i % data.Count)));
+            for (var i = 0; i < Runtime.SingleImageChoice.WarmUps + Runtime.SingleImageChoice.Trials; i++) choice.Record(candidate.Threads > 1, runner.TimeOne(data.Image(i % data.Count)));
         }
         return new ModelRunner(onnx, choice.EveryThread == true ? every : every with { Threads = 1 }, name);
     }
