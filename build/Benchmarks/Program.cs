@@ -16,53 +16,67 @@ using ModelBuildTasks.Packaging;
 // DATA_DIR holds the full Fashion-MNIST, e.g. /usr/share/datasets/fashion-mnist.
 // The 10k test set is split by seed into validation (5,000: the accuracy target is checked there) and
 // test (5,000: held out, reported). The models were trained on the 60k training set only.
-if (args[0] == "--orders")
+if (args.Length < 2 || args[0] is "-h" or "--help")
 {
-    OrderBench.Run(args[1], args[2], args[3..]);
-    return;
+    Console.Error.WriteLine("usage: mbt-bench [--methods|--orders|--speed|--search] DATA_DIR ... (see the top of build/Benchmarks/Program.cs)");
+    return 2;
 }
-if (args[0] == "--speed")
+try
 {
-    // The fp32 model against a container compressed from it, on the held-out test images.
-    using var speedData = new BenchData(args[1]);
-    var figures = Speed.Compare(ModelFile.LoadOnnxBytes(args[2]), ContainerPackaging.ToOnnx(File.ReadAllBytes(args[3])), DatasetLoader.Load(speedData.Test));
-    Console.WriteLine($"| model (result) | {Speed.Header} |\n{Speed.Rule}\n| {Path.GetFileName(args[3])} | {Speed.Row(figures)} |");
-    return;
-}
-if (args[0] == "--search")
-{
-    SearchBench.Run(args[1], args[2], args[3..]);
-    return;
-}
-var methodsMode = args[0] == "--methods";
-if (methodsMode) args = args[1..];
-var dataDir = args[0];
-var trainData = methodsMode ? args[1] : null;
-if (methodsMode) args = [args[0], .. args[2..]];
-using var data = new BenchData(dataDir);
-var (validation, test) = (data.Validation, data.Test);
-var testData = DatasetLoader.Load(test);
+    if (args[0] == "--orders")
+    {
+        OrderBench.Run(args[1], args[2], args[3..]);
+        return 0;
+    }
+    if (args[0] == "--speed")
+    {
+        // The fp32 model against a container compressed from it, on the held-out test images.
+        using var speedData = new BenchData(args[1]);
+        var figures = Speed.Compare(ModelFile.LoadOnnxBytes(args[2]), ContainerPackaging.ToOnnx(File.ReadAllBytes(args[3])), DatasetLoader.Load(speedData.Test));
+        Console.WriteLine($"| model (result) | {Speed.Header} |\n{Speed.Rule}\n| {Path.GetFileName(args[3])} | {Speed.Row(figures)} |");
+        return 0;
+    }
+    if (args[0] == "--search")
+    {
+        SearchBench.Run(args[1], args[2], args[3..]);
+        return 0;
+    }
+    var methodsMode = args[0] == "--methods";
+    if (methodsMode) args = args[1..];
+    var dataDir = args[0];
+    var trainData = methodsMode ? args[1] : null;
+    if (methodsMode) args = [args[0], .. args[2..]];
+    using var data = new BenchData(dataDir);
+    var (validation, test) = (data.Validation, data.Test);
+    var testData = DatasetLoader.Load(test);
 
-if (methodsMode)
-{
-    MethodsTable(args[1..], validation, test, trainData!);
-    return;
+    if (methodsMode)
+    {
+        MethodsTable(args[1..], validation, test, trainData!);
+        return 0;
+    }
+    Console.WriteLine("| model | params | fp32 bytes | container bytes | ratio | test acc fp32 | test acc compressed | drop (points) | latency fp32 | latency compressed | speed-up | cold compression |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    foreach (var modelPath in args[1..])
+    {
+        var (container, result) = Compressor.Run(modelPath, validation, test, new CompressionSettings { Methods = ["iq"], Search = SearchKind.Fixed });
+        var original = ModelFile.LoadOnnxBytes(modelPath);
+        var compressed = ContainerPackaging.ToOnnx(container);
+        var speed = Speed.Compare(original, compressed, testData)[1]; // batch 1, 2 threads
+        var (fp32Ms, int8Ms) = (speed.Fp32Ms, speed.CompressedMs);
+        var parameters = ModelFile.Load(modelPath).Graph.ParameterCount;
+        Console.WriteLine(string.Join(" | ", [
+            $"| {Path.GetFileName(modelPath)}", Cells.Count(parameters), Cells.Count(result.OriginalBytes), Cells.Count(result.CompressedBytes),
+            Cells.Times(result.Ratio), Cells.Percent(result.BaselineTestAccuracy), Cells.Percent(result.TestAccuracy), Cells.TestDrop(result),
+            fp32Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms", int8Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms",
+            Cells.Times(fp32Ms / int8Ms), result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
+    }
+    return 0;
 }
-Console.WriteLine("| model | params | fp32 bytes | container bytes | ratio | test acc fp32 | test acc compressed | drop (points) | latency fp32 | latency compressed | speed-up | cold compression |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
-foreach (var modelPath in args[1..])
+catch (ModelBuildTasks.ModelBuildException e)
 {
-    var (container, result) = Compressor.Run(modelPath, validation, test, new CompressionSettings { Methods = ["iq"], Search = SearchKind.Fixed });
-    var original = ModelFile.LoadOnnxBytes(modelPath);
-    var compressed = ContainerPackaging.ToOnnx(container);
-    var speed = Speed.Compare(original, compressed, testData)[1]; // batch 1, 2 threads
-    var (fp32Ms, int8Ms) = (speed.Fp32Ms, speed.CompressedMs);
-    var parameters = ModelFile.Load(modelPath).Graph.ParameterCount;
-    Console.WriteLine(string.Join(" | ", [
-        $"| {Path.GetFileName(modelPath)}", Cells.Count(parameters), Cells.Count(result.OriginalBytes), Cells.Count(result.CompressedBytes),
-        Cells.Times(result.Ratio), Cells.Percent(result.BaselineTestAccuracy), Cells.Percent(result.TestAccuracy), Cells.TestDrop(result),
-        fp32Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms", int8Ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms",
-        Cells.Times(fp32Ms / int8Ms), result.Seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s |"]));
+    Console.Error.WriteLine($"mbt-bench: {(e.File is { } file ? file + ": " : "")}{e.Message} ({e.Code})");
+    return 1;
 }
 
 static void MethodsTable(string[] models, string validation, string test, string train)
