@@ -11,7 +11,9 @@ namespace ModelBuildTasks.Runtime;
 /// alternate between the two sessions and, once each has run <see cref="Trials"/> timed images after
 /// <see cref="WarmUps"/> untimed ones, the one with the lower median serves every single image after (one thread on a
 /// tie: it leaves the other cores free). Sixteen each because eight, on a busy two-core machine, once picked the
-/// session that was 1.6x slower. Both sessions compute the same outputs; only the time differs. The shipped
+/// session that was 1.6x slower. Every <see cref="RecheckEvery"/> single images the two are timed again, the
+/// current choice serving meanwhile: a choice made while the machine was busy, or before the app's own load
+/// settled, is not kept for good, at the cost of 18 images in every 4,096 on the slower session. Both sessions compute the same outputs; only the time differs. The shipped
 /// <c>CompressedModel</c> and the engine's evaluation runner (which links this file) both choose this way.
 /// </summary>
 internal sealed class SingleImageChoice
@@ -22,23 +24,33 @@ internal sealed class SingleImageChoice
     /// <summary>Single images per session before the timed ones (first runs allocate and start threads).</summary>
     public const int WarmUps = 2;
 
-    readonly List<double>[] times = [[], []]; // milliseconds on one thread, on every thread
-    int turn;
-    volatile int chosen = -1; // 0: one thread, 1: every thread
+    /// <summary>Single images on the chosen session between two measurements.</summary>
+    public const int RecheckEvery = 4096;
 
-    /// <summary>Whether single images run on every thread, once that is decided (null before).</summary>
+    readonly List<double>[] times = [[], []]; // milliseconds on one thread, on every thread
+    int turn, sinceChoice;
+    volatile int chosen = -1; // 0: one thread, 1: every thread
+    volatile bool measuring = true;
+
+    /// <summary>Whether single images run on every thread, once that is first decided (null before); a re-measurement keeps it until it decides again.</summary>
     public bool? EveryThread => chosen switch { < 0 => null, var c => c == 1 };
 
     /// <summary>
     /// Starts a single image: which session to run it on (<see cref="Turn.EveryThread"/>), alternating while the choice
-    /// is open. Pass the turn to <see cref="End"/> once the image has run.
+    /// is being measured. Pass the turn to <see cref="End"/> once the image has run.
     /// </summary>
     public Turn Begin()
     {
-        var decided = chosen;
-        return decided >= 0
-            ? new Turn(decided == 1, 0)
-            : new Turn((Interlocked.Increment(ref turn) & 1) == 1, Stopwatch.GetTimestamp());
+        if (!measuring)
+        {
+            if (Interlocked.Increment(ref sinceChoice) % RecheckEvery != 0) return new Turn(chosen == 1, 0);
+            lock (times)
+            {
+                foreach (var runs in times) runs.Clear();
+                measuring = true;
+            }
+        }
+        return new Turn((Interlocked.Increment(ref turn) & 1) == 1, Stopwatch.GetTimestamp());
     }
 
     /// <summary>Ends a single image begun with <see cref="Begin"/>: records its time while the choice is open.</summary>
@@ -57,9 +69,11 @@ internal sealed class SingleImageChoice
     {
         lock (times)
         {
-            if (chosen >= 0) return;
+            if (!measuring) return;
             times[everyThread ? 1 : 0].Add(milliseconds);
-            if (times.All(t => t.Count >= WarmUps + Trials)) chosen = Median(times[1]) < Median(times[0]) ? 1 : 0;
+            if (times.Any(t => t.Count < WarmUps + Trials)) return;
+            chosen = Median(times[1]) < Median(times[0]) ? 1 : 0;
+            measuring = false;
         }
     }
 

@@ -64,4 +64,29 @@ public class SingleImageChoiceTests
             choice.End(turn);
         }
     }
+
+    [Fact]
+    public void EveryFewThousandImages_TheSessionsAreTimedAgain_TheChoiceServingMeanwhile()
+    {
+        var choice = new SingleImageChoice();
+        for (var i = 0; i < Runs; i++)
+        {
+            choice.Record(everyThread: false, 1.0);
+            choice.Record(everyThread: true, 2.0);
+        }
+        Assert.False(choice.EveryThread);
+
+        for (var i = 1; i < SingleImageChoice.RecheckEvery; i++) Assert.Equal(0L, choice.Begin().Started);
+        var reopened = choice.Begin();
+        Assert.NotEqual(0L, reopened.Started); // timed again
+        Assert.False(choice.EveryThread); // the last choice holds until the new one is made
+
+        for (var i = 0; i < Runs; i++) // the machine changed: two threads now pay
+        {
+            choice.Record(everyThread: false, 1.0);
+            choice.Record(everyThread: true, 0.5);
+        }
+        Assert.True(choice.EveryThread);
+        Assert.Equal(0L, choice.Begin().Started);
+    }
 }
