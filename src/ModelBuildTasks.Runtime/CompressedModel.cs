@@ -128,7 +128,7 @@ public sealed class CompressedModel : IDisposable
     /// else one per logical processor), whichever ran the first single images faster when batches are split; every
     /// thread otherwise. Null while the first single images are still being timed.
     /// </summary>
-    public int? SingleImageThreads => choice is null ? threads : choice.EveryThread is { } every ? (every ? threads : 1) : null;
+    public int? SingleImageThreads => choice is null ? threads : choice.Threads(threads);
 
     /// <summary>Values per image (C x H x W).</summary>
     public int InputSize { get; }

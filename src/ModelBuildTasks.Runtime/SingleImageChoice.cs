@@ -35,6 +35,9 @@ internal sealed class SingleImageChoice
     /// <summary>Whether single images run on every thread, once that is first decided (null before); a re-measurement keeps it until it decides again.</summary>
     public bool? EveryThread => chosen switch { < 0 => null, var c => c == 1 };
 
+    /// <summary>The threads single images run on, out of <paramref name="everyThread"/>: 1 or all of them, or null before the first choice.</summary>
+    public int? Threads(int everyThread) => EveryThread is { } every ? (every ? everyThread : 1) : null;
+
     /// <summary>
     /// Starts a single image: which session to run it on (<see cref="Turn.EveryThread"/>), alternating while the choice
     /// is being measured. Pass the turn to <see cref="End"/> once the image has run.

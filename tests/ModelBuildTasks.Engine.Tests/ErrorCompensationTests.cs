@@ -40,7 +40,7 @@ public class ErrorCompensationTests
             var zeros = Passes.Pruning.MagnitudePruning.PrunableWeights(copy.Graph).Sum(t => t.Floats.ToArray().Count(v => v == 0));
             if (compensate)
             {
-                ErrorCompensation.Apply(copy.Graph, hessians, bits, dense);
+                ErrorCompensation.Apply(copy.Graph, hessians, _ => bits, dense);
                 // The mask is chosen again (SparseGPT) but each layer keeps at least the share magnitude pruning gave it (rounding to zero adds more).
                 var after = Passes.Pruning.MagnitudePruning.PrunableWeights(copy.Graph).Sum(t => t.Floats.ToArray().Count(v => v == 0));
                 Assert.True(after >= zeros, $"{after} zeros after compensation, {zeros} pruned");
@@ -95,7 +95,7 @@ public class ErrorCompensationTests
         var weight = model.Graph.Nodes.Single(n => n.OpType == "Conv").Inputs[1];
 
         var compensated = OnnxImport.ToModel(OnnxExport.ToProto(model));
-        ErrorCompensation.Apply(compensated.Graph, LayerHessians.Collect(model, data), bits: 7, sharedLevels: 8);
+        ErrorCompensation.Apply(compensated.Graph, LayerHessians.Collect(model, data), bitsOf: _ => 7, sharedLevels: 8);
         var w = compensated.Graph.Initializers[weight];
         var (integers, _) = WeightQuantization.PerChannel(w.Floats, w.Dims, 0, 7);
         Assert.InRange(integers.Where(v => v != 0).Distinct().Count(), 2, 8);

@@ -103,6 +103,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
                 PruneRatio = compensate ? point.DcRatio ?? 0 : 0,
                 PruningScope = settings.PruningScope,
                 KeepFloat = chain.KeptFloat(point.FloatLayers),
+                LayerBits = chain.LayerBits(point),
             }, compensate ? Hessians(point.NsRatio, built.Model) : null).Model
             : built.Model;
         var tQuant = clock.Elapsed.TotalSeconds;
@@ -147,13 +148,13 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     /// <summary>
     /// About how many candidates the search evaluates, for progress and time left: the grid's size;
     /// for the margin search, a bracketing search per knob (about log2 of its values, plus the
-    /// first guess and the confirmation), capped by the budget; one for fixed knobs.
+    /// first guess and the confirmation; IQ's per-layer precision a few more), capped by the budget; one for fixed knobs.
     /// </summary>
     public int Planned => planned ??= settings.Search switch
     {
         SearchKind.Grid => Search.SearchSpace.From(settings).Grid(settings.Methods).Count(),
         SearchKind.Margin => Math.Min(settings.MaxEvaluations, settings.Methods.Sum(m =>
-            (int)Math.Ceiling(Math.Log2(Search.SearchSpace.From(settings).Count(m) + 1)) + (m == "dc" ? 2 : 1))),
+            (int)Math.Ceiling(Math.Log2(Search.SearchSpace.From(settings).Count(m) + 1)) + (m == "dc" ? 2 : 1) + (m == "iq" && !settings.FineTunes ? 3 : 0))),
         _ => 1,
     };
 
@@ -165,6 +166,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
         foreach (var (k, v) in point.Knobs()) chosen[k] = v;
         if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
+        if (point.NarrowSteps > 0) chosen["layer_bits"] = string.Join(",", chain.LayerBits(point).Select(kv => $"{kv.Key}:{kv.Value}"));
         if (point.Bits is not null)
         {
             chosen["calibration"] = calibration.ToString().ToLowerInvariant();

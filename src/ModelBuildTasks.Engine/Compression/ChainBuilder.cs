@@ -64,13 +64,14 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         int? grid = null; // bits of the IQ grid once IQ has run
         var pruned = false;
         var keepFloat = KeptFloat(point.FloatLayers);
+        var layerBits = LayerBits(point);
         foreach (var method in settings.Methods)
         {
             switch (method)
             {
                 case "iq" when point.Bits is { } bits:
                     grid = bits;
-                    current = Step(ref key, $"iq{bits}f{point.FloatLayers}", current, false, m => { FakeQuantization.Apply(m.Model.Graph, bits, keepFloat); return m; });
+                    current = Step(ref key, $"iq{bits}f{point.FloatLayers}n{point.NarrowSteps}", current, false, m => { FakeQuantization.Apply(m.Model.Graph, bits, keepFloat, layerBits); return m; });
                     break;
                 case "ns" when point.NsRatio > 0:
                     var start = current;
@@ -120,6 +121,24 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     /// <summary>The weights of the <paramref name="count"/> costliest layers, which IQ leaves float.</summary>
     public IReadOnlySet<string> KeptFloat(int count) =>
         count <= 0 ? new HashSet<string>(StringComparer.Ordinal) : SensitiveLayers.Take(count).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The order in which layers give up bits below the uniform <paramref name="bits"/>-bit grid (<see
+    /// cref="LayerNarrowing"/>), from costs measured once per grid on the float model.
+    /// </summary>
+    public IReadOnlyList<LayerNarrowing.Step> NarrowingOrder(int bits)
+    {
+        if (narrowing.TryGetValue(bits, out var order)) return order;
+        if (calibration is null) throw new InvalidOperationException("ordering layers needs calibration images");
+        var folded = QdqQuantizer.Folded(source).Model;
+        return narrowing[bits] = LayerNarrowing.Order(LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, calibration), bits), bits);
+    }
+
+    readonly Dictionary<int, IReadOnlyList<LayerNarrowing.Step>> narrowing = [];
+
+    /// <summary>The layers <paramref name="point"/> gives a narrower grid than its bits, with their bits.</summary>
+    public IReadOnlyDictionary<string, int> LayerBits(ChainPoint point) =>
+        point is { Bits: { } bits, NarrowSteps: > 0 } ? LayerNarrowing.After(NarrowingOrder(bits), point.NarrowSteps) : new Dictionary<string, int>();
 
     // The fine-tuned DC models of one chain prefix, by ratio.
     SortedList<double, ChainModel> TrainedSparsities(string prefix)

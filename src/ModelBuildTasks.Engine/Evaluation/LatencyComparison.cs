@@ -44,6 +44,7 @@ public sealed record LatencyComparison(double OriginalMs, double CompressedMs, i
     // A runner of one session with the threads the shipped runtime would run single images on: one or every thread,
     // whichever SingleImageChoice finds faster. The two are timed one after the other, each on its own runner, not
     // side by side as the runtime does: a runner holding both sessions of a 224x224 model took this stage past 1.5 GB.
+    // For the same reason the winner is created again rather than kept while the other one is timed.
     static ModelRunner SingleImageRunner(byte[] onnx, RunnerOptions options, ImageDataset data, string name)
     {
         var every = options with { Threads = options.EffectiveThreads, SplitBatches = false };

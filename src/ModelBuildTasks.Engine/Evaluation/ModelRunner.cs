@@ -84,7 +84,7 @@ public sealed class ModelRunner : IDisposable
     /// Intra-op threads single images run on: <see cref="RunnerOptions.EffectiveThreads"/> unless batches are split,
     /// then 1 or that many as measured (<c>SingleImageChoice</c>), or null while that is still being measured.
     /// </summary>
-    public int? SingleImageThreads => choice is null ? Options.EffectiveThreads : choice.EveryThread is { } every ? (every ? Options.EffectiveThreads : 1) : null;
+    public int? SingleImageThreads => choice is null ? Options.EffectiveThreads : choice.Threads(Options.EffectiveThreads);
 
     /// <summary>The model's name in messages.</summary>
     public string? DisplayPath { get; }

@@ -9,7 +9,9 @@ namespace ModelBuildTasks.Search;
 /// share of the margin left: with k stages to go, it must keep (k - 1) / k of the current margin in
 /// reserve. The last stage spends the rest. Margins are taken on each candidate's lower confidence
 /// bound (<see cref="Candidate.Bound"/>), never on the point estimate alone. When no bit width keeps
-/// IQ's target, the fewest costliest layers are kept float instead (<see cref="ChainPoint.FloatLayers"/>).
+/// IQ's target, the fewest costliest layers are kept float instead (<see cref="ChainPoint.FloatLayers"/>); when
+/// one does, what IQ's share of the margin has left is spent on narrower grids for the layers that cost least
+/// (<see cref="ChainPoint.NarrowSteps"/>).
 /// See docs/method.md.
 /// </summary>
 public static class MarginSearch
@@ -45,6 +47,7 @@ public static class MarginSearch
             if (found)
             {
                 point = space.With(point, method, result.Best);
+                if (method == "iq" && !fineTuned) point = Narrow(evaluator, point, result, stageTarget, budget);
                 current = evaluator.Evaluate(point, method);
                 accuracy = current.Bound;
             }
@@ -79,7 +82,7 @@ public static class MarginSearch
 
     static string Describe(ChainPoint point, string method) => method switch
     {
-        "iq" => $"bits={point.Bits}" + (point.FloatLayers > 0 ? $" float_layers={point.FloatLayers}" : ""),
+        "iq" => $"bits={point.Bits}" + (point.FloatLayers > 0 ? $" float_layers={point.FloatLayers}" : "") + (point.NarrowSteps > 0 ? $" narrow_steps={point.NarrowSteps}" : ""),
         "ns" => $"ns_ratio={ChainPoint.Ratio(point.NsRatio)}",
         _ => $"dc_ratio={ChainPoint.Ratio(point.DcRatio ?? 0)}" + (point.SharedLevels > 0 ? $" levels={point.SharedLevels}" : ""), // as candidates say it: "shared_levels=16" wrapped in the CLI's stage table
     };
@@ -94,6 +97,36 @@ public static class MarginSearch
             start: layers - 1, anchor: (-1, floatAccuracy - target), budget: Math.Max(1, budget - evaluator.Evaluated.Count));
         return result.Best >= 0 ? widest with { FloatLayers = layers - result.Best } : null;
     }
+
+    // Per-layer precision: IQ's share of the margin that the uniform grid left is spent on layers, in LayerNarrowing's
+    // order (cheapest error per weight first), and the knob search finds how many steps of it keep the stage's target.
+    // The first guess comes from the margins: if the next narrower uniform grid was measured, the steps whose
+    // measured cost adds up to the share m / (m - m') of that grid's cost, where m and m' are the two grids' margins;
+    // otherwise half of it. Fine-tuned searches keep one grid: training runs through one.
+    const int NarrowingBudget = 6;
+
+    static ChainPoint Narrow(CandidateEvaluator evaluator, ChainPoint point, KnobResult uniform, double stageTarget, int budget)
+    {
+        var order = evaluator.Chain.NarrowingOrder(point.Bits!.Value);
+        if (order.Count == 0 || evaluator.Evaluated.Count >= budget) return point;
+        var margin = evaluator.Evaluate(point, "iq").Bound - stageTarget;
+        var share = uniform.Probes.FirstOrDefault(p => p.Index == uniform.Best + 1) is { Margin: var narrower } && margin > narrower
+            ? margin / (margin - narrower)
+            : 0.5;
+        var oneBitEach = order.Where(s => s.Bits == point.Bits - 1).Sum(s => Math.Max(0, s.Cost));
+        var (start, spent) = (0, 0.0);
+        while (start < order.Count && spent + Math.Max(0, order[start].Cost) <= share * oneBitEach) spent += Math.Max(0, order[start++].Cost);
+        var result = KnobSearch.Find(order.Count + 1,
+            i => evaluator.Evaluate(point with { NarrowSteps = i }, "iq", failBelow: stageTarget).Bound - stageTarget,
+            start: Math.Max(1, start), anchor: (0, margin), budget: Math.Max(1, Math.Min(NarrowingBudget, budget - evaluator.Evaluated.Count)));
+        if (result.Best <= 0) return point;
+        var narrowed = point with { NarrowSteps = result.Best };
+        return evaluator.Evaluate(narrowed, "iq").Bytes <= (1 - MinNarrowingSaving) * evaluator.Evaluate(point, "iq").Bytes ? narrowed : point;
+    }
+
+    // Narrower layers that save less than this fraction of the uniform grid's bytes are not worth their margin, which
+    // the later stages can spend better (the ResNet sample's classifier at 2 bits saved 0.4%).
+    const double MinNarrowingSaving = 0.05;
 
     // First guesses: the widest grid (cheap to confirm); a fifth of the channels and half of the weights, or
     // with fine-tuning, which recovers much more, 30% and 70% (Liu et al. and Han et al. report far more).

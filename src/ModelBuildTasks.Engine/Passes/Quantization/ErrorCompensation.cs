@@ -20,26 +20,26 @@ public static class ErrorCompensation
     public const double Damping = 0.01;
 
     /// <summary>
-    /// Rounds every weight measured in <paramref name="hessians"/> onto its <paramref name="bits"/>-bit
-    /// per-channel grid in place, compensating the rounding and pruning error.
+    /// Rounds every weight measured in <paramref name="hessians"/> onto its layer's per-channel grid in
+    /// place, compensating the rounding and pruning error.
     /// </summary>
     /// <param name="graph">The model whose Conv/Gemm/MatMul weights are rounded (pruned weights are exact zeros).</param>
     /// <param name="hessians">H blocks measured on the dense float model.</param>
-    /// <param name="bits">Weight bits.</param>
+    /// <param name="bitsOf">Weight bits of the layer whose weights are named.</param>
     /// <param name="dense">The weights before pruning, by name; a weight not listed was not pruned.</param>
     /// <param name="sharedLevels">DC's weight sharing (0 = none): a first pass finds each layer's levels
     /// (<see cref="WeightSharing.GridKMeans"/> on its compensated integers), a second rounds to those
     /// levels only, compensating that error too.</param>
     /// <param name="keepFloat">Weights whose layers stay float (<see cref="QuantizationOptions.KeepFloat"/>).</param>
     /// <returns>The number of weights compensated.</returns>
-    public static int Apply(ModelGraph graph, LayerHessians hessians, int bits, IReadOnlyDictionary<string, float[]>? dense = null, int sharedLevels = 0, IReadOnlySet<string>? keepFloat = null)
+    public static int Apply(ModelGraph graph, LayerHessians hessians, Func<string, int> bitsOf, IReadOnlyDictionary<string, float[]>? dense = null, int sharedLevels = 0, IReadOnlySet<string>? keepFloat = null)
     {
-        var qmax = (1 << (bits - 1)) - 1;
         var done = 0;
         foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !QdqQuantizer.IsKeptFloat(n, keepFloat)))
         {
             if (WeightQuantization.OutputAxis(graph, node) is null || graph.FindInitializer(node.Input(1)) is not { } weight) continue;
             if (hessians.For(weight.Name) is not { } measured || measured.Layout.Rows * measured.Layout.Columns != weight.ElementCount) continue;
+            var qmax = (1 << (bitsOf(weight.Name) - 1)) - 1;
             var values = weight.Floats;
             var original = dense is not null && dense.TryGetValue(weight.Name, out var d) && d.Length == values.Length ? d : values.ToArray();
             var pruned = new bool[values.Length];

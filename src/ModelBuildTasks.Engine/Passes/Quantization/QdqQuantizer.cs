@@ -43,6 +43,8 @@ public static class QdqQuantizer
         options ??= new QuantizationOptions();
         if (options.Bits < 2 || !PortableGrid.IsPortable(options.Bits))
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"quantization bits must be 2 to {PortableGrid.MaxBits}, not {options.Bits} (wider weights give different predictions on AVX2 CPUs without VNNI)");
+        if (options.LayerBits.FirstOrDefault(kv => kv.Value < 2 || kv.Value > options.Bits) is { Key: { } wrong, Value: var layerBits })
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"layer '{wrong}' cannot have {layerBits} bits: a layer's grid is 2 bits up to the model's ({options.Bits})");
         var (q, folded) = Folded(model);
         var images = Sample(calibration, options.MaxCalibrationImages, seed: 7);
         if (options.ErrorCompensation) hessians ??= MeasureHessians(q, calibration);
@@ -52,7 +54,7 @@ public static class QdqQuantizer
             ? Pruning.MagnitudePruning.PrunableWeights(q.Graph).ToDictionary(t => t.Name, t => t.Floats.ToArray(), StringComparer.Ordinal)
             : null;
         if (options.PruneRatio > 0) Pruning.MagnitudePruning.Apply(q.Graph, options.PruneRatio, options.PruningScope);
-        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.Bits, dense, options.SharedLevels, options.KeepFloat);
+        if (hessians is not null && options.ErrorCompensation) ErrorCompensation.Apply(q.Graph, hessians, options.BitsOf, dense, options.SharedLevels, options.KeepFloat);
         var graph = q.Graph;
         // After pruning and rounding, which must never touch them: the BatchNorms left unfolded become integer convolutions.
         BatchNormAsDepthwiseConv.Apply(graph);
@@ -69,7 +71,7 @@ public static class QdqQuantizer
 
         var weights = 0;
         foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !IsKeptFloat(n, options.KeepFloat)).ToList())
-            if (QuantizeWeights(graph, node, options.Bits, options.SharedLevels)) weights++;
+            if (QuantizeWeights(graph, node, options.BitsOf(node.Inputs[1]), options.SharedLevels)) weights++;
         InputChannelPadding.Apply(graph);
 
         graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own

@@ -5,6 +5,13 @@ public sealed record QuantizationOptions
 {
     /// <summary>Weight bits, <see cref="PortableGrid.MaxBits"/> (7) down to 2 (stored in int8; fewer bits give fewer distinct levels, which entropy coding turns into fewer bytes).</summary>
     public int Bits { get; init; } = PortableGrid.MaxBits;
+    /// <summary>
+    /// Per-layer precision: weights (by initializer name) rounded onto a narrower grid than <see cref="Bits"/>, 2 bits
+    /// at the least (<see cref="LayerNarrowing"/>). A layer not listed uses <see cref="Bits"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> LayerBits { get; init; } = new Dictionary<string, int>();
+    /// <summary>The bits of the layer whose weights are <paramref name="weights"/>.</summary>
+    public int BitsOf(string weights) => LayerBits.TryGetValue(weights, out var bits) ? bits : Bits;
     /// <summary>How activation ranges are chosen.</summary>
     public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
     /// <summary>The percentile for <see cref="CalibrationMethod.Percentile"/>.</summary>
