@@ -23,12 +23,13 @@ var flip = new Option<bool>("--flip") { Description = "Augment with random horiz
 var keepZeros = new Option<bool>("--keep-zeros") { Description = "Keep every zero weight of Conv/Gemm/MatMul at zero (fine-tuning after pruning)." };
 var l1Gamma = new Option<double>("--l1-gamma") { Description = "Add lambda * sum |gamma| of all BatchNorms to the loss (network slimming's sparsity training).", DefaultValueFactory = _ => 0 };
 var fakeQuant = new Option<int?>("--fake-quant-bits") { Description = "Quantization-aware: train through the b-bit per-channel weight grid (2 to 8)." };
+var layerBits = new Option<string[]>("--layer-bits") { Description = "With --fake-quant-bits: a layer that trains through a narrower grid of its own, as WEIGHTS:BITS (its weight initializer's name; repeatable).", HelpName = "WEIGHTS:BITS" };
 var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true, HelpName = "OUT.onnx" };
 var labels = new Option<string?>("--labels") { Description = "Comma-separated class names to store in the written model (default: the model's own, else the dataset's class folders)." };
 var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
 var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
 {
-    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, labels, output, json,
+    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, layerBits, labels, output, json,
 };
 train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
 {
@@ -36,6 +37,7 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
         throw new ModelBuildException(ErrorCodes.InvalidSetting, "give --epochs >= 1 or a --seconds budget, and --batch-size >= 1");
     var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
     var onnx = ModelFile.Load(result.GetValue(model)!);
+    var narrowed = LayerBits(result.GetValue(layerBits), result.GetValue(fakeQuant), onnx);
     var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
     ApplyLabels(onnx, result.GetValue(labels), data, result.GetValue(model)!);
     var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
@@ -51,6 +53,7 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
         Optimizer = result.GetValue(optimizer), Schedule = result.GetValue(schedule), BatchSize = result.GetValue(batch),
         Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
         FakeQuantBits = result.GetValue(fakeQuant),
+        LayerBits = narrowed,
     }, masks, sparsity, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
     {
         if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");
@@ -96,6 +99,26 @@ static void ApplyLabels(OnnxModel model, string? given, ImageDataset data, strin
     if (LabelNames.Mismatch(stored, data.ClassNames, "pass --labels to store the dataset's") is { } warning)
         Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.LabelNameMismatch}: {warning}");
     else if (stored is null && data.ClassNames is { Count: > 0 } folders) model.Metadata["labels"] = string.Join(",", folders);
+}
+
+// --layer-bits WEIGHTS:BITS, repeated: each a weight the model has, on a grid from 2 bits up to --fake-quant-bits. The
+// last colon separates the bits, since an initializer's name may hold colons of its own.
+static Dictionary<string, int> LayerBits(string[]? given, int? modelBits, OnnxModel model)
+{
+    var bits = new Dictionary<string, int>(StringComparer.Ordinal);
+    if (given is not { Length: > 0 }) return bits;
+    if (modelBits is not { } grid) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--layer-bits needs --fake-quant-bits");
+    foreach (var entry in given)
+    {
+        var colon = entry.LastIndexOf(':');
+        var name = colon > 0 ? entry[..colon] : "";
+        if (colon <= 0 || !int.TryParse(entry[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var b))
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--layer-bits takes WEIGHTS:BITS, not '{entry}'");
+        if (!model.Graph.Initializers.ContainsKey(name)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--layer-bits names '{name}', which is not a weight of the model");
+        if (b < 2 || b > grid) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--layer-bits gives '{name}' {b} bits; a layer's grid is 2 bits up to --fake-quant-bits ({grid})");
+        bits[name] = b;
+    }
+    return bits;
 }
 
 // Masks that keep pruned weights pruned: 1 where a prunable weight is nonzero, 0 where it is zero.

@@ -47,4 +47,6 @@ public sealed record TrainOptions
     public bool HorizontalFlip { get; init; }
     /// <summary>Quantization-aware training: weights of Conv/Gemm/MatMul run through their <c>b</c>-bit per-channel grid in the forward pass (straight-through gradients); null for plain float training.</summary>
     public int? FakeQuantBits { get; init; }
+    /// <summary>With <see cref="FakeQuantBits"/>: weights (by initializer name) that train through a narrower grid of their own (per-layer precision).</summary>
+    public IReadOnlyDictionary<string, int> LayerBits { get; init; } = new Dictionary<string, int>();
 }

@@ -72,6 +72,26 @@ public class TrainTests
         Assert.Contains("dotnet tool install --global dotnet-compress-model-train", result.Stderr);
     }
 
+    [Theory]
+    [InlineData("--layer-bits", "conv_w:2")] // without --fake-quant-bits
+    [InlineData("--fake-quant-bits", "4", "--layer-bits", "conv_w")]
+    [InlineData("--fake-quant-bits", "4", "--layer-bits", "no_such_weight:2")]
+    [InlineData("--fake-quant-bits", "4", "--layer-bits", "FIRST:5")]
+    [InlineData("--fake-quant-bits", "4", "--layer-bits", "FIRST:1")]
+    public void LayerBits_ThatCannotApply_AreCleanErrors(params string[] options)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        var first = model.Graph.Nodes.First(n => n.OpType == "Conv").Inputs[1];
+        ModelFile.Save(model, temp.File("m.onnx"));
+
+        var result = Train([temp.File("m.onnx"), .. options.Select(o => o.Replace("FIRST", first, StringComparison.Ordinal)), "-o", temp.File("qat.onnx")]);
+
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        Assert.Contains("--layer-bits", result.Stderr);
+        Assert.False(File.Exists(temp.File("qat.onnx")));
+    }
+
     [Fact]
     public void Train_BadArguments_AreUsageErrors()
     {

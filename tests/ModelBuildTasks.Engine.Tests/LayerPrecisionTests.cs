@@ -25,7 +25,7 @@ public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
     static IReadOnlyDictionary<string, LayerNarrowing.LayerCost> Costs(OnnxModel model, int bits)
     {
         var folded = QdqQuantizer.Folded(model).Model;
-        return LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, Images), bits);
+        return LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, Images), bits, compensated: true);
     }
 
     [Fact]

@@ -123,6 +123,31 @@ public class TrainingTests
         Assert.True(after > before + 0.2, $"4-bit accuracy {before:P1} -> {after:P1}");
     }
 
+    [Fact]
+    public void QuantizationAwareTraining_RunsANarrowedLayerThroughItsOwnGrid()
+    {
+        // Per-layer precision: the first convolution on 2 bits, the rest on 4. The module agrees with ONNX Runtime on
+        // the model snapped onto those grids, not on the one snapped onto 4 bits everywhere.
+        TorchRuntime.EnsureReady(threads: 2);
+        var model = TestModels.RandomizeBatchNorm(TestModels.Plain(seed: 5), seed: 5);
+        var layerBits = new Dictionary<string, int> { [model.Graph.Nodes.First(n => n.OpType == "Conv").Inputs[1]] = 2 };
+        OnnxModel Snapped(IReadOnlyDictionary<string, int>? narrowed)
+        {
+            var copy = OnnxImport.ToModel(OnnxExport.ToProto(model));
+            ModelBuildTasks.Passes.Quantization.FakeQuantization.Apply(copy.Graph, 4, layerBits: narrowed);
+            return copy;
+        }
+        var input = TestModels.RandomInput(6, 4, 1, 28, 28);
+        using var module = new TorchGraphModule(model) { FakeQuantBits = 4, LayerBits = layerBits };
+        module.eval();
+        using var _ = TorchSharp.torch.no_grad();
+        var torchOut = module.forward(TorchSharp.torch.tensor(input, [4, 1, 28, 28])).data<float>().ToArray();
+        var onNarrowed = Ort.Run(OnnxExport.ToBytes(Snapped(layerBits)), input, [4, 1, 28, 28])["logits"];
+        var onUniform = Ort.Run(OnnxExport.ToBytes(Snapped(null)), input, [4, 1, 28, 28])["logits"];
+        Assert.True(Ort.MaxDifference(torchOut, onNarrowed) < 1e-4f * Math.Max(1, onNarrowed.Max(Math.Abs)), $"difference to the narrowed model {Ort.MaxDifference(torchOut, onNarrowed)}");
+        Assert.True(Ort.MaxDifference(torchOut, onUniform) > 1e-3f, "the narrower grid made no difference");
+    }
+
     static float SumAbsGamma(OnnxModel model) =>
         model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").Sum(n => model.Graph.Initializers[n.Inputs[1]].Floats.ToArray().Sum(Math.Abs));
 

@@ -154,7 +154,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     {
         SearchKind.Grid => Search.SearchSpace.From(settings).Grid(settings.Methods).Count(),
         SearchKind.Margin => Math.Min(settings.MaxEvaluations, settings.Methods.Sum(m =>
-            (int)Math.Ceiling(Math.Log2(Search.SearchSpace.From(settings).Count(m) + 1)) + (m == "dc" ? 2 : 1) + (m == "iq" && !settings.FineTunes ? 3 : 0))),
+            (int)Math.Ceiling(Math.Log2(Search.SearchSpace.From(settings).Count(m) + 1)) + (m == "dc" ? 2 : 1) + (m == "iq" ? 3 : 0))),
         _ => 1,
     };
 

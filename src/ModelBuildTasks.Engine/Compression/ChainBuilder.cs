@@ -76,7 +76,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                 case "ns" when point.NsRatio > 0:
                     var start = current;
                     if (settings.FineTunes)
-                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, l1) });
+                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, layerBits, l1) });
                     var keep = pruned;
                     var startKey = key;
                     current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
@@ -85,7 +85,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                         // carried; the measured ranking and its regression are what post-training has instead.
                         var moments = calibration is null || settings.FineTunes ? null : Moments(startKey, m.Model, calibration);
                         var report = NetworkSlimming.Apply(m.Model, point.NsRatio, moments);
-                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid), grid, keepFloat) : m.Model;
+                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid, layerBits), grid, keepFloat, layerBits) : m.Model;
                         return new ChainModel(model, report);
                     });
                     break;
@@ -101,7 +101,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     current = Step(ref key, "dc" + ChainPoint.Ratio(ratio), below?.Model ?? current, settings.FineTunes, m =>
                     {
                         MagnitudePruning.ApplyAsFolded(m.Model, ratio, settings.PruningScope);
-                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, what, keepZeros: true, grid), grid, keepFloat) } : m;
+                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, what, keepZeros: true, grid, layerBits), grid, keepFloat, layerBits) } : m;
                     });
                     if (settings.FineTunes) TrainedSparsities(prefix)[ratio] = current;
                     pruned = true;
@@ -131,7 +131,8 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         if (narrowing.TryGetValue(bits, out var order)) return order;
         if (calibration is null) throw new InvalidOperationException("ordering layers needs calibration images");
         var folded = QdqQuantizer.Folded(source).Model;
-        return narrowing[bits] = LayerNarrowing.Order(LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, calibration), bits), bits);
+        var compensated = settings.Rounding == RoundingMethod.Compensated && !settings.FineTunes; // as CandidateEvaluator rounds
+        return narrowing[bits] = LayerNarrowing.Order(LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, calibration), bits, compensated), bits);
     }
 
     readonly Dictionary<int, IReadOnlyList<LayerNarrowing.Step>> narrowing = [];
@@ -177,21 +178,21 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     }
 
     // With IQ earlier in the chain (grid set), fine-tuning trains through IQ's grid (quantization-aware).
-    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, int? grid, double sparsity = 0)
+    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, int? grid, IReadOnlyDictionary<string, int> layerBits, double sparsity = 0)
     {
         var budget = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : $"{settings.FineTuneSeconds:0} s";
         progress?.Report(new ProgressUpdate($"{what} ({budget})", 0, 1, "steps"));
         var outcome = FineTuner.Run(model, new FineTuneRun(settings.TrainData!, settings.FineTuneEpochs, settings.FineTuneSeconds, preprocess,
-            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid));
+            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid, LayerBits: grid is null ? null : layerBits));
         runs++;
         seconds += outcome.Seconds;
         threads = Math.Max(threads, outcome.Threads);
         return outcome.Model;
     }
 
-    static OnnxModel Snap(OnnxModel model, int? bits, IReadOnlySet<string> keepFloat)
+    static OnnxModel Snap(OnnxModel model, int? bits, IReadOnlySet<string> keepFloat, IReadOnlyDictionary<string, int> layerBits)
     {
-        if (bits is { } b) FakeQuantization.Apply(model.Graph, b, keepFloat);
+        if (bits is { } b) FakeQuantization.Apply(model.Graph, b, keepFloat, layerBits);
         return model;
     }
 

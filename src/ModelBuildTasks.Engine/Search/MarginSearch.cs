@@ -47,7 +47,7 @@ public static class MarginSearch
             if (found)
             {
                 point = space.With(point, method, result.Best);
-                if (method == "iq" && !fineTuned) point = Narrow(evaluator, point, result, stageTarget, budget);
+                if (method == "iq") point = Narrow(evaluator, point, result, stageTarget, budget);
                 current = evaluator.Evaluate(point, method);
                 accuracy = current.Bound;
             }
@@ -102,7 +102,7 @@ public static class MarginSearch
     // order (cheapest error per weight first), and the knob search finds how many steps of it keep the stage's target.
     // The first guess comes from the margins: if the next narrower uniform grid was measured, the steps whose
     // measured cost adds up to the share m / (m - m') of that grid's cost, where m and m' are the two grids' margins;
-    // otherwise half of it. Fine-tuned searches keep one grid: training runs through one.
+    // otherwise half of it. With fine-tuning, the later stages train through each layer's own grid.
     const int NarrowingBudget = 6;
 
     static ChainPoint Narrow(CandidateEvaluator evaluator, ChainPoint point, KnobResult uniform, double stageTarget, int budget)

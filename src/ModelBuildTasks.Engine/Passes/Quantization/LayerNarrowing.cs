@@ -26,22 +26,23 @@ public static class LayerNarrowing
     public sealed record Step(string Weights, int Bits, double Cost);
 
     /// <summary>A layer's cost on every grid, and its weight count.</summary>
-    /// <param name="Error">By bits (index 2 up to the grid measured): tr(dW H dWT) / tr(W H WT), the relative error of the layer's output when its weights are rounded with error compensation and its input is exact.</param>
+    /// <param name="Error">By bits (index 2 up to the grid measured): tr(dW H dWT) / tr(W H WT), the relative error of the layer's output when its weights are rounded and its input is exact.</param>
     /// <param name="Weights">The layer's weight count.</param>
     public sealed record LayerCost(double[] Error, long Weights);
 
     /// <summary>
     /// Each layer's cost on every grid from <paramref name="bits"/> down to 2, from the H blocks error
     /// compensation uses (H = sum x xT over the layer's calibration inputs): the layer is rounded as the
-    /// export rounds it (<see cref="ErrorCompensation"/>), and the output error that leaves is dW H dWT,
-    /// row by row and block by block. Nearest rounding would overstate what a coarse grid costs a wide
-    /// layer, whose many columns compensation spreads the error over (the VGG sample's classifier at 2
-    /// bits: 0.29 of its output's energy to nearest rounding, yet no accuracy lost after compensation).
+    /// export will round it, and the output error that leaves is dW H dWT, row by row and block by block.
+    /// Nearest rounding's costs would overstate what a coarse grid costs a wide layer under compensated
+    /// rounding, which spreads the error over its many columns (the VGG sample's classifier at 2 bits: 0.29
+    /// of its output's energy to nearest rounding, 0.004 compensated, and no accuracy lost).
     /// </summary>
     /// <param name="folded">The float model, BatchNorms folded (what <paramref name="hessians"/> was measured on; not modified).</param>
     /// <param name="hessians">Its H blocks.</param>
     /// <param name="bits">The widest grid measured.</param>
-    public static IReadOnlyDictionary<string, LayerCost> Costs(OnnxModel folded, LayerHessians hessians, int bits)
+    /// <param name="compensated">Round as <see cref="ErrorCompensation"/> does, else to the nearest level (as fine-tuned chains snap).</param>
+    public static IReadOnlyDictionary<string, LayerCost> Costs(OnnxModel folded, LayerHessians hessians, int bits, bool compensated)
     {
         var layers = new Dictionary<string, (float[] Values, WeightLayout Layout, float[] H, double Energy)>(StringComparer.Ordinal);
         var graph = folded.Graph;
@@ -56,7 +57,8 @@ public static class LayerNarrowing
         for (var b = MinBits; b <= bits; b++)
         {
             var rounded = OnnxImport.ToModel(OnnxExport.ToProto(folded));
-            ErrorCompensation.Apply(rounded.Graph, hessians, _ => b);
+            if (compensated) ErrorCompensation.Apply(rounded.Graph, hessians, _ => b);
+            else FakeQuantization.Apply(rounded.Graph, b);
             foreach (var (name, layer) in layers)
             {
                 var after = rounded.Graph.FindInitializer(name)!.Floats;
