@@ -66,6 +66,31 @@ public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheOrder_StopsAtMinBits()
+    {
+        var model = ModelFile.Load(Vgg);
+
+        var order = LayerNarrowing.Order(Costs(model, 5), bits: 5, floor: 4);
+
+        Assert.Equal(LayerSizes(model).Count, order.Count);
+        Assert.All(order, s => Assert.Equal(4, s.Bits));
+    }
+
+    [Fact]
+    public void MinBitsSeven_KeepsEveryLayerOnSevenBits_AndMinBitsBelowTwoIsAClearError()
+    {
+        var settings = new CompressionSettings { Methods = ["iq"], MinBits = 7, MaxValidationImages = 500 };
+
+        var (_, report) = Compressor.Run(Vgg, Validation, null, settings);
+
+        Assert.Equal("7", report.Chosen["bits"]);
+        Assert.False(report.Chosen.ContainsKey("layer_bits"));
+        Assert.All(report.Candidates, c => Assert.DoesNotContain("narrow", c.Description));
+        var e = Assert.Throws<ModelBuildException>(() => new CompressionSettings { MinBits = 1 }.Validate());
+        Assert.Equal(ErrorCodes.InvalidSetting, e.Code);
+    }
+
+    [Fact]
     public void TheLargestLayer_IsNarrowedBeforeTheSmallest()
     {
         // Cost is per weight: the classifier's 691,200 weights tolerate a coarse grid far more cheaply each than the

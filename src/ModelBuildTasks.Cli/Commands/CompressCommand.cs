@@ -30,7 +30,7 @@ static class CompressCommand
         var maxEvaluations = new Option<int>("--max-evaluations") { Description = "Evaluation budget of the margin search.", DefaultValueFactory = _ => 40 };
         var maxNs = new Option<double>("--max-ns-ratio") { Description = "The search removes at most this fraction of channels.", DefaultValueFactory = _ => 0.9 };
         var maxDc = new Option<double>("--max-dc-ratio") { Description = "The search prunes at most this fraction of weights.", DefaultValueFactory = _ => 0.95 };
-        var minBits = new Option<int>("--min-bits") { Description = "The search tries weight bits from 7 (the widest grid exact on every CPU) down to this.", DefaultValueFactory = _ => 4 };
+        var minBits = new Option<int>("--min-bits") { Description = "The fewest weight bits any layer gets (2 to 7): the whole model is tried from 7 bits (the widest grid exact on every CPU) down to this or 4, then single layers down to this.", DefaultValueFactory = _ => LayerNarrowing.MinBits };
         var nsRatio = new Option<double>("--ns-ratio") { Description = "Fixed: fraction of channels ns removes.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "Fixed: fraction of weights dc prunes by magnitude.", DefaultValueFactory = _ => 0.5 };
         var pruningScope = new Option<string>("--pruning-scope") { Description = "With dc: global (one magnitude threshold over all layers) or layer (the same fraction of every layer).", DefaultValueFactory = _ => "global" };

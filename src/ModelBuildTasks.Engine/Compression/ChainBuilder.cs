@@ -130,9 +130,11 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     {
         if (narrowing.TryGetValue(bits, out var order)) return order;
         if (calibration is null) throw new InvalidOperationException("ordering layers needs calibration images");
+        if (bits <= settings.MinBits) return narrowing[bits] = [];
         var folded = QdqQuantizer.Folded(source).Model;
         var compensated = settings.Rounding == RoundingMethod.Compensated && !settings.FineTunes; // as CandidateEvaluator rounds
-        return narrowing[bits] = LayerNarrowing.Order(LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, calibration), bits, compensated), bits);
+        var costs = LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, calibration), bits, compensated, settings.MinBits);
+        return narrowing[bits] = LayerNarrowing.Order(costs, bits, settings.MinBits);
     }
 
     readonly Dictionary<int, IReadOnlyList<LayerNarrowing.Step>> narrowing = [];

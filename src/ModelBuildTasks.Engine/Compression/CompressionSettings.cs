@@ -17,8 +17,13 @@ public sealed record CompressionSettings
     public double Resolution { get; init; } = 0.05;
     /// <summary>The margin search evaluates at most this many candidates.</summary>
     public int MaxEvaluations { get; init; } = 40;
-    /// <summary>The searches try weight bits from <see cref="PortableGrid.MaxBits"/> (7, the widest grid that gives the same predictions on every CPU) down to this.</summary>
-    public int MinBits { get; init; } = 4;
+    /// <summary>
+    /// The fewest weight bits any layer gets. The searches try one grid for the whole model from <see
+    /// cref="PortableGrid.MaxBits"/> (7, the widest that gives the same predictions on every CPU) down to this or <see
+    /// cref="Search.SearchSpace.NarrowestUniformBits"/> (4), whichever is wider; the margin search then narrows single
+    /// layers down to this (per-layer precision, docs/method.md).
+    /// </summary>
+    public int MinBits { get; init; } = Passes.Quantization.LayerNarrowing.MinBits;
     /// <summary>The searches remove at most this fraction of channels.</summary>
     public double MaxNsRatio { get; init; } = 0.9;
     /// <summary>The searches prune at most this fraction of weights.</summary>
@@ -107,7 +112,7 @@ public sealed record CompressionSettings
         if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
         if (Resolution is <= 0 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in (0, 0.5], not {Resolution}");
         if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the evaluation budget must be at least 1");
-        if (MinBits < 4 || MinBits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be 4 to {PortableGrid.MaxBits}, not {MinBits}{WhyNotEight(MinBits)}");
+        if (MinBits < Passes.Quantization.LayerNarrowing.MinBits || MinBits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be {Passes.Quantization.LayerNarrowing.MinBits} to {PortableGrid.MaxBits}, not {MinBits}{WhyNotEight(MinBits)}");
         if (Confidence is < 0.5 or >= 1 || double.IsNaN(Confidence)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the confidence must be in [0.5, 1), not {Confidence}");
         if (MaxNsRatio is < 0 or >= 1 || double.IsNaN(MaxNsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum ns ratio must be in [0, 1), not {MaxNsRatio}");
         if (MaxDcRatio is < 0 or >= 1 || double.IsNaN(MaxDcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum dc ratio must be in [0, 1), not {MaxDcRatio}");

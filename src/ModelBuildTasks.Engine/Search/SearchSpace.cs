@@ -9,9 +9,15 @@ namespace ModelBuildTasks.Search;
 /// </summary>
 public sealed record SearchSpace(IReadOnlyList<int> Bits, IReadOnlyList<double> NsRatios, IReadOnlyList<double> DcRatios, int SharedLevels)
 {
-    /// <summary>The space <paramref name="settings"/> describe: bits from the widest portable grid (7) down to MinBits, ratios 0 up to their maximum in steps of the resolution.</summary>
+    /// <summary>
+    /// The narrowest grid the whole model is tried on: 4 bits. Below it single layers are narrowed instead
+    /// (<see cref="LayerNarrowing"/>): a classifier tolerates 2 bits where a first convolution loses its features.
+    /// </summary>
+    public const int NarrowestUniformBits = 4;
+
+    /// <summary>The space <paramref name="settings"/> describe: bits from the widest portable grid (7) down to MinBits (4 at the least), ratios 0 up to their maximum in steps of the resolution.</summary>
     public static SearchSpace From(CompressionSettings settings) => new(
-        Enumerable.Range(settings.MinBits, PortableGrid.MaxBits + 1 - settings.MinBits).Reverse().ToArray(),
+        Enumerable.Range(Math.Max(NarrowestUniformBits, settings.MinBits), PortableGrid.MaxBits + 1 - Math.Max(NarrowestUniformBits, settings.MinBits)).Reverse().ToArray(),
         Ratios(settings.MaxNsRatio, settings.Resolution),
         Ratios(settings.MaxDcRatio, settings.Resolution),
         settings.Methods.Contains("iq") ? settings.SharedLevels : 0);

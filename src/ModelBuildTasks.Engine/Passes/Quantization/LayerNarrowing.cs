@@ -31,7 +31,7 @@ public static class LayerNarrowing
     public sealed record LayerCost(double[] Error, long Weights);
 
     /// <summary>
-    /// Each layer's cost on every grid from <paramref name="bits"/> down to 2, from the H blocks error
+    /// Each layer's cost on every grid from <paramref name="bits"/> down to <paramref name="floor"/>, from the H blocks error
     /// compensation uses (H = sum x xT over the layer's calibration inputs): the layer is rounded as the
     /// export will round it, and the output error that leaves is dW H dWT, row by row and block by block.
     /// Nearest rounding's costs would overstate what a coarse grid costs a wide layer under compensated
@@ -42,7 +42,8 @@ public static class LayerNarrowing
     /// <param name="hessians">Its H blocks.</param>
     /// <param name="bits">The widest grid measured.</param>
     /// <param name="compensated">Round as <see cref="ErrorCompensation"/> does, else to the nearest level (as fine-tuned chains snap).</param>
-    public static IReadOnlyDictionary<string, LayerCost> Costs(OnnxModel folded, LayerHessians hessians, int bits, bool compensated)
+    /// <param name="floor">The narrowest grid measured.</param>
+    public static IReadOnlyDictionary<string, LayerCost> Costs(OnnxModel folded, LayerHessians hessians, int bits, bool compensated, int floor = MinBits)
     {
         var layers = new Dictionary<string, (float[] Values, WeightLayout Layout, float[] H, double Energy)>(StringComparer.Ordinal);
         var graph = folded.Graph;
@@ -54,7 +55,7 @@ public static class LayerNarrowing
             layers[weight.Name] = (values, measured.Layout, measured.H, Quadratic(values, measured.Layout, measured.H));
         }
         var error = layers.Keys.ToDictionary(w => w, _ => new double[bits + 1], StringComparer.Ordinal);
-        for (var b = MinBits; b <= bits; b++)
+        for (var b = Math.Max(MinBits, floor); b <= bits; b++)
         {
             var rounded = OnnxImport.ToModel(OnnxExport.ToProto(folded));
             if (compensated) ErrorCompensation.Apply(rounded.Graph, hessians, _ => b);
@@ -95,15 +96,18 @@ public static class LayerNarrowing
         return total;
     }
 
-    /// <summary>Every step from the uniform <paramref name="bits"/>-bit grid down to <see cref="MinBits"/> for every layer in <paramref name="costs"/>, cheapest per weight first.</summary>
-    public static IReadOnlyList<Step> Order(IReadOnlyDictionary<string, LayerCost> costs, int bits)
+    /// <summary>Every step from the uniform <paramref name="bits"/>-bit grid down to <paramref name="floor"/> bits for every layer in <paramref name="costs"/>, cheapest per weight first.</summary>
+    /// <param name="costs">The layers' costs, measured down to <paramref name="floor"/> at least.</param>
+    /// <param name="bits">The model's grid.</param>
+    /// <param name="floor">The fewest bits a layer gets (<see cref="MinBits"/> or more).</param>
+    public static IReadOnlyList<Step> Order(IReadOnlyDictionary<string, LayerCost> costs, int bits, int floor = MinBits)
     {
         var current = costs.Keys.ToDictionary(w => w, _ => bits, StringComparer.Ordinal);
         var steps = new List<Step>();
         while (true)
         {
-            // The next step of each layer still above 2 bits; the cheapest per weight goes first, the larger layer on a tie.
-            var next = current.Where(kv => kv.Value > MinBits && costs[kv.Key].Weights > 0)
+            // The next step of each layer still above the floor; the cheapest per weight goes first, the larger layer on a tie.
+            var next = current.Where(kv => kv.Value > Math.Max(MinBits, floor) && costs[kv.Key].Weights > 0)
                 .Select(kv => new Step(kv.Key, kv.Value - 1, costs[kv.Key].Error[kv.Value - 1] - costs[kv.Key].Error[kv.Value]))
                 .OrderBy(s => Math.Max(0, s.Cost) / costs[s.Weights].Weights).ThenByDescending(s => costs[s.Weights].Weights).ThenBy(s => s.Weights, StringComparer.Ordinal)
                 .FirstOrDefault();
