@@ -55,14 +55,17 @@ public static class Charts
         return plot.GetSvgXml(Width, Height);
     }
 
-    /// <summary>Bytes of each weight tensor before (fp32) and after (as stored).</summary>
+    /// <summary>Bytes of each weight tensor before (fp32) and after (as stored), each named with its bits.</summary>
     public static string BytesPerLayer(CompressionReport report) =>
-        PairedBars(report.Layers.Select(l => (l.Layer, l.OriginalBytes / 1024.0, l.CompressedBytes / 1024.0)).ToList(),
+        PairedBars(report.Layers.Select(l => (LayerLabel(l), l.OriginalBytes / 1024.0, l.CompressedBytes / 1024.0)).ToList(),
             "Bytes per layer", "KiB", "original (fp32)", "compressed");
+
+    /// <summary>A layer's row name in the bytes chart: its (shortened) weight name and, when quantized, its bits.</summary>
+    public static string LayerLabel(LayerBytes layer) => layer.Bits is { } bits ? $"{Short(layer.Layer)} ({bits} bits)" : Short(layer.Layer);
 
     /// <summary>Channels each layer kept after network slimming, against what it had.</summary>
     public static string ChannelsPerLayer(CompressionReport report) =>
-        PairedBars(report.Channels.Select(c => (c.Layer, (double)c.Of, (double)c.Kept)).ToList(),
+        PairedBars(report.Channels.Select(c => (Short(c.Layer), (double)c.Of, (double)c.Kept)).ToList(),
             "Channels kept per layer", "channels", "before", "kept");
 
     // Horizontal bars, one row per layer, so every name is written out level on the left axis (rotated
@@ -87,7 +90,7 @@ public static class Charts
         afterBars.Horizontal = true;
         afterBars.LegendText = afterLabel;
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            rows.Select((_, i) => Row(i)).ToArray(), rows.Select(r => Short(r.Name)).ToArray());
+            rows.Select((_, i) => Row(i)).ToArray(), rows.Select(r => r.Name).ToArray());
         plot.Axes.Left.MajorTickStyle.Length = 0;
         plot.Axes.Margins(left: 0, right: 0.05);
         plot.Axes.SetLimitsY(-1.5, Row(0) + 1.5);

@@ -17,7 +17,7 @@ public class ReportLayoutTests
     static CompressionReport Report() => new()
     {
         Model = "fashion_vgg.onnx",
-        Layers = Enumerable.Range(0, 14).Select(i => new LayerBytes($"/features/features.{i * 3}/Conv_output_0_weight_quantized", i is 0 or 13 ? 900_000 : 40_000 * (i + 1), i is 0 or 13 ? 120_000 : 6_000 * (i + 1))).ToList(),
+        Layers = Enumerable.Range(0, 14).Select(i => new LayerBytes($"/features/features.{i * 3}/Conv_output_0_weight_quantized", i is 0 or 13 ? 900_000 : 40_000 * (i + 1), i is 0 or 13 ? 120_000 : 6_000 * (i + 1), Bits: i == 13 ? 2 : 5)).ToList(),
         Channels = Enumerable.Range(0, 8).Select(i => new LayerChannels($"Parameter{193 + i}_conv_output", 20 + i, 64, "consumer-variance-share")).ToList(),
         PerClass = [new(0, "T-shirt/top", 100, 91, 90), new(1, "Trouser", 100, 99, 99), new(2, "Pullover", 100, 88, 80), new(3, "Dress", 100, 92, 93)],
         LatencyMsOriginal = 0.2, LatencyMsCompressed = 0.25, LatencySpeedup = 0.8,
@@ -35,34 +35,35 @@ public class ReportLayoutTests
             .Select(r => r.Box).OrderBy(b => (b.Right - b.Left) * (b.Bottom - b.Top)).First();
     }
 
-    static void AssertReadable(SvgGeometry svg, IEnumerable<string> names, string legendBefore, string legendAfter)
+    static void AssertReadable(SvgGeometry svg, IEnumerable<string> labels, string legendBefore, string legendAfter)
     {
+        var names = labels.ToList();
         foreach (var text in svg.Texts)
             Assert.True(text.Box.Inside(svg.Width, svg.Height), $"'{text.Content}' at {text.Box} lies outside the {svg.Width}x{svg.Height} picture");
         foreach (var name in names)
-            Assert.Contains(svg.Texts, t => t.Content == Charts.Short(name)); // every layer named, level (not rotated) below
-        Assert.All(svg.Texts.Where(t => names.Select(Charts.Short).Contains(t.Content)), t => Assert.True(t.Box.Bottom - t.Box.Top < 20, $"'{t.Content}' is not level"));
+            Assert.Contains(svg.Texts, t => t.Content == name); // every layer named, level (not rotated) below
+        Assert.All(svg.Texts.Where(t => names.Contains(t.Content)), t => Assert.True(t.Box.Bottom - t.Box.Top < 20, $"'{t.Content}' is not level"));
         var legend = LegendFrame(svg, legendBefore, legendAfter);
         var bars = svg.Rects.Where(r => r.Fill is "#B0C4DE" or "#4682B4" && !(r.Box.Left >= legend.Left && r.Box.Right <= legend.Right && r.Box.Top >= legend.Top && r.Box.Bottom <= legend.Bottom)).ToList();
         Assert.True(bars.Count >= 2 * names.Count(), $"{bars.Count} bars");
         Assert.DoesNotContain(bars, b => b.Box.Overlaps(legend));
         // Names stay left of the bars they label.
         var firstBar = bars.Min(b => b.Box.Left);
-        Assert.All(svg.Texts.Where(t => names.Select(Charts.Short).Contains(t.Content)), t => Assert.True(t.Box.Right <= firstBar + 1, $"'{t.Content}' runs into the bars ({t.Box.Right} > {firstBar})"));
+        Assert.All(svg.Texts.Where(t => names.Contains(t.Content)), t => Assert.True(t.Box.Right <= firstBar + 1, $"'{t.Content}' runs into the bars ({t.Box.Right} > {firstBar})"));
     }
 
     [Fact]
     public void BytesChart_NamesEveryLayerInFull_InsideThePicture_AndTheLegendCoversNoBar()
     {
         var report = Report();
-        AssertReadable(new SvgGeometry(Charts.BytesPerLayer(report)), report.Layers.Select(l => l.Layer), "original (fp32)", "compressed");
+        AssertReadable(new SvgGeometry(Charts.BytesPerLayer(report)), report.Layers.Select(Charts.LayerLabel), "original (fp32)", "compressed");
     }
 
     [Fact]
     public void ChannelsChart_NamesEveryLayerInFull_InsideThePicture_AndTheLegendCoversNoBar()
     {
         var report = Report();
-        AssertReadable(new SvgGeometry(Charts.ChannelsPerLayer(report)), report.Channels.Select(c => c.Layer), "before", "kept");
+        AssertReadable(new SvgGeometry(Charts.ChannelsPerLayer(report)), report.Channels.Select(c => Charts.Short(c.Layer)), "before", "kept");
     }
 
     [Fact]

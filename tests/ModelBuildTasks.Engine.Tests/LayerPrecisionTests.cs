@@ -159,6 +159,8 @@ public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
         var layerBits = report.Chosen["layer_bits"].Split(',').Select(p => p.Split(':')).ToDictionary(p => p[0], p => int.Parse(p[1]));
         Assert.NotEmpty(layerBits);
         Assert.All(layerBits.Values, b => Assert.InRange(b, LayerNarrowing.MinBits, bits - 1));
+        // The report names each layer's grid.
+        Assert.All(report.Layers, l => Assert.Equal(layerBits.TryGetValue(l.Layer, out var own) ? own : bits, l.Bits));
         // Worth its margin: at least a twentieth smaller than the uniform grid it started from.
         var uniform = report.Candidates.Single(c => c.Description == $"iq: bits={bits}");
         var chosen = report.Candidates.Single(c => c.Chosen);

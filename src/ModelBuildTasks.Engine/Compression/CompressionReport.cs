@@ -122,7 +122,7 @@ public sealed record CompressionReport
         return this with
         {
             Tensors = storage,
-            Layers = PerLayer(original, storage),
+            Layers = PerLayer(original, storage, Chosen),
             CompressedBytes = container.Length,
             Ratio = Math.Round((double)OriginalBytes / Math.Max(1, container.Length), 3),
             ContainerSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(container)),
@@ -136,10 +136,19 @@ public sealed record CompressionReport
             Math.Round(Container.EntropyCoding.EntropyBound(container.DecodeTensor(i)), 1))).ToList();
     }
 
-    // Each original weight against the container tensors derived from it (name, or name + "_suffix": quantized values, scales).
-    static IReadOnlyList<LayerBytes> PerLayer(Graph.OnnxModel original, IReadOnlyList<Container.TensorStorage> stored) =>
-        Passes.Pruning.MagnitudePruning.PrunableWeights(original.Graph).Select(w => new LayerBytes(w.Name, w.ElementCount * 4,
-            stored.Where(t => t.Name == w.Name || t.Name.StartsWith(w.Name + "_", StringComparison.Ordinal)).Sum(t => t.StoredBytes))).ToList();
+    // Each original weight against the container tensors derived from it (name, or name + "_suffix": quantized values, scales),
+    // with the bits the chosen knobs gave it.
+    static IReadOnlyList<LayerBytes> PerLayer(Graph.OnnxModel original, IReadOnlyList<Container.TensorStorage> stored, IReadOnlyDictionary<string, string> chosen)
+    {
+        int? bits = chosen.TryGetValue("bits", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : null;
+        var narrower = chosen.TryGetValue("layer_bits", out var pairs)
+            ? pairs.Split(',').Select(p => (Name: p[..p.LastIndexOf(':')], Bits: int.Parse(p[(p.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture))).ToDictionary(p => p.Name, p => p.Bits)
+            : [];
+        var kept = chosen.TryGetValue("float_layer_weights", out var names) ? names.Split(',').ToHashSet() : [];
+        return Passes.Pruning.MagnitudePruning.PrunableWeights(original.Graph).Select(w => new LayerBytes(w.Name, w.ElementCount * 4,
+            stored.Where(t => t.Name == w.Name || t.Name.StartsWith(w.Name + "_", StringComparison.Ordinal)).Sum(t => t.StoredBytes),
+            kept.Contains(w.Name) ? null : narrower.TryGetValue(w.Name, out var own) ? own : bits)).ToList();
+    }
 
     /// <summary>The JSON text.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);

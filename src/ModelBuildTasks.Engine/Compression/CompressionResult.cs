@@ -35,4 +35,5 @@ public sealed record LayerChannels(string Layer, int Kept, int Of, string Criter
 /// <param name="Layer">The original weight's name.</param>
 /// <param name="OriginalBytes">fp32 bytes in the original model.</param>
 /// <param name="CompressedBytes">Stored bytes in the container (0 when removed).</param>
-public sealed record LayerBytes(string Layer, long OriginalBytes, long CompressedBytes);
+/// <param name="Bits">The grid its weights are stored on: the model's bits, or the layer's own narrower ones (per-layer precision); null when it stays float.</param>
+public sealed record LayerBytes(string Layer, long OriginalBytes, long CompressedBytes, int? Bits = null);
