@@ -101,8 +101,7 @@ static void ApplyLabels(OnnxModel model, string? given, ImageDataset data, strin
     else if (stored is null && data.ClassNames is { Count: > 0 } folders) model.Metadata["labels"] = string.Join(",", folders);
 }
 
-// --layer-bits WEIGHTS:BITS, repeated: each a weight the model has, on a grid from 2 bits up to --fake-quant-bits. The
-// last colon separates the bits, since an initializer's name may hold colons of its own.
+// --layer-bits WEIGHTS:BITS, repeated: each a weight the model has, on a grid from 2 bits up to --fake-quant-bits.
 static Dictionary<string, int> LayerBits(string[]? given, int? modelBits, OnnxModel model)
 {
     var bits = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -110,9 +109,7 @@ static Dictionary<string, int> LayerBits(string[]? given, int? modelBits, OnnxMo
     if (modelBits is not { } grid) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--layer-bits needs --fake-quant-bits");
     foreach (var entry in given)
     {
-        var colon = entry.LastIndexOf(':');
-        var name = colon > 0 ? entry[..colon] : "";
-        if (colon <= 0 || !int.TryParse(entry[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var b))
+        if (ModelBuildTasks.Passes.Quantization.LayerNarrowing.ParseEntry(entry) is not var (name, b))
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--layer-bits takes WEIGHTS:BITS, not '{entry}'");
         if (!model.Graph.Initializers.ContainsKey(name)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--layer-bits names '{name}', which is not a weight of the model");
         if (b < 2 || b > grid) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--layer-bits gives '{name}' {b} bits; a layer's grid is 2 bits up to --fake-quant-bits ({grid})");

@@ -104,7 +104,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
                 PruningScope = settings.PruningScope,
                 KeepFloat = chain.KeptFloat(point.FloatLayers),
                 LayerBits = chain.LayerBits(point),
-            }, compensate ? Hessians(point.NsRatio, built.Model) : null).Model
+            }, compensate ? chain.Hessians(point.NsRatio, built.Model) : null).Model
             : built.Model;
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
@@ -134,17 +134,6 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         return candidate with { Score = score, PerImage = stopped ? [] : scores, Images = images.Length, StoppedBelow = stopped ? failBelow : null };
     }
 
-    // H depends only on the slimmed float model: measured once per NS ratio, the most recent kept (a 224x224 model's are large).
-    (double NsRatio, LayerHessians H)? hessians;
-
-    LayerHessians Hessians(double nsRatio, OnnxModel slimmed)
-    {
-        if (hessians is { } known && known.NsRatio == nsRatio) return known.H;
-        var h = QdqQuantizer.MeasureHessians(QdqQuantizer.Folded(slimmed).Model, validation);
-        hessians = (nsRatio, h);
-        return h;
-    }
-
     /// <summary>
     /// About how many candidates the search evaluates, for progress and time left: the grid's size;
     /// for the margin search, a bracketing search per knob (about log2 of its values, plus the
@@ -166,7 +155,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
         foreach (var (k, v) in point.Knobs()) chosen[k] = v;
         if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
-        if (point.NarrowSteps > 0) chosen["layer_bits"] = string.Join(",", chain.LayerBits(point).Select(kv => $"{kv.Key}:{kv.Value}"));
+        if (point.NarrowSteps > 0) chosen["layer_bits"] = string.Join(",", chain.LayerBits(point).Select(kv => LayerNarrowing.Entry(kv.Key, kv.Value)));
         if (point.Bits is not null)
         {
             chosen["calibration"] = calibration.ToString().ToLowerInvariant();

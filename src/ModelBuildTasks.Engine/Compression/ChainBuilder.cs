@@ -35,7 +35,7 @@ public sealed record FineTuneSummary(int Runs, double Seconds, int Threads);
 /// <param name="source">The float model.</param>
 /// <param name="settings">Methods and their settings.</param>
 /// <param name="preprocess">The preprocessing, for the training tool.</param>
-/// <param name="calibration">Images on which NS measures its channels (<see cref="NetworkSlimming.Measure"/>): their ranking, and what removed ones carried, for their consumers' biases.</param>
+/// <param name="calibration">Images on which NS measures its channels (<see cref="NetworkSlimming.Measure"/>): their ranking, and what removed ones carried, for their consumers' biases; and on which error compensation measures H (<see cref="Hessians"/>).</param>
 /// <param name="progress">Receives fine-tuning stages.</param>
 public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings, string preprocess, Data.ImageDataset? calibration = null, IProgress<ProgressUpdate>? progress = null)
 {
@@ -131,13 +131,29 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         if (narrowing.TryGetValue(bits, out var order)) return order;
         if (calibration is null) throw new InvalidOperationException("ordering layers needs calibration images");
         if (bits <= settings.MinBits) return narrowing[bits] = [];
-        var folded = QdqQuantizer.Folded(source).Model;
         var compensated = settings.Rounding == RoundingMethod.Compensated && !settings.FineTunes; // as CandidateEvaluator rounds
-        var costs = LayerNarrowing.Costs(folded, QdqQuantizer.MeasureHessians(folded, calibration), bits, compensated, settings.MinBits);
+        // The source is the chain's model at NS ratio 0 before IQ: the H (and its factors) compensated IQ candidates use.
+        var costs = LayerNarrowing.Costs(QdqQuantizer.Folded(source).Model, Hessians(0, source), bits, compensated, settings.MinBits);
         return narrowing[bits] = LayerNarrowing.Order(costs, bits, settings.MinBits);
     }
 
     readonly Dictionary<int, IReadOnlyList<LayerNarrowing.Step>> narrowing = [];
+
+    /// <summary>
+    /// The H blocks of error compensation for <paramref name="slimmed"/>, the chain's float model at NS ratio
+    /// <paramref name="nsRatio"/>. H depends only on that model: measured once per ratio on the calibration images,
+    /// the most recent kept (a 224x224 model's are large), with the inverse factors compensation derives from them.
+    /// </summary>
+    public LayerHessians Hessians(double nsRatio, OnnxModel slimmed)
+    {
+        if (hessians is { } known && known.NsRatio == nsRatio) return known.H;
+        if (calibration is null) throw new InvalidOperationException("error compensation needs calibration images");
+        var h = QdqQuantizer.MeasureHessians(QdqQuantizer.Folded(slimmed).Model, calibration);
+        hessians = (nsRatio, h);
+        return h;
+    }
+
+    (double NsRatio, LayerHessians H)? hessians;
 
     /// <summary>The layers <paramref name="point"/> gives a narrower grid than its bits, with their bits.</summary>
     public IReadOnlyDictionary<string, int> LayerBits(ChainPoint point) =>

@@ -142,7 +142,7 @@ public sealed record CompressionReport
     {
         int? bits = chosen.TryGetValue("bits", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : null;
         var narrower = chosen.TryGetValue("layer_bits", out var pairs)
-            ? pairs.Split(',').Select(p => (Name: p[..p.LastIndexOf(':')], Bits: int.Parse(p[(p.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture))).ToDictionary(p => p.Name, p => p.Bits)
+            ? pairs.Split(',').Select(Passes.Quantization.LayerNarrowing.ParseEntry).OfType<(string Weights, int Bits)>().ToDictionary(p => p.Weights, p => p.Bits)
             : [];
         var kept = chosen.TryGetValue("float_layer_weights", out var names) ? names.Split(',').ToHashSet() : [];
         return Passes.Pruning.MagnitudePruning.PrunableWeights(original.Graph).Select(w => new LayerBytes(w.Name, w.ElementCount * 4,

@@ -46,7 +46,7 @@ public static class FineTuner
             if (run.Seconds is { } seconds) { start.ArgumentList.Add("--seconds"); start.ArgumentList.Add(seconds.ToString("R", CultureInfo.InvariantCulture)); }
             if (run.KeepZeros) start.ArgumentList.Add("--keep-zeros");
             if (run.FakeQuantBits is { } fq) { start.ArgumentList.Add("--fake-quant-bits"); start.ArgumentList.Add(fq.ToString(CultureInfo.InvariantCulture)); }
-            foreach (var (weights, bits) in run.LayerBits ?? new Dictionary<string, int>()) { start.ArgumentList.Add("--layer-bits"); start.ArgumentList.Add($"{weights}:{bits.ToString(CultureInfo.InvariantCulture)}"); }
+            foreach (var (weights, bits) in run.LayerBits ?? new Dictionary<string, int>()) { start.ArgumentList.Add("--layer-bits"); start.ArgumentList.Add(Passes.Quantization.LayerNarrowing.Entry(weights, bits)); }
             if (run.L1Gamma > 0) { start.ArgumentList.Add("--l1-gamma"); start.ArgumentList.Add(run.L1Gamma.ToString("R", CultureInfo.InvariantCulture)); }
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;

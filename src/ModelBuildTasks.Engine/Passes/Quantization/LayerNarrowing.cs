@@ -117,6 +117,18 @@ public static class LayerNarrowing
         }
     }
 
+    /// <summary>A layer's grid as text, <c>WEIGHTS:BITS</c>: the container's <c>layer_bits</c> entries and the training tool's <c>--layer-bits</c>.</summary>
+    public static string Entry(string weights, int bits) => $"{weights}:{bits.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>Reads <see cref="Entry"/>'s text, or null when it is not one. The last colon separates the bits: a weight's name may hold colons.</summary>
+    public static (string Weights, int Bits)? ParseEntry(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var bits)
+            ? (text[..colon], bits)
+            : null;
+    }
+
     /// <summary>The layers' bits after the first <paramref name="count"/> steps of <paramref name="order"/>: only those narrowed.</summary>
     public static IReadOnlyDictionary<string, int> After(IReadOnlyList<Step> order, int count)
     {
