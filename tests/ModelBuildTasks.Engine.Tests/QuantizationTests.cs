@@ -24,6 +24,9 @@ public class QuantizationTests(ITestOutputHelper output)
         finally { File.Delete(path); }
     }
 
+    /// <summary>How many float Convs of a quantized graph copy its input into patches (<see cref="InputPatches"/>): the float Convs meant to stay.</summary>
+    internal static int PatchCopies(OnnxModel model) => model.Graph.Nodes.Count(n => InputPatches.IsPatchCopy(model.Graph, n));
+
     [Theory]
     [InlineData("plain")]
     [InlineData("residual")]
@@ -44,7 +47,8 @@ public class QuantizationTests(ITestOutputHelper output)
         output.WriteLine(string.Join(", ", ops.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value}")));
 
         Assert.Equal(convs + unfoldable, ops.GetValueOrDefault("QLinearConv"));
-        Assert.False(ops.ContainsKey("Conv"), "a float Conv is left");
+        Assert.Equal(1, PatchCopies(quantized)); // the grey input's windows
+        Assert.Equal(1, ops.GetValueOrDefault("Conv")); // that copy, and no other float Conv
         Assert.False(ops.ContainsKey("BatchNormalization"), "a float BatchNorm is left");
         // A float Gemm would dequantize its whole weight matrix on every run (it did, when its weights had no zero-point input).
         Assert.Equal(gemms, ops.GetValueOrDefault("QGemm"));
@@ -80,35 +84,75 @@ public class QuantizationTests(ITestOutputHelper output)
         Assert.True(Ort.MaxDifference(expected, actual) < 0.05f, $"max difference {Ort.MaxDifference(expected, actual)} in probabilities");
     }
 
-    [Fact]
-    public void AGreyInput_IsPaddedToFourChannels_AndGivesWhatTheUnpaddedGraphGives()
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 3)]
+    public void AGreyOrRgbInput_IsCopiedIntoPatches_ForOneByOneIntegerConvolutions_WithExactlyTheSameOutputs(int stride, int channels)
     {
-        var (quantized, _) = QdqQuantizer.Quantize(TestModels.Plain(), Calibration);
+        var b = new GraphBuilder("first", seed: 2);
+        var x = b.Flatten(b.Relu(b.Conv(b.Relu(b.Conv(b.Input("input", channels, 28, 28), 16, stride: stride)), 16)));
+        b.Output(b.Add("Gemm", [x, b.Initializer("w", [10, 16 * (28 / stride) * (28 / stride)], TestModels.RandomInput(3, 160, 28 / stride, 28 / stride))], ("transB", NodeAttribute.Of(1L))), "logits");
+        var (quantized, _) = QdqQuantizer.Quantize(b.Build(), RandomImages(channels));
+        var graph = quantized.Graph;
+        var copy = Assert.Single(graph.Nodes, n => n.OpType == "Conv" && n.Inputs[0] == graph.Inputs[0].Name);
+        var first = graph.Consumers(graph.Consumers(graph.Consumers(copy.Outputs[0]).Single().Outputs[0]).Single().Outputs[0]).Single();
+        var weights = graph.FindInitializer(graph.Producer(first.Inputs[1])!.Inputs[0])!;
+        var values = channels * 9;
+        Assert.Equal([16, values + (4 - values % 4) % 4, 1, 1], weights.Dims);
+        Assert.Equal([1L, 1L], first.GetInts("kernel_shape"));
+        Assert.Equal([stride, stride], copy.GetInts("strides"));
+        var patched = OnnxExport.ToBytes(quantized);
+        Assert.Equal(2, OptimizedOps(patched).GetValueOrDefault("QLinearConv"));
+
+        // The graph without the patches, on the same weights: the 3x3 convolution the int8 kernel ran before.
+        graph.Consumers(copy.Outputs[0]).Single().Inputs[0] = copy.Inputs[0];
+        graph.Nodes.Remove(copy);
+        foreach (var name in new[] { "kernel_shape", "strides", "pads" }) first.Attributes[name] = copy.Attributes[name];
+        var width = (int)weights.Dims[1];
+        var original = new byte[16 * values];
+        for (var o = 0; o < 16; o++)
+        {
+            Assert.All(weights.Data.Skip(o * width + values).Take(width - values), w => Assert.Equal(0, w)); // the padding channels' weights
+            Array.Copy(weights.Data, o * width, original, o * values, values);
+        }
+        graph.Initializers[weights.Name] = new Tensor(weights.Name, ElementType.Int8, [16, channels, 3, 3], original);
+        var input = TestModels.RandomInput(4, 16 * channels, 28, 28);
+        var expected = Ort.Run(OnnxExport.ToBytes(quantized), input, [16, channels, 28, 28]).Values.Single();
+        var actual = Ort.Run(patched, input, [16, channels, 28, 28]).Values.Single();
+        output.WriteLine($"max difference {Ort.MaxDifference(expected, actual)} of outputs up to {expected.Max(MathF.Abs)}");
+        Assert.Equal(expected, actual);
+    }
+
+    // 64 random images of `channels` x 28 x 28 to calibrate on.
+    static ImageDataset RandomImages(int channels) => new(TestModels.RandomInput(9, 64 * channels, 28, 28), 64, channels, 28, 28, labels: null);
+
+    [Fact]
+    public void AnRgbInput_UnderAWindowTooLargeForPatches_IsPaddedToFourChannels_WithExactlyTheSameOutputs()
+    {
+        var b = new GraphBuilder("stem", seed: 2);
+        var x = b.Flatten(b.Relu(b.Conv(b.Input("input", 3, 28, 28), 16, kernel: 5, stride: 2)));
+        b.Output(b.Add("Gemm", [x, b.Initializer("w", [10, 16 * 14 * 14], TestModels.RandomInput(3, 160, 14, 14))], ("transB", NodeAttribute.Of(1L))), "logits");
+        var (quantized, _) = QdqQuantizer.Quantize(b.Build(), RandomImages(3));
         var graph = quantized.Graph;
         var pad = Assert.Single(graph.Nodes, n => n.OpType == "Pad");
         Assert.Equal(graph.Inputs[0].Name, pad.Inputs[0]);
         var first = graph.Nodes.First(n => n.OpType == "Conv");
         var weights = graph.FindInitializer(graph.Producer(first.Inputs[1])!.Inputs[0])!;
-        Assert.Equal(4, weights.Dims[1]);
+        Assert.Equal([16, 4, 5, 5], weights.Dims);
         var padded = OnnxExport.ToBytes(quantized);
-        Assert.False(OptimizedOps(padded).ContainsKey("Conv"), "the padded first conv runs float");
+        Assert.Equal(1, OptimizedOps(padded).GetValueOrDefault("QLinearConv"));
 
-        // The graph without the padding, on the same weights: what ONNX Runtime ran before.
         graph.Consumers(pad.Outputs[0]).Single().Inputs[0] = pad.Inputs[0];
         graph.Nodes.Remove(pad);
-        var kernel = (int)(weights.Dims[2] * weights.Dims[3]);
-        var one = new byte[weights.Dims[0] * kernel];
-        for (var o = 0; o < weights.Dims[0]; o++)
+        var original = new byte[16 * 75];
+        for (var o = 0; o < 16; o++)
         {
-            Assert.All(weights.Data.Skip((o * 4 + 1) * kernel).Take(3 * kernel), b => Assert.Equal(0, b)); // the added channels' weights
-            Array.Copy(weights.Data, o * 4 * kernel, one, o * kernel, kernel);
+            Assert.All(weights.Data.Skip(o * 100 + 75).Take(25), w => Assert.Equal(0, w)); // the added channel's weights
+            Array.Copy(weights.Data, o * 100, original, o * 75, 75);
         }
-        graph.Initializers[weights.Name] = new Tensor(weights.Name, ElementType.Int8, [weights.Dims[0], 1, weights.Dims[2], weights.Dims[3]], one);
-        var input = TestModels.RandomInput(4, 16, 1, 28, 28);
-        var expected = Ort.Run(OnnxExport.ToBytes(quantized), input, [16, 1, 28, 28]).Values.Single();
-        var actual = Ort.Run(padded, input, [16, 1, 28, 28]).Values.Single();
-        output.WriteLine($"max difference {Ort.MaxDifference(expected, actual)} of outputs up to {expected.Max(MathF.Abs)}");
-        Assert.Equal(expected, actual);
+        graph.Initializers[weights.Name] = new Tensor(weights.Name, ElementType.Int8, [16, 3, 5, 5], original);
+        var input = TestModels.RandomInput(4, 16 * 3, 28, 28);
+        Assert.Equal(Ort.Run(OnnxExport.ToBytes(quantized), input, [16, 3, 28, 28]).Values.Single(), Ort.Run(padded, input, [16, 3, 28, 28]).Values.Single());
     }
 
     [Fact]
@@ -126,7 +170,7 @@ public class QuantizationTests(ITestOutputHelper output)
         Assert.Equal(2, report.QuantizedWeights); // the first conv and the classifier
         // The kept conv runs float; so does the conv feeding it through ReLU and pooling (on its integer-grid weights),
         // whose output is no longer quantized: a fusion needs a QuantizeLinear as the output's only reader.
-        Assert.Equal(2, ops.GetValueOrDefault("Conv") + ops.GetValueOrDefault("FusedConv"));
+        Assert.Equal(2 + PatchCopies(quantized), ops.GetValueOrDefault("Conv") + ops.GetValueOrDefault("FusedConv"));
         Assert.False(ops.ContainsKey("QLinearConv"), "the kept conv was fused (its weights quantized by ONNX Runtime)");
         Assert.True(quantized.Graph.Initializers.ContainsKey(second), "the kept layer's float weights are gone");
         Assert.Equal(1, ops.GetValueOrDefault("QGemm"));

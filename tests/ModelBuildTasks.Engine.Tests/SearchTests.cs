@@ -82,11 +82,10 @@ public class SearchTests
             var scale = quantized.Graph.Initializers[weights.Name + "_scale"].Floats.ToArray();
             var inner = (int)(weights.ElementCount / scale.Length);
             var values = weights.Floats.ToArray();
-            // The first conv's int8 weights carry zero input channels the grey input is padded with (InputChannelPadding).
-            var (channels, stored) = weights.Dims.Length == 4 ? (weights.Dims[1], q.Dims[1]) : (1, 1);
-            var perChannel = (int)(inner / channels);
+            // Each output's weights come first in its row; the first conv's row ends in zeros (InputPatches).
+            var row = (int)(q.ElementCount / scale.Length);
             for (var i = 0; i < values.Length; i++)
-                Assert.Equal(values[i], (sbyte)q.Data[(int)(i / perChannel / channels * stored * perChannel + i % (channels * perChannel))] * scale[i / inner], Math.Abs(values[i]) * 1e-4f + 1e-7f);
+                Assert.Equal(values[i], (sbyte)q.Data[i / inner * row + i % inner] * scale[i / inner], Math.Abs(values[i]) * 1e-4f + 1e-7f);
             var nsFirstWeights = nsFirst.Graph.Initializers[weights.Name].Floats.ToArray();
             var iqFirstWeights = iqFirst.Graph.Initializers[weights.Name].Floats.ToArray();
             moved += nsFirstWeights.Zip(iqFirstWeights).Count(p => Math.Abs(p.First - p.Second) > 1e-6f);

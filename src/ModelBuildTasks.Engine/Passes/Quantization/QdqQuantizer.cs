@@ -22,7 +22,7 @@ public sealed record QuantizationReport(int Bits, int QuantizedWeights, int Quan
 /// <item>no Q/DQ between a Conv/Add and the Relu after it: the Relu's output range starts at 0, so
 /// its zero point is 0 and ONNX Runtime absorbs the Relu.</item>
 /// <item>zero channels added where ONNX Runtime's fast int8 convolutions need them (<see cref="ChannelPadding"/>), and
-/// a grey or RGB input padded with zero channels to a multiple of 4 (<see cref="InputChannelPadding"/>), so that the
+/// a grey or RGB input copied into patches or padded with zero channels (<see cref="InputPatches"/>), so that the
 /// first convolution runs on ONNX Runtime's fast int8 kernels too.</item>
 /// <item>average pools over tiling windows as depthwise convolutions (<see cref="AveragePoolAsDepthwiseConv"/>), and one
 /// range shared by a Concat's inputs and output where that costs at most half a bit, so that ONNX Runtime copies them.</item>
@@ -72,7 +72,7 @@ public static class QdqQuantizer
         var weights = 0;
         foreach (var node in graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm" or "MatMul" && !IsKeptFloat(n, options.KeepFloat)).ToList())
             if (QuantizeWeights(graph, node, options.BitsOf(node.Inputs[1]), options.SharedLevels)) weights++;
-        InputChannelPadding.Apply(graph);
+        InputPatches.Apply(graph);
 
         graph.ValueInfos.Clear(); // types changed; ONNX Runtime infers its own
         q.ProducerName = "ModelBuildTasks";
