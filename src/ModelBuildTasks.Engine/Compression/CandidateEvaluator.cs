@@ -14,11 +14,10 @@ namespace ModelBuildTasks.Compression;
 /// <param name="Point">The knobs.</param>
 /// <param name="Calibration">IQ's activation calibration.</param>
 /// <param name="Stage">Which search stage asked for it (<c>iq</c>, <c>ns</c>, <c>dc</c>, <c>grid</c>, <c>fixed</c>, ...).</param>
-/// <param name="Container">The container bytes.</param>
-/// <param name="Model">The exported model (QDQ when IQ ran).</param>
+/// <param name="Container">The container bytes. The exported model is what they decode to; it is not kept beside them (at ResNet-18's size, copies for every candidate add up to hundreds of MB over a search).</param>
 /// <param name="Score">Validation score of the decoded container, with its lower confidence bound.</param>
 /// <param name="Slimming">What NS removed, if it ran.</param>
-public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, string Stage, byte[] Container, OnnxModel Model, GuardedScore Score, SlimmingReport? Slimming)
+public sealed record Candidate(ChainPoint Point, CalibrationMethod Calibration, string Stage, byte[] Container, GuardedScore Score, SlimmingReport? Slimming)
 {
     /// <summary>Container bytes.</summary>
     public long Bytes => Container.Length;
@@ -109,7 +108,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var tQuant = clock.Elapsed.TotalSeconds;
         var container = ContainerPackaging.Pack(exported, metadata(exported, Chosen(point, method)));
         var tPack = clock.Elapsed.TotalSeconds;
-        var candidate = Measured(new Candidate(point, method, stage, container, exported, new GuardedScore(0, 0, 0, 0), built.Slimming), failBelow);
+        var candidate = Measured(new Candidate(point, method, stage, container, new GuardedScore(0, 0, 0, 0), built.Slimming), failBelow);
         if (Environment.GetEnvironmentVariable("MBT_PROFILE") == "1")
             Console.Error.WriteLine($"profile {point}: build {tBuild:0.00} quantize {tQuant - tBuild:0.00} pack {tPack - tQuant:0.00} evaluate {clock.Elapsed.TotalSeconds - tPack:0.00} ({candidate.Images} images)");
         done[(point, method)] = candidate;

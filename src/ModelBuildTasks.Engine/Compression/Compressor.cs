@@ -47,7 +47,7 @@ public static class Compressor
         var validation = inputs.Validation;
 
         Report(progress, "baseline");
-        var scorer = Scorer.Create(inputs.OriginalOnnx, validation, settings.Metric, displayPath: modelPath);
+        var scorer = Scorer.Create(inputs.OriginalOnnx(), validation, settings.Metric, displayPath: modelPath);
         var classifier = scorer.Choice.IsClassifier;
         var baselineScore = scorer.Baseline.Average();
         var target = settings.TargetAccuracy ?? baselineScore - settings.MaxAccuracyDrop / 100.0;
@@ -66,20 +66,22 @@ public static class Compressor
         if (best.Bound < target) best = evaluator.Complete(evaluator.Evaluated.MaxBy(c => c.Bound)!); // the contract: the best model found
 
         double? baselineTest = null, finalTest = null;
-        var compressedOnnx = OnnxExport.ToBytes(best.Model);
+        // What the app will run: the container decoded, as every candidate was scored.
+        var compressedOnnx = ContainerPackaging.ToOnnx(best.Container);
+        var compressed = OnnxImport.ToModel(Onnx.OnnxModelFile.Parse(compressedOnnx));
         if (inputs.Test is { } test)
         {
             Report(progress, "test");
             // The test split is scored like validation, but never feeds a decision.
             var metric = scorer.Choice.Metric == Metric.Accuracy && !test.HasLabels ? Metric.Agreement : scorer.Choice.Metric;
-            var testScorer = Scorer.Create(inputs.OriginalOnnx, test, metric, displayPath: testDataPath);
+            var testScorer = Scorer.Create(inputs.OriginalOnnx(), test, metric, displayPath: testDataPath);
             (baselineTest, finalTest) = (testScorer.Baseline.Average(), testScorer.Score(compressedOnnx).Average());
         }
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
-        var finalContainer = ContainerPackaging.Pack(best.Model, inputs.Metadata(best.Model, chosen,
+        var finalContainer = ContainerPackaging.Pack(compressed, inputs.Metadata(compressed, chosen,
             new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null), classifier));
         Report(progress, "latency");
-        var latency = LatencyComparison.Measure(inputs.OriginalOnnx, compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
+        var latency = LatencyComparison.Measure(inputs.OriginalOnnx(), compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
 
         var report = new CompressionReport
         {
@@ -112,7 +114,7 @@ public static class Compressor
             LatencyThreadsCompressed = latency.CompressedThreads,
             Cpu = CpuInfo.Describe,
             ParametersOriginal = inputs.Model.Graph.ParameterCount,
-            ParametersCompressed = NonzeroWeights(best.Model),
+            ParametersCompressed = NonzeroWeights(compressed),
             Settings = settings.Canonical(),
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
             Stages = search.Stages,
