@@ -5,7 +5,7 @@ namespace ModelBuildTasks.Cli.Tests;
 /// <summary>The local cache folder's size cap, least-recently-used eviction, and <c>cache list|prune</c>, on real entries.</summary>
 public sealed class CacheHygieneTests : IDisposable
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
     readonly TestPaths.TempFolder temp = new();
 
     public CacheHygieneTests() => ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));

@@ -5,7 +5,7 @@ namespace ModelBuildTasks.Cli.Tests;
 /// <summary>Defects 1 and 6 of issue #12: --allow-miss changes what is written, so it is part of the cache key; a cache that cannot be written costs a warning, never the result.</summary>
 public class CacheSafetyTests
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     static string Methods(string path) => ContainerMetadata.Parse(ModelContainer.Read(File.ReadAllBytes(path)).MetadataJson).Compression["methods"];
 

@@ -5,7 +5,7 @@ namespace ModelBuildTasks.Cli.Tests;
 /// <summary>Issue #12 through the CLI: hostile inputs end in coded errors (exit 1), never exit 3 or a hang, and ONNX Runtime's own log stays off stderr.</summary>
 public class CliHostileInputTests
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     [Fact]
     public void LabelsBeyondTheClasses_FailCompressAndEvaluate_InsteadOfMeetingTheTarget()

@@ -5,7 +5,7 @@ namespace ModelBuildTasks.Cli.Tests;
 public class CompressTests
 {
     static readonly string Vgg = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     [Fact]
     public void SampleVgg_IsAtLeast3Point9xSmaller_WithinOnePointOnHeldOutData_AndTheCacheServesTheRerun()

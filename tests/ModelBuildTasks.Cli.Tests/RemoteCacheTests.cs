@@ -15,7 +15,7 @@ namespace ModelBuildTasks.Cli.Tests;
 /// </summary>
 public sealed class RemoteCacheTests(AzuriteServer server) : IClassFixture<AzuriteServer>, IDisposable
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
     readonly TestPaths.TempFolder temp = new();
     readonly string container = "c" + Guid.NewGuid().ToString("N");
 

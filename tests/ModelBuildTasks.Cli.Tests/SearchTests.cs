@@ -5,7 +5,7 @@ namespace ModelBuildTasks.Cli.Tests;
 
 public class SearchTests
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     [Fact]
     public void GridSearch_ReportsEvaluationsAndSeconds_AndWritesAnHtmlReportWithValidSvgCharts()

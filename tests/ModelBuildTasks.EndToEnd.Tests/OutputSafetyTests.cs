@@ -32,7 +32,7 @@ public class OutputSafetyTests(PackedPackages packages)
     {
         using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
         var model = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
-        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+        var data = TestPaths.FashionValidation;
         Directory.CreateDirectory(Path.Combine(app.Folder, "other"));
         File.Copy(model, Path.Combine(app.Folder, "other/fashion_vgg.onnx"));
         File.Copy(model, Path.Combine(app.Folder, "second.onnx"));

@@ -75,7 +75,7 @@ public class ToolPackageTests(PackedPackages packages)
         AssertOnlyThisRidsNatives(cache);
         // evaluate runs ONNX Runtime, from this RID's package; `dotnet compress-model` finds the tool through the manifest.
         var evaluate = Dotnet.Run(folder.Path, environment, "dotnet", "compress-model", "evaluate", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"),
-            "--data", Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz"), "--limit", "200", "--latency-samples", "5");
+            "--data", TestPaths.FashionValidation, "--limit", "200", "--latency-samples", "5");
         Assert.True(evaluate.ExitCode == 0, evaluate.Output);
         Assert.Matches(@"Accuracy\s+\d+\.\d\d% top-1", evaluate.Output);
     }

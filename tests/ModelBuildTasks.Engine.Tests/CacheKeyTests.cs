@@ -6,7 +6,7 @@ namespace ModelBuildTasks.Engine.Tests;
 public class CacheKeyTests
 {
     static readonly string Model = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
-    static readonly string Data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Data = TestPaths.FashionValidation;
 
     [Fact]
     public void LabelsContainingTheSeparator_GiveDifferentKeys()

@@ -9,7 +9,7 @@ namespace ModelBuildTasks.Engine.Tests;
 /// <summary>TensorFlow models (N x H x W x C input, transposed first) load as N x C x H x W models that compute the same.</summary>
 public class ChannelsFirstInputTests
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     // Three channels: with one, H x W x C and C x H x W are the same bytes and a wrong order would go unseen.
     // Without transposeFirst the input is scaled (a Mul) before its Transpose, as a Keras Rescaling layer exports.

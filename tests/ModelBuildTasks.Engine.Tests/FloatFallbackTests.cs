@@ -9,7 +9,7 @@ namespace ModelBuildTasks.Engine.Tests;
 /// <summary>When no uniform grid keeps the accuracy, the costliest layers stay float (issue 13, scope 5).</summary>
 public class FloatFallbackTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     // The VGG sample with a second conv that cannot live on a per-channel grid: each of its filters gets one
     // weight a thousand times the others, on an input channel that is always zero (the first conv's channel 0,

@@ -9,7 +9,7 @@ namespace ModelBuildTasks.Engine.Tests;
 /// <summary>Per-layer precision: layers give up bits below the model's grid, cheapest first (issue 15, scope 2).</summary>
 public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
     static readonly string Vgg = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
 
     static ImageDataset Images => DatasetLoader.Load(Validation, PreprocessSpec.Parse(null), limit: 64);

@@ -7,7 +7,7 @@ namespace ModelBuildTasks.Engine.Tests;
 
 public class MetricTests
 {
-    static readonly string ValidationPath = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string ValidationPath = TestPaths.FashionValidation;
 
     static ImageDataset Data(bool labels, int maxLabel = 9) =>
         new(new float[4], 4, 1, 1, 1, labels ? [0, 1, maxLabel, 2] : null);

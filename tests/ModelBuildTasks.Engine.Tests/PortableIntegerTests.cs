@@ -18,7 +18,7 @@ namespace ModelBuildTasks.Engine.Tests;
 /// </summary>
 public class PortableIntegerTests(ITestOutputHelper output)
 {
-    static readonly ImageDataset Validation = DatasetLoader.Load(Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz"));
+    static readonly ImageDataset Validation = DatasetLoader.Load(TestPaths.FashionValidation);
 
     [Fact]
     public void SevenBits_IsTheWidestGridWhosePairSumsFitSixteenBits()

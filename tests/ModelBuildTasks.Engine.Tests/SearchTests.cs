@@ -8,7 +8,7 @@ namespace ModelBuildTasks.Engine.Tests;
 
 public class SearchTests
 {
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
 
     [Fact]
     public void TheSearchSpace_HasTheStatedResolution_AndTheGridCoversIt()

@@ -20,7 +20,7 @@ public class ZooTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Members => [.. ZooModels.Members.Keys];
 
-    static readonly string Validation = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
+    static readonly string Validation = TestPaths.FashionValidation;
     static readonly ImageDataset Calibration = DatasetLoader.Load(Validation, PreprocessSpec.Parse(null), limit: 64);
 
     [Theory, MemberData(nameof(Members))]

@@ -11,6 +11,7 @@ static class TestPaths
     public static string RepoRoot => Metadata("RepoRoot");
     public static string ResNet18 => Metadata("ResNet18Path");
     public static string FashionTrain => Path.Combine(RepoRoot, "samples/data/fashion-mnist/train-images-idx3-ubyte.gz");
+    public static string FashionValidation => Path.Combine(RepoRoot, "samples/data/fashion-mnist/val-images-idx3-ubyte.gz");
     public static string FashionTest => Path.Combine(RepoRoot, "samples/data/fashion-mnist/t10k-images-idx3-ubyte.gz");
 
     /// <summary>A fresh empty folder, deleted when disposed.</summary>
