@@ -33,7 +33,7 @@ static class CompressCommand
         var minBits = new Option<int>("--min-bits") { Description = "The fewest weight bits any layer gets (2 to 7): the whole model is tried from 7 bits (the widest grid exact on every CPU) down to this or 4, then single layers down to this.", DefaultValueFactory = _ => LayerNarrowing.MinBits };
         var nsRatio = new Option<double>("--ns-ratio") { Description = "Fixed: fraction of channels ns removes.", DefaultValueFactory = _ => 0.3 };
         var dcRatio = new Option<double>("--dc-ratio") { Description = "Fixed: fraction of weights dc prunes by magnitude.", DefaultValueFactory = _ => 0.5 };
-        var pruningScope = new Option<string>("--pruning-scope") { Description = "With dc: global (one magnitude threshold over all layers) or layer (the same fraction of every layer).", DefaultValueFactory = _ => "global" };
+        var pruningScope = new Option<string>("--pruning-scope") { Description = "With dc: global (one threshold over all layers on layer-adaptive LAMP scores of the magnitudes) or layer (the same fraction of every layer).", DefaultValueFactory = _ => "global" };
         var sharedLevels = new Option<int>("--shared-levels") { Description = "With dc: weight levels shared per layer (0 = no sharing).", DefaultValueFactory = _ => 16 };
         var fineTuneEpochs = new Option<int>("--fine-tune-epochs") { Description = "Fine-tune after pruning (ns, dc) for N epochs with the training add-on (0 = post-training).", DefaultValueFactory = _ => 0 };
         var fineTuneSeconds = new Option<double?>("--fine-tune-seconds") { Description = "Fine-tuning budget in seconds per step (alone, or capping --fine-tune-epochs)." };

@@ -9,7 +9,7 @@ static class InspectCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "The ONNX model file." };
+        var model = new Argument<string>("MODEL") { Description = "The ONNX model or .cmodel container." };
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
         var command = new Command("inspect", "Show a model's inputs, outputs, operators, parameters and size.") { model, json };
         command.SetAction(result => ExitCodes.Guard(() =>
