@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ModelBuildTasks.Data;
@@ -14,9 +15,28 @@ namespace ModelBuildTasks.Build;
 /// the engine. Errors and warnings the engine prints as <c>file: error MBTnnnn: message</c> become
 /// MSBuild errors and warnings with that code and file.
 /// </summary>
-public sealed class CompressModels : ToolTask
+public sealed partial class CompressModels : ToolTask
 {
     string arguments = "";
+    Item? current;
+
+    // The engine options whose metadata text is passed as it is.
+    static readonly (string Flag, string Metadata)[] GivenOptions =
+    [
+        ("--fine-tune-epochs", "FineTuneEpochs"), ("--fine-tune-seconds", "FineTuneSeconds"), ("--search", "Search"), ("--resolution", "Resolution"),
+        ("--max-evaluations", "MaxEvaluations"), ("--min-bits", "MinBits"), ("--max-ns-ratio", "MaxNsRatio"), ("--max-dc-ratio", "MaxDcRatio"),
+        ("--max-accuracy-drop", "MaxAccuracyDrop"), ("--target-accuracy", "TargetAccuracy"), ("--metric", "Metric"), ("--confidence", "Confidence"),
+        ("--methods", "Methods"), ("--bits", "Bits"), ("--ns-ratio", "NsRatio"), ("--dc-ratio", "DcRatio"), ("--shared-levels", "SharedLevels"),
+        ("--pruning-scope", "PruningScope"), ("--preprocess", "Preprocess"), ("--labels", "Labels"), ("--calibration", "Calibration"),
+        ("--rounding", "Rounding"), ("--max-validation-images", "MaxValidationImages"),
+    ];
+
+    // Every engine option an item's metadata sets: the above, and the paths the task resolves against the project and the names it passes itself.
+    static readonly (string Flag, string Metadata)[] Options =
+    [
+        .. GivenOptions,
+        ("--data", "ValidationData"), ("--test-data", "TestData"), ("--train-data", "TrainData"), ("--class-name", "ClassName"), ("--namespace", "Namespace"),
+    ];
 
     /// <summary>The <c>CompressModel</c> items, with their metadata.</summary>
     [Required] public ITaskItem[] Models { get; set; } = [];
@@ -77,7 +97,25 @@ public sealed class CompressModels : ToolTask
     {
         if (singleLine.StartsWith("info: ", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.High, "ModelBuildTasks: " + singleLine[6..]);
         else if (singleLine.StartsWith("verbose: ", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.Low, singleLine[9..]);
+        else if (FileLess().Match(singleLine) is { Success: true } m && current is not null)
+        {
+            // A setting's error has no file of its own: it belongs to the item in the project, in the metadata's names.
+            var message = $"CompressModel '{current.Source.ItemSpec}': {InMetadataNames(m.Groups["message"].Value)}";
+            var project = BuildEngine.ProjectFileOfTaskNode;
+            if (m.Groups["kind"].Value == "error") Log.LogError(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
+            else Log.LogWarning(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
+        }
         else base.LogEventsFromTextOutput(singleLine, messageImportance);
+    }
+
+    [GeneratedRegex(@"^(?<kind>error|warning) (?<code>MBT\d{4}): (?<message>.*)$")]
+    private static partial Regex FileLess();
+
+    // The engine's options, as the item metadata that set them.
+    static string InMetadataNames(string message)
+    {
+        foreach (var (flag, metadata) in Options.OrderByDescending(o => o.Flag.Length)) message = message.Replace(flag, metadata, StringComparison.Ordinal);
+        return message;
     }
 
     /// <inheritdoc />
@@ -103,41 +141,72 @@ public sealed class CompressModels : ToolTask
         var items = Models.Select(Describe).ToList();
         ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace)).ToList(), Error);
         if (Log.HasLoggedErrors) return false; // every problem with the items is reported before anything runs
-        var outputs = new List<ITaskItem>();
-        foreach (var item in items)
+        try
         {
-            var fingerprint = ContentFingerprint.Compute(item.InputFiles, item.Settings);
-            var stamp = Path.Combine(item.Folder, "fingerprint.txt");
-            // The stamp records the outputs' content too: a damaged or edited container or wrapper is rebuilt, not embedded.
-            var upToDate = File.Exists(item.Container) && File.Exists(item.Wrapper) && File.Exists(stamp)
-                && File.ReadAllText(stamp) == fingerprint + "\n" + ContentFingerprint.Compute([item.Container, item.Wrapper], "outputs");
-            if (upToDate)
-            {
-                Log.LogMessage(MessageImportance.Normal, $"ModelBuildTasks: {item.Name} is up to date");
-            }
-            else
+            var stale = items.Where(i => !UpToDate(i)).ToList();
+            // Every stale item's settings and paths are checked before any compression starts: a bad
+            // setting on the last item must not wait for the first to compress for minutes.
+            foreach (var item in stale)
             {
                 Directory.CreateDirectory(item.Folder);
-                if (File.Exists(stamp)) File.Delete(stamp);
-                arguments = item.Arguments;
-                Log.LogMessage(MessageImportance.High, $"ModelBuildTasks: compressing {item.Name} (this can take a while; results are cached by content)");
-                if (!base.Execute() || Log.HasLoggedErrors) return false;
-                File.WriteAllText(stamp, fingerprint + "\n" + ContentFingerprint.Compute([item.Container, item.Wrapper], "outputs"));
+                if (!Run(item, item.Arguments + " --check")) return false;
             }
-            LogSummary(item);
-            var output = new TaskItem(item.Source);
-            output.SetMetadata("Container", item.Container);
-            output.SetMetadata("Wrapper", item.Wrapper);
-            output.SetMetadata("Report", item.Report);
-            output.SetMetadata("ResourceName", item.ResourceName);
-            outputs.Add(output);
+            var outputs = new List<ITaskItem>();
+            foreach (var item in items)
+            {
+                if (!stale.Contains(item))
+                {
+                    Log.LogMessage(MessageImportance.Normal, $"ModelBuildTasks: {item.Name} is up to date");
+                }
+                else
+                {
+                    if (File.Exists(item.Stamp)) File.Delete(item.Stamp);
+                    Log.LogMessage(MessageImportance.High, $"ModelBuildTasks: compressing {item.Name} (this can take a while; results are cached by content)");
+                    if (!Run(item, item.Arguments)) return false;
+                    File.WriteAllText(item.Stamp, Stamp(item));
+                }
+                LogSummary(item);
+                var output = new TaskItem(item.Source);
+                output.SetMetadata("Container", item.Container);
+                output.SetMetadata("Wrapper", item.Wrapper);
+                output.SetMetadata("Report", item.Report);
+                output.SetMetadata("ResourceName", item.ResourceName);
+                outputs.Add(output);
+            }
+            Outputs = outputs.ToArray();
         }
-        Outputs = outputs.ToArray();
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // obj/ left to another user by a `sudo dotnet build`, or a file where a folder goes.
+            Error(ErrorCodes.FileSystemRefused, Path.GetFullPath(OutputDirectory), $"the outputs cannot be written under ModelCompressionIntermediateDir: {e.Message}");
+        }
         return !Log.HasLoggedErrors;
     }
 
+    bool Run(Item item, string commandLine)
+    {
+        (current, arguments) = (item, commandLine);
+        try
+        {
+            return base.Execute() && !Log.HasLoggedErrors;
+        }
+        finally
+        {
+            current = null;
+        }
+    }
+
+    // The stamp records the outputs' content too: a damaged or edited container or wrapper is rebuilt, not embedded.
+    static string Stamp(Item item) => item.Fingerprint + "\n" + ContentFingerprint.Compute([item.Container, item.Wrapper], "outputs");
+
+    static bool UpToDate(Item item) =>
+        File.Exists(item.Container) && File.Exists(item.Wrapper) && File.Exists(item.Stamp) && File.ReadAllText(item.Stamp) == Stamp(item);
+
     sealed record Item(ITaskItem Source, string Name, string Folder, string Container, string Wrapper, string Report, string ResourceName,
-        IReadOnlyList<string> InputFiles, string Settings, string Arguments, string ClassName, string Namespace);
+        string Fingerprint, string Arguments, string ClassName, string Namespace)
+    {
+        public string Stamp => Path.Combine(Folder, "fingerprint.txt");
+    }
 
     Item Describe(ITaskItem model)
     {
@@ -146,14 +215,15 @@ public sealed class CompressModels : ToolTask
         string Meta(string key) => model.GetMetadata(key).Trim();
         string? Resolve(string key) => Meta(key) is { Length: > 0 } value ? Path.GetFullPath(Path.Combine(ProjectDirectory, value)) : null;
 
-        if (!File.Exists(modelPath)) Error("MBT1001", modelPath, "model file not found");
+        if (!File.Exists(modelPath)) Error(ModelBuildException.ModelNotFound(modelPath));
+        WarnOfUnknownMetadata(model);
         var data = Resolve("ValidationData");
-        if (data is null) Error("MBT1301", modelPath, "the CompressModel item has no ValidationData (a labelled DATASET to check the accuracy target on)");
-        else if (!File.Exists(data) && !Directory.Exists(data)) Error("MBT1101", data, "ValidationData not found");
+        if (data is null) Error(ErrorCodes.InvalidSetting, modelPath, "the CompressModel item has no ValidationData (a labelled DATASET to check the accuracy target on)");
+        else if (!File.Exists(data) && !Directory.Exists(data)) Error(ErrorCodes.DatasetNotFound, data, "ValidationData not found");
         var test = Resolve("TestData");
-        if (test is not null && !File.Exists(test) && !Directory.Exists(test)) Error("MBT1101", test, "TestData not found");
+        if (test is not null && !File.Exists(test) && !Directory.Exists(test)) Error(ErrorCodes.DatasetNotFound, test, "TestData not found");
         var train = Resolve("TrainData");
-        if (train is not null && !File.Exists(train) && !Directory.Exists(train)) Error("MBT1101", train, "TrainData not found");
+        if (train is not null && !File.Exists(train) && !Directory.Exists(train)) Error(ErrorCodes.DatasetNotFound, train, "TrainData not found");
 
         var className = Meta("ClassName") is { Length: > 0 } c ? c : name;
         var folder = Path.Combine(OutputDirectory, name);
@@ -166,32 +236,10 @@ public sealed class CompressModels : ToolTask
         if (NuGetPackageRoot.Length > 0) args.AddRange(["--additionalprobingpath", NuGetPackageRoot]);
         args.AddRange([EngineAssembly, "compress", modelPath, "--data", data ?? "", "-o", container, "--report", report,
             "--wrapper", wrapper, "--class-name", className, "--namespace", Meta("Namespace"), "--resource-name", resourceName]);
-        void Option(string flag, string key) { if (Meta(key) is { Length: > 0 } v) args.AddRange([flag, v]); }
         if (test is not null) args.AddRange(["--test-data", test]);
         if (train is not null) args.AddRange(["--train-data", train]);
-        Option("--fine-tune-epochs", "FineTuneEpochs");
-        Option("--fine-tune-seconds", "FineTuneSeconds");
-        Option("--search", "Search");
-        Option("--resolution", "Resolution");
-        Option("--max-evaluations", "MaxEvaluations");
-        Option("--min-bits", "MinBits");
-        Option("--max-ns-ratio", "MaxNsRatio");
-        Option("--max-dc-ratio", "MaxDcRatio");
-        Option("--max-accuracy-drop", "MaxAccuracyDrop");
-        Option("--target-accuracy", "TargetAccuracy");
-        Option("--metric", "Metric");
-        Option("--confidence", "Confidence");
-        Option("--methods", "Methods");
-        Option("--bits", "Bits");
-        Option("--ns-ratio", "NsRatio");
-        Option("--dc-ratio", "DcRatio");
-        Option("--shared-levels", "SharedLevels");
-        Option("--pruning-scope", "PruningScope");
-        Option("--preprocess", "Preprocess");
-        Option("--labels", "Labels");
-        Option("--calibration", "Calibration");
-        Option("--rounding", "Rounding");
-        Option("--max-validation-images", "MaxValidationImages");
+        foreach (var (flag, key) in GivenOptions)
+            if (Meta(key) is { Length: > 0 } v) args.AddRange([flag, v]);
         if (CacheDirectory.Length > 0) args.AddRange(["--cache-dir", Path.GetFullPath(Path.Combine(ProjectDirectory, CacheDirectory))]);
         if (AllowAccuracyMiss) args.Add("--allow-miss");
 
@@ -205,8 +253,9 @@ public sealed class CompressModels : ToolTask
         if (CacheUrl.Length > 0) args.AddRange(["--cache-url", CacheUrl.Split('?')[0]]);
         if (CacheReadOnly) args.Add("--cache-read-only");
         if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);
-        return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [],
-            settings, string.Join(" ", args.Select(Quote)), className, Meta("Namespace"));
+        var fingerprint = ContentFingerprint.Compute(File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [], settings);
+        return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, fingerprint,
+            string.Join(" ", args.Select(Quote)), className, Meta("Namespace"));
     }
 
     void LogSummary(Item item)
@@ -216,9 +265,12 @@ public sealed class CompressModels : ToolTask
             using var report = JsonDocument.Parse(File.ReadAllText(item.Report));
             var r = report.RootElement;
             string P(string key) => r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? (v.GetDouble() * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
+            var ratio = r.GetProperty("ratio").GetDouble();
+            var change = ratio >= 1 ? ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x" : (1 / ratio).ToString("0.00", CultureInfo.InvariantCulture) + "x LARGER";
+            var measure = r.TryGetProperty("measure", out var m) ? m.GetString() : "accuracy";
             Log.LogMessage(MessageImportance.High,
                 $"ModelBuildTasks: {item.Name}: {r.GetProperty("original_bytes").GetInt64():N0} -> {r.GetProperty("compressed_bytes").GetInt64():N0} bytes " +
-                $"({r.GetProperty("ratio").GetDouble().ToString("0.00", CultureInfo.InvariantCulture)}x), validation accuracy {P("baseline_accuracy")} -> {P("final_accuracy")}, test {P("test_accuracy")}; " +
+                $"({change}), validation {measure} {P("baseline_accuracy")} -> {P("final_accuracy")}, test {P("test_accuracy")}; " +
                 $"report: {Path.ChangeExtension(item.Report, ".html")}");
         }
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException)
@@ -228,6 +280,37 @@ public sealed class CompressModels : ToolTask
     }
 
     void Error(string code, string file, string message) => Log.LogError(null, code, null, file, 0, 0, 0, 0, message);
+
+    void Error(ModelBuildException e) => Error(e.Code, e.File ?? BuildEngine.ProjectFileOfTaskNode, e.Message);
+
+    // MSBuild takes any metadata, so a misspelt name (MaxAccuracyDorp) would silently keep the default.
+    void WarnOfUnknownMetadata(ITaskItem model)
+    {
+        var known = Options.Select(o => o.Metadata).ToList();
+        foreach (var name in model.CloneCustomMetadata().Keys.Cast<string>())
+        {
+            if (known.Contains(name, StringComparer.OrdinalIgnoreCase)) continue;
+            var closest = known.MinBy(k => EditDistance(k.ToLowerInvariant(), name.ToLowerInvariant()))!;
+            if (EditDistance(closest.ToLowerInvariant(), name.ToLowerInvariant()) <= 2)
+                Log.LogWarning(null, ErrorCodes.UnknownMetadata, null, BuildEngine.ProjectFileOfTaskNode, 0, 0, 0, 0,
+                    $"CompressModel '{model.ItemSpec}' has metadata '{name}', which ModelBuildTasks does not know and ignores: did you mean '{closest}'?");
+        }
+    }
+
+    // Levenshtein distance with adjacent transpositions counted as one edit.
+    static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
+            {
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[a.Length, b.Length];
+    }
 
     // One argument as ProcessStartInfo.Arguments splits it again (the MSVCRT rules, also on Unix):
     // backslashes are literal except in a run that ends at a quote, so only such runs are doubled;

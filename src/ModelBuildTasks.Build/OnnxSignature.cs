@@ -21,7 +21,7 @@ sealed class OnnxSignature
     public static OnnxSignature Read(string path)
     {
         var info = new FileInfo(path);
-        if (!info.Exists) throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", path);
+        if (!info.Exists) throw ModelBuildException.ModelNotFound(path);
         if (info.Length > int.MaxValue) throw new ModelBuildException(ErrorCodes.InvalidModel, "the model is over 2 GiB", path);
         var bytes = File.ReadAllBytes(path);
         var signature = new OnnxSignature();

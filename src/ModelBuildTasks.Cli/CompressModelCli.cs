@@ -25,6 +25,7 @@ public static class CompressModelCli
             CliOutput.NoColorOption,
         };
         CliHelp.Configure(root, "dotnet compress-model");
+        CliValues.Configure(root);
         OrtLogging.Quiet();
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !CliHelp.IsHelp(parsed))

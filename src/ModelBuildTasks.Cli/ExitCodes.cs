@@ -27,6 +27,13 @@ public static class ExitCodes
         catch (ModelBuildException e)
         {
             Console.Error.WriteLine(e.ToDiagnostic());
+            // A setting out of range is as much a bad command line as one that does not parse.
+            return e.Code == ErrorCodes.InvalidSetting ? UsageError : InputError;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The file system refused (permissions, a full disk, a file in the way): the system's message names the path.
+            Console.Error.WriteLine($"error {ErrorCodes.FileSystemRefused}: {e.Message}");
             return InputError;
         }
         catch (OutOfMemoryException)

@@ -48,6 +48,10 @@ public static class ErrorCodes
     public const string ClassNameCollision = "MBT1303";
     /// <summary>The project's target framework cannot run the generated class (it needs .NET 8 or later).</summary>
     public const string UnsupportedTargetFramework = "MBT1304";
+    /// <summary>The file system refused to write (or read) a path: no permission, a file or folder in the way, a full disk.</summary>
+    public const string FileSystemRefused = "MBT1305";
+    /// <summary>Warning: a <c>CompressModel</c> item has metadata the package does not know, close to a name it does (a typo would otherwise be ignored).</summary>
+    public const string UnknownMetadata = "MBT1306";
     /// <summary>Warning: the cache could not be written (read-only, full, or a file where an entry goes); the result is still written.</summary>
     public const string CacheUnavailable = "MBT1503";
     /// <summary>Warning: the remote cache could not be used (unreachable, too slow, access denied); the build goes on without it.</summary>

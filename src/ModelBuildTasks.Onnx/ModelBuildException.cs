@@ -16,6 +16,10 @@ public class ModelBuildException : Exception
         File = file;
     }
 
+    /// <summary>The error for a model path that is not a file: missing, or a folder.</summary>
+    public static ModelBuildException ModelNotFound(string path) =>
+        new(ErrorCodes.ModelNotFound, Directory.Exists(path) ? "a folder, not a model file" : "model file not found", path);
+
     /// <summary>The stable error code, for example <c>MBT1002</c>.</summary>
     public string Code { get; }
 

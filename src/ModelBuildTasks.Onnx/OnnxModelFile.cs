@@ -20,7 +20,7 @@ public static class OnnxModelFile
     /// </summary>
     public static ModelProto Load(string path, Func<byte[], string, byte[]?>? unwrap)
     {
-        if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", path);
+        if (!File.Exists(path)) throw ModelBuildException.ModelNotFound(path);
         var bytes = InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel, path);
         if (unwrap?.Invoke(bytes, path) is { } onnx) return Parse(onnx, path);
         var model = Parse(bytes, path);

@@ -29,7 +29,7 @@ public static class HtmlReport
         s.Append(report.TargetMet ? "<p class=\"ok\">The compressed model meets the accuracy target.</p>\n" : "<p class=\"miss\"><strong>The compressed model does not meet the accuracy target.</strong></p>\n");
         foreach (var warning in report.Warnings) s.Append("<p class=\"miss\">Warning ").Append(E($"{warning.Code}: {warning.Message}")).Append("</p>\n");
         s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
-        s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({report.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)</td></tr>\n");
+        s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({E(report.DescribeSizeChange())})</td></tr>\n");
         s.Append($"<tr><td>weights (nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
         s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(report.FinalAccuracyBound)} (target {P(report.TargetAccuracy)})</td></tr>\n");
         s.Append($"<tr><td>test {E(report.Measure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");

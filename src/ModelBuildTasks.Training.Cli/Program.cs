@@ -80,6 +80,7 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
 var root = new RootCommand("The fine-tuning add-on of dotnet compress-model.") { train };
 // Run through the main tool, usage reads "dotnet compress-model train"; run alone, as the SDK runs a dotnet-* tool.
 ModelBuildTasks.Cli.CliHelp.Configure(root, Environment.GetEnvironmentVariable(ModelBuildTasks.Cli.CliHelp.UsageNameVariable) is { Length: > 0 } usage ? usage : "dotnet compress-model-train");
+ModelBuildTasks.Cli.CliValues.Configure(root);
 
 // The class names the written model stores: --labels if given (its count must match the model's
 // classes); else the model's own, with a warning when the dataset's class folders disagree; else the

@@ -75,7 +75,7 @@ public sealed class CacheHygieneTests : IDisposable
     public void BadPruneArguments_FailCleanly(string command, string option, string value, string message)
     {
         var result = CliRunner.Run("cache", command, "--cache-dir", Cache, option, value);
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains(message, result.Stderr);
     }
 

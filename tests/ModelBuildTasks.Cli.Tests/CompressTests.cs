@@ -162,11 +162,11 @@ public class CompressTests
     {
         using var temp = new TestPaths.TempFolder();
         var noData = CliRunner.Run("compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--fine-tune-epochs", "1", "-o", temp.File("x.cmodel"), "--no-cache");
-        CliRunner.AssertCleanError(noData, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(noData, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("training data", noData.Stderr);
         var noTool = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = null, ["PATH"] = "/usr/bin:/bin" },
             "compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--fine-tune-epochs", "1", "--train-data", TestPaths.FashionTrain, "-o", temp.File("x.cmodel"), "--no-cache");
-        CliRunner.AssertCleanError(noTool, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(noTool, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("dotnet tool install --global dotnet-compress-model-train", noTool.Stderr);
     }
 
@@ -217,13 +217,71 @@ public class CompressTests
     [InlineData("--methods", "dc", "list iq too")]
     [InlineData("--dc-ratio", "1.5", "dc ratio must be")]
     [InlineData("--pruning-scope", "row", "--pruning-scope must be global or layer")]
-    public void BadSettings_FailCleanly(string option, string value, string message)
+    // .NET reads "0,5" as 5 (a thousands separator): a budget ten times the one asked for.
+    [InlineData("--max-accuracy-drop", "0,5", "'0,5' is not a number; write 0.5 (a decimal point")]
+    [InlineData("--resolution", "0,05", "write 0.05")]
+    [InlineData("--max-accuracy-drop", "NaN", "not a finite number")]
+    [InlineData("--max-evaluations", "1e3", "not a whole number")]
+    public void BadSettings_FailCleanly_AsCommandLineErrors(string option, string value, string message)
     {
         using var temp = new TestPaths.TempFolder();
         var result = CliRunner.Run("compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--no-cache", option, value);
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains(message, result.Stderr);
         Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
+    public void AnOptionThatDoesNotExist_IsNotTakenForTheModel()
+    {
+        var result = CliRunner.Run("compress", "--bogus", "--data", Validation, "-o", "x.cmodel");
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
+        Assert.Contains("unknown option '--bogus'", result.Stderr);
+    }
+
+    [Fact]
+    public void AFolderGivenAsTheModel_IsSaidToBeAFolder()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var result = CliRunner.Run("compress", temp.Path, "--data", Validation, "-o", temp.File("x.cmodel"), "--no-cache");
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.ModelNotFound);
+        Assert.Contains("a folder, not a model file", result.Stderr);
+    }
+
+    [Fact]
+    public void OutputsThatCannotBeWritten_FailBeforeTheSearch_WithTheirPath()
+    {
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("folder.cmodel"));
+        File.WriteAllText(temp.File("file"), "in the way");
+        foreach (var (args, says) in new[]
+        {
+            (new[] { "-o", temp.File("folder.cmodel") }, "--output names a folder"),
+            (new[] { "-o", temp.File("file/x.cmodel") }, "--output cannot be written"),
+            (new[] { "-o", temp.File("x.cmodel"), "--report", temp.File("file/r.json") }, "--report cannot be written"),
+        })
+        {
+            var result = CliRunner.Run(["compress", Vgg, "--data", Validation, "--no-cache", .. args]);
+            CliRunner.AssertCleanError(result, 1, ErrorCodes.FileSystemRefused);
+            Assert.Contains(says, result.Stderr);
+            Assert.DoesNotContain("stage baseline", result.Stderr); // nothing was evaluated
+        }
+        Assert.False(File.Exists(temp.File("x.cmodel")));
+        Assert.Equal(["file", "folder.cmodel"], Directory.GetFileSystemEntries(temp.Path).Select(Path.GetFileName).Order()); // no probe left behind
+    }
+
+    [Fact]
+    public void Check_ValidatesSettingsPathsAndOutputs_WithoutCompressing()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var ok = CliRunner.Run("compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--report", temp.File("r.json"), "--check");
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        Assert.DoesNotContain("stage", ok.Stderr);
+        Assert.Empty(Directory.GetFileSystemEntries(temp.Path));
+        var missing = CliRunner.Run("compress", Vgg, "--data", Validation, "--test-data", temp.File("none-images-idx3-ubyte.gz"), "-o", temp.File("x.cmodel"), "--check");
+        CliRunner.AssertCleanError(missing, 1, ErrorCodes.DatasetNotFound);
+        var badSetting = CliRunner.Run("compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--check", "--confidence", "0.2");
+        CliRunner.AssertCleanError(badSetting, 2, ErrorCodes.InvalidSetting);
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public class ExportTests
         using var temp = new TestPaths.TempFolder();
         CliRunner.AssertCleanError(CliRunner.Run("export", temp.File("none.cmodel"), "-o", temp.File("x.onnx")), 1, ErrorCodes.ModelNotFound);
         var container = Compressed(temp);
-        CliRunner.AssertCleanError(CliRunner.Run("export", container, "-o", temp.Path), 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(CliRunner.Run("export", container, "-o", temp.Path), 2, ErrorCodes.InvalidSetting);
         CliRunner.AssertCleanError(CliRunner.Run("export", container), 2, ErrorCodes.InvalidSetting);
     }
 }

@@ -101,7 +101,7 @@ public class LabelTests
         using var temp = new TestPaths.TempFolder();
         var (model, data) = Inputs(temp);
         var result = Train(model, data, temp.File("x.onnx"), "--labels", "a,b,c");
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("--labels names 3 classes, the model's output has 10", result.Stderr);
     }
 }

@@ -222,7 +222,7 @@ public sealed class RemoteCacheTests(AzuriteServer server) : IClassFixture<Azuri
     public void AMalformedCacheUrl_IsASettingError(string url)
     {
         var result = CliRunner.RunWith(Environment, Compress("bad", url));
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("blob container", result.Stderr);
     }
 

@@ -54,10 +54,10 @@ public class SearchTests
         Assert.DoesNotContain("MBT1402", fixedBits.Stderr); // fixed knobs spend no budget: no noise warning
 
         var contradiction = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "margin", "--bits", "6", "-o", temp.File("x.cmodel"), "--no-cache");
-        CliRunner.AssertCleanError(contradiction, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(contradiction, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("--bits fix a knob, but --search margin chooses them", contradiction.Stderr);
         var unknown = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "random", "-o", temp.File("x.cmodel"), "--no-cache");
-        CliRunner.AssertCleanError(unknown, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(unknown, 2, ErrorCodes.InvalidSetting);
         Assert.False(File.Exists(temp.File("x.cmodel")));
     }
 

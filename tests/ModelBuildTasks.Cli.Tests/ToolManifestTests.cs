@@ -73,7 +73,7 @@ public class ToolManifestTests
         using var temp = new TestPaths.TempFolder();
         File.WriteAllText(temp.File("dotnet-tools.json"), """{ "version": 1, "isRoot": true, "tools": { "dotnet-ef": { "version": "9.0.0", "commands": ["dotnet-ef"] } } }""");
         var result = CliRunner.RunIn(temp.Path, new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = null, ["PATH"] = "/usr/bin:/bin" }, "train", "m.onnx", "--train-data", "d", "-o", "x.onnx");
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("dotnet tool install dotnet-compress-model-train", result.Stderr);
     }
 }

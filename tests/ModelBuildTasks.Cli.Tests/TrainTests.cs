@@ -68,7 +68,7 @@ public class TrainTests
     {
         var result = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = null, ["PATH"] = "/usr/bin:/bin" },
             "train", "m.onnx", "--train-data", "d", "-o", "x.onnx");
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("dotnet tool install --global dotnet-compress-model-train", result.Stderr);
     }
 
@@ -87,7 +87,7 @@ public class TrainTests
 
         var result = Train([temp.File("m.onnx"), .. options.Select(o => o.Replace("FIRST", first, StringComparison.Ordinal)), "-o", temp.File("qat.onnx")]);
 
-        CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("--layer-bits", result.Stderr);
         Assert.False(File.Exists(temp.File("qat.onnx")));
     }

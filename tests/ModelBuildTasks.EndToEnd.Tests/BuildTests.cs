@@ -207,8 +207,8 @@ public class BuildTests(PackedPackages packages)
         var xaml = System.Xml.Linq.XDocument.Load(rule);
         System.Xml.Linq.XNamespace ns = "http://schemas.microsoft.com/build/2009/properties";
         var targets = System.Xml.Linq.XDocument.Load(Path.Combine(Path.GetDirectoryName(rule)!, "ModelBuildTasks.targets"));
-        var metadata = targets.Descendants().Where(e => e.Name.LocalName == "ItemDefinitionGroup").Elements().Where(e => e.Name.LocalName == "CompressModel")
-            .Elements().Select(e => e.Name.LocalName).Order().ToList();
+        var metadata = targets.Descendants().Where(e => e.Name.LocalName == "CompressModel" && e.Parent?.Name.LocalName == "ItemDefinitionGroup")
+            .SelectMany(e => e.Elements()).Select(e => e.Name.LocalName).Order().ToList();
         var properties = xaml.Descendants().Where(e => e.Parent?.Name == ns + "Rule" && e.Name.LocalName.EndsWith("Property")).Select(e => e.Attribute("Name")!.Value).Except(["Identity", "FullPath"]).Order().ToList();
         Assert.True(metadata.Count > 20);
         Assert.Equal(metadata, properties);

@@ -55,10 +55,11 @@ static class CompressCommand
         var className = new Option<string?>("--class-name") { Description = "Wrapper class name (default: from the model file name)." };
         var ns = new Option<string?>("--namespace") { Description = "Wrapper namespace.", DefaultValueFactory = _ => "CompressedModels" };
         var resource = new Option<string?>("--resource-name") { Description = "Manifest resource name the wrapper loads (default: the output file name)." };
+        var check = new Option<bool>("--check") { Description = "Check the settings, that the model and data exist and that the outputs can be written, then stop (exit 0) without compressing." };
         var command = new Command("compress", "Compress a model within an accuracy budget into a .cmodel container.")
         {
             model, data, testData, drop, metric, confidence, target, methods, search, resolution, maxEvaluations, minBits, maxNs, maxDc, nsRatio, dcRatio, fineTuneEpochs, fineTuneSeconds, trainData, fineTuneLr, l1Gamma, pruningScope, sharedLevels, bits, calibration, rounding, preprocess, labels, maxImages, output, report, json,
-            allowMiss, wrapper, className, ns, resource,
+            allowMiss, wrapper, className, ns, resource, check,
         };
         cacheOptions.AddTo(command);
         command.SetAction(result => ExitCodes.Guard(() =>
@@ -124,6 +125,17 @@ static class CompressCommand
                 MaxValidationImages = result.GetValue(maxImages),
             };
             settings.Validate();
+            OutputPaths.CheckWritable(outputPath, "--output");
+            if (result.GetValue(report) is { } reportFile)
+                foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") }) OutputPaths.CheckWritable(file, "--report");
+            if (result.GetValue(wrapper) is { } wrapperFile) OutputPaths.CheckWritable(wrapperFile, "--wrapper");
+            if (result.GetValue(check))
+            {
+                if (!File.Exists(modelPath)) throw ModelBuildException.ModelNotFound(modelPath);
+                foreach (var dataset in new[] { dataPath, testPath, settings.TrainData }.OfType<string>())
+                    if (!File.Exists(dataset) && !Directory.Exists(dataset)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", dataset);
+                return ExitCodes.Ok;
+            }
 
             using var cache = cacheOptions.Open(result, modelPath);
             var key = cache.Enabled ? CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss)) : null;
@@ -178,7 +190,7 @@ static class CompressCommand
     static void Print(CompressionReport r, string outputPath)
     {
         Console.WriteLine($"Model        {r.Model}");
-        Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller)");
+        Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.DescribeSizeChange()})");
         Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(r.FinalAccuracyBound)} (target {Pct(r.TargetAccuracy)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)}");
         // The class that lost most: an average within budget can hide it (the report lists every class).

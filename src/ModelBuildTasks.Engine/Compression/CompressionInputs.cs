@@ -46,7 +46,7 @@ public sealed class CompressionInputs
     /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
     public static CompressionInputs Load(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
     {
-        var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw new ModelBuildException(ErrorCodes.ModelNotFound, "model file not found", modelPath);
+        var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw ModelBuildException.ModelNotFound(modelPath);
         var model = ModelFile.Load(modelPath);
         var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
         if (unsupported.Count > 0)

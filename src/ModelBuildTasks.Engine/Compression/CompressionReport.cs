@@ -71,6 +71,11 @@ public sealed record CompressionReport
     public int LatencyThreadsCompressed { get; init; }
     /// <summary>The CPU the figures were measured on: model and the instruction sets ONNX Runtime's integer kernels depend on.</summary>
     public string Cpu { get; init; } = "";
+    /// <summary>The size change for the report's lines: "34.38x smaller", or how much larger a model with nothing to compress came out.</summary>
+    public string DescribeSizeChange() => CompressedBytes <= OriginalBytes
+        ? ((double)OriginalBytes / Math.Max(1, CompressedBytes)).ToString("0.00", CultureInfo.InvariantCulture) + "x smaller"
+        : ((double)CompressedBytes / Math.Max(1, OriginalBytes)).ToString("0.00", CultureInfo.InvariantCulture) + "x LARGER: the model had little to compress, and the container's metadata outweighs it";
+
     /// <summary>How the latency was measured: rounds, threads, CPU.</summary>
     public string DescribeLatency() =>
         $"{LatencyRounds} alternating rounds, " + (LatencyThreads > 1 && LatencyThreadsOriginal > 0 && LatencyThreadsCompressed > 0
@@ -170,7 +175,7 @@ public sealed record CompressionReport
         s.Append(TargetMet ? "The compressed model meets the accuracy target.\n\n" : "**The compressed model does not meet the accuracy target.**\n\n");
         foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {MarkdownText.Escape(warning.Message)}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
-        s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x smaller) |\n");
+        s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({DescribeSizeChange()}) |\n");
         s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
         s.Append($"| test {Measure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
         s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(LatencySpeedup < 1 ? ", **slower**" : " faster")}) |\n\n");

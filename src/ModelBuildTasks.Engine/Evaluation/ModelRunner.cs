@@ -114,9 +114,10 @@ public sealed class ModelRunner : IDisposable
                 $"the dataset's images are {data.ImageShape} (C x H x W) but the model's input '{inputName}' is [{string.Join(",", inputDims.Select(d => d < 0 ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]; " +
                 (channelsLast
                     ? "an N x H x W x C input is supported when the graph's first operation transposes it to N x C x H x W (as tf2onnx exports); here other operations read it"
-                    : "set a preprocessing (for example resize=HxW;channels=3) that produces the model's input"), data.Source);
+                    : $"set a preprocessing that produces the model's input (--preprocess, or the Preprocess metadata in MSBuild), for example {Example(perImage)}"), data.Source);
         }
         static bool Matches(long dim, int size) => dim < 0 || dim == size;
+        static string Example(long[] perImage) => perImage is [> 0 and var c, > 0 and var h, > 0 and var w] ? $"resize={h}x{w};channels={c}" : "resize=HxW;channels=3";
     }
 
     /// <summary>The model's input name.</summary>

@@ -1,0 +1,40 @@
+namespace ModelBuildTasks.Cli.Tests;
+
+/// <summary>
+/// Bad CompressModel items as MSBuild users meet them: every item is checked before any compresses,
+/// a setting's error names the project and the item in the metadata's own names, the file system's
+/// refusals are coded errors (never a task crash with a stack trace), and a misspelt metadata name is a warning.
+/// </summary>
+public class MsBuildItemErrorTests
+{
+    static readonly string Vgg = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
+    static readonly string Resnet = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx");
+
+    [Fact]
+    public void ABadSettingOnTheSecondItem_FailsBeforeTheFirstCompresses_InMetadataNames()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, $"""
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" Methods="iq" MaxValidationImages="300" MaxAccuracyDorp="0.5" />
+            <CompressModel Include="{Resnet}" ValidationData="{TestPaths.FashionTest}" MaxAccuracyDrop="0,5" />
+            """);
+        Assert.NotEqual(0, exitCode);
+        Assert.Matches(@"compress\.proj : error MBT1301: CompressModel '.*fashion_resnet\.onnx': MaxAccuracyDrop: '0,5' is not a number; write 0\.5", output);
+        Assert.Contains("compress.proj : warning MBT1306: CompressModel", output);
+        Assert.Contains("'MaxAccuracyDorp', which ModelBuildTasks does not know and ignores: did you mean 'MaxAccuracyDrop'?", output);
+        Assert.DoesNotContain("stage baseline", output); // neither item was compressed
+        Assert.False(File.Exists(Path.Combine(temp.Path, "out/fashion_vgg/fashion_vgg.cmodel")));
+    }
+
+    [Fact]
+    public void AnOutputFolderThatCannotBeCreated_IsACodedError_NotATaskCrash()
+    {
+        using var temp = new TestPaths.TempFolder();
+        File.WriteAllText(temp.File("out"), "a file where the output folder goes");
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, $"""<CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" Methods="iq" />""");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1305: the outputs cannot be written under ModelCompressionIntermediateDir", output);
+        Assert.DoesNotContain("MSB4018", output); // "the task failed unexpectedly", with a stack trace
+        Assert.DoesNotContain("   at ", output);
+    }
+}

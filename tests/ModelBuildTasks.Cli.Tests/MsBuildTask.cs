@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+/// <summary>
+/// Runs the real CompressModels task (built from src/) in a small project through <c>dotnet msbuild</c>;
+/// the task runs the CLI built beside the tests out of process. The packed-package builds are in the end-to-end tests.
+/// </summary>
+static class MsBuildTask
+{
+    /// <summary>The task is the net10.0 build (the net8.0 one only feeds the package's net8.0 dependency group).</summary>
+    static string TaskAssembly => Path.Combine(TestPaths.RepoRoot, "src/ModelBuildTasks.Build/bin/Release/net10.0/ModelBuildTasks.Build.dll");
+
+    /// <summary>
+    /// Writes <c>compress.proj</c> in <paramref name="folder"/> with <paramref name="items"/> (CompressModel
+    /// elements) and builds it at minimal verbosity; returns the exit code and the output.
+    /// </summary>
+    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out")
+    {
+        File.WriteAllText(Path.Combine(folder, "compress.proj"), $"""
+            <Project>
+              <UsingTask TaskName="ModelBuildTasks.Build.CompressModels" AssemblyFile="{TaskAssembly}" />
+              <Target Name="Build">
+                <ItemGroup>
+                  {items}
+                </ItemGroup>
+                <CompressModels Models="@(CompressModel)" EngineAssembly="{Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll")}"
+                                ProjectDirectory="$(MSBuildProjectDirectory)" OutputDirectory="{outputDirectory}" CacheDirectory="cache" AllowAccuracyMiss="true" />
+              </Target>
+            </Project>
+            """);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder };
+        foreach (var a in new[] { "msbuild", "compress.proj", "-v:m", "-nodeReuse:false", "-tl:off" }) start.ArgumentList.Add(a);
+        start.Environment["CI"] = null;
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(20))); // only a hang guard
+        return (process.ExitCode, output + stderr.Result);
+    }
+}
