@@ -86,6 +86,7 @@ public class DatasetLimitTests
         var error = Assert.Throws<ModelBuildException>(() => LabelRange.Check(data, LabelRange.ClassCount(model)));
         Assert.Equal(ErrorCodes.LabelOutOfRange, error.Code);
         Assert.Contains("label 255", error.Message);
+        Assert.Equal(temp.File("val-labels-idx1-ubyte"), error.File); // the file to fix is the labels file
 
         ModelBuildTasks.Graph.ModelFile.Save(model, temp.File("m.onnx"));
         var compression = Assert.Throws<ModelBuildException>(() =>

@@ -15,7 +15,8 @@ public static class LabelRange
         {
             if (labels[i] < 0 || labels[i] >= classCount)
                 throw new ModelBuildException(ErrorCodes.LabelOutOfRange,
-                    $"image {i} has label {labels[i]}, but the model has {classCount} classes (labels 0 to {classCount - 1})", data.Source);
+                    $"image {i} has label {labels[i]}, but the model has {classCount} classes (labels 0 to {classCount - 1})",
+                    File.Exists(data.Source) ? DatasetFiles.LabelsPathFor(data.Source) ?? data.Source : data.Source); // an IDX set's labels have a file of their own
         }
     }
 
