@@ -265,13 +265,16 @@ public sealed partial class CompressModels : ToolTask
             using var report = JsonDocument.Parse(File.ReadAllText(item.Report));
             var r = report.RootElement;
             string P(string key) => r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? (v.GetDouble() * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
-            var ratio = r.GetProperty("ratio").GetDouble();
-            var change = ratio >= 1 ? ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x" : (1 / ratio).ToString("0.00", CultureInfo.InvariantCulture) + "x LARGER";
-            var measure = r.TryGetProperty("measure", out var m) ? m.GetString() : "accuracy";
+            var (before, after) = (r.GetProperty("original_bytes").GetInt64(), r.GetProperty("compressed_bytes").GetInt64());
+            // As the report words it (CompressionReport.DescribeSizeChange), from the byte counts rather than the rounded ratio.
+            var change = after <= before
+                ? ((double)before / Math.Max(1, after)).ToString("0.00", CultureInfo.InvariantCulture) + "x"
+                : ((double)after / Math.Max(1, before)).ToString("0.00", CultureInfo.InvariantCulture) + "x LARGER";
+            string Name(string key) => r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "accuracy";
+            var embedded = r.TryGetProperty("original_embedded", out var o) && o.ValueKind == JsonValueKind.True ? " (the original model: no compressed one met the target)" : "";
             Log.LogMessage(MessageImportance.High,
-                $"ModelBuildTasks: {item.Name}: {r.GetProperty("original_bytes").GetInt64():N0} -> {r.GetProperty("compressed_bytes").GetInt64():N0} bytes " +
-                $"({change}), validation {measure} {P("baseline_accuracy")} -> {P("final_accuracy")}, test {P("test_accuracy")}; " +
-                $"report: {Path.ChangeExtension(item.Report, ".html")}");
+                $"ModelBuildTasks: {item.Name}: {before:N0} -> {after:N0} bytes ({change}){embedded}, validation {Name("measure")} {P("baseline_accuracy")} -> {P("final_accuracy")}, " +
+                $"test {Name("test_measure")} {P("test_accuracy")}; report: {Path.ChangeExtension(item.Report, ".html")}");
         }
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException)
         {

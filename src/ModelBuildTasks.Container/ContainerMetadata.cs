@@ -16,10 +16,14 @@ public sealed record TensorDescription(
 /// <param name="Baseline">The original model on the validation data.</param>
 /// <param name="Final">The compressed model on the validation data.</param>
 /// <param name="Test">The compressed model on held-out test data, when given.</param>
+/// <param name="Measure">What the validation figures measure: <c>accuracy</c>, <c>agreement</c> or <c>cosine</c> (absent in containers written before it was recorded: accuracy).</param>
+/// <param name="TestMeasure">What the test figure measures (agreement when the test images have no labels).</param>
 public sealed record AccuracyFigures(
     [property: JsonPropertyName("baseline")] double? Baseline,
     [property: JsonPropertyName("final")] double? Final,
-    [property: JsonPropertyName("test")] double? Test);
+    [property: JsonPropertyName("test")] double? Test,
+    [property: JsonPropertyName("measure")] string? Measure = null,
+    [property: JsonPropertyName("test_measure")] string? TestMeasure = null);
 
 /// <summary>The metadata block of a container (docs/format.md, "Metadata"). Serialized with a fixed key order.</summary>
 public sealed record ContainerMetadata

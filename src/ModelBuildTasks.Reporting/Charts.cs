@@ -50,7 +50,7 @@ public static class Charts
         baseline.LegendText = "original";
         plot.Title($"Search path ({report.Search}, {report.Evaluations} evaluations)");
         plot.XLabel("container size (KiB)");
-        plot.YLabel("validation accuracy (%)");
+        plot.YLabel($"validation {report.Measure} (%)");
         plot.ShowLegend(Alignment.LowerRight);
         return plot.GetSvgXml(Width, Height);
     }

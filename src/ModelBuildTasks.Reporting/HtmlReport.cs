@@ -26,13 +26,13 @@ public static class HtmlReport
             // The settings line is one long token list: let it wrap anywhere rather than run off the page.
             .Append("code{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}.settings{max-width:100%}</style></head><body>\n");
         s.Append("<h1>Compression report: ").Append(E(Path.GetFileName(report.Model))).Append("</h1>\n");
-        s.Append(report.TargetMet ? "<p class=\"ok\">The compressed model meets the accuracy target.</p>\n" : "<p class=\"miss\"><strong>The compressed model does not meet the accuracy target.</strong></p>\n");
+        s.Append(report.TargetMet ? $"<p class=\"ok\">{E(report.Headline())}</p>\n" : $"<p class=\"miss\"><strong>{E(report.Headline())}</strong></p>\n");
         foreach (var warning in report.Warnings) s.Append("<p class=\"miss\">Warning ").Append(E($"{warning.Code}: {warning.Message}")).Append("</p>\n");
         s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
         s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({E(report.DescribeSizeChange())})</td></tr>\n");
-        s.Append($"<tr><td>weights (nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
+        s.Append($"<tr><td>weights (original: all; compressed: nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
         s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(report.FinalAccuracyBound)} (target {P(report.TargetAccuracy)})</td></tr>\n");
-        s.Append($"<tr><td>test {E(report.Measure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
+        s.Append($"<tr><td>test {E(report.TestMeasure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
         var ratio = report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture);
         var speed = report.LatencySpeedup < 1
             ? $"<strong class=\"miss slower\">&#9888; {ratio}x: slower than the original</strong>"

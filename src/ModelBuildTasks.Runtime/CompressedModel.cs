@@ -25,7 +25,10 @@ public sealed class CompressedModel : IDisposable
     readonly string inputName;
     readonly string outputName;
     readonly long[] inputDims;
-    bool disposed;
+    // Calls in flight and whether Dispose began: Dispose waits for the calls, so a session is never
+    // freed under a running call (which crashed the process), and every later call is refused.
+    int calls;
+    int disposed;
 
     CompressedModel(ModelContainer container, CompressedModelOptions options)
         : this(container.ToOnnx(), ContainerMetadata.Parse(container.MetadataJson), options)
@@ -34,6 +37,7 @@ public sealed class CompressedModel : IDisposable
 
     CompressedModel(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions options)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(options.IntraOpThreads, "options.IntraOpThreads");
         Metadata = metadata;
         threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount;
         var split = options.SplitBatches && options.ConfigureSession is null && threads > 1;
@@ -68,20 +72,34 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>Loads a container from a stream (read to its end).</summary>
     /// <exception cref="ContainerFormatException">The bytes are not a valid container.</exception>
-    public static CompressedModel Load(Stream stream, CompressedModelOptions? options = null) =>
-        new(ModelContainer.Read(stream), options ?? new CompressedModelOptions());
+    public static CompressedModel Load(Stream stream, CompressedModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return new(ModelContainer.Read(stream), options ?? new CompressedModelOptions());
+    }
 
     /// <summary>Loads a container held in memory.</summary>
-    public static CompressedModel Load(byte[] bytes, CompressedModelOptions? options = null) =>
-        new(ModelContainer.Read(bytes), options ?? new CompressedModelOptions());
+    /// <exception cref="ContainerFormatException">The bytes are not a valid container.</exception>
+    public static CompressedModel Load(byte[] bytes, CompressedModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        return new(ModelContainer.Read(bytes), options ?? new CompressedModelOptions());
+    }
 
     /// <summary>Loads a container embedded in <paramref name="assembly"/> as a manifest resource.</summary>
     /// <exception cref="FileNotFoundException">No resource of that name.</exception>
     public static CompressedModel LoadFromResource(Assembly assembly, string resourceName, CompressedModelOptions? options = null)
     {
-        using var stream = assembly.GetManifestResourceStream(resourceName)
-            ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
+        using var stream = Resource(assembly, resourceName);
         return Load(stream, options);
+    }
+
+    static Stream Resource(Assembly assembly, string resourceName)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        ArgumentException.ThrowIfNullOrEmpty(resourceName);
+        return assembly.GetManifestResourceStream(resourceName)
+            ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
     }
 
     /// <summary>
@@ -101,8 +119,7 @@ public sealed class CompressedModel : IDisposable
     /// <exception cref="FileNotFoundException">No resource of that name.</exception>
     public static CompressedModel LoadOnnxFromResource(Assembly assembly, string resourceName, ContainerMetadata metadata, CompressedModelOptions? options = null)
     {
-        using var stream = assembly.GetManifestResourceStream(resourceName)
-            ?? throw new FileNotFoundException($"assembly {assembly.GetName().Name} has no embedded resource '{resourceName}'");
+        using var stream = Resource(assembly, resourceName);
         using var bytes = new MemoryStream();
         stream.CopyTo(bytes);
         return LoadOnnx(bytes.ToArray(), metadata, options);
@@ -115,7 +132,7 @@ public sealed class CompressedModel : IDisposable
     public IReadOnlyList<string> Labels => Metadata.Labels;
 
     /// <summary>The input's dimensions; the first (batch) is -1 when any batch size is accepted.</summary>
-    public IReadOnlyList<long> InputShape => inputDims;
+    public IReadOnlyList<long> InputShape => Array.AsReadOnly(inputDims);
 
     /// <summary>Height of an input image, in pixels.</summary>
     public int ImageHeight => inputDims.Length == 4 ? (int)inputDims[2] : throw new InvalidOperationException("the model's input is not [N, C, H, W]");
@@ -140,13 +157,13 @@ public sealed class CompressedModel : IDisposable
     public bool IsClassifier => Metadata.IsClassifier;
 
     /// <summary>The output (embedding or feature map, flattened) for one image of <see cref="InputSize"/> values.</summary>
-    public float[] Features(ReadOnlySpan<float> image) => Run(image, 1);
+    public float[] Features(ReadOnlySpan<float> image) => Infer(image, 1, nameof(image));
 
     /// <summary>The outputs of <paramref name="count"/> images laid out one after another, image after image.</summary>
     public float[] Features(ReadOnlySpan<float> images, int count) => Run(images, count);
 
     /// <summary>The raw model outputs (logits) for one image of <see cref="InputSize"/> values.</summary>
-    public float[] Logits(ReadOnlySpan<float> image) => Run(image, 1);
+    public float[] Logits(ReadOnlySpan<float> image) => Infer(image, 1, nameof(image));
 
     /// <summary>The top-1 class of one image.</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
@@ -161,7 +178,7 @@ public sealed class CompressedModel : IDisposable
     public Prediction[] Predict(ReadOnlySpan<float> images, int count)
     {
         EnsureClassifier();
-        var logits = Run(images, count);
+        var logits = Infer(images, count, nameof(images));
         var result = new Prediction[count];
         for (var i = 0; i < count; i++) result[i] = Ranked(logits.AsSpan(i * ClassCount, ClassCount), 1)[0];
         return result;
@@ -206,19 +223,59 @@ public sealed class CompressedModel : IDisposable
     /// <summary>The top-1 class of an image file, preprocessed as the container says (see <see cref="PreprocessImage(string)"/>).</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a decodable image.</exception>
-    public Prediction PredictImage(string path) => Predict(PreprocessImage(path));
+    public Prediction PredictImage(string path)
+    {
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        return Predict(PreprocessImage(path));
+    }
 
     /// <summary>The top-1 class of an encoded image held in memory, preprocessed as the container says.</summary>
     /// <exception cref="InvalidDataException">Not a decodable image.</exception>
-    public Prediction PredictImage(byte[] encodedImage) => Predict(PreprocessImage(encodedImage));
-
-    /// <summary>Runs <paramref name="count"/> images and returns their logits, image after image.</summary>
-    public float[] Run(ReadOnlySpan<float> images, int count)
+    public Prediction PredictImage(byte[] encodedImage)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
-        if (images.Length != count * InputSize)
-            throw new ArgumentException($"expected {count} x {InputSize} values, got {images.Length}", nameof(images));
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        return Predict(PreprocessImage(encodedImage));
+    }
+
+    /// <summary>Runs <paramref name="count"/> images (none gives an empty result) and returns their logits, image after image.</summary>
+    /// <exception cref="ArgumentException">Not <paramref name="count"/> x <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
+    public float[] Run(ReadOnlySpan<float> images, int count) => Infer(images, count, nameof(images));
+
+    float[] Infer(ReadOnlySpan<float> images, int count, string parameter)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (images.Length != (long)count * InputSize)
+            throw new ArgumentException($"expected {count} x {InputSize} values, got {images.Length}", parameter);
+        // A NaN pixel gave a confident class from the integer model (and NaN scores from a float one): refuse it instead.
+        var bad = FirstNonFinite(images);
+        if (bad >= 0) throw new ArgumentException($"value {bad % InputSize} of image {bad / InputSize} is {images[bad]}: inputs must be finite", parameter);
+        Interlocked.Increment(ref calls);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+            return count == 0 ? [] : InferChecked(images, count);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref calls);
+        }
+    }
+
+    static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        // x - x is 0 for a finite x and NaN otherwise: a vector at a time, then the exact index.
+        var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(values);
+        var start = vectors.Length * System.Numerics.Vector<float>.Count;
+        foreach (var v in vectors)
+            if (!System.Numerics.Vector.EqualsAll(v - v, System.Numerics.Vector<float>.Zero)) { start = 0; break; }
+        for (var i = start; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return -1;
+    }
+
+    float[] InferChecked(ReadOnlySpan<float> images, int count)
+    {
         var result = new float[count * ClassCount];
         if (choice is null) RunOn(session, images, count, result);
         else if (count == 1)
@@ -286,11 +343,12 @@ public sealed class CompressedModel : IDisposable
         return result;
     }
 
-    /// <summary>Releases the ONNX Runtime session.</summary>
+    /// <summary>Releases the ONNX Runtime sessions, once the calls already running have returned; later calls throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
-        if (disposed) return;
-        disposed = true;
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        var wait = new SpinWait();
+        while (Volatile.Read(ref calls) != 0) wait.SpinOnce();
         session.Dispose();
         if (single is { IsValueCreated: true }) single.Value.Dispose();
     }

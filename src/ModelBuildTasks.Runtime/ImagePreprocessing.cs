@@ -31,7 +31,7 @@ static class ImagePreprocessing
         }
         catch (Exception e) when (e is not InvalidDataException and (InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException))
         {
-            throw new InvalidDataException($"{source}: cannot decode the image: {e.Message}", e);
+            throw new InvalidDataException($"{source}: cannot decode the image: {e.Message.TrimEnd('\0')}", e); // the decoder's reason can end in NULs
         }
         var spec = Spec.Parse(preprocess);
         var from = image.Comp == ColorComponents.Grey ? 1 : 3;

@@ -204,6 +204,19 @@ public class CompressTests
         Assert.Contains("warning MBT1401", allowed.Stderr);
         var metadata = ContainerMetadata.Parse(ModelContainer.Read(File.ReadAllBytes(temp.File("original.cmodel"))).MetadataJson);
         Assert.Equal("none", metadata.Compression["methods"]);
+        // The report describes the model written, the original, and says why; it used to describe the rejected candidate.
+        var report = allowed.Json;
+        Assert.True(report.GetProperty("original_embedded").GetBoolean());
+        Assert.Equal(report.GetProperty("baseline_accuracy").GetDouble(), report.GetProperty("final_accuracy").GetDouble());
+        Assert.Equal(metadata.Accuracy.Final!.Value, report.GetProperty("final_accuracy").GetDouble(), 6);
+        Assert.Equal("none", report.GetProperty("chosen").GetProperty("methods").GetString());
+        Assert.Equal(1.0, report.GetProperty("latency_speedup").GetDouble());
+        Assert.Contains(report.GetProperty("warnings").EnumerateArray(), w => w.GetProperty("code").GetString() == ErrorCodes.TargetNotMet);
+        Assert.Single(allowed.Stderr.Split('\n'), l => l.Contains("warning MBT1401"));
+        // The stage table accounts for every evaluation and ends on the best model found.
+        var stages = report.GetProperty("stages").EnumerateArray().ToList();
+        Assert.Equal("best found", stages[^1].GetProperty("method").GetString());
+        Assert.Equal(report.GetProperty("evaluations").GetInt32(), stages.Sum(st => st.GetProperty("evaluations").GetInt32()));
     }
 
     [Theory]

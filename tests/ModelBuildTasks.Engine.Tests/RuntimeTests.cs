@@ -98,6 +98,65 @@ public class RuntimeTests
         Assert.Throws<ObjectDisposedException>(() => model.Predict(Test.Image(0)));
     }
 
+    [Fact]
+    public void DisposingWhileOtherThreadsPredict_LetsTheirCallsFinish_AndRefusesLaterOnes()
+    {
+        // Dispose used to free the native sessions under running calls: the process crashed (SIGSEGV).
+        for (var round = 0; round < 5; round++)
+        {
+            var model = CompressedModel.Load(Container, new CompressedModelOptions { IntraOpThreads = 2 });
+            var started = new CountdownEvent(4);
+            var done = new int[4];
+            // Threads of their own: busy thread-pool workers would starve the pool the batch calls split on.
+            var workers = Enumerable.Range(0, 4).Select(w => new Thread(() =>
+            {
+                started.Signal();
+                while (true)
+                {
+                    try
+                    {
+                        if (w % 2 == 0) model.Predict(Test.Image(done[w] % Test.Count));
+                        else model.Predict(Test.Pixels.AsSpan(0, 8 * Test.ImageSize), 8);
+                        done[w]++;
+                    }
+                    catch (ObjectDisposedException) { return; }
+                }
+            })).ToArray();
+            foreach (var worker in workers) worker.Start();
+            started.Wait();
+            Thread.Sleep(50);
+            model.Dispose();
+            Assert.All(workers, w => Assert.True(w.Join(TimeSpan.FromMinutes(5))));
+            Assert.All(done, d => Assert.True(d > 0));
+        }
+    }
+
+    [Fact]
+    public void NullsEmptyBatchesNonFiniteValuesAndBadOptions_AreClearErrors()
+    {
+        using var model = CompressedModel.Load(Container);
+        Assert.Throws<ArgumentNullException>(() => CompressedModel.Load((Stream)null!));
+        Assert.Throws<ArgumentNullException>(() => CompressedModel.Load((byte[])null!));
+        Assert.Throws<ArgumentNullException>(() => CompressedModel.LoadFromResource(null!, "x.cmodel"));
+        Assert.Equal("resourceName", Assert.ThrowsAny<ArgumentException>(() => CompressedModel.LoadFromResource(typeof(RuntimeTests).Assembly, null!)).ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CompressedModel.Load(Container, new CompressedModelOptions { IntraOpThreads = -1 }));
+
+        Assert.Empty(model.Predict(ReadOnlySpan<float>.Empty, 0));
+        Assert.Empty(model.Run(ReadOnlySpan<float>.Empty, 0));
+        Assert.Equal("image", Assert.Throws<ArgumentException>(() => model.Logits(new float[10])).ParamName);
+        Assert.Throws<ArgumentException>(() => model.Predict(Test.Image(0), 268_435_457)); // count x 784 wraps around in 32 bits
+
+        var image = Test.Image(3).ToArray();
+        image[100] = float.NaN;
+        Assert.Contains("value 100 of image 0 is NaN", Assert.Throws<ArgumentException>(() => model.Predict(image)).Message);
+        var batch = Test.Pixels.AsSpan(0, 4 * Test.ImageSize).ToArray();
+        batch[2 * Test.ImageSize + 5] = float.PositiveInfinity;
+        Assert.Contains("value 5 of image 2", Assert.Throws<ArgumentException>(() => model.Predict(batch, 4)).Message);
+
+        // The shape is the model's, not the caller's to change.
+        Assert.Throws<InvalidCastException>(() => ((long[])model.InputShape)[1] = 3);
+    }
+
     // ***** Issue 14, point 8: image files, top-k, probabilities, logits, execution-provider options
 
     static byte[] ContainerWithPreprocess(string preprocess)

@@ -61,7 +61,8 @@ public static class WrapperGenerator
         else if (classifier)
         {
             Line($"/// The image classifier compressed from <c>{CSharpNames.Xml(spec.SourceName)}</c>, embedded in this assembly.");
-            Line($"/// Validation accuracy {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {Percent(accuracy.Test)}.");
+            // Containers written before the metric was recorded measured accuracy.
+            Line($"/// Validation {accuracy.Measure ?? "accuracy"} {Percent(accuracy.Baseline)} before compression, {Percent(accuracy.Final)} after; held-out test {(accuracy.Test is null ? "n/a" : $"{accuracy.TestMeasure ?? "accuracy"} {Percent(accuracy.Test)}")}.");
         }
         else
         {
@@ -101,10 +102,10 @@ public static class WrapperGenerator
         if (classifier)
         {
             Line("    /// <summary>The class names, by class index.</summary>");
-            Line("    public static global::System.Collections.Generic.IReadOnlyList<string> Labels { get; } = new string[]");
+            Line("    public static global::System.Collections.Generic.IReadOnlyList<string> Labels { get; } = global::System.Array.AsReadOnly(new string[]");
             Line("    {");
             foreach (var label in labels) Line($"        {CSharpNames.Literal(label)},");
-            Line("    };");
+            Line("    });");
             Line();
         }
         Line($"    static readonly global::System.Lazy<{className}> shared = new(() => Create(), global::System.Threading.LazyThreadSafetyMode.ExecutionAndPublication);");
@@ -112,7 +113,7 @@ public static class WrapperGenerator
         Line();
         Line($"    {className}(global::ModelBuildTasks.Runtime.CompressedModel model) => this.model = model;");
         Line();
-        Line("    /// <summary>The shared instance, loaded from the embedded resource on first use. Do not dispose it.</summary>");
+        Line("    /// <summary>The shared instance, loaded from the embedded resource on first use; it lives for the process (<see cref=\"Dispose\"/> leaves it alone).</summary>");
         Line($"    public static {className} Instance => shared.Value;");
         Line();
         Line("    /// <summary>Loads a new, independent instance from the embedded resource (dispose it when done); <paramref name=\"options\"/> choose threads and execution providers.</summary>");
@@ -190,8 +191,17 @@ public static class WrapperGenerator
         Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
         Line("    public float[] PreprocessImage(string path) => model.PreprocessImage(path);");
         Line();
-        Line("    /// <summary>Releases the ONNX Runtime session of an instance made with <see cref=\"Create\"/>.</summary>");
-        Line("    public void Dispose() => model.Dispose();");
+        Line("    /// <summary>Like <see cref=\"PreprocessImage(string)\"/>, for an encoded image held in memory (the bytes of a PNG, JPEG, BMP, ... file).</summary>");
+        Line("    /// <param name=\"encodedImage\">The file's bytes.</param>");
+        Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
+        Line("    public float[] PreprocessImage(byte[] encodedImage) => model.PreprocessImage(encodedImage);");
+        Line();
+        Line("    /// <summary>Releases the ONNX Runtime sessions of an instance made with <see cref=\"Create\"/>; does nothing on the shared <see cref=\"Instance\"/>, which other code in the process may be using.</summary>");
+        Line("    public void Dispose()");
+        Line("    {");
+        Line("        if (shared.IsValueCreated && ReferenceEquals(this, shared.Value)) return;");
+        Line("        model.Dispose();");
+        Line("    }");
         Line("}");
         return s.ToString();
     }

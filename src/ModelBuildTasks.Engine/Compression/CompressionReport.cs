@@ -45,8 +45,15 @@ public sealed record CompressionReport
     public double? BaselineTestAccuracy { get; init; }
     /// <summary>Compressed model, test data.</summary>
     public double? TestAccuracy { get; init; }
+    /// <summary>What the test figures measure: <see cref="Measure"/>, or <c>agreement</c> with the original when the metric is accuracy and the test images have no labels.</summary>
+    public string TestMeasure { get; init; } = "accuracy";
     /// <summary>Whether the target was met.</summary>
     public bool TargetMet { get; init; }
+    /// <summary>
+    /// The target was missed and the original model was written instead (<c>--allow-miss</c>, <c>ModelCompressionAllowAccuracyMiss</c>):
+    /// the figures describe that model, and the search's stages and candidates what was tried.
+    /// </summary>
+    public bool OriginalEmbedded { get; init; }
     /// <summary>How the knobs were chosen: <c>margin</c>, <c>grid</c> or <c>fixed</c>.</summary>
     public string Search { get; init; } = "fixed";
     /// <summary>Step of the NS/DC ratios the search considered (null for fixed knobs).</summary>
@@ -71,6 +78,11 @@ public sealed record CompressionReport
     public int LatencyThreadsCompressed { get; init; }
     /// <summary>The CPU the figures were measured on: model and the instruction sets ONNX Runtime's integer kernels depend on.</summary>
     public string Cpu { get; init; } = "";
+    /// <summary>The report's first line: whether the target is met, in the metric's name, and what was written.</summary>
+    public string Headline() => OriginalEmbedded
+        ? $"No compressed model meets the {Measure} target: the original model was written instead."
+        : TargetMet ? $"The compressed model meets the {Measure} target." : $"The compressed model does not meet the {Measure} target.";
+
     /// <summary>The size change for the report's lines: "34.38x smaller", or how much larger a model with nothing to compress came out.</summary>
     public string DescribeSizeChange() => CompressedBytes <= OriginalBytes
         ? ((double)OriginalBytes / Math.Max(1, CompressedBytes)).ToString("0.00", CultureInfo.InvariantCulture) + "x smaller"
@@ -172,12 +184,12 @@ public sealed record CompressionReport
         static string B(long b) => b.ToString("N0", CultureInfo.InvariantCulture);
         var s = new StringBuilder();
         s.Append("# Compression report: ").Append(MarkdownText.Escape(Path.GetFileName(Model))).Append("\n\n");
-        s.Append(TargetMet ? "The compressed model meets the accuracy target.\n\n" : "**The compressed model does not meet the accuracy target.**\n\n");
+        s.Append(TargetMet ? Headline() + "\n\n" : $"**{Headline()}**\n\n");
         foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {MarkdownText.Escape(warning.Message)}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
         s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({DescribeSizeChange()}) |\n");
         s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
-        s.Append($"| test {Measure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
+        s.Append($"| test {TestMeasure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
         s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(LatencySpeedup < 1 ? ", **slower**" : " faster")}) |\n\n");
         s.Append($"Metric: {Measure} ({MeasureReason}). Latency: {DescribeLatency()}.  \n");
         s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{kv.Key} = {kv.Value}"))).Append("  \n");
@@ -190,9 +202,16 @@ public sealed record CompressionReport
                 s.Append($"| {c.Class}{(c.Name.Length > 0 ? " " + MarkdownText.Escape(c.Name) : "")} | {c.Images} | {P(c.OriginalAccuracy)} | {P(c.CompressedAccuracy)} | {((c.CompressedAccuracy - c.OriginalAccuracy) * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture)} |\n");
             s.Append('\n');
         }
-        s.Append($"| candidate | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
+        if (Stages.Count > 0)
+        {
+            s.Append($"| stage | target | chosen | evaluations | {Measure} | bound | bytes |\n|---|---|---|---|---|---|---|\n");
+            foreach (var st in Stages)
+                s.Append($"| {st.Method} | {P(st.Target)} | {MarkdownText.Escape(st.Chosen)} | {st.Evaluations} | {P(st.Accuracy)} | {P(st.Bound)} | {(st.Bytes > 0 ? B(st.Bytes) : "-")} |\n");
+            s.Append('\n');
+        }
+        s.Append($"| candidate ({Search} search) | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
         foreach (var c in Candidates)
-            s.Append($"| {c.Description}{(c.StoppedAt is { } n ? $" (stopped after {n.ToString("N0", CultureInfo.InvariantCulture)} images: clearly below)" : "")} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
+            s.Append($"| {c.Description}{(c.Chosen ? " **(chosen)**" : "")}{(c.StoppedAt is { } n ? $" (stopped after {n.ToString("N0", CultureInfo.InvariantCulture)} images: clearly below)" : "")} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
         if (Channels.Any(c => c.Kept < c.Of))
         {
             s.Append("\n## Channels network slimming kept\n\n| layer | kept | of | ranked by |\n|---|---|---|---|\n");

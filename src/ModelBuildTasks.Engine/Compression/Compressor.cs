@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using ModelBuildTasks.Container;
@@ -57,15 +58,27 @@ public static class Compressor
             (m, chosen) => inputs.Metadata(m, chosen, new AccuracyFigures(Round(baselineScore), 0, null), classifier), settings, progress);
         var search = Search(evaluator, settings, baselineScore, target);
         var best = search.Best;
+        // The steps after the search are rows of the stage table too, so it ends on the model written.
+        var stages = search.Stages.ToList();
+        StageSummary Row(string method, Candidate c, int evaluations) =>
+            new(method, target, Describe(c), evaluations, c.Accuracy, c.Bound, c.Bytes);
         // Percentile calibration clips outliers; it is tried only when MinMax misses, as it rarely helps otherwise.
         if (best.Bound < target && best.Point.Bits is not null && settings.Calibration is null)
         {
             var percentile = evaluator.Evaluate(best.Point, "calibration", CalibrationMethod.Percentile);
+            stages.Add(Row("calibration", percentile, 1));
             if (percentile.Bound > best.Bound) best = percentile;
         }
-        if (best.Bound < target) best = evaluator.Complete(evaluator.Evaluated.MaxBy(c => c.Bound)!); // the contract: the best model found
+        if (best.Bound < target)
+        {
+            // The contract: the best model found (the highest bound; of equal bounds the smallest).
+            best = evaluator.Complete(evaluator.Evaluated.OrderByDescending(c => c.Bound).ThenBy(c => c.Bytes).First());
+            stages.Add(Row("best found", best, 0));
+        }
 
         double? baselineTest = null, finalTest = null;
+        var measure = MetricChoice.Name(scorer.Choice.Metric);
+        var testMeasure = measure;
         // What the app will run: the container decoded, as every candidate was scored.
         var compressedOnnx = ContainerPackaging.ToOnnx(best.Container);
         var compressed = OnnxImport.ToModel(Onnx.OnnxModelFile.Parse(compressedOnnx));
@@ -74,12 +87,13 @@ public static class Compressor
             Report(progress, "test");
             // The test split is scored like validation, but never feeds a decision.
             var metric = scorer.Choice.Metric == Metric.Accuracy && !test.HasLabels ? Metric.Agreement : scorer.Choice.Metric;
+            testMeasure = MetricChoice.Name(metric);
             var testScorer = Scorer.Create(inputs.OriginalOnnx(), test, metric, displayPath: testDataPath);
             (baselineTest, finalTest) = (testScorer.Baseline.Average(), testScorer.Score(compressedOnnx).Average());
         }
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
         var finalContainer = ContainerPackaging.Pack(compressed, inputs.Metadata(compressed, chosen,
-            new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null), classifier));
+            new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null, measure, finalTest is null ? null : testMeasure), classifier));
         Report(progress, "latency");
         var latency = LatencyComparison.Measure(inputs.OriginalOnnx(), compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
 
@@ -89,7 +103,8 @@ public static class Compressor
             Data = dataPath,
             TestData = testDataPath,
             OriginalBytes = inputs.SourceLength,
-            Measure = MetricChoice.Name(scorer.Choice.Metric),
+            Measure = measure,
+            TestMeasure = testMeasure,
             MeasureReason = scorer.Choice.Reason,
             Confidence = settings.Confidence,
             BaselineAccuracy = baselineScore,
@@ -117,8 +132,8 @@ public static class Compressor
             ParametersCompressed = NonzeroWeights(compressed),
             Settings = settings.Canonical(),
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
-            Stages = search.Stages,
-            Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}",
+            Stages = stages,
+            Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {Describe(c)}",
                 c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6),
                 c.StoppedBelow is null ? null : c.Images)).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
@@ -170,14 +185,34 @@ public static class Compressor
     public static CompressionResult Uncompressed(string modelPath, CompressionResult compressed)
     {
         var report = compressed.Report;
-        var metadata = ContainerPackaging.Read(compressed.Container).Metadata with
+        var none = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = "none", ["reason"] = "accuracy target not met" };
+        var packed = ContainerPackaging.Read(compressed.Container).Metadata;
+        var metadata = packed with
         {
-            Compression = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = "none", ["reason"] = "accuracy target not met" },
-            Accuracy = new AccuracyFigures(Round(report.BaselineAccuracy), Round(report.BaselineAccuracy), report.BaselineTestAccuracy is { } t ? Round(t) : null),
+            Compression = none,
+            Accuracy = packed.Accuracy with { Final = Round(report.BaselineAccuracy), Test = report.BaselineTestAccuracy is { } t ? Round(t) : null },
         };
         var model = ModelFile.Load(modelPath);
         var container = ContainerPackaging.Pack(model, metadata);
-        return new CompressionResult(container, report.For(container, model));
+        // The figures describe the model written (the original, against itself); the stages and candidates keep what was tried.
+        var written = report with
+        {
+            OriginalEmbedded = true,
+            FinalAccuracy = report.BaselineAccuracy,
+            FinalAccuracyBound = report.BaselineAccuracy,
+            FinalStandardError = 0,
+            TestAccuracy = report.BaselineTestAccuracy,
+            LatencyMsCompressed = report.LatencyMsOriginal,
+            LatencySpeedup = 1,
+            LatencyThreadsCompressed = report.LatencyThreadsOriginal,
+            ParametersCompressed = NonzeroWeights(model),
+            Chosen = none,
+            PerClass = report.PerClass.Select(c => c with { CompressedCorrect = c.OriginalCorrect }).ToList(),
+            Channels = [],
+            Warnings = [.. report.Warnings, new(ErrorCodes.TargetNotMet,
+                $"no compressed model meets the {report.Measure} target (the best reaches {Percent(report.FinalAccuracy)}, lower bound {Percent(report.FinalAccuracyBound)}, target {Percent(report.TargetAccuracy)}); the original model was written instead")],
+        };
+        return new CompressionResult(container, written.For(container, model));
     }
 
     // Weights left that the app multiplies by: nonzero elements of the float and int8 weight tensors (scales and zero points aside).
@@ -192,6 +227,10 @@ public static class Compressor
             });
 
     static double Round(double value) => Math.Round(value, 6);
+
+    static string Describe(Candidate c) => $"{c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}";
+
+    static string Percent(double fraction) => (fraction * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
 
     static void Report(IProgress<ProgressUpdate>? progress, string stage) =>
         progress?.Report(new ProgressUpdate(stage, 0, 1, "steps"));
