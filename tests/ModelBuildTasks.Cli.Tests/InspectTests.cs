@@ -40,6 +40,29 @@ public class InspectTests
         Assert.Contains("NonMaxSuppression (node 'strange')", result.Stdout);
     }
 
+    [Fact]
+    public void AContainer_ShowsWhatItsMetadataRecords_AndItsNonzeroWeights()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var compress = CliRunner.Run("compress", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "--data", TestPaths.FashionValidation,
+            "--max-validation-images", "300", "--methods", "iq,dc", "--bits", "7", "--dc-ratio", "0.5", "-o", temp.File("m.cmodel"), "--no-cache", "--json");
+        Assert.True(compress.ExitCode == 0, compress.Stderr);
+        var report = compress.Json;
+
+        var text = CliRunner.Run("inspect", temp.File("m.cmodel"));
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains(".cmodel container, version 2", text.Stdout);
+        Assert.Contains("methods=iq,dc", text.Stdout);
+        Assert.Matches(@"Validation   accuracy \d+\.\d\d% -> \d+\.\d\d%", text.Stdout);
+
+        var json = CliRunner.Run("inspect", temp.File("m.cmodel"), "--json").Json;
+        Assert.Equal(report.GetProperty("final_accuracy").GetDouble(), json.GetProperty("container").GetProperty("accuracy").GetProperty("final").GetDouble(), 6);
+        Assert.Equal("accuracy", json.GetProperty("container").GetProperty("accuracy").GetProperty("measure").GetString());
+        // The same count the report gives: half the weights pruned shows, padding zeros are not weights.
+        Assert.Equal(report.GetProperty("parameters_compressed").GetInt64(), json.GetProperty("nonzero_parameters").GetInt64());
+        Assert.True(json.GetProperty("nonzero_parameters").GetInt64() < json.GetProperty("parameters").GetInt64() * 0.6);
+    }
+
     [Theory]
     [InlineData("truncated")]
     [InlineData("random")]

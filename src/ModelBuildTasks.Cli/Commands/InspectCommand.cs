@@ -1,40 +1,56 @@
 using System.CommandLine;
+using System.Globalization;
+using ModelBuildTasks.Container;
 using ModelBuildTasks.Graph;
 using ModelBuildTasks.Inspection;
 
 namespace ModelBuildTasks.Cli.Commands;
 
-/// <summary><c>inspect MODEL [--json]</c>: what a model is made of.</summary>
+/// <summary><c>inspect MODEL [--json]</c>: what a model is made of, and for a container what its metadata records.</summary>
 static class InspectCommand
 {
     public static Command Create()
     {
         var model = new Argument<string>("MODEL") { Description = "The ONNX model or .cmodel container." };
         var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
-        var command = new Command("inspect", "Show a model's inputs, outputs, operators, parameters and size.") { model, json };
+        var command = new Command("inspect", "Show a model's inputs, outputs, operators, parameters and size; for a .cmodel container also how it was compressed and what it measured.") { model, json };
         command.SetAction(result => ExitCodes.Guard(() =>
         {
             var path = result.GetValue(model)!;
             var summary = ModelSummary.Of(ModelFile.Load(path), new FileInfo(path).Length);
-            if (result.GetValue(json)) JsonOutput.Write(new { model = path, summary.IrVersion, summary.Opset, summary.Producer, summary.Inputs, summary.Outputs, summary.Ops, summary.Parameters, summary.Bytes, summary.WeightBytes, summary.Unsupported });
-            else Print(path, summary);
+            // ModelFile.Load has read and checked the file; a container's metadata is what the app's class reports.
+            var bytes = File.ReadAllBytes(path);
+            var container = ModelContainer.HasMagic(bytes) ? ModelContainer.Read(bytes) : null;
+            var metadata = container is null ? null : ContainerMetadata.Parse(container.MetadataJson);
+            if (result.GetValue(json))
+                JsonOutput.Write(new { model = path, summary.IrVersion, summary.Opset, summary.Producer, summary.Inputs, summary.Outputs, summary.Ops, summary.Parameters, summary.NonzeroParameters, summary.Bytes, summary.WeightBytes, summary.Unsupported, ContainerVersion = container?.Version, Container = metadata });
+            else Print(path, summary, container?.Version, metadata);
             return ExitCodes.Ok;
         }));
         return command;
     }
 
-    static void Print(string path, ModelSummary s)
+    static void Print(string path, ModelSummary s, uint? containerVersion, ContainerMetadata? metadata)
     {
         static string Tensor(TensorSummary t) => $"{t.Name}  {t.Type} [{string.Join(",", t.Shape)}]";
+        static string Pct(double? v) => v is { } x ? (x * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
+        var onnx = $"ONNX IR {s.IrVersion}, opset {s.Opset}{(s.Producer.Length > 0 ? $", from {s.Producer}" : "")}";
         Console.WriteLine($"Model        {path}");
-        Console.WriteLine($"Format       ONNX IR {s.IrVersion}, opset {s.Opset}{(s.Producer.Length > 0 ? $", from {s.Producer}" : "")}");
+        Console.WriteLine($"Format       {(containerVersion is { } v ? $".cmodel container, version {v}, holding {onnx}" : onnx)}");
         foreach (var i in s.Inputs) Console.WriteLine($"Input        {Tensor(i)}");
         foreach (var o in s.Outputs) Console.WriteLine($"Output       {Tensor(o)}");
-        Console.WriteLine($"Parameters   {s.Parameters:N0} ({Units.Bytes(s.WeightBytes)} of weights)");
+        Console.WriteLine($"Parameters   {s.Parameters:N0}, {s.NonzeroParameters:N0} nonzero ({Units.Bytes(s.WeightBytes)} of weights)");
         Console.WriteLine($"File         {Units.Bytes(s.Bytes)}");
         Console.WriteLine($"Operators    {string.Join(", ", s.Ops.Select(kv => $"{kv.Key} {kv.Value}"))}");
         Console.WriteLine(s.Unsupported.Count == 0
             ? "Unsupported  none"
             : "Unsupported  " + string.Join(", ", s.Unsupported.Select(u => $"{(u.Domain.Length > 0 ? u.Domain + "." : "")}{u.OpType} (node '{u.NodeName}'{(u.Count > 1 ? $" and {u.Count - 1} more" : "")})")));
+        if (metadata is null) return;
+        var a = metadata.Accuracy;
+        Console.WriteLine($"Compression  {string.Join(", ", metadata.Compression.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        Console.WriteLine($"Validation   {a.Measure ?? "accuracy"} {Pct(a.Baseline)} -> {Pct(a.Final)}{(a.Test is null ? "" : $"; test {a.TestMeasure ?? "accuracy"} {Pct(a.Test)}")}");
+        Console.WriteLine($"Output kind  {metadata.OutputKind}{(metadata.Labels.Count > 0 ? $", labels {string.Join(", ", metadata.Labels)}" : "")}");
+        Console.WriteLine($"Preprocess   {metadata.Preprocess}");
+        Console.WriteLine($"Engine       {metadata.EngineVersion}, from source sha256 {metadata.SourceSha256}");
     }
 }

@@ -129,7 +129,7 @@ public static class Compressor
             LatencyThreadsCompressed = latency.CompressedThreads,
             Cpu = CpuInfo.Describe,
             ParametersOriginal = inputs.Model.Graph.ParameterCount,
-            ParametersCompressed = NonzeroWeights(compressed),
+            ParametersCompressed = Inspection.ModelSummary.NonzeroWeights(compressed),
             Settings = settings.Canonical(),
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
             Stages = stages,
@@ -205,7 +205,7 @@ public static class Compressor
             LatencyMsCompressed = report.LatencyMsOriginal,
             LatencySpeedup = 1,
             LatencyThreadsCompressed = report.LatencyThreadsOriginal,
-            ParametersCompressed = NonzeroWeights(model),
+            ParametersCompressed = Inspection.ModelSummary.NonzeroWeights(model),
             Chosen = none,
             PerClass = report.PerClass.Select(c => c with { CompressedCorrect = c.OriginalCorrect }).ToList(),
             Channels = [],
@@ -214,17 +214,6 @@ public static class Compressor
         };
         return new CompressionResult(container, written.For(container, model));
     }
-
-    // Weights left that the app multiplies by: nonzero elements of the float and int8 weight tensors (scales and zero points aside).
-    static long NonzeroWeights(OnnxModel model) =>
-        model.Graph.Initializers.Values
-            .Where(t => t.Dims.Length > 0 && (t.Type is ElementType.Float or ElementType.Int8 or ElementType.Int32) && !t.Name.EndsWith("_scale", StringComparison.Ordinal) && !t.Name.EndsWith("_zero_point", StringComparison.Ordinal))
-            .Sum(t => t.Type switch
-            {
-                ElementType.Float => (long)t.Floats.ToArray().Count(v => v != 0),
-                ElementType.Int8 => t.Data.Count(b => b != 0),
-                _ => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(t.Data.AsSpan()).ToArray().Count(v => v != 0),
-            });
 
     static double Round(double value) => Math.Round(value, 6);
 

@@ -26,6 +26,8 @@ public sealed record ModelSummary
     public IReadOnlyDictionary<string, int> Ops { get; init; } = new SortedDictionary<string, int>();
     /// <summary>Number of weights (elements of every initializer but quantization scales and zero points), whatever their type.</summary>
     public long Parameters { get; init; }
+    /// <summary>Weights that are not zero (pruned weights and padded channels are): what the model multiplies by.</summary>
+    public long NonzeroParameters { get; init; }
     /// <summary>The file's size in bytes (including external data).</summary>
     public long Bytes { get; init; }
     /// <summary>Bytes of all initializers.</summary>
@@ -54,9 +56,21 @@ public sealed record ModelSummary
             Ops = new SortedDictionary<string, int>(model.Graph.Nodes.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count()), StringComparer.Ordinal),
             // Every weight counts, whatever its type: a quantized model's int8 weights are its parameters.
             Parameters = model.Graph.Initializers.Values.Where(t => !IsQuantizationParameter(t.Name)).Sum(t => t.ElementCount),
+            NonzeroParameters = NonzeroWeights(model),
             Bytes = fileBytes,
             WeightBytes = model.Graph.Initializers.Values.Sum(t => (long)t.Data.Length),
             Unsupported = inference.Unsupported,
         };
     }
+
+    /// <summary>Weights left that the app multiplies by: nonzero elements of the float, int8 and int32 weight tensors (scales and zero points aside).</summary>
+    public static long NonzeroWeights(OnnxModel model) =>
+        model.Graph.Initializers.Values
+            .Where(t => t.Dims.Length > 0 && (t.Type is ElementType.Float or ElementType.Int8 or ElementType.Int32) && !IsQuantizationParameter(t.Name))
+            .Sum(t => t.Type switch
+            {
+                ElementType.Float => (long)t.Floats.ToArray().Count(v => v != 0),
+                ElementType.Int8 => t.Data.Count(b => b != 0),
+                _ => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(t.Data.AsSpan()).ToArray().Count(v => v != 0),
+            });
 }
