@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using ModelBuildTasks.Container;
 using ModelBuildTasks.Data;
@@ -209,6 +209,7 @@ public static class Compressor
             Chosen = none,
             PerClass = report.PerClass.Select(c => c with { CompressedCorrect = c.OriginalCorrect }).ToList(),
             Channels = [],
+            Candidates = report.Candidates.Select(c => c with { Chosen = false }).ToList(), // none was written
             Warnings = [.. report.Warnings, new(ErrorCodes.TargetNotMet,
                 $"no compressed model meets the {report.Measure} target (the best reaches {Percent(report.FinalAccuracy)}, lower bound {Percent(report.FinalAccuracyBound)}, target {Percent(report.TargetAccuracy)}); the original model was written instead")],
         };
