@@ -266,10 +266,7 @@ public sealed partial class CompressModels : ToolTask
             var r = report.RootElement;
             string P(string key) => r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? (v.GetDouble() * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
             var (before, after) = (r.GetProperty("original_bytes").GetInt64(), r.GetProperty("compressed_bytes").GetInt64());
-            // As the report words it (CompressionReport.DescribeSizeChange), from the byte counts rather than the rounded ratio.
-            var change = after <= before
-                ? ((double)before / Math.Max(1, after)).ToString("0.00", CultureInfo.InvariantCulture) + "x"
-                : ((double)after / Math.Max(1, before)).ToString("0.00", CultureInfo.InvariantCulture) + "x LARGER";
+            var change = r.GetProperty("size_change").GetString(); // the report's own wording
             string Name(string key) => r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "accuracy";
             var embedded = r.TryGetProperty("original_embedded", out var o) && o.ValueKind == JsonValueKind.True ? " (the original model: no compressed one met the target)" : "";
             Log.LogMessage(MessageImportance.High,

@@ -29,7 +29,7 @@ public static class HtmlReport
         s.Append(report.TargetMet ? $"<p class=\"ok\">{E(report.Headline())}</p>\n" : $"<p class=\"miss\"><strong>{E(report.Headline())}</strong></p>\n");
         foreach (var warning in report.Warnings) s.Append("<p class=\"miss\">Warning ").Append(E($"{warning.Code}: {warning.Message}")).Append("</p>\n");
         s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
-        s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({E(report.DescribeSizeChange())})</td></tr>\n");
+        s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({E(report.SizeChange)})</td></tr>\n");
         s.Append($"<tr><td>weights (original: all; compressed: nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
         s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(report.FinalAccuracyBound)} (target {P(report.TargetAccuracy)})</td></tr>\n");
         s.Append($"<tr><td>test {E(report.TestMeasure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");

@@ -132,8 +132,7 @@ static class CompressCommand
             if (result.GetValue(check))
             {
                 if (!File.Exists(modelPath)) throw ModelBuildException.ModelNotFound(modelPath);
-                foreach (var dataset in new[] { dataPath, testPath, settings.TrainData }.OfType<string>())
-                    if (!File.Exists(dataset) && !Directory.Exists(dataset)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", dataset);
+                foreach (var dataset in new[] { dataPath, testPath, settings.TrainData }.OfType<string>()) Data.DatasetFiles.RequireExists(dataset);
                 return ExitCodes.Ok;
             }
 
@@ -186,7 +185,7 @@ static class CompressCommand
     static void Print(CompressionReport r, string outputPath)
     {
         Console.WriteLine($"Model        {r.Model}");
-        Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.DescribeSizeChange()})");
+        Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.SizeChange})");
         Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(r.FinalAccuracyBound)} (target {Pct(r.TargetAccuracy)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)} ({r.TestMeasure})");
         // The class that lost most: an average within budget can hide it (the report lists every class).

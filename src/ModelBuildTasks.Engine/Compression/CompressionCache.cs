@@ -60,7 +60,7 @@ public sealed class CompressionCache(string folder)
         foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath), ("train", settings.FineTuneEpochs > 0 ? settings.TrainData : null) })
         {
             if (path is null) { Add(role, []); continue; }
-            if (!File.Exists(path) && !Directory.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found", path);
+            DatasetFiles.RequireExists(path);
             // A FIFO or device among the data files is a coded error here, before it could block the key.
             foreach (var file in DatasetFiles.Enumerate(path))
                 Add($"{role}/{file.Relative}", InputFile.ReadAllBytes(file.Full, InputFile.MaxBytes, ErrorCodes.DatasetNotFound, ErrorCodes.InvalidDataset));

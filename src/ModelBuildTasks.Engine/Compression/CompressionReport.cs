@@ -83,8 +83,8 @@ public sealed record CompressionReport
         ? $"No compressed model meets the {Measure} target: the original model was written instead."
         : TargetMet ? $"The compressed model meets the {Measure} target." : $"The compressed model does not meet the {Measure} target.";
 
-    /// <summary>The size change for the report's lines: "34.38x smaller", or how much larger a model with nothing to compress came out.</summary>
-    public string DescribeSizeChange() => CompressedBytes <= OriginalBytes
+    /// <summary>The size change as every report line words it (also in the JSON, for the MSBuild log): "34.38x smaller", or how much larger a model with nothing to compress came out.</summary>
+    public string SizeChange => CompressedBytes <= OriginalBytes
         ? ((double)OriginalBytes / Math.Max(1, CompressedBytes)).ToString("0.00", CultureInfo.InvariantCulture) + "x smaller"
         : ((double)CompressedBytes / Math.Max(1, OriginalBytes)).ToString("0.00", CultureInfo.InvariantCulture) + "x LARGER: the model had little to compress, and the container's metadata outweighs it";
 
@@ -187,7 +187,7 @@ public sealed record CompressionReport
         s.Append(TargetMet ? Headline() + "\n\n" : $"**{Headline()}**\n\n");
         foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {MarkdownText.Escape(warning.Message)}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
-        s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({DescribeSizeChange()}) |\n");
+        s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({SizeChange}) |\n");
         s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
         s.Append($"| test {TestMeasure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
         s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(LatencySpeedup < 1 ? ", **slower**" : " faster")}) |\n\n");

@@ -82,20 +82,21 @@ public static class Compressor
         // What the app will run: the container decoded, as every candidate was scored.
         var compressedOnnx = ContainerPackaging.ToOnnx(best.Container);
         var compressed = OnnxImport.ToModel(Onnx.OnnxModelFile.Parse(compressedOnnx));
+        var originalOnnx = inputs.OriginalOnnx(); // for the test scores and the latency: not held through the search
         if (inputs.Test is { } test)
         {
             Report(progress, "test");
             // The test split is scored like validation, but never feeds a decision.
             var metric = scorer.Choice.Metric == Metric.Accuracy && !test.HasLabels ? Metric.Agreement : scorer.Choice.Metric;
             testMeasure = MetricChoice.Name(metric);
-            var testScorer = Scorer.Create(inputs.OriginalOnnx(), test, metric, displayPath: testDataPath);
+            var testScorer = Scorer.Create(originalOnnx, test, metric, displayPath: testDataPath);
             (baselineTest, finalTest) = (testScorer.Baseline.Average(), testScorer.Score(compressedOnnx).Average());
         }
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
         var finalContainer = ContainerPackaging.Pack(compressed, inputs.Metadata(compressed, chosen,
             new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null, measure, finalTest is null ? null : testMeasure), classifier));
         Report(progress, "latency");
-        var latency = LatencyComparison.Measure(inputs.OriginalOnnx(), compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
+        var latency = LatencyComparison.Measure(originalOnnx, compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
 
         var report = new CompressionReport
         {

@@ -6,6 +6,12 @@ namespace ModelBuildTasks.Data;
 /// </summary>
 public static class DatasetFiles
 {
+    /// <summary>Throws the coded error for a DATASET path that is neither a file nor a folder; <paramref name="what"/> names it in the message.</summary>
+    public static void RequireExists(string path, string what = "dataset")
+    {
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, $"{what} not found", path);
+    }
+
     /// <summary>The labels file name that belongs to an images file name (<c>images</c> -> <c>labels</c>, <c>idx3</c>/<c>idx4</c> -> <c>idx1</c>).</summary>
     public static string LabelsFileName(string imagesFileName) =>
         imagesFileName.Replace("images", "labels", StringComparison.Ordinal).Replace("idx3", "idx1", StringComparison.Ordinal).Replace("idx4", "idx1", StringComparison.Ordinal);
