@@ -107,6 +107,9 @@ public class SearchTests
         Assert.True(r.Evaluations <= 25, $"{r.Evaluations} evaluations");
         var chosen = Assert.Single(r.Candidates, c => c.Chosen);
         Assert.Equal(r.FinalAccuracy, chosen.Accuracy);
+        // The report never contradicts itself: the chosen row and the last stage's are the container written, to the byte.
+        Assert.Equal(r.CompressedBytes, chosen.Bytes);
+        Assert.Equal(r.CompressedBytes, r.Stages[^1].Bytes);
         Assert.True(r.Ratio > 4, $"ratio {r.Ratio}"); // at least IQ's
         // Each stage kept its reserve: its accuracy is at or above its own target.
         Assert.All(r.Stages.Where(s => s.Chosen != "off"), s => Assert.True(s.Accuracy >= s.Target - 1e-9, $"{s.Method}: {s.Accuracy} < {s.Target}"));

@@ -95,6 +95,9 @@ public static class Compressor
         var chosen = evaluator.Chosen(best.Point, best.Calibration);
         var finalContainer = ContainerPackaging.Pack(compressed, inputs.Metadata(compressed, chosen,
             new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null, measure, finalTest is null ? null : testMeasure), classifier));
+        // Candidates were sized with placeholder accuracy figures in their metadata: the rows of the one written take its real size.
+        var written = finalContainer.LongLength;
+        stages = stages.Select(s => s.Bytes == best.Bytes && s.Accuracy == best.Accuracy ? s with { Bytes = written } : s).ToList();
         Report(progress, "latency");
         var latency = LatencyComparison.Measure(originalOnnx, compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
 
@@ -135,7 +138,7 @@ public static class Compressor
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
             Stages = stages,
             Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {Describe(c)}",
-                c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6),
+                ReferenceEquals(c, best) ? written : c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6),
                 c.StoppedBelow is null ? null : c.Images)).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
             Warnings = [.. inputs.Warnings, .. Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score)],
