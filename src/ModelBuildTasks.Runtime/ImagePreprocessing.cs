@@ -42,7 +42,7 @@ static class ImagePreprocessing
             chw[c * plane + p] = image.Data[p * from + c];
         // The recorded resize, else the model's own size: a photo of any size still fits the input.
         var (h, w) = spec.Resize ?? (height, width);
-        if (image.Height != h || image.Width != w) chw = Bilinear(chw, from, image.Height, image.Width, h, w);
+        if (image.Height != h || image.Width != w) chw = BilinearResize.Resize(chw, from, image.Height, image.Width, h, w);
         if (h != height || w != width)
             throw new InvalidDataException($"{source}: the preprocessing resizes to {h}x{w}, but the model takes {height}x{width}");
         chw = ConvertChannels(chw, from, channels, h * w);
@@ -79,37 +79,6 @@ static class ImagePreprocessing
                 result[p] = 0.299f * image[p] + 0.587f * image[plane + p] + 0.114f * image[2 * plane + p];
         }
         else throw new InvalidDataException($"cannot convert {from} channels to {to}");
-        return result;
-    }
-
-    // The same as the engine's Resize.Bilinear (pixel centres aligned, as OpenCV and PIL do). A copy
-    // rather than a shared source file: the runtime must not depend on the engine's assemblies.
-    static float[] Bilinear(float[] image, int channels, int height, int width, int newHeight, int newWidth)
-    {
-        var result = new float[channels * newHeight * newWidth];
-        var sy = (float)height / newHeight;
-        var sx = (float)width / newWidth;
-        for (var c = 0; c < channels; c++)
-        {
-            var plane = image.AsSpan(c * height * width, height * width);
-            for (var y = 0; y < newHeight; y++)
-            {
-                var fy = Math.Clamp((y + 0.5f) * sy - 0.5f, 0, height - 1);
-                var y0 = (int)fy;
-                var y1 = Math.Min(y0 + 1, height - 1);
-                var wy = fy - y0;
-                for (var x = 0; x < newWidth; x++)
-                {
-                    var fx = Math.Clamp((x + 0.5f) * sx - 0.5f, 0, width - 1);
-                    var x0 = (int)fx;
-                    var x1 = Math.Min(x0 + 1, width - 1);
-                    var wx = fx - x0;
-                    var top = plane[y0 * width + x0] * (1 - wx) + plane[y0 * width + x1] * wx;
-                    var bottom = plane[y1 * width + x0] * (1 - wx) + plane[y1 * width + x1] * wx;
-                    result[(c * newHeight + y) * newWidth + x] = top * (1 - wy) + bottom * wy;
-                }
-            }
-        }
         return result;
     }
 

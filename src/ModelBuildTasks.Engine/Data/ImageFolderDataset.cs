@@ -1,3 +1,4 @@
+using ModelBuildTasks.Runtime;
 using StbImageSharp;
 
 namespace ModelBuildTasks.Data;
@@ -39,7 +40,7 @@ public static class ImageFolderDataset
                 if (resize is null)
                     throw DataErrors.Invalid(files[i].File,
                         $"image is {image.Width}x{image.Height} but {Path.GetFileName(files[0].File)} is {width}x{height}; add resize=HxW to the preprocessing");
-                chw = Resize.Bilinear(chw, channels, image.Height, image.Width, height, width);
+                chw = BilinearResize.Resize(chw, channels, image.Height, image.Width, height, width);
             }
             chw.CopyTo(pixels, (long)i * size);
         }

@@ -1,3 +1,5 @@
+using ModelBuildTasks.Runtime;
+
 namespace ModelBuildTasks.Data;
 
 /// <summary>Applies a <see cref="PreprocessSpec"/> to a dataset of raw images.</summary>
@@ -49,7 +51,7 @@ public static class Preprocessing
         {
             var image = raw.Image(start + i).ToArray();
             if (raw.Height != height || raw.Width != width)
-                image = Resize.Bilinear(image, raw.Channels, raw.Height, raw.Width, height, width);
+                image = BilinearResize.Resize(image, raw.Channels, raw.Height, raw.Width, height, width);
             image = ConvertChannels(image, raw.Channels, channels, plane);
             for (var c = 0; c < channels; c++)
             for (var p = 0; p < plane; p++)

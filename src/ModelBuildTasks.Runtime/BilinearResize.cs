@@ -1,10 +1,13 @@
-namespace ModelBuildTasks.Data;
+namespace ModelBuildTasks.Runtime;
 
-/// <summary>Image resizing.</summary>
-public static class Resize
+/// <summary>
+/// Image resizing, one implementation for the engine's datasets and the shipped runtime's <c>PredictImage</c>, so an
+/// app resizes exactly as the build measured. The engine links this file: the runtime must not depend on its assemblies.
+/// </summary>
+internal static class BilinearResize
 {
     /// <summary>Bilinear resize of one C x H x W image (pixel centres aligned, as OpenCV and PIL do).</summary>
-    public static float[] Bilinear(ReadOnlySpan<float> image, int channels, int height, int width, int newHeight, int newWidth)
+    public static float[] Resize(ReadOnlySpan<float> image, int channels, int height, int width, int newHeight, int newWidth)
     {
         var result = new float[channels * newHeight * newWidth];
         var sy = (float)height / newHeight;
