@@ -50,6 +50,11 @@ public sealed partial class CompressModels : ToolTask
     /// <summary>The project's folder; relative data paths are resolved against it.</summary>
     [Required] public string ProjectDirectory { get; set; } = "";
 
+    /// <summary>The project file (<c>$(MSBuildProjectFullPath)</c>), which errors without a file of their own name; without it, the file the task runs in (the package's .targets).</summary>
+    public string ProjectFile { get; set; } = "";
+
+    string Project => ProjectFile.Length > 0 ? ProjectFile : BuildEngine.ProjectFileOfTaskNode;
+
     /// <summary>The folder for outputs (under obj/).</summary>
     [Required] public string OutputDirectory { get; set; } = "";
 
@@ -101,7 +106,7 @@ public sealed partial class CompressModels : ToolTask
         {
             // A setting's error has no file of its own: it belongs to the item in the project, in the metadata's names.
             var message = $"CompressModel '{current.Source.ItemSpec}': {InMetadataNames(m.Groups["message"].Value)}";
-            var project = BuildEngine.ProjectFileOfTaskNode;
+            var project = Project;
             if (m.Groups["kind"].Value == "error") Log.LogError(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
             else Log.LogWarning(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
         }
@@ -243,19 +248,43 @@ public sealed partial class CompressModels : ToolTask
         if (CacheDirectory.Length > 0) args.AddRange(["--cache-dir", Path.GetFullPath(Path.Combine(ProjectDirectory, CacheDirectory))]);
         if (AllowAccuracyMiss) args.Add("--allow-miss");
 
-        var inputs = new List<string> { modelPath };
-        if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
-        if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
-        if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
         // Everything but the output folder decides the result; the engine version is in the engine's path.
         var settings = string.Join("\n", args.Skip(1).Select(a => a.Replace(OutputDirectory, "", StringComparison.Ordinal))) + "\n" + EngineAssembly;
         // Where results are cached does not change them: these stay out of the fingerprint.
         if (CacheUrl.Length > 0) args.AddRange(["--cache-url", CacheUrl.Split('?')[0]]);
         if (CacheReadOnly) args.Add("--cache-read-only");
         if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);
-        var fingerprint = ContentFingerprint.Compute(File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [], settings);
+        var fingerprint = "";
+        try
+        {
+            var inputs = new List<string> { modelPath };
+            inputs.AddRange(ExternalDataFiles(modelPath));
+            if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
+            if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
+            if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
+            fingerprint = ContentFingerprint.Compute(File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [], settings);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Error(ErrorCodes.FileSystemRefused, modelPath, $"the model's inputs cannot be read: {e.Message}");
+        }
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, fingerprint,
             string.Join(" ", args.Select(Quote)), className, Meta("Namespace"));
+    }
+
+    // Weights kept beside the model (ONNX external data) decide the result as much as the model file:
+    // a changed sidecar with the same .onnx must compress again. A model that cannot be read has none
+    // here; the engine's check reports it.
+    static IEnumerable<string> ExternalDataFiles(string modelPath)
+    {
+        try
+        {
+            return File.Exists(modelPath) ? OnnxSignature.Read(modelPath).ExternalDataFiles : [];
+        }
+        catch (ModelBuildException)
+        {
+            return [];
+        }
     }
 
     void LogSummary(Item item)
@@ -281,7 +310,7 @@ public sealed partial class CompressModels : ToolTask
 
     void Error(string code, string file, string message) => Log.LogError(null, code, null, file, 0, 0, 0, 0, message);
 
-    void Error(ModelBuildException e) => Error(e.Code, e.File ?? BuildEngine.ProjectFileOfTaskNode, e.Message);
+    void Error(ModelBuildException e) => Error(e.Code, e.File ?? Project, e.Message);
 
     // MSBuild takes any metadata, so a misspelt name (MaxAccuracyDorp) would silently keep the default.
     void WarnOfUnknownMetadata(ITaskItem model)
@@ -292,7 +321,7 @@ public sealed partial class CompressModels : ToolTask
             if (known.Contains(name, StringComparer.OrdinalIgnoreCase)) continue;
             var closest = known.MinBy(k => EditDistance(k.ToLowerInvariant(), name.ToLowerInvariant()))!;
             if (EditDistance(closest.ToLowerInvariant(), name.ToLowerInvariant()) <= 2)
-                Log.LogWarning(null, ErrorCodes.UnknownMetadata, null, BuildEngine.ProjectFileOfTaskNode, 0, 0, 0, 0,
+                Log.LogWarning(null, ErrorCodes.UnknownMetadata, null, Project, 0, 0, 0, 0,
                     $"CompressModel '{model.ItemSpec}' has metadata '{name}', which ModelBuildTasks does not know and ignores: did you mean '{closest}'?");
         }
     }

@@ -27,6 +27,9 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
     /// <summary>The file-name suffix of the generated source (<c>.designtime.g.cs</c> or <c>.uncompressed.g.cs</c>).</summary>
     [Required] public string Suffix { get; set; } = "";
 
+    /// <summary>Whether the build embeds the model file itself (<c>ModelCompressionEnabled=false</c>), which then must hold its weights.</summary>
+    public bool EmbedsModel { get; set; }
+
     /// <summary>The items with <c>Wrapper</c> (the source) and <c>ResourceName</c> (for the original model) metadata.</summary>
     [Output] public ITaskItem[] Outputs { get; set; } = [];
 
@@ -45,6 +48,10 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             {
                 Log.LogError(null, e.Code, null, e.File ?? path, 0, 0, 0, 0, e.Message);
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.LogError(null, ErrorCodes.FileSystemRefused, null, OutputDirectory, 0, 0, 0, 0, $"the class for {Path.GetFileName(path)} cannot be written under ModelCompressionIntermediateDir: {e.Message}");
+            }
         }
         Outputs = outputs.ToArray();
         return !Log.HasLoggedErrors;
@@ -57,6 +64,9 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         var signature = OnnxSignature.Read(path);
         if (signature.Inputs.Count != 1 || signature.Outputs.Count < 1)
             throw new ModelBuildException(ErrorCodes.InvalidGraph, $"an image model has one input and an output; this one has {signature.Inputs.Count} inputs and {signature.Outputs.Count} outputs", path);
+        if (EmbedsModel && signature.ExternalDataFiles.Count > 0)
+            throw new ModelBuildException(ErrorCodes.InvalidExternalData,
+                $"the model keeps its weights in {string.Join(", ", signature.ExternalDataFiles.Select(Path.GetFileName))} (ONNX external data), and ModelCompressionEnabled=false embeds the model file alone, which the app could not load: save the model with its weights inside, or compress it (the container holds them)", path);
         TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
         var output = signature.Outputs[0];
         // The engine's rule: cosine similarity (features) for outputs that are not one score per class.
@@ -67,6 +77,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             Inputs = [Describe(signature.Inputs[0])],
             Outputs = [Describe(output)],
             OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
+            OutputProbabilities = classifier && signature.EndsInSoftmax,
             Labels = classifier ? Labels(model, signature) : [],
             Preprocess = PreprocessSpec.Parse(preprocessText).ToString(),
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
@@ -90,7 +101,15 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
     IReadOnlyList<string> Labels(ITaskItem model, OnnxSignature signature)
     {
         static string[] Split(string text) => text.Split(',').Select(l => l.Trim()).ToArray();
-        if (model.GetMetadata("Labels") is { Length: > 0 } labels) return Split(labels);
+        if (model.GetMetadata("Labels") is { Length: > 0 } labels)
+        {
+            var given = Split(labels);
+            // The engine's check: a class list of another length names the wrong classes.
+            if (given.Any(l => l.Length == 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "Labels has an empty class name", model.GetMetadata("FullPath"));
+            if (signature.Outputs[0].Shape is [_, var c] && int.TryParse(c, out var classes) && given.Length != classes)
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"Labels names {given.Length} classes, the model's output has {classes}", model.GetMetadata("FullPath"));
+            return given;
+        }
         if (signature.Metadata.GetValueOrDefault("labels") is { Length: > 0 } stored) return Split(stored);
         var data = model.GetMetadata("ValidationData").Trim();
         if (data.Length > 0 && Path.GetFullPath(Path.Combine(ProjectDirectory, data)) is var folder && Directory.Exists(folder))

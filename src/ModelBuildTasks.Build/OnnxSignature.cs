@@ -16,17 +16,21 @@ sealed class OnnxSignature
     public List<Value> Inputs { get; } = [];
     public List<Value> Outputs { get; } = [];
     public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
+    /// <summary>Whether the first output is made by a Softmax over its last axis (the engine's <c>output_probabilities</c>).</summary>
+    public bool EndsInSoftmax { get; private set; }
+    /// <summary>The files the initializers keep their data in (ONNX external data), as full paths beside the model; each once.</summary>
+    public List<string> ExternalDataFiles { get; } = [];
 
     /// <summary>Reads <paramref name="path"/>; a file that is not an ONNX model is <c>MBT1002</c>.</summary>
     public static OnnxSignature Read(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists) throw ModelBuildException.ModelNotFound(path);
-        if (info.Length > int.MaxValue) throw new ModelBuildException(ErrorCodes.InvalidModel, "the model is over 2 GiB", path);
-        var bytes = File.ReadAllBytes(path);
+        if (!File.Exists(path)) throw ModelBuildException.ModelNotFound(path);
+        // A FIFO or device is a coded error, never a design-time build that hangs.
+        var bytes = InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel);
         var signature = new OnnxSignature();
         var initializers = new HashSet<string>(StringComparer.Ordinal);
         var inputs = new List<Value>();
+        var nodes = new List<(string OpType, List<string> Inputs, List<string> Outputs, long Axis)>();
         try
         {
             var graphFound = false;
@@ -37,7 +41,16 @@ sealed class OnnxSignature
                     graphFound = true;
                     foreach (var (g, gs, gl) in Fields(bytes, start, length))
                     {
-                        if (g == 5) initializers.Add(StringField(bytes, gs, gl, 8)); // TensorProto.name
+                        if (g == 5) // TensorProto: its name, and where its data is when not inside (external_data, key "location")
+                        {
+                            initializers.Add(StringField(bytes, gs, gl, 8));
+                            foreach (var (t, ts, tl) in Fields(bytes, gs, gl))
+                                if (t == 13 && StringField(bytes, ts, tl, 1) == "location"
+                                    && Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, StringField(bytes, ts, tl, 2))) is var file
+                                    && !signature.ExternalDataFiles.Contains(file))
+                                    signature.ExternalDataFiles.Add(file);
+                        }
+                        else if (g == 1) nodes.Add(ReadNode(bytes, gs, gl));
                         else if (g == 11) inputs.Add(ReadValue(bytes, gs, gl));
                         else if (g == 12) signature.Outputs.Add(ReadValue(bytes, gs, gl));
                     }
@@ -49,13 +62,34 @@ sealed class OnnxSignature
             }
             if (!graphFound) throw new InvalidDataException("the file has no graph");
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentOutOfRangeException or DecoderFallbackException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or DecoderFallbackException)
         {
             throw new ModelBuildException(ErrorCodes.InvalidModel, $"not a valid ONNX model: {e.Message}", path);
         }
         // Older exporters list the weights among the inputs too: the image input is the one left.
         signature.Inputs.AddRange(inputs.Where(i => !initializers.Contains(i.Name)));
+        // Through any Identity or Dropout an exporter put after the Softmax to name the output, as the engine looks.
+        var producer = signature.Outputs.Count > 0 ? nodes.LastOrDefault(n => n.Outputs.Contains(signature.Outputs[0].Name)) : default;
+        for (var steps = 0; producer is { OpType: "Identity" or "Dropout", Inputs.Count: > 0 } && steps < nodes.Count; steps++)
+            producer = nodes.LastOrDefault(n => n.Outputs.Contains(producer.Inputs[0]));
+        signature.EndsInSoftmax = producer is { OpType: "Softmax", Axis: -1 or 1 };
         return signature;
+    }
+
+    // NodeProto: op_type (4), inputs (1), outputs (2), and the "axis" attribute (5: AttributeProto name 1, i 3), -1 when absent.
+    static (string OpType, List<string> Inputs, List<string> Outputs, long Axis) ReadNode(byte[] b, int start, int length)
+    {
+        var (opType, inputs, outputs, axis) = ("", new List<string>(), new List<string>(), -1L);
+        foreach (var (f, s, l) in Fields(b, start, length))
+        {
+            if (f == 1) inputs.Add(Encoding.UTF8.GetString(b, s, l));
+            else if (f == 2) outputs.Add(Encoding.UTF8.GetString(b, s, l));
+            else if (f == 4) opType = Encoding.UTF8.GetString(b, s, l);
+            else if (f == 5 && StringField(b, s, l, 1) == "axis")
+                foreach (var (a, at, _) in Fields(b, s, l))
+                    if (a == 3) { var p = at; axis = (long)Varint(b, ref p); }
+        }
+        return (opType, inputs, outputs, axis);
     }
 
     static Value ReadValue(byte[] b, int start, int length)

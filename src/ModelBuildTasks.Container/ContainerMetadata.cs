@@ -40,6 +40,12 @@ public sealed record ContainerMetadata
     /// no softmax). Containers written before this key existed hold classifiers.
     /// </summary>
     [JsonPropertyName("output_kind")] public string OutputKind { get; init; } = Classes;
+    /// <summary>
+    /// Whether a classifier's output already is probabilities (the graph ends in a Softmax over the
+    /// classes), so an app's probabilities pass it through instead of applying softmax a second time
+    /// (which flattened 0.75 to 0.19 on ten classes). Absent in older containers: false.
+    /// </summary>
+    [JsonPropertyName("output_probabilities")] public bool OutputProbabilities { get; init; }
     /// <summary>Class names by index.</summary>
     [JsonPropertyName("labels")] public IReadOnlyList<string> Labels { get; init; } = [];
     /// <summary>The preprocessing the model expects (canonical spec text).</summary>
@@ -74,6 +80,8 @@ public sealed record ContainerMetadata
             var metadata = JsonSerializer.Deserialize<ContainerMetadata>(json, Options);
             if (metadata is not { Format: "mbt-cmodel" }) throw new ContainerFormatException("the metadata is not of format mbt-cmodel", 64);
             // JSON null passes the serializer for non-nullable members; readers rely on them, so a null is a damaged file.
+            if (metadata.OutputKind is not (Classes or Features))
+                throw new ContainerFormatException($"the metadata's output_kind is {(metadata.OutputKind is null ? "null" : $"'{metadata.OutputKind}'")}, not '{Classes}' or '{Features}'", 64);
             if (metadata.Inputs is null || metadata.Outputs is null || metadata.Labels is null || metadata.Preprocess is null || metadata.Compression is null
                 || metadata.Accuracy is null || metadata.SourceSha256 is null || metadata.EngineVersion is null
                 || metadata.Labels.Any(l => l is null) || metadata.Compression.Any(kv => kv.Value is null)

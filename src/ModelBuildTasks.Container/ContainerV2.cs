@@ -117,8 +117,11 @@ static class ContainerV2
             return stored.Length == decodedLength ? stored.ToArray() : throw new ContainerFormatException("the raw index has the wrong length", 20);
         if (encoding != 1) throw new ContainerFormatException($"the index has unknown encoding {encoding}", 12);
         var decoded = new byte[decodedLength];
-        if (!BrotliDecoder.TryDecompress(stored, decoded, out var written) || written != decoded.Length)
-            throw new ContainerFormatException("the index does not decode to its declared length", ContainerLayout.HeaderSize);
+        // The stream must end exactly at the stored length: TryDecompress would accept bytes appended after its end.
+        using var decoder = new BrotliDecoder();
+        if (decoder.Decompress(stored, decoded, out var consumed, out var written) != System.Buffers.OperationStatus.Done
+            || consumed != stored.Length || written != decoded.Length)
+            throw new ContainerFormatException("the index does not decode to exactly its declared length from its stored length", ContainerLayout.HeaderSize);
         return decoded;
     }
 

@@ -38,6 +38,14 @@ public sealed class CompressedModel : IDisposable
     CompressedModel(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.IntraOpThreads, "options.IntraOpThreads");
+        try
+        {
+            ImagePreprocessing.Check(metadata.Preprocess);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ContainerFormatException(e.Message, 64);
+        }
         Metadata = metadata;
         threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount;
         var split = options.SplitBatches && options.ConfigureSession is null && threads > 1;
@@ -193,12 +201,16 @@ public sealed class CompressedModel : IDisposable
         return Ranked(Logits(image), k);
     }
 
-    /// <summary>The softmax probabilities of every class for one image (they sum to 1); <see cref="Logits"/> gives the raw outputs.</summary>
+    /// <summary>
+    /// The probabilities of every class for one image (they sum to 1): the softmax of the outputs, or the outputs
+    /// themselves when the model already ends in a Softmax (<see cref="ContainerMetadata.OutputProbabilities"/>);
+    /// <see cref="Logits"/> gives the raw outputs.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
     public float[] Probabilities(ReadOnlySpan<float> image)
     {
         EnsureClassifier();
-        return Softmax(Logits(image));
+        return ToProbabilities(Logits(image));
     }
 
     /// <summary>
@@ -318,7 +330,7 @@ public sealed class CompressedModel : IDisposable
 
     Prediction[] Ranked(ReadOnlySpan<float> logits, int k)
     {
-        var probabilities = Softmax(logits);
+        var probabilities = ToProbabilities(logits);
         var values = logits.ToArray();
         // Stable, so equal scores keep class order (the lower index first, as argmax picks it).
         var ranked = Enumerable.Range(0, values.Length).OrderByDescending(i => values[i]).Take(k).ToArray();
@@ -331,6 +343,8 @@ public sealed class CompressedModel : IDisposable
         }
         return result;
     }
+
+    float[] ToProbabilities(ReadOnlySpan<float> outputs) => Metadata.OutputProbabilities ? outputs.ToArray() : Softmax(outputs);
 
     static float[] Softmax(ReadOnlySpan<float> logits)
     {

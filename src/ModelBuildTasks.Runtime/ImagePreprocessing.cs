@@ -11,27 +11,16 @@ namespace ModelBuildTasks.Runtime;
 /// </summary>
 static class ImagePreprocessing
 {
-    // The engine's limit (DatasetLimits.MaxImagePixels): the header is checked before decoding
-    // because a few bytes can claim a size whose allocation would take the process down.
-    const long MaxImagePixels = 1L << 26;
-
     public static float[] FromBytes(byte[] encoded, string source, string preprocess, int channels, int height, int width)
     {
         ImageResult image;
         try
         {
-            using (var header = new MemoryStream(encoded, writable: false))
-            {
-                var info = ImageInfo.FromStream(header) ?? throw new InvalidDataException($"{source}: not an image of a known format (PNG, JPEG, BMP, GIF, TGA, PSD, HDR)");
-                if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > MaxImagePixels)
-                    throw new InvalidDataException($"{source}: the image claims {info.Width}x{info.Height} pixels, beyond the limit of {MaxImagePixels:N0}");
-                var grey = info.ColorComponents is ColorComponents.Grey or ColorComponents.GreyAlpha;
-                image = ImageResult.FromMemory(encoded, grey ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
-            }
+            image = ImageDecoding.Decode(encoded, info => info.ColorComponents is ColorComponents.Grey or ColorComponents.GreyAlpha ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
         }
-        catch (Exception e) when (e is not InvalidDataException and (InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException))
+        catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{source}: cannot decode the image: {e.Message.TrimEnd('\0')}", e); // the decoder's reason can end in NULs
+            throw new InvalidDataException($"{source}: {e.Message}", e);
         }
         var spec = Spec.Parse(preprocess);
         var from = image.Comp == ColorComponents.Grey ? 1 : 3;
@@ -92,6 +81,9 @@ static class ImagePreprocessing
     /// <c>resize=HxW;channels=C;scale=F;mean=..;std=..</c>). Parsed here because the runtime does not
     /// reference the engine; only the keys the engine writes are accepted.
     /// </summary>
+    /// <summary>Throws <see cref="InvalidDataException"/> when a container's preprocessing cannot be applied (checked at load, not at the first image).</summary>
+    public static void Check(string preprocess) => Spec.Parse(preprocess);
+
     sealed record Spec((int Height, int Width)? Resize, float? Scale, float[] Mean, float[] Std)
     {
         public static Spec Parse(string text)
@@ -112,6 +104,9 @@ static class ImagePreprocessing
                     _ => throw Bad(part),
                 };
             }
+            // The engine refuses these when it writes a container (MBT1105); a container that has them was not written by it.
+            if (spec.Std.Any(s => s <= 0)) throw Bad("std=" + string.Join(",", spec.Std.Select(s => s.ToString(CultureInfo.InvariantCulture))));
+            if (spec.Resize is { } r && (long)r.Height * r.Width > ImageDecoding.MaxImagePixels) throw Bad($"resize={r.Height}x{r.Width}");
             return spec;
         }
 

@@ -3,9 +3,9 @@ namespace ModelBuildTasks.Runtime;
 /// <summary>One class's result for one image: the top-1 of <c>Predict</c>, or one entry of <c>TopK</c>.</summary>
 /// <param name="ClassIndex">The predicted class.</param>
 /// <param name="Label">Its name, or the index as text when the model has no labels.</param>
-/// <param name="Score">The softmax probability of that class, in [0, 1].</param>
+/// <param name="Score">The probability of that class, in [0, 1]: the softmax of the outputs, or the output itself when the model ends in a Softmax.</param>
 public readonly record struct Prediction(int ClassIndex, string Label, float Score)
 {
-    /// <summary>The model's raw output (logit) for that class, before the softmax.</summary>
+    /// <summary>The model's raw output for that class: its logit, or its probability when the model ends in a Softmax.</summary>
     public float Logit { get; init; }
 }

@@ -36,11 +36,14 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     if (result.GetValue(epochs) < 0 || result.GetValue(epochs) == 0 && result.GetValue(seconds) is null || result.GetValue(batch) < 1)
         throw new ModelBuildException(ErrorCodes.InvalidSetting, "give --epochs >= 1 or a --seconds budget, and --batch-size >= 1");
     var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
+    ModelBuildTasks.Cli.OutputPaths.CheckWritable(result.GetValue(output)!, "--output"); // before the training, not after it
     var onnx = ModelFile.Load(result.GetValue(model)!);
     var narrowed = LayerBits(result.GetValue(layerBits), result.GetValue(fakeQuant), onnx);
-    var data = DatasetLoader.Load(result.GetValue(trainData)!, spec);
+    // Labels in the model's class order where class folders name the same classes in another order: trained as numbered, they would swap classes.
+    var order = result.GetValue(labels) is { } given ? LabelNames.Parse(given) : LabelNames.Of(onnx);
+    var data = LabelNames.Align(DatasetLoader.Load(result.GetValue(trainData)!, spec), order);
     ApplyLabels(onnx, result.GetValue(labels), data, result.GetValue(model)!);
-    var test = result.GetValue(testData) is { } t ? DatasetLoader.Load(t, spec) : null;
+    var test = result.GetValue(testData) is { } t ? LabelNames.Align(DatasetLoader.Load(t, spec), order) : null;
     double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
     var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
     var lambda = (float)result.GetValue(l1Gamma);

@@ -13,6 +13,34 @@ public class CacheSafetyTests
         ["compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File(output), "--cache-dir", temp.File("cache"),
          "--methods", "iq", "--bits", "4", "--target-accuracy", "0.99", "--max-validation-images", "200", .. extra];
 
+    [Fact]
+    public void BuildsOfTheSameModelAtOnce_CompressItOnce_TheOthersWaitAndTakeTheResult()
+    {
+        // As a multi-targeted project's two frameworks do. The test holds the claim first, so both
+        // processes meet a held claim however the machine schedules them.
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        // A first run leaves its claim's file, named by the key; its entry is then removed, as if never stored.
+        var warm = CliRunner.Run([.. Args(temp, "warm.cmodel"), "--allow-miss"]);
+        Assert.True(warm.ExitCode == 0, warm.Stderr);
+        var key = Path.GetFileNameWithoutExtension(Assert.Single(Directory.GetFiles(temp.File("cache/locks"))));
+        Directory.Delete(Path.Combine(temp.File("cache"), key[..2], key), recursive: true);
+        var held = new ModelBuildTasks.Compression.CompressionCache(temp.File("cache")).Lock(key, () => { });
+        Assert.NotNull(held);
+        var environment = new Dictionary<string, string?>();
+        var a = CliRunner.Start(environment, [.. Args(temp, "a.cmodel"), "--allow-miss"]);
+        var b = CliRunner.Start(environment, [.. Args(temp, "b.cmodel"), "--allow-miss"]);
+        Assert.True(a.WaitForStderr("cache: waiting for another build that compresses the same model", TimeSpan.FromMinutes(2)), a.StderrSoFar);
+        Assert.True(b.WaitForStderr("cache: waiting for another build that compresses the same model", TimeSpan.FromMinutes(2)), b.StderrSoFar);
+        held!.Dispose();
+        var (first, second) = (a.Finish(), b.Finish());
+
+        Assert.True(first.ExitCode == 0 && second.ExitCode == 0, first.Stderr + second.Stderr);
+        Assert.Single(new[] { first, second }, r => r.Stderr.Contains("stage baseline")); // one compressed
+        Assert.Single(new[] { first, second }, r => r.Stderr.Contains("cache: hit")); // the other took its result
+        Assert.Equal(File.ReadAllBytes(temp.File("a.cmodel")), File.ReadAllBytes(temp.File("b.cmodel")));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -235,6 +235,9 @@ public class CompressTests
     [InlineData("--resolution", "0,05", "write 0.05")]
     [InlineData("--max-accuracy-drop", "NaN", "not a finite number")]
     [InlineData("--max-evaluations", "1e3", "not a whole number")]
+    [InlineData("--max-validation-images", "-5", "0 (all) or more")]
+    [InlineData("--labels", ",,", "--labels has an empty class name")]
+    [InlineData("--labels", "a,b", "--labels names 2 classes, the model's output has 10")]
     public void BadSettings_FailCleanly_AsCommandLineErrors(string option, string value, string message)
     {
         using var temp = new TestPaths.TempFolder();

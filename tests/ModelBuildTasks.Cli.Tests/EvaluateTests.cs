@@ -30,6 +30,43 @@ public class EvaluateTests
     }
 
     [Fact]
+    public void AChannelsLastModel_IsEvaluatedAsCompressTakesIt_AndComparesWithItsContainer()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var b = new GraphBuilder("tf", seed: 3);
+        var x = b.InputChannelsLast("image", 28, 28, 1);
+        b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(b.Relu(b.Conv(x, 8)))), 10), "logits");
+        ModelFile.Save(b.Build(), temp.File("tf.onnx"));
+        var compressed = CliRunner.Run("compress", temp.File("tf.onnx"), "--data", TestPaths.FashionTest, "--max-validation-images", "200", "--methods", "iq", "--bits", "7",
+            "--max-accuracy-drop", "100", "--no-cache", "-o", temp.File("tf.cmodel"), "--verbosity", "quiet");
+        Assert.True(compressed.ExitCode == 0, compressed.Stderr);
+
+        var original = CliRunner.Run("evaluate", temp.File("tf.onnx"), "--data", TestPaths.FashionTest, "--limit", "200", "--latency-samples", "0", "--json");
+        Assert.True(original.ExitCode == 0, original.Stderr);
+        // Without labels the reference model is the truth: the channels-last original against its channels-first container.
+        File.Copy(TestPaths.FashionTest, temp.File("u-images-idx3-ubyte.gz"));
+        var against = CliRunner.Run("evaluate", temp.File("tf.cmodel"), "--data", temp.File("u-images-idx3-ubyte.gz"), "--limit", "200", "--latency-samples", "0",
+            "--reference", temp.File("tf.onnx"), "--json");
+        Assert.True(against.ExitCode == 0, against.Stderr);
+        Assert.Equal("agreement", against.Json.GetProperty("measure").GetString());
+        Assert.True(against.Json.GetProperty("accuracy").GetDouble() > 0.9, against.Stdout); // 7-bit weights agree on nearly every image
+    }
+
+    [Fact]
+    public void NoLatencySamples_SaysNotMeasured_RatherThanZero()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var json = CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--limit", "20", "--latency-samples", "0", "--json");
+        Assert.Equal(0, json.ExitCode);
+        Assert.False(json.Json.TryGetProperty("latency_ms_median", out _)); // the JSON leaves out what was not measured
+        Assert.False(json.Json.TryGetProperty("latency_ms_p90", out _));
+        Assert.True(json.Json.TryGetProperty("accuracy", out _));
+        var text = CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--limit", "20", "--latency-samples", "0");
+        Assert.Contains("Latency      not measured", text.Stdout);
+    }
+
+    [Fact]
     public void UnlabeledData_ReportsAgreement()
     {
         using var temp = new TestPaths.TempFolder();

@@ -40,8 +40,27 @@ public class ExportTests
         File.WriteAllText(temp.File("old.onnx"), "keep me");
         var result = CliRunner.Run("export", Vgg, "-o", temp.File("old.onnx"));
         CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidContainer);
-        Assert.Contains("not a .cmodel container", result.Stderr);
+        Assert.Contains("an ONNX model, not a .cmodel container: it needs no export", result.Stderr);
         Assert.Equal("keep me", File.ReadAllText(temp.File("old.onnx")));
+    }
+
+    [Fact]
+    public void AContainerDamagedInItsMagic_OrEmpty_IsABadContainer_NotABadOnnxModel()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var bytes = File.ReadAllBytes(Compressed(temp));
+        bytes[0] ^= 1;
+        File.WriteAllBytes(temp.File("damaged.cmodel"), bytes);
+        File.WriteAllBytes(temp.File("empty.cmodel"), []);
+        foreach (var file in new[] { "damaged.cmodel", "empty.cmodel" })
+        {
+            foreach (var command in new[] { "inspect", "export" })
+            {
+                var result = command == "inspect" ? CliRunner.Run("inspect", temp.File(file)) : CliRunner.Run("export", temp.File(file), "-o", temp.File("x.onnx"));
+                CliRunner.AssertCleanError(result, 1, ErrorCodes.InvalidContainer);
+                Assert.Contains("bad magic", result.Stderr);
+            }
+        }
     }
 
     [Fact]
@@ -56,12 +75,13 @@ public class ExportTests
     }
 
     [Fact]
-    public void Export_MissingContainer_OutputFolder_AndMissingOutput_AreCodedErrors()
+    public void Export_MissingContainer_UnwritableOutput_AndMissingOutput_AreCodedErrors()
     {
         using var temp = new TestPaths.TempFolder();
         CliRunner.AssertCleanError(CliRunner.Run("export", temp.File("none.cmodel"), "-o", temp.File("x.onnx")), 1, ErrorCodes.ModelNotFound);
         var container = Compressed(temp);
-        CliRunner.AssertCleanError(CliRunner.Run("export", container, "-o", temp.Path), 2, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanError(CliRunner.Run("export", container, "-o", temp.Path), 1, ErrorCodes.FileSystemRefused);
+        CliRunner.AssertCleanError(CliRunner.Run("export", container, "-o", Path.Combine(container, "x.onnx")), 1, ErrorCodes.FileSystemRefused); // a file where a folder goes
         CliRunner.AssertCleanError(CliRunner.Run("export", container), 2, ErrorCodes.InvalidSetting);
     }
 }

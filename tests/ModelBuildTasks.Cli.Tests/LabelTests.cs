@@ -72,6 +72,26 @@ public class LabelTests
         Assert.DoesNotContain(ErrorCodes.LabelNameMismatch, result.Stderr);
     }
 
+    [Fact]
+    public void NamesInAnotherOrder_AreMatchedByName_WithoutWarning_AndEvaluateWarnsOfRealMismatches()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var (other, data) = Inputs(temp);
+        var model = TestModels.Plain();
+        model.Metadata["labels"] = string.Join(",", Digits.Reverse()); // the folders' names, not in their order
+        ModelFile.Save(model, temp.File("reversed.onnx"));
+        var compressed = CliRunner.Run(Compress(temp.File("reversed.onnx"), data, temp.File("m.cmodel")));
+        Assert.True(compressed.ExitCode == 0, compressed.Stderr);
+        Assert.DoesNotContain(ErrorCodes.LabelNameMismatch, compressed.Stderr);
+        var evaluated = CliRunner.Run("evaluate", temp.File("reversed.onnx"), "--data", data, "--latency-samples", "0");
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr);
+        Assert.DoesNotContain(ErrorCodes.LabelNameMismatch, evaluated.Stderr);
+
+        var mismatch = CliRunner.Run("evaluate", other, "--data", data, "--latency-samples", "0");
+        Assert.True(mismatch.ExitCode == 0, mismatch.Stderr);
+        Assert.Contains($"warning {ErrorCodes.LabelNameMismatch}:", mismatch.Stderr);
+    }
+
     static CliRunner.Result Train(string model, string data, string output, params string[] extra) =>
         CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool },
             ["train", model, "--train-data", data, "--epochs", "1", "--batch-size", "10", "--threads", "2", "-o", output, .. extra]);

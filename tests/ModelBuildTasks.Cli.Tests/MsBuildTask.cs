@@ -29,6 +29,30 @@ static class MsBuildTask
               </Target>
             </Project>
             """);
+        return Run(folder);
+    }
+
+    /// <summary>Writes <c>compress.proj</c> running the GenerateModelWrappers task (design-time and uncompressed classes) on <paramref name="items"/>, and builds it.</summary>
+    public static (int ExitCode, string Output) BuildWrappers(string folder, string items, bool embedsModel)
+    {
+        File.WriteAllText(Path.Combine(folder, "compress.proj"), $"""
+            <Project>
+              <UsingTask TaskName="ModelBuildTasks.Build.GenerateModelWrappers" AssemblyFile="{TaskAssembly}" />
+              <Target Name="Build">
+                <ItemGroup>
+                  {items}
+                </ItemGroup>
+                <GenerateModelWrappers Models="@(CompressModel)" OutputDirectory="$(MSBuildProjectDirectory)/out" ProjectDirectory="$(MSBuildProjectDirectory)"
+                                       Suffix="{(embedsModel ? ".uncompressed.g.cs" : ".designtime.g.cs")}" EmbedsModel="{embedsModel}" />
+              </Target>
+            </Project>
+            """);
+        return Run(folder);
+    }
+
+    /// <summary>Builds the <c>compress.proj</c> already in <paramref name="folder"/> at minimal verbosity.</summary>
+    public static (int ExitCode, string Output) Run(string folder)
+    {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder };
         foreach (var a in new[] { "msbuild", "compress.proj", "-v:m", "-nodeReuse:false", "-tl:off" }) start.ArgumentList.Add(a);
         start.Environment["CI"] = null;

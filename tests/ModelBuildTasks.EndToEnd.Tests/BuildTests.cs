@@ -41,6 +41,23 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
+    public void Clean_OfAnIntermediateDirTheProjectChose_RemovesOnlyWhatTheBuildWrote()
+    {
+        // A folder of the project's own (it held its model and a README, and clean used to delete it whole).
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", "<ModelCompressionIntermediateDir>models/</ModelCompressionIntermediateDir>");
+        Directory.CreateDirectory(Path.Combine(app.Folder, "models"));
+        File.WriteAllText(Path.Combine(app.Folder, "models/README.md"), "ours");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.True(File.Exists(Path.Combine(app.Folder, "models/fashion_vgg/fashion_vgg.cmodel")));
+
+        var clean = app.Run("clean");
+        Assert.True(clean.ExitCode == 0, clean.Output);
+        Assert.Equal("ours", File.ReadAllText(Path.Combine(app.Folder, "models/README.md")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(app.Folder, "models/fashion_vgg")));
+    }
+
+    [Fact]
     public void ASecondProjectWithTheSameModel_HitsTheSharedCache()
     {
         using var a = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");

@@ -20,6 +20,18 @@ public class CacheKeyTests
         Assert.Equal(a, CompressionCache.Key(Model, Data, null, new CompressionSettings { Labels = ["a|b", "c"] }));
     }
 
+    [Theory]
+    [InlineData(1, null)]
+    [InlineData(0, 60.0)] // a time budget alone fine-tunes too: its training data was left out of the key
+    public void TheTrainingData_IsPartOfTheKey_WheneverTheSettingsFineTune(int epochs, double? seconds)
+    {
+        CompressionSettings Settings(string train) => new() { FineTuneEpochs = epochs, FineTuneSeconds = seconds, TrainData = train };
+        Assert.NotEqual(CompressionCache.Key(Model, Data, null, Settings(TestPaths.FashionTrain)), CompressionCache.Key(Model, Data, null, Settings(TestPaths.FashionTest)));
+        // Without fine-tuning the training data is not read: it cannot change the result.
+        Assert.Equal(CompressionCache.Key(Model, Data, null, new CompressionSettings { TrainData = TestPaths.FashionTrain }),
+            CompressionCache.Key(Model, Data, null, new CompressionSettings { TrainData = TestPaths.FashionTest }));
+    }
+
     [Fact]
     public void AllowMiss_IsPartOfTheKey()
     {

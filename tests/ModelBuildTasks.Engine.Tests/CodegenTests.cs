@@ -38,6 +38,25 @@ public class CodegenTests
         Snapshot.Match(source, SnapshotNameExtension.Create(family));
     }
 
+    [Theory]
+    [InlineData("myapp", "myapp", "myapp", "myapp")] // dotnet new console -n myapp: its code says "using myapp;"
+    [InlineData("FashionModel", "my_app.v2", "FashionModel", "my_app.v2")]
+    [InlineData("Modèle", "Café", "Modèle", "Café")]
+    [InlineData("modèle réseau", "Apps.2d", "ModèleRéseau", "Apps._2d")]
+    [InlineData("class", "my.namespace", "@class", "my.@namespace")]
+    [InlineData("2nd model v2.1 final", "", "_2ndModelV21Final", "CompressedModels")]
+    [InlineData("a\u202Eb", "x", "AB", "x")] // a bidi override is no identifier character
+    public void ValidNamesAreKeptAsWritten_OtherTextBecomesAnIdentifier(string className, string ns, string expectedClass, string expectedNamespace)
+    {
+        className = System.Text.RegularExpressions.Regex.Unescape(className);
+        Assert.Equal(expectedClass, CSharpNames.Identifier(className));
+        Assert.Equal(expectedNamespace, CSharpNames.Namespace(ns));
+        var source = WrapperGenerator.Generate(new WrapperSpec(className, ns, "m.cmodel", "m.onnx", MetadataOf(TestModels.Plain())));
+        var tree = CSharpSyntaxTree.ParseText(source);
+        Assert.Empty(tree.GetDiagnostics());
+        Assert.Equal(expectedClass, tree.GetRoot().DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax>().Single().Identifier.ToString());
+    }
+
     [Fact]
     public void HostileNamesAndLabels_CannotInjectCode()
     {
@@ -50,11 +69,11 @@ public class CodegenTests
         // Exactly one type, one namespace, no statements outside the expected members.
         Assert.Single(root.DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax>());
         Assert.DoesNotContain(root.DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax>(), i => i.Expression.ToString().Contains("Exit")); // a label is text inside a string literal, never a call
-        Assert.Contains("public sealed partial class Class :", source);
+        Assert.Contains("public sealed partial class @class :", source); // a keyword as ClassName, escaped
         Assert.Contains("namespace System.IOEvilNamespace;", source);
         // The labels come back exactly when compiled.
         var (assembly, _) = Compile(source, ContainerPackaging.Pack(TestModels.Plain(), MetadataOf(model, labels)), "res\"ource");
-        var compiledLabels = (IReadOnlyList<string>)assembly.GetTypes().Single(t => t.Name == "Class").GetProperty("Labels")!.GetValue(null)!;
+        var compiledLabels = (IReadOnlyList<string>)assembly.GetTypes().Single(t => t.Name == "class").GetProperty("Labels")!.GetValue(null)!;
         Assert.Equal(labels, compiledLabels);
     }
 

@@ -69,6 +69,19 @@ public class ContainerLimitTests
     }
 
     [Fact]
+    public void BytesAppendedAfterTheIndexStream_AreADamagedIndex()
+    {
+        // format.md: the index decodes to exactly its declared length from exactly its stored length.
+        var parts = CraftedContainer.PartsOf(Valid);
+        var index = CraftedContainer.Index(parts);
+        var data = parts.Entries.Where(e => e.Encoding == CraftedContainer.Rans).SelectMany(e => e.Stored).ToArray();
+        var brotli = CraftedContainer.Brotli(index);
+        ModelContainer.Read(CraftedContainer.Seal(1, brotli, (uint)index.Length, data)); // as built, valid
+        var appended = CraftedContainer.Seal(1, [.. brotli, .. "JUNKJUNK"u8], (uint)index.Length, data);
+        Assert.Contains("exactly its declared length", Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(appended)).Message);
+    }
+
+    [Fact]
     public void AnEndlessNonSeekableStream_StopsAtTheFileLimit_InsteadOfGrowingWithoutBound()
     {
         // A valid header, then bytes forever: the reader must give up at its documented limit, reading no further.

@@ -44,6 +44,19 @@ public class ContainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheModelInside_RecordsTheContainersPreprocessingAndLabels()
+    {
+        // A model compressed with --preprocess kept its own stale entry, which evaluate then read.
+        var model = TestModels.Plain();
+        model.Metadata["preprocess"] = "scale=1";
+        var bytes = ContainerPackaging.Pack(model, Metadata with { Preprocess = "mean=0.2;std=0.5" });
+        var inside = OnnxImport.ToModel(Onnx.OnnxModelFile.Parse(ContainerPackaging.ToOnnx(bytes)));
+        Assert.Equal("mean=0.2;std=0.5", inside.Metadata["preprocess"]);
+        Assert.Equal("a,b", inside.Metadata["labels"]);
+        Assert.Equal("scale=1", model.Metadata["preprocess"]); // the caller's model is left alone
+    }
+
+    [Fact]
     public void Container_IsNoBiggerThanGzipOfTheInt8Onnx()
     {
         var model = ModelFile.Load(TestPaths.ResNet18);

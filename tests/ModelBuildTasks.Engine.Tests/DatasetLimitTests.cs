@@ -95,6 +95,21 @@ public class DatasetLimitTests
     }
 
     [Fact]
+    public void ABmpCutShort_IsAnUndecodableImage_NotOneWithBlackRows()
+    {
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("a"));
+        var bmp = Bmp.Rgb(new byte[28 * 28 * 3], 28, 28);
+        File.WriteAllBytes(temp.File("a/whole.bmp"), bmp);
+        Assert.Equal(1, DatasetLoader.Load(temp.Path).Count);
+        File.WriteAllBytes(temp.File("a/cut.bmp"), bmp[..(bmp.Length - 100)]);
+        var e = Assert.Throws<ModelBuildException>(() => DatasetLoader.Load(temp.Path));
+        Assert.Equal(ErrorCodes.InvalidDataset, e.Code);
+        Assert.EndsWith("cut.bmp", e.File);
+        Assert.Contains("cut short: its header claims 100 more bytes", e.Message);
+    }
+
+    [Fact]
     public void AnImageClaimingAHugeSize_IsRejectedFromItsHeader()
     {
         using var temp = new TestPaths.TempFolder();

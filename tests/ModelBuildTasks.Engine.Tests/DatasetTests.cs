@@ -5,6 +5,25 @@ namespace ModelBuildTasks.Engine.Tests;
 public class DatasetTests
 {
     [Fact]
+    public void Align_RenumbersAFoldersClassesToTheModelsOrder_OnlyWhenTheyAreTheSameNames()
+    {
+        // Folders a, b, c are classes 0, 1, 2; the model's outputs are c, a, b.
+        var data = new ImageDataset(new float[4], 4, 1, 1, 1, [0, 1, 2, 2], ["a", "b", "c"]);
+        var aligned = LabelNames.Align(data, ["C", "a", "b"]);
+        Assert.Equal([1, 2, 0, 0], aligned.Labels);
+        Assert.Equal(["C", "a", "b"], aligned.ClassNames);
+        // Preprocessed as they are read, the raw images' labels are renumbered too.
+        var lazy = LabelNames.Align(Preprocessing.OnRead(data, PreprocessSpec.Parse("scale=1")), ["c", "a", "b"]);
+        Assert.True(lazy.IsPreprocessedOnRead);
+        Assert.Equal([1, 2, 0, 0], lazy.Labels);
+
+        Assert.Same(data, LabelNames.Align(data, ["a", "b", "c"])); // already in order
+        Assert.Same(data, LabelNames.Align(data, ["a", "b", "d"])); // other classes: the mismatch warning's case
+        Assert.Same(data, LabelNames.Align(data, ["a", "b"]));
+        Assert.Same(data, LabelNames.Align(data, null));
+    }
+
+    [Fact]
     public void CommittedFashionMnistSubset_LoadsWithLabels()
     {
         var train = DatasetLoader.Load(TestPaths.FashionTrain);

@@ -22,6 +22,20 @@ public class RuntimeTests
         });
     }
 
+    [Theory]
+    [InlineData("std=0", null)]
+    [InlineData("resize=100000x100000", null)]
+    [InlineData("", "banana")]
+    public void MetadataTheEngineNeverWrites_FailsAtLoad_NotAtTheFirstImage(string preprocess, string? outputKind)
+    {
+        // What a crafted or foreign container may say: an std of 0 made every pixel NaN and the caller was blamed.
+        var (quantized, _) = QdqQuantizer.Quantize(TestModels.Residual(), DatasetLoader.Load(TestPaths.FashionTrain, limit: 64));
+        var metadata = ContainerPackaging.Read(Container).Metadata;
+        var bytes = ContainerPackaging.Pack(quantized, metadata with { Preprocess = preprocess, OutputKind = outputKind ?? metadata.OutputKind });
+        var e = Assert.Throws<ContainerFormatException>(() => CompressedModel.Load(bytes));
+        Assert.Contains(outputKind ?? preprocess, e.Message);
+    }
+
     [Fact]
     public void ManyThreadsAtOnce_GetTheSameAnswersAsOne()
     {
@@ -219,6 +233,15 @@ public class RuntimeTests
         // header check or ours, whichever comes first), as an error, not an out-of-memory crash.
         var bomb = Png.Grey(new byte[4], 2, 2, claimedSize: 100_000);
         Assert.StartsWith("the image:", Assert.Throws<InvalidDataException>(() => model.PredictImage(bomb)).Message);
+        // The decoder zero-fills a BMP cut short and the model classified what was left: 28 of 28 rows
+        // decode, 14 or a header claiming 8000 x 8000 (a gigabyte to decode) are refused.
+        var pixels = Enumerable.Range(0, 28 * 28 * 3).Select(i => (byte)(i * 7)).ToArray();
+        var bmp = Bmp.Rgb(pixels, 28, 28);
+        model.PredictImage(bmp);
+        Assert.Contains("cut short", Assert.Throws<InvalidDataException>(() => model.PredictImage(bmp[..(bmp.Length / 2)])).Message);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Contains("cut short", Assert.Throws<InvalidDataException>(() => model.PredictImage(Bmp.Rgb(pixels, 28, 28, claimedSize: 8000))).Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16L << 20);
     }
 
     [Fact]

@@ -124,6 +124,30 @@ public class ZooTests(ITestOutputHelper output)
         Assert.True(report.Channels.Sum(c => c.Kept) < report.Channels.Sum(c => c.Of), "network slimming removed nothing");
     }
 
+    [Theory]
+    [InlineData("tf_nhwc_convnet", true)]
+    [InlineData("vgg_no_bn", false)]
+    public void AModelEndingInSoftmax_GivesItsOwnProbabilities_NotASoftmaxOfThem(string member, bool endsInSoftmax)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var path = temp.File($"{member}.onnx");
+        ModelFile.Save(ZooModels.Members[member](), path);
+        var settings = new CompressionSettings { Search = SearchKind.Fixed, Methods = ["iq"], Bits = 7, TargetAccuracy = 0, Metric = Metric.Agreement, MaxValidationImages = 64 };
+        var (container, _) = Compressor.Run(path, Validation, null, settings);
+
+        using var model = Runtime.CompressedModel.Load(container);
+        Assert.Equal(endsInSoftmax, model.Metadata.OutputProbabilities);
+        var image = Images(1);
+        var outputs = model.Logits(image);
+        var probabilities = model.Probabilities(image);
+        Assert.InRange(probabilities.Sum(), 0.999f, 1.001f);
+        // Softmax of probabilities would flatten them towards 1/10: a second softmax is never applied.
+        Assert.Equal(endsInSoftmax, outputs.SequenceEqual(probabilities));
+        var top = model.Predict(image);
+        Assert.Equal(probabilities.Max(), top.Score);
+        Assert.Equal(top, model.TopK(image, 3)[0]);
+    }
+
     [Theory, MemberData(nameof(Members))]
     public void TheMarginSearch_MeetsItsTarget(string member)
     {

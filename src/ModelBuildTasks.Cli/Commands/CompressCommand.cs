@@ -140,9 +140,15 @@ static class CompressCommand
             var key = cache.Enabled ? CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss)) : null;
             byte[] container;
             CompressionReport summary;
-            if (key is not null && cache.TryGet(key) is { } hit)
+            (byte[], CompressionReport)? Cached() => key is not null && cache.TryGet(key) is { } hit ? (hit.Container, hit.Report with { Cache = hit.Source }) : null;
+            var found = Cached();
+            // Another build compressing the same model at once (the other framework of a multi-targeted project) is waited for, not repeated.
+            var waited = false;
+            using var claim = found is null && key is not null ? cache.Claim(key, out waited) : null;
+            if (waited) found = Cached();
+            if (found is { } f)
             {
-                (container, summary) = (hit.Container, hit.Report with { Cache = hit.Source });
+                (container, summary) = f;
             }
             else
             {

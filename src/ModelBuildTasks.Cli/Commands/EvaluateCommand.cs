@@ -28,11 +28,13 @@ static class EvaluateCommand
             var modelPath = result.GetValue(model)!;
             if (result.GetValue(threads) < 0 || result.GetValue(batch) < 1 || result.GetValue(latency) < 0 || result.GetValue(limit) is < 1)
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "--threads, --latency-samples must be >= 0 and --batch-size, --limit >= 1");
-            var onnx = ModelFile.LoadOnnxBytes(modelPath);
-            var referenceBytes = result.GetValue(reference) is { } r ? ModelFile.LoadOnnxBytes(r) : null;
-            var ir = OnnxImport.ToModel(ModelBuildTasks.Onnx.OnnxModelFile.Parse(onnx, modelPath), modelPath);
+            var (ir, onnx) = Load(modelPath);
+            var referenceBytes = result.GetValue(reference) is { } r ? Load(r).Onnx : null;
             // As compress does: the preprocessing the model records, unless one is given.
-            var dataset = DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit));
+            var stored = LabelNames.Of(ir);
+            var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit)), stored);
+            if (LabelNames.Mismatch(stored, dataset.ClassNames, "the accuracy counts the data's class i as the model's class i") is { } mismatch)
+                Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.LabelNameMismatch}: {mismatch}");
             LabelRange.Check(dataset, LabelRange.ClassCount(ir));
             var options = new RunnerOptions { Threads = result.GetValue(threads), BatchSize = result.GetValue(batch) };
             var evaluation = ConsoleProgress.Run("evaluate", progress =>
@@ -61,13 +63,23 @@ static class EvaluateCommand
                 Console.WriteLine(evaluation.AgainstLabels
                     ? $"Accuracy     {Units.Percent(evaluation.Accuracy)} top-1"
                     : $"Agreement    {Units.Percent(evaluation.Accuracy)} top-1 with the {(referenceBytes is null ? "model itself (no labels)" : "reference model")}");
-                Console.WriteLine($"Latency      {Units.Ms(evaluation.LatencyMsMedian)} median, {Units.Ms(evaluation.LatencyMsP90)} p90 per image (batch 1" +
-                    (evaluation.SingleImageThreads is { } single && single != evaluation.Threads ? $", on {single} thread{(single == 1 ? "" : "s")}, measured faster" : "") + ")");
+                Console.WriteLine(evaluation.LatencyMsMedian is { } median && evaluation.LatencyMsP90 is { } p90
+                    ? $"Latency      {Units.Ms(median)} median, {Units.Ms(p90)} p90 per image (batch 1" +
+                      (evaluation.SingleImageThreads is { } single && single != evaluation.Threads ? $", on {single} thread{(single == 1 ? "" : "s")}, measured faster" : "") + ")"
+                    : "Latency      not measured (--latency-samples 0)");
                 Console.WriteLine($"Throughput   {evaluation.ImagesPerSecond:0} images/s at batch {evaluation.BatchSize}");
                 Console.WriteLine($"Threads      {evaluation.Threads}");
             }
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    // The bytes the app runs, except that an N x H x W x C input the graph first transposes becomes
+    // N x C x H x W as compress makes it (the datasets are C x H x W), so an original is comparable with its container.
+    static (OnnxModel Model, byte[] Onnx) Load(string path)
+    {
+        var model = ModelFile.Load(path);
+        return (model, model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) ? OnnxExport.ToBytes(model) : ModelFile.LoadOnnxBytes(path));
     }
 }

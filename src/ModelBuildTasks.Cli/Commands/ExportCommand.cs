@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ModelBuildTasks.Container;
+using ModelBuildTasks.Graph;
 using ModelBuildTasks.Packaging;
 
 namespace ModelBuildTasks.Cli.Commands;
@@ -21,23 +22,27 @@ static class ExportCommand
         {
             var path = result.GetValue(container)!;
             var outputPath = result.GetValue(output)!;
+            OutputPaths.CheckWritable(outputPath, "--output");
             var bytes = InputFile.ReadAllBytes(path, ContainerLimits.MaxFileLength, ErrorCodes.ModelNotFound, ErrorCodes.InvalidContainer);
-            if (!ModelContainer.HasMagic(bytes))
-                throw new ModelBuildException(ErrorCodes.InvalidContainer, "not a .cmodel container (an ONNX model needs no export)", path);
+            if (!ModelContainer.HasMagic(bytes) && !ModelFile.IsContainerName(path) && IsOnnx(bytes))
+                throw new ModelBuildException(ErrorCodes.InvalidContainer, "an ONNX model, not a .cmodel container: it needs no export", path);
             var onnx = ContainerPackaging.ToOnnx(bytes, path);
-            if (Directory.Exists(outputPath))
-                throw new ModelBuildException(ErrorCodes.InvalidSetting, "--output is a folder; give the ONNX file to write", outputPath);
-            try
-            {
-                AtomicFile.WriteAllBytes(outputPath, onnx);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"cannot write the ONNX file: {e.Message}", outputPath);
-            }
+            AtomicFile.WriteAllBytes(outputPath, onnx); // a refusal after the check is still MBT1305 (ExitCodes)
             Console.WriteLine($"Wrote {outputPath} ({Units.Bytes(onnx.Length)} of ONNX from {Units.Bytes(bytes.Length)} of container)");
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    static bool IsOnnx(byte[] bytes)
+    {
+        try
+        {
+            return bytes.Length > 0 && Onnx.OnnxModelFile.Parse(bytes).Graph is not null;
+        }
+        catch (ModelBuildException)
+        {
+            return false;
+        }
     }
 }

@@ -26,6 +26,10 @@ static class SubsetCommand
             var imagesPath = result.GetValue(output)!;
             if (!Path.GetFileName(imagesPath).Contains("images", StringComparison.Ordinal))
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "the output name must contain 'images' so the labels file can be named after it", imagesPath);
+            var labelsPath = sample.Labels is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
+                DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
+            OutputPaths.CheckWritable(imagesPath, "--output");
+            if (labelsPath is not null) OutputPaths.CheckWritable(labelsPath, "--output (its labels file)");
             // IDX stores H x W x C; the dataset holds C x H x W.
             var hwc = new byte[sample.Pixels.Length];
             var plane = sample.Height * sample.Width;
@@ -36,10 +40,8 @@ static class SubsetCommand
             int[] dims = sample.Channels == 1 ? [sample.Count, sample.Height, sample.Width] : [sample.Count, sample.Height, sample.Width, sample.Channels];
             IdxFormat.Write(imagesPath, dims, hwc);
             Console.WriteLine(imagesPath);
-            if (sample.Labels is { } labels)
+            if (sample.Labels is { } labels && labelsPath is not null)
             {
-                var labelsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
-                    DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
                 IdxFormat.Write(labelsPath, [labels.Length], labels.Select(l => (byte)l).ToArray());
                 Console.WriteLine(labelsPath);
             }

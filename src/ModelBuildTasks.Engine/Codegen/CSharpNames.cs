@@ -11,17 +11,20 @@ namespace ModelBuildTasks.Codegen;
 public static class CSharpNames
 {
     /// <summary>
-    /// A PascalCase identifier from any text: <c>fashion_vgg.onnx</c> -> <c>FashionVgg</c>. Only ASCII letters
-    /// and digits survive; never empty, never starting with a digit, and never a keyword (C# keywords are
-    /// all lower case, and the first letter is always upper case).
+    /// An identifier from any text. A valid C# identifier is kept as written (<c>myapp</c>, <c>my_app</c>,
+    /// <c>Modèle</c>: a project's <c>RootNamespace</c> and a <c>ClassName</c> are the user's names), a
+    /// keyword escaped (<c>@class</c>). Other text becomes PascalCase of its letters and digits, any script
+    /// kept (<c>fashion vgg.onnx</c> -> <c>FashionVggOnnx</c>, <c>modèle réseau</c> -> <c>ModèleRéseau</c>);
+    /// never empty, never starting with a digit.
     /// </summary>
     public static string Identifier(string text)
     {
+        if (IsIdentifier(text)) return Keywords.Contains(text) ? "@" + text : text;
         var builder = new StringBuilder();
         var upper = true;
         foreach (var c in text)
         {
-            if (char.IsAsciiLetterOrDigit(c))
+            if (char.IsLetterOrDigit(c))
             {
                 builder.Append(upper ? char.ToUpperInvariant(c) : c);
                 upper = false;
@@ -30,8 +33,28 @@ public static class CSharpNames
         }
         var name = builder.ToString();
         if (name.Length == 0) name = "Model";
-        return char.IsAsciiDigit(name[0]) ? "_" + name : name;
+        return char.IsDigit(name[0]) ? "_" + name : name; // upper-case first: never a keyword (they are all lower case)
     }
+
+    // A letter or underscore, then letters, digits, connectors and combining marks (C# 6 identifiers, without
+    // format characters, which can hide text); surrogate pairs are not accepted.
+    static bool IsIdentifier(string text) =>
+        text.Length > 0 && (text[0] == '_' || IsLetter(text[0])) && text.All(c => IsLetter(c) || char.GetUnicodeCategory(c) is
+            UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark);
+
+    static bool IsLetter(char c) => char.GetUnicodeCategory(c) is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter
+        or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber;
+
+    static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
+    {
+        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
+        "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally",
+        "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock",
+        "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected",
+        "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string",
+        "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort",
+        "using", "virtual", "void", "volatile", "while",
+    };
 
     /// <summary>A namespace from dotted text, each part an identifier (or the fallback when empty).</summary>
     public static string Namespace(string? text, string fallback = "CompressedModels")

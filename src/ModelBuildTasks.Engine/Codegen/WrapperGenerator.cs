@@ -132,14 +132,14 @@ public static class WrapperGenerator
             Line($"        new(global::ModelBuildTasks.Runtime.CompressedModel.LoadFromResource(typeof({className}).Assembly, ResourceName, options));");
         }
         Line();
-        Line("    /// <summary>The underlying model: metadata, input shape, batch runs.</summary>");
+        Line("    /// <summary>The underlying model: metadata, input shape, batch runs. Owned by this instance: dispose the instance, never the model (the shared <see cref=\"Instance\"/>'s would be gone for the whole process).</summary>");
         Line("    public global::ModelBuildTasks.Runtime.CompressedModel Model => model;");
         Line();
         if (classifier)
         {
             Line("    /// <summary>Classifies one image of <see cref=\"InputSize\"/> preprocessed values.</summary>");
             Line("    /// <param name=\"image\">C x H x W floats.</param>");
-            Line("    /// <returns>The class index, its label and its softmax score.</returns>");
+            Line("    /// <returns>The class index, its label and its probability.</returns>");
             Line("    public global::ModelBuildTasks.Runtime.Prediction Predict(global::System.ReadOnlySpan<float> image) => model.Predict(image);");
             Line();
             Line("    /// <summary>Classifies <paramref name=\"count\"/> images stored one after another.</summary>");
@@ -151,7 +151,7 @@ public static class WrapperGenerator
             Line("    /// <param name=\"image\">C x H x W floats.</param>");
             Line("    public float[] Logits(global::System.ReadOnlySpan<float> image) => model.Logits(image);");
             Line();
-            Line("    /// <summary>The softmax probabilities of every class for one image, by class index (they sum to 1).</summary>");
+            Line("    /// <summary>The probabilities of every class for one image, by class index (they sum to 1).</summary>");
             Line("    /// <param name=\"image\">C x H x W floats.</param>");
             Line("    public float[] Probabilities(global::System.ReadOnlySpan<float> image) => model.Probabilities(image);");
             Line();

@@ -57,7 +57,7 @@ public sealed class CompressionCache(string folder)
         Add("labels", settings.Labels is null ? "-"u8 : []);
         foreach (var label in settings.Labels ?? []) Add("label", Encoding.UTF8.GetBytes(label));
         Add("model", ModelFile.LoadOnnxBytes(modelPath)); // external data included
-        foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath), ("train", settings.FineTuneEpochs > 0 ? settings.TrainData : null) })
+        foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath), ("train", settings.FineTunes ? settings.TrainData : null) })
         {
             if (path is null) { Add(role, []); continue; }
             DatasetFiles.RequireExists(path);
@@ -110,6 +110,40 @@ public sealed class CompressionCache(string folder)
         finally
         {
             TryDelete(temp);
+        }
+    }
+
+    /// <summary>
+    /// This process's claim on <paramref name="key"/> while it compresses: another build of the same model
+    /// (a multi-targeted project's other framework, another project of the solution built at once) waits
+    /// for it and then takes the stored result, instead of compressing the same model a second time. The
+    /// lock is the OS's lock on an open file, released when the process ends however it ends; null when the
+    /// folder cannot hold one (read-only), and then builds just do not wait for each other.
+    /// </summary>
+    /// <param name="key">The cache key.</param>
+    /// <param name="waiting">Called once if another process holds the claim.</param>
+    public IDisposable? Lock(string key, Action waiting)
+    {
+        var path = Path.Combine(Folder, "locks", key + ".lock");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            for (var first = true; ; first = false)
+            {
+                try
+                {
+                    return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                }
+                catch (IOException e) when (e.HResult is 11 or unchecked((int)0x80070020)) // EWOULDBLOCK; Windows' sharing violation
+                {
+                    if (first) waiting();
+                    Thread.Sleep(250);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

@@ -48,6 +48,7 @@ public sealed class CompressionInputs
     {
         var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw ModelBuildException.ModelNotFound(modelPath);
         var model = ModelFile.Load(modelPath);
+        Passes.UnusedInitializers.Remove(model.Graph);
         var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
@@ -57,9 +58,14 @@ public sealed class CompressionInputs
         var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
         var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
-        var validation = Preprocessing.Prepare(raw, spec);
-        var test = testDataPath is null ? null : Preprocessing.Prepare(DatasetLoader.LoadRaw(testDataPath, spec.Resize), spec);
+        var stored = LabelNames.Of(model);
+        // The model's class order (its names, or the ones given), where the data names the same classes in another order.
+        var order = settings.Labels ?? stored;
+        var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order);
+        var test = testDataPath is null ? null : LabelNames.Align(Preprocessing.Prepare(DatasetLoader.LoadRaw(testDataPath, spec.Resize), spec), order);
         var classes = LabelRange.ClassCount(model);
+        if (settings.Labels is { } given && classes is { } n && given.Count != n)
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {given.Count} classes, the model's output has {n}", modelPath);
         LabelRange.Check(validation, classes);
         if (test is not null)
         {
@@ -68,7 +74,6 @@ public sealed class CompressionInputs
             if (test.ImageShape != validation.ImageShape)
                 throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"the test images preprocess to {test.ImageShape} (C x H x W), the validation images to {validation.ImageShape}", testDataPath);
         }
-        var stored = LabelNames.Of(model);
         var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;
         return new CompressionInputs
         {
@@ -96,6 +101,7 @@ public sealed class CompressionInputs
         Inputs = Describe(model, model.Graph.Inputs),
         Outputs = Describe(model, model.Graph.Outputs),
         OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
+        OutputProbabilities = classifier && EndsInSoftmax(Model.Graph), // the original's graph: quantization may follow the Softmax with Q/DQ
         Labels = classifier ? Labels : [],
         Preprocess = Preprocess.ToString(),
         Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
@@ -103,6 +109,15 @@ public sealed class CompressionInputs
         SourceSha256 = SourceSha256,
         EngineVersion = Compressor.EngineVersion,
     };
+
+    // The first output made by a Softmax over its last axis (the classes of an [N, C] output), through any
+    // Identity or Dropout an exporter put after it to name the output.
+    static bool EndsInSoftmax(ModelGraph graph)
+    {
+        var node = graph.Producer(graph.Outputs[0].Name);
+        while (node is { OpType: "Identity" or "Dropout" }) node = graph.Producer(node.Inputs[0]);
+        return node is { OpType: "Softmax" } && node.GetInt("axis", -1) is -1 or 1;
+    }
 
     static IReadOnlyList<TensorDescription> Describe(OnnxModel model, IEnumerable<ValueInfo> values)
     {

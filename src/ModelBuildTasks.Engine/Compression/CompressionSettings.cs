@@ -111,6 +111,8 @@ public sealed record CompressionSettings
         if (FineTuneLearningRate is <= 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the fine-tuning learning rate must be in (0, 1], not {FineTuneLearningRate}");
         if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
         if (Resolution is <= 0 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in (0, 0.5], not {Resolution}");
+        if (MaxValidationImages < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the most validation images must be 0 (all) or more, not {MaxValidationImages}");
+        if (Labels is { } labels && (labels.Count == 0 || labels.Any(string.IsNullOrWhiteSpace))) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--labels has an empty class name");
         if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the evaluation budget must be at least 1");
         if (MinBits < Passes.Quantization.LayerNarrowing.MinBits || MinBits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be {Passes.Quantization.LayerNarrowing.MinBits} to {PortableGrid.MaxBits}, not {MinBits}{WhyNotEight(MinBits)}");
         if (Confidence is < 0.5 or >= 1 || double.IsNaN(Confidence)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the confidence must be in [0.5, 1), not {Confidence}");

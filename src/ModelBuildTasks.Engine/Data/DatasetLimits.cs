@@ -15,7 +15,7 @@ public static class DatasetLimits
     public const long MaxFileBytes = 2L << 30;
 
     /// <summary>At most this many pixels (width x height) in one image of an image folder.</summary>
-    public const long MaxImagePixels = 1L << 26;
+    public const long MaxImagePixels = Runtime.ImageDecoding.MaxImagePixels;
 
     /// <summary>The product of <paramref name="dims"/>, or an error when any is negative or the product passes <paramref name="cap"/> (checked as it grows, so it never overflows).</summary>
     public static long CheckedProduct(IEnumerable<long> dims, long cap, string path, string what)

@@ -99,6 +99,16 @@ public sealed class ImageDataset
         return new ImageDataset(subset, indices.Count, Channels, Height, Width, labels, ClassNames, EightBit, Source);
     }
 
+    /// <summary>The same images, their labels renumbered to the order of <paramref name="classNames"/> (the same names as <see cref="ClassNames"/>, in another order).</summary>
+    internal ImageDataset WithClassOrder(IReadOnlyList<string> classNames)
+    {
+        var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.OrdinalIgnoreCase);
+        var renumbered = ClassNames!.Select(name => index[name]).ToArray();
+        var labels = Labels?.Select(l => l >= 0 && l < renumbered.Length ? renumbered[l] : l).ToArray();
+        if (onRead is { } lazy) return new ImageDataset(lazy.Raw.WithClassOrder(classNames), lazy.Spec, Channels, Height, Width);
+        return new ImageDataset(pixels!, Count, Channels, Height, Width, labels, classNames, EightBit, Source);
+    }
+
     /// <summary>The same images with other pixel values (used by preprocessing).</summary>
     internal ImageDataset WithPixels(float[] values, int channels, int height, int width, bool eightBit) =>
         new(values, Count, channels, height, width, Labels, ClassNames, eightBit, Source);

@@ -53,19 +53,13 @@ public static class ImageFolderDataset
 
     static ImageResult Decode(string file, ColorComponents components)
     {
-        using var stream = InputFile.OpenRegular(file, ErrorCodes.InvalidDataset);
         try
         {
-            // The header's size decides the decoder's allocation: check it first (an image bomb is a few bytes).
-            var info = ImageInfo.FromStream(stream) ?? throw new InvalidOperationException("unknown image format");
-            if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > DatasetLimits.MaxImagePixels)
-                throw DataErrors.Invalid(file, $"the image claims {info.Width}x{info.Height} pixels, beyond the limit of {DatasetLimits.MaxImagePixels:N0}");
-            stream.Position = 0;
-            return ImageResult.FromStream(stream, components);
+            return ImageDecoding.Decode(InputFile.ReadAllBytes(file, DatasetLimits.MaxFileBytes, ErrorCodes.InvalidDataset, ErrorCodes.InvalidDataset), _ => components);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException)
+        catch (InvalidDataException e)
         {
-            throw DataErrors.Invalid(file, $"cannot decode the image: {e.Message}");
+            throw DataErrors.Invalid(file, e.Message);
         }
     }
 }

@@ -15,6 +15,19 @@ public static class LabelNames
     public static string[] Parse(string text) => text.Split(',').Select(l => l.Trim()).ToArray();
 
     /// <summary>
+    /// <paramref name="data"/> labelled in the model's class order when its class names are the model's in
+    /// another order (an image folder numbers its classes in name order; "T-shirt, Trouser, ..." is not
+    /// alphabetical), so accuracy compares the same classes; otherwise <paramref name="data"/> itself.
+    /// </summary>
+    public static ImageDataset Align(ImageDataset data, IReadOnlyList<string>? model)
+    {
+        if (model is null || data.ClassNames is not { } names || names.Count != model.Count || names.SequenceEqual(model, StringComparer.OrdinalIgnoreCase))
+            return data;
+        var set = new HashSet<string>(model, StringComparer.OrdinalIgnoreCase);
+        return set.Count == model.Count && set.SetEquals(names) ? data.WithClassOrder(model) : data;
+    }
+
+    /// <summary>
     /// The warning text (code <see cref="ErrorCodes.LabelNameMismatch"/>) when the model's names and
     /// the dataset's differ, in count or in any name (compared in order, ignoring case); null when
     /// they agree or either side has none.

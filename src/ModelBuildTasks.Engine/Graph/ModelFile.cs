@@ -21,8 +21,12 @@ public static class ModelFile
     }
 
     /// <summary>Reads an ONNX file or a container as an ONNX protobuf message.</summary>
+    /// <remarks>A file named <c>.cmodel</c> is read as a container even without its magic: a damaged one is a bad container (MBT1006), not a bad ONNX model.</remarks>
     public static ModelProto LoadProto(string path) =>
-        OnnxModelFile.Load(path, (bytes, display) => ModelContainer.HasMagic(bytes) ? ContainerPackaging.ToOnnx(bytes, display) : null);
+        OnnxModelFile.Load(path, (bytes, display) => ModelContainer.HasMagic(bytes) || IsContainerName(path) ? ContainerPackaging.ToOnnx(bytes, display) : null);
+
+    /// <summary>Whether the file is named as a container (<c>.cmodel</c>).</summary>
+    public static bool IsContainerName(string path) => path.EndsWith(".cmodel", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The ONNX bytes of a model file or container, ready for ONNX Runtime.</summary>
     public static byte[] LoadOnnxBytes(string path) => OnnxModelFile.ToBytes(LoadProto(path));

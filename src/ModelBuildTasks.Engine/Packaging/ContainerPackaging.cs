@@ -12,11 +12,21 @@ public static class ContainerPackaging
     public static byte[] Pack(OnnxModel model, ContainerMetadata metadata)
     {
         var proto = OnnxExport.ToProto(model);
+        // The model inside says what the container says: evaluate, export and a second compression read its own entries.
+        SetMetadata(proto, "preprocess", metadata.Preprocess);
+        if (metadata.Labels.Count > 0 && !metadata.Labels.Any(l => l.Contains(','))) SetMetadata(proto, "labels", string.Join(",", metadata.Labels));
         var graph = proto.Graph;
         proto.Graph = null;
         graph.Initializer.Clear();
         var tensors = model.Graph.Initializers.Values.Select(t => new ContainerTensor(t.Name, (int)t.Type, t.Dims, t.Data)).ToList();
         return ContainerWriter.Write(metadata.ToJson(), proto.ToByteArray(), graph.ToByteArray(), tensors);
+    }
+
+    static void SetMetadata(Onnx.Proto.ModelProto proto, string key, string value)
+    {
+        if (value.Length == 0) return;
+        if (proto.MetadataProps.FirstOrDefault(p => p.Key == key) is { } entry) entry.Value = value;
+        else proto.MetadataProps.Add(new Onnx.Proto.StringStringEntryProto { Key = key, Value = value });
     }
 
     /// <summary>Reads container bytes; damaged or crafted files give <see cref="ErrorCodes.InvalidContainer"/>.</summary>

@@ -74,6 +74,22 @@ public sealed class LayeredCache : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Claims <paramref name="key"/> in the local folder while this process compresses it (<see cref="CompressionCache.Lock"/>);
+    /// <paramref name="waited"/> says another build held it first, so its result may now be stored: look again.
+    /// </summary>
+    public IDisposable? Claim(string key, out bool waited)
+    {
+        var held = false;
+        var claim = local?.Lock(key, () =>
+        {
+            held = true;
+            Info($"cache: waiting for another build that compresses the same model ({key[..12]})");
+        });
+        waited = held;
+        return claim;
+    }
+
     /// <summary>Stores a fresh result in the local folder and, unless read-only, in the remote cache.</summary>
     public void Put(string key, byte[] container, CompressionReport report)
     {

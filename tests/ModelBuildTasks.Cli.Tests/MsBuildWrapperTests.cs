@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Cli.Tests;
+
+/// <summary>The classes written without the engine (design-time builds, ModelCompressionEnabled=false): bad inputs are coded errors, never a hang or a stack trace.</summary>
+public class MsBuildWrapperTests
+{
+    [Fact]
+    public void AFifoAsTheModel_IsACodedError_NotADesignTimeBuildThatHangs()
+    {
+        using var temp = new TestPaths.TempFolder();
+        using (var mkfifo = Process.Start("mkfifo", [temp.File("m.onnx")])) mkfifo.WaitForExit();
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""", embedsModel: false);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1001", output);
+    }
+
+    [Fact]
+    public void AnUnwritableOutputFolder_IsACodedError_NotATaskCrash()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        File.WriteAllText(temp.File("out"), "a file where the output folder goes");
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""", embedsModel: false);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1305: the class for m.onnx cannot be written under ModelCompressionIntermediateDir", output);
+        Assert.DoesNotContain("MSB4018", output);
+    }
+
+    [Fact]
+    public void AModelEndingInSoftmax_IsRecordedAsGivingProbabilities_AsTheEngineRecordsIt()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(ZooModels.Members["tf_nhwc_convnet"](), temp.File("soft.onnx")); // Softmax, then an Identity naming the output
+        ModelFile.Save(TestModels.Plain(), temp.File("plain.onnx"));
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""
+            <CompressModel Include="soft.onnx" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="plain.onnx" ValidationData="{TestPaths.FashionTest}" />
+            """, embedsModel: true);
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("\\\"output_probabilities\\\":true", File.ReadAllText(temp.File("out/soft/soft.uncompressed.g.cs")));
+        Assert.Contains("\\\"output_probabilities\\\":false", File.ReadAllText(temp.File("out/plain/plain.uncompressed.g.cs")));
+    }
+
+    [Fact]
+    public void LabelsOfTheWrongCount_AreACodedError_NotAClassWithTwoNamesForTenClasses()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" Labels="a,b" />""", embedsModel: true);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1301: Labels names 2 classes, the model's output has 10", output);
+    }
+}
