@@ -144,7 +144,7 @@ public sealed partial class CompressModels : ToolTask
     public override bool Execute()
     {
         var items = Models.Select(Describe).ToList();
-        ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace)).ToList(), Error);
+        ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace, Path.GetFullPath(Path.Combine(ProjectDirectory, i.Source.ItemSpec)))).ToList(), Error);
         if (Log.HasLoggedErrors) return false; // every problem with the items is reported before anything runs
         try
         {

@@ -11,7 +11,7 @@ namespace ModelBuildTasks.Build;
 static class ItemCollisions
 {
     /// <summary>One item: how the project names it, and the outputs it claims.</summary>
-    public sealed record Item(string Spec, string Folder, string ClassName, string Namespace);
+    public sealed record Item(string Spec, string Folder, string ClassName, string Namespace, string ModelPath = "");
 
     /// <summary>Reports every collision through <paramref name="error"/> (code, file, message), naming both items: MBT1302 for shared output folders, MBT1303 for one generated class.</summary>
     public static void Report(IReadOnlyList<Item> items, Action<string, string, string> error)
@@ -21,8 +21,9 @@ static class ItemCollisions
         {
             var first = group.First();
             foreach (var other in group.Skip(1))
-                error("MBT1302", other.Spec,
-                    $"CompressModel items '{first.Spec}' and '{other.Spec}' have the same file name, so both would write {group.Key}; rename one of the model files");
+                error("MBT1302", other.Spec, first.ModelPath.Length > 0 && first.ModelPath == other.ModelPath
+                    ? $"CompressModel items '{first.Spec}' and '{other.Spec}' are the same model, so both would write {group.Key}; remove one of them (to compress it twice with other settings, copy the model file)"
+                    : $"CompressModel items '{first.Spec}' and '{other.Spec}' have the same file name, so both would write {group.Key}; rename one of the model files");
         }
         foreach (var group in items.GroupBy(i => CSharpNames.Namespace(i.Namespace) + "." + CSharpNames.Identifier(i.ClassName), StringComparer.Ordinal).Where(g => g.Count() > 1))
         {

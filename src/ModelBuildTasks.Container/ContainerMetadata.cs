@@ -67,17 +67,15 @@ public sealed record ContainerMetadata
     /// <summary>Whether the model outputs class scores.</summary>
     [JsonIgnore] public bool IsClassifier => OutputKind != Features;
 
-    static readonly JsonSerializerOptions Options = new() { WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
-
     /// <summary>The JSON text.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Options);
+    public string ToJson() => JsonSerializer.Serialize(this, ContainerMetadataJson.Default.ContainerMetadata);
 
     /// <summary>Parses the JSON text; throws <see cref="ContainerFormatException"/> when it is not valid metadata.</summary>
     public static ContainerMetadata Parse(string json)
     {
         try
         {
-            var metadata = JsonSerializer.Deserialize<ContainerMetadata>(json, Options);
+            var metadata = JsonSerializer.Deserialize(json, ContainerMetadataJson.Default.ContainerMetadata);
             if (metadata is not { Format: "mbt-cmodel" }) throw new ContainerFormatException("the metadata is not of format mbt-cmodel", 64);
             // JSON null passes the serializer for non-nullable members; readers rely on them, so a null is a damaged file.
             if (metadata.OutputKind is not (Classes or Features))
@@ -99,3 +97,12 @@ public sealed record ContainerMetadata
         }
     }
 }
+
+/// <summary>
+/// The metadata's JSON (de)serialization, generated at compile time: an app published trimmed or as
+/// native AOT keeps no reflection metadata for these types, and every container failed to load there
+/// ("Reflection-based serialization has been disabled").
+/// </summary>
+[JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(ContainerMetadata))]
+internal sealed partial class ContainerMetadataJson : JsonSerializerContext;

@@ -27,6 +27,20 @@ public class MsBuildItemErrorTests
     }
 
     [Fact]
+    public void TheSameModelListedTwice_IsSaidToBeTheSameModel_NotTwoToRename()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, $"""
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" Methods="iq" />
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" Methods="iq" Bits="6" ClassName="Other" />
+            """);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1302", output);
+        Assert.Contains("are the same model", output);
+        Assert.DoesNotContain("rename one of the model files", output);
+    }
+
+    [Fact]
     public void AnOutputFolderThatCannotBeCreated_IsACodedError_NotATaskCrash()
     {
         using var temp = new TestPaths.TempFolder();

@@ -25,6 +25,7 @@ static class ZooModels
         ["inception_block"] = InceptionBlock,
         ["vgg_no_bn"] = VggNoBatchNorm,
         ["tf_nhwc_convnet"] = TensorFlowConvNet,
+        ["pytorch_log_softmax"] = PyTorchLogSoftmax,
     };
 
     /// <summary>The opset the members are written at (HardSwish needs 14).</summary>
@@ -171,6 +172,19 @@ static class ZooModels
         var model = b.Build();
         if (!Passes.ChannelsFirstInput.Apply(model)) throw new InvalidOperationException("the NHWC input was not converted");
         return model;
+    }
+
+    // As PyTorch exports a small MNIST-style convnet at opset 11: a Squeeze (its axes an attribute until
+    // opset 13) after the pooling, and log_softmax at the end (LogSoftmax's axis semantics changed at 13).
+    static OnnxModel PyTorchLogSoftmax()
+    {
+        var b = new GraphBuilder("pytorch_log_softmax", 21, 11);
+        var x = b.Input("input", 1, 28, 28);
+        x = b.MaxPool(b.Relu(Conv(b, x, 8)), 2);
+        x = b.Relu(Conv(b, b.Relu(Conv(b, x, 16)), 16));
+        var pooled = b.Add("Squeeze", [b.GlobalAveragePool(x)], ("axes", NodeAttribute.Of(2L, 3L)));
+        b.Output(b.Add("LogSoftmax", [b.Linear(pooled, 10)], ("axis", NodeAttribute.Of(1L))), "logits");
+        return b.Build();
     }
 
     static (GraphBuilder, string) Start(string name, int seed)

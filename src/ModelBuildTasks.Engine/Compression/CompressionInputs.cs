@@ -12,7 +12,7 @@ namespace ModelBuildTasks.Compression;
 /// </summary>
 public sealed class CompressionInputs
 {
-    /// <summary>The ONNX file's length in bytes, as given.</summary>
+    /// <summary>The model's size in bytes, as given: the ONNX file and any external-data files its weights are in.</summary>
     public required long SourceLength { get; init; }
     /// <summary>The SHA-256 of the ONNX file, as given (the file itself is not kept: a 224x224 model's is 60 MB).</summary>
     public required string SourceSha256 { get; init; }
@@ -52,7 +52,10 @@ public sealed class CompressionInputs
         var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
-                "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')")), modelPath);
+                "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')"))
+                + (unsupported.Any(u => u.OpType is "Sub" or "Div")
+                    ? "; a normalisation (x - mean) / std in the graph belongs in the preprocessing: export the model without it and give --preprocess \"mean=...;std=...\" (MSBuild: Preprocess)"
+                    : ""), modelPath);
 
         var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
         var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
@@ -78,7 +81,9 @@ public sealed class CompressionInputs
         return new CompressionInputs
         {
             Warnings = [.. LoadWarnings(mismatch, model)],
-            SourceLength = sourceBytes.Length,
+            // A model's weights kept in sidecar files (ONNX external data) are part of its size.
+            SourceLength = sourceBytes.Length + (Container.ModelContainer.HasMagic(sourceBytes) ? 0
+                : Onnx.ExternalData.FileBytes(Onnx.OnnxModelFile.Parse(sourceBytes, modelPath), Path.GetDirectoryName(Path.GetFullPath(modelPath))!)),
             SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(sourceBytes)),
             Model = model,
             Preprocess = spec,

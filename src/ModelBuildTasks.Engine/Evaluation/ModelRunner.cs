@@ -233,7 +233,7 @@ public sealed class ModelRunner : IDisposable
         var shape = inputDims.ToArray();
         shape[0] = rows;
         for (var i = 1; i < shape.Length; i++)
-            if (shape[i] < 0) throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"input '{inputName}' has an unknown dimension {i} besides the batch", DisplayPath);
+            if (shape[i] < 0) throw new ModelBuildException(ErrorCodes.InputShapeMismatch, $"input '{inputName}' has an unknown dimension {i} besides the batch: export the model with its image size fixed (only the batch dynamic, e.g. torch.onnx.export's dynamic_axes={{'input': {{0: 'N'}}}})", DisplayPath);
         try
         {
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch, shape);

@@ -5,8 +5,8 @@ namespace ModelBuildTasks.Passes;
 /// <summary>
 /// Raises a model's default-domain opset to 13 (the first with per-channel DequantizeLinear),
 /// rewriting the supported operators whose signature changed on the way: attributes that became
-/// inputs (Clip, Pad, Dropout), attributes that were removed (BatchNormalization's <c>spatial</c>,
-/// <c>is_test</c>, <c>consumed_inputs</c>) and Softmax's axis semantics.
+/// inputs (Clip, Pad, Dropout, Squeeze and Unsqueeze's axes), attributes that were removed (BatchNormalization's <c>spatial</c>,
+/// <c>is_test</c>, <c>consumed_inputs</c>) and Softmax's and LogSoftmax's axis semantics.
 /// </summary>
 public static class OpsetUpgrade
 {
@@ -47,13 +47,19 @@ public static class OpsetUpgrade
                     node.Attributes.Remove("pads");
                     node.Attributes.Remove("value");
                     break;
-                case "Softmax" when from < 13:
+                case "Softmax" or "LogSoftmax" when from < 13:
                     // Before 13, Softmax normalised over all axes from `axis` on (default 1); from 13 over `axis` alone (default -1).
                     // They agree when `axis` is the last axis, which is the classifier case.
                     var rank = graph.ValueInfos.TryGetValue(node.Inputs[0], out var info) ? info.Shape?.Rank : null;
                     var axis = node.GetInt("axis", 1);
-                    if (rank is null || (axis + rank) % rank != rank - 1) throw Unsupported(node, "Softmax over more than the last axis");
+                    if (rank is null || (axis + rank) % rank != rank - 1) throw Unsupported(node, $"{node.OpType} over more than the last axis");
                     node.Attributes["axis"] = NodeAttribute.Of(-1L);
+                    break;
+                case "Squeeze" or "Unsqueeze" when node.GetInts("axes") is { } axes:
+                    // From 13 the axes are an input.
+                    while (node.Inputs.Count < 2) node.Inputs.Add("");
+                    node.Inputs[1] = graph.AddInitializer(Tensor.FromInt64s(graph.UniqueName(node.Name + "_axes"), [axes.Length], axes));
+                    node.Attributes.Remove("axes");
                     break;
             }
         }

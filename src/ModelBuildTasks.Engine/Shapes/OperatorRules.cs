@@ -21,6 +21,9 @@ public static class OperatorRules
         ["HardSigmoid"] = SameAsInput,
         ["HardSwish"] = SameAsInput,
         ["Softmax"] = SameAsInput,
+        ["LogSoftmax"] = SameAsInput,
+        ["Squeeze"] = Squeeze,
+        ["Unsqueeze"] = Unsqueeze,
         ["Identity"] = SameAsInput,
         ["Dropout"] = c => [c.Like(0, c.Shape(0)), new ValueInfo("", ElementType.Bool, c.Shape(0))],
         ["MaxPool"] = c => [Pool(c), new ValueInfo("", ElementType.Int64, Pool(c).Shape)],
@@ -144,6 +147,39 @@ public static class OperatorRules
         if (axes.Any(a => a < 0 || a >= x.Rank) || axes.Distinct().Count() != axes.Length) throw c.Fail($"axes [{string.Join(",", axes)}] do not fit {x}");
         var keep = c.Node.GetInt("keepdims", 1) == 1;
         var dims = x.Dims.Select((d, i) => (d, i)).Where(p => keep || !axes.Contains(p.i)).Select(p => axes.Contains(p.i) ? Dim.Of(1) : p.d);
+        return [c.Like(0, new TensorShape(dims))];
+    }
+
+    // The axes of a Squeeze or Unsqueeze (an attribute before opset 13, an input from 13), normalised against `rank`.
+    static long[]? SqueezeAxes(ShapeContext c, int rank)
+    {
+        var axes = c.Node.GetInts("axes") ?? (c.Node.Input(1) is { Length: > 0 } ? c.Constant(1)?.ToInt64s() ?? throw c.Fail("has axes computed at run time") : null);
+        if (axes is null) return null;
+        var normalised = axes.Select(a => a < 0 ? a + rank : a).ToArray();
+        if (normalised.Any(a => a < 0 || a >= rank) || normalised.Distinct().Count() != normalised.Length) throw c.Fail($"axes [{string.Join(",", axes)}] do not fit rank {rank}");
+        return normalised;
+    }
+
+    static IReadOnlyList<ValueInfo?> Squeeze(ShapeContext c)
+    {
+        var x = c.Shape(0);
+        // Without axes, every axis of size 1 goes, which needs them all known.
+        var axes = SqueezeAxes(c, x.Rank) ?? (x.Dims.All(d => d.IsKnown)
+            ? x.Dims.Select((d, i) => (d, i)).Where(p => p.d.Value == 1).Select(p => (long)p.i).ToArray()
+            : throw c.Fail($"squeezes the axes of size 1 of {x}, whose sizes are not all known"));
+        if (axes.Any(a => x[(int)a] is { IsKnown: true, Value: not 1 })) throw c.Fail($"squeezes an axis of {x} whose size is not 1");
+        return [c.Like(0, new TensorShape(x.Dims.Where((_, i) => !axes.Contains(i))))];
+    }
+
+    static IReadOnlyList<ValueInfo?> Unsqueeze(ShapeContext c)
+    {
+        var x = c.Shape(0);
+        var count = c.Node.GetInts("axes")?.Length ?? c.Constant(1)?.ElementCount ?? throw c.Fail("has axes computed at run time");
+        var rank = x.Rank + (int)count;
+        var axes = SqueezeAxes(c, rank) ?? throw c.Fail("has no axes");
+        var dims = new List<Dim>();
+        var next = 0;
+        for (var i = 0; i < rank; i++) dims.Add(axes.Contains(i) ? Dim.Of(1) : x[next++]);
         return [c.Like(0, new TensorShape(dims))];
     }
 

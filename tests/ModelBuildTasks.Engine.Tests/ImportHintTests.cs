@@ -1,0 +1,28 @@
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+/// <summary>Models the engine refuses, with what to do about them in the message.</summary>
+public class ImportHintTests
+{
+    [Fact]
+    public void ANormalisationInTheGraph_IsRefused_WithThePreprocessingThatReplacesIt()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var b = new GraphBuilder("normalised");
+        var x = b.Input("input", 1, 28, 28);
+        var mean = b.Graph.AddInitializer(Tensor.FromFloats("mean", [1, 1, 1, 1], [0.5f]));
+        var std = b.Graph.AddInitializer(Tensor.FromFloats("std", [1, 1, 1, 1], [0.25f]));
+        b.Graph.Nodes.Add(new Node("sub", "Sub", [x, mean], ["centred"]));
+        b.Graph.Nodes.Add(new Node("div", "Div", ["centred", std], ["scaled"]));
+        b.Graph.Nodes.Add(new Node("relu", "Relu", ["scaled"], ["logits"]));
+        b.Graph.Outputs.Add(new ValueInfo("logits", ElementType.Float, null));
+        ModelFile.Save(b.Build(), temp.File("m.onnx"));
+
+        var e = Assert.Throws<ModelBuildException>(() => CompressionInputs.Load(temp.File("m.onnx"), TestPaths.FashionValidation, null, new CompressionSettings()));
+        Assert.Equal(ErrorCodes.UnsupportedOperator, e.Code);
+        Assert.Contains("Sub (node 'sub'), Div (node 'div')", e.Message);
+        Assert.Contains("--preprocess \"mean=...;std=...\"", e.Message);
+    }
+}
