@@ -75,11 +75,11 @@ static class EvaluateCommand
         return command;
     }
 
-    // The bytes the app runs, except that an N x H x W x C input the graph first transposes becomes
-    // N x C x H x W as compress makes it (the datasets are C x H x W), so an original is comparable with its container.
+    // The bytes the app runs, except where loading converts the model as compress does (an N x H x W x C
+    // input to N x C x H x W, float16 to float: the datasets are float C x H x W), so an original is comparable with its container.
     static (OnnxModel Model, byte[] Onnx) Load(string path)
     {
         var model = ModelFile.Load(path);
-        return (model, model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) ? OnnxExport.ToBytes(model) : ModelFile.LoadOnnxBytes(path));
+        return (model, ModelFile.WasConverted(model) ? OnnxExport.ToBytes(model) : ModelFile.LoadOnnxBytes(path));
     }
 }

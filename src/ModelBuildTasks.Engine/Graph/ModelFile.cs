@@ -9,16 +9,22 @@ namespace ModelBuildTasks.Graph;
 public static class ModelFile
 {
     /// <summary>
-    /// Reads an ONNX file (with any external data) or a container into the IR. An N x H x W x C input
-    /// that the graph first transposes becomes N x C x H x W (<see cref="Passes.ChannelsFirstInput"/>).
+    /// Reads an ONNX file (with any external data) or a container into the IR. A model in float16 becomes
+    /// the same model in float (<see cref="Passes.Float16ToFloat"/>), and an N x H x W x C input that the
+    /// graph first transposes becomes N x C x H x W (<see cref="Passes.ChannelsFirstInput"/>).
     /// </summary>
     public static OnnxModel Load(string path)
     {
         var model = OnnxImport.ToModel(LoadProto(path), path);
+        Passes.Float16ToFloat.Apply(model);
         GraphValidation.Check(model.Graph, path);
         Passes.ChannelsFirstInput.Apply(model);
         return model;
     }
+
+    /// <summary>Whether loading changed the model's interface (a channels-last or float16 input): its file's bytes are then not what the engine runs.</summary>
+    public static bool WasConverted(OnnxModel model) =>
+        model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) || model.Metadata.ContainsKey(Passes.Float16ToFloat.MetadataKey);
 
     /// <summary>Reads an ONNX file or a container as an ONNX protobuf message.</summary>
     /// <remarks>A file named <c>.cmodel</c> is read as a container even without its magic: a damaged one is a bad container (MBT1006), not a bad ONNX model.</remarks>
