@@ -144,7 +144,7 @@ public sealed partial class CompressModels : ToolTask
     public override bool Execute()
     {
         var items = Models.Select(Describe).ToList();
-        ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace, Path.GetFullPath(Path.Combine(ProjectDirectory, i.Source.ItemSpec)))).ToList(), Error);
+        ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace, i.Source.GetMetadata("FullPath"))).ToList(), Error);
         if (Log.HasLoggedErrors) return false; // every problem with the items is reported before anything runs
         try
         {
@@ -230,7 +230,7 @@ public sealed partial class CompressModels : ToolTask
         var train = Resolve("TrainData");
         if (train is not null && !File.Exists(train) && !Directory.Exists(train)) Error(ErrorCodes.DatasetNotFound, train, "TrainData not found");
 
-        var className = Meta("ClassName") is { Length: > 0 } c ? c : name;
+        var className = Meta("ClassName") is { Length: > 0 } c ? c : ModelBuildTasks.Codegen.CSharpNames.FromFileName(name);
         var folder = Path.Combine(OutputDirectory, name);
         var container = Path.Combine(folder, name + ".cmodel");
         var wrapper = Path.Combine(folder, name + ".g.cs");

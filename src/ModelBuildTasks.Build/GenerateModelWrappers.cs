@@ -50,7 +50,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                Log.LogError(null, ErrorCodes.FileSystemRefused, null, OutputDirectory, 0, 0, 0, 0, $"the class for {Path.GetFileName(path)} cannot be written under ModelCompressionIntermediateDir: {e.Message}");
+                Log.LogError(null, ErrorCodes.FileSystemRefused, null, OutputDirectory, 0, 0, 0, 0, $"the class for {Path.GetFileName(path)} cannot be made (its inputs read, or its file written under ModelCompressionIntermediateDir): {e.Message}");
             }
         }
         Outputs = outputs.ToArray();
@@ -83,7 +83,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
             EngineVersion = (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GenerateModelWrappers).Assembly)?.InformationalVersion ?? "").Split('+')[0],
         };
-        var className = Meta("ClassName") is { Length: > 0 } c ? c : name;
+        var className = Meta("ClassName") is { Length: > 0 } c ? c : CSharpNames.FromFileName(name);
         var resourceName = $"ModelBuildTasks.{name}.onnx";
         var source = WrapperGenerator.Generate(new WrapperSpec(className, Meta("Namespace"), resourceName, Path.GetFileName(path), metadata, Uncompressed: true));
         var folder = Path.Combine(OutputDirectory, name);

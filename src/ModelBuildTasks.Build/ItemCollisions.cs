@@ -21,7 +21,7 @@ static class ItemCollisions
         {
             var first = group.First();
             foreach (var other in group.Skip(1))
-                error("MBT1302", other.Spec, first.ModelPath.Length > 0 && first.ModelPath == other.ModelPath
+                error("MBT1302", other.Spec, first.ModelPath.Length > 0 && comparer.Equals(first.ModelPath, other.ModelPath)
                     ? $"CompressModel items '{first.Spec}' and '{other.Spec}' are the same model, so both would write {group.Key}; remove one of them (to compress it twice with other settings, copy the model file)"
                     : $"CompressModel items '{first.Spec}' and '{other.Spec}' have the same file name, so both would write {group.Key}; rename one of the model files");
         }

@@ -52,6 +52,8 @@ internal static class ImageDecoding
         var compression = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(30));
         if (compression is not (0 or 3) || bitsPerPixel == 0) return null;
         var rowBytes = (width * bitsPerPixel + 31) / 32 * 4;
-        return dataOffset + rowBytes * height - file.Length;
+        // Some writers leave out the last row's padding: the pixels are all there.
+        var lastRowPadding = rowBytes - (width * bitsPerPixel + 7) / 8;
+        return dataOffset + rowBytes * height - lastRowPadding - file.Length;
     }
 }

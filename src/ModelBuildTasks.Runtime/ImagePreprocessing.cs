@@ -76,14 +76,14 @@ static class ImagePreprocessing
         : values.Length == channels ? values
         : throw new InvalidDataException($"the container's preprocessing has {values.Length} values for {channels} channels");
 
+    /// <summary>Throws <see cref="InvalidDataException"/> when a container's preprocessing cannot be applied (checked at load, not at the first image).</summary>
+    public static void Check(string preprocess) => Spec.Parse(preprocess);
+
     /// <summary>
     /// The container's preprocessing text (the engine's canonical <c>PreprocessSpec</c> form:
     /// <c>resize=HxW;channels=C;scale=F;mean=..;std=..</c>). Parsed here because the runtime does not
     /// reference the engine; only the keys the engine writes are accepted.
     /// </summary>
-    /// <summary>Throws <see cref="InvalidDataException"/> when a container's preprocessing cannot be applied (checked at load, not at the first image).</summary>
-    public static void Check(string preprocess) => Spec.Parse(preprocess);
-
     sealed record Spec((int Height, int Width)? Resize, float? Scale, float[] Mean, float[] Std)
     {
         public static Spec Parse(string text)

@@ -29,6 +29,20 @@ static class TorchOps
             case "HardSwish": return [F.hardswish(In(0))];
             case "Clip": return [Clip(node, In(0), Opt(1), Opt(2), opset)];
             case "Softmax": return [Softmax(node, In(0), opset)];
+            case "LogSoftmax": return [Softmax(node, In(0), opset).log()];
+            case "Squeeze" or "Unsqueeze":
+            {
+                // The engine's shape rule gives the axes (an attribute before opset 13, an input from 13).
+                var x = In(0);
+                var axes = node.GetInts("axes") ?? (Opt(1) is { } a ? a.data<long>().ToArray() : null);
+                if (axes is null) throw new ModelBuildException(ErrorCodes.UnsupportedOperator, $"{node} has no axes and cannot be trained");
+                var squeeze = node.OpType == "Squeeze";
+                var rank = (int)x.dim() + (squeeze ? 0 : axes.Length);
+                var dims = axes.Select(d => d < 0 ? d + rank : d).Order().ToArray();
+                if (squeeze) return [x.reshape(x.shape.Where((_, i) => !dims.Contains(i)).ToArray())];
+                foreach (var d in dims) x = x.unsqueeze(d);
+                return [x];
+            }
             case "Identity": return [In(0)];
             case "Dropout":
             {

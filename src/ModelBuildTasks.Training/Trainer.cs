@@ -36,6 +36,7 @@ public static class Trainer
         var threads = torch.get_num_threads();
 
         using var module = new TorchGraphModule(model) { FakeQuantBits = options.FakeQuantBits, LayerBits = options.LayerBits };
+        var endsInSoftmax = Compression.CompressionInputs.EndsInSoftmax(model.Graph);
         foreach (var (name, mask) in masks ?? new Dictionary<string, float[]>()) module.SetMask(name, mask);
         var parameters = module.parameters().ToList();
         var statistics = module.BatchNormStatistics;
@@ -71,7 +72,9 @@ public static class Trainer
 
                 optimizer.zero_grad();
                 var saved = statistics.Select(t => t.clone()).ToList();
-                var loss = nn.functional.cross_entropy(module.forward(x), y);
+                var output = module.forward(x);
+                // A model ending in a Softmax outputs probabilities: cross entropy would softmax them again.
+                var loss = endsInSoftmax ? nn.functional.nll_loss(torch.log(output.clamp_min(1e-12f)), y) : nn.functional.cross_entropy(output, y);
                 if (extraLoss is not null) loss = loss + extraLoss(module);
                 loss.backward();
                 // A step with a non-finite loss or gradient would make every weight NaN for good, and its

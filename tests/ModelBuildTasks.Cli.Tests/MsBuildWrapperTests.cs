@@ -24,7 +24,7 @@ public class MsBuildWrapperTests
         File.WriteAllText(temp.File("out"), "a file where the output folder goes");
         var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""", embedsModel: false);
         Assert.NotEqual(0, exitCode);
-        Assert.Contains("error MBT1305: the class for m.onnx cannot be written under ModelCompressionIntermediateDir", output);
+        Assert.Contains("error MBT1305: the class for m.onnx cannot be made (its inputs read, or its file written under ModelCompressionIntermediateDir)", output);
         Assert.DoesNotContain("MSB4018", output);
     }
 

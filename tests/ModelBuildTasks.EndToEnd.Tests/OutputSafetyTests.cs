@@ -38,13 +38,13 @@ public class OutputSafetyTests(PackedPackages packages)
         File.Copy(model, Path.Combine(app.Folder, "second.onnx"));
         app.SetItemAttribute("  </ItemGroup>", $"""
                 <CompressModel Include="other/fashion_vgg.onnx" ClassName="Other" ValidationData="{data}" />
-                <CompressModel Include="second.onnx" ClassName="Classifier" ValidationData="{data}" />
+                <CompressModel Include="second.onnx" ClassName="Classifier!" ValidationData="{data}" />
               </ItemGroup>
             """);
         var result = app.Build();
         Assert.NotEqual(0, result.ExitCode);
         Assert.Matches(@"error MBT1302: CompressModel items '[^']*fashion_vgg\.onnx' and 'other/fashion_vgg\.onnx' have the same file name", result.Output);
-        Assert.Matches(@"error MBT1303: CompressModel items '[^']*fashion_vgg\.onnx' \(ClassName 'Classifier'\) and 'second\.onnx' \(ClassName 'Classifier'\) both generate the class E2E\.App\.Classifier", result.Output);
+        Assert.Matches(@"error MBT1303: CompressModel items '[^']*fashion_vgg\.onnx' \(ClassName 'Classifier'\) and 'second\.onnx' \(ClassName 'Classifier!'\) both generate the class E2E\.App\.Classifier", result.Output);
         Assert.DoesNotContain("compressing", result.Output);
         Assert.DoesNotContain("CS0101", result.Output);
     }

@@ -39,23 +39,35 @@ public class CodegenTests
     }
 
     [Theory]
-    [InlineData("myapp", "myapp", "myapp", "myapp")] // dotnet new console -n myapp: its code says "using myapp;"
+    [InlineData("MyApp", "myapp", "MyApp", "myapp")] // dotnet new console -n myapp: its code says "using myapp;"
     [InlineData("FashionModel", "my_app.v2", "FashionModel", "my_app.v2")]
     [InlineData("Modèle", "Café", "Modèle", "Café")]
     [InlineData("modèle réseau", "Apps.2d", "ModèleRéseau", "Apps._2d")]
     [InlineData("class", "my.namespace", "@class", "my.@namespace")]
+    [InlineData("classifier", "x", "@classifier", "x")] // lower-case ASCII type names warn (CS8981) unless escaped
+    [InlineData("file", "x", "@file", "x")] // a contextual keyword no type may be named (CS9056)
+    [InlineData("record", "x", "@record", "x")]
     [InlineData("2nd model v2.1 final", "", "_2ndModelV21Final", "CompressedModels")]
     [InlineData("a\u202Eb", "x", "AB", "x")] // a bidi override is no identifier character
-    public void ValidNamesAreKeptAsWritten_OtherTextBecomesAnIdentifier(string className, string ns, string expectedClass, string expectedNamespace)
+    public void GivenNamesAreKeptAsWritten_AndCompileWithoutWarnings(string className, string ns, string expectedClass, string expectedNamespace)
     {
         className = System.Text.RegularExpressions.Regex.Unescape(className);
         Assert.Equal(expectedClass, CSharpNames.Identifier(className));
         Assert.Equal(expectedNamespace, CSharpNames.Namespace(ns));
-        var source = WrapperGenerator.Generate(new WrapperSpec(className, ns, "m.cmodel", "m.onnx", MetadataOf(TestModels.Plain())));
-        var tree = CSharpSyntaxTree.ParseText(source);
-        Assert.Empty(tree.GetDiagnostics());
-        Assert.Equal(expectedClass, tree.GetRoot().DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax>().Single().Identifier.ToString());
+        var model = TestModels.Plain();
+        var source = WrapperGenerator.Generate(new WrapperSpec(className, ns, "m.cmodel", "m.onnx", MetadataOf(model)));
+        var (assembly, warnings) = Compile(source, ContainerPackaging.Pack(model, MetadataOf(model)), "m.cmodel");
+        Assert.Empty(warnings);
+        Assert.Equal(expectedClass.TrimStart('@'), Assert.Single(assembly.GetTypes(), t => t.IsPublic).Name);
     }
+
+    [Theory]
+    [InlineData("fashion_vgg", "FashionVgg")]
+    [InlineData("resnet18", "Resnet18")]
+    [InlineData("modèle réseau", "ModèleRéseau")]
+    [InlineData("2nd model", "_2ndModel")]
+    public void ClassesNamedAfterTheirModelFile_ArePascalCase(string fileName, string expected) =>
+        Assert.Equal(expected, CSharpNames.FromFileName(fileName));
 
     [Fact]
     public void HostileNamesAndLabels_CannotInjectCode()

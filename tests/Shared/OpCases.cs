@@ -21,6 +21,8 @@ static class OpCases
         ["batchnorm relu"] = (b, x) => b.Relu(b.BatchNorm(x)),
         ["clip sigmoid leakyrelu"] = (b, x) => b.Add("LeakyRelu", [b.Add("Sigmoid", [b.Add("Clip", [x])])]),
         ["softmax identity dropout"] = (b, x) => b.Add("Dropout", [b.Add("Identity", [b.Add("Softmax", [x])])]),
+        ["log softmax"] = (b, x) => b.Add("LogSoftmax", [x]),
+        ["unsqueeze squeeze"] = (b, x) => b.Add("Squeeze", [b.Add("Unsqueeze", [b.GlobalAveragePool(x), Int64s(b, 0, -1)]), Int64s(b, 0, 3, -1)]),
         ["hardsigmoid hardswish"] = (b, x) => b.Add("HardSwish", [b.Add("HardSigmoid", [x], ("alpha", NodeAttribute.Of(0.3f)))]),
         ["reducemean spatial"] = (b, x) => b.Add("ReduceMean", [x], ("axes", NodeAttribute.Of([2L, 3L]))),
         ["reducemean no keepdims"] = (b, x) => b.Add("ReduceMean", [x], ("axes", NodeAttribute.Of([-1L, 1L])), ("keepdims", NodeAttribute.Of(0L))),

@@ -140,12 +140,13 @@ static class CompressCommand
             var key = cache.Enabled ? CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss)) : null;
             byte[] container;
             CompressionReport summary;
-            (byte[], CompressionReport)? Cached() => key is not null && cache.TryGet(key) is { } hit ? (hit.Container, hit.Report with { Cache = hit.Source }) : null;
+            (byte[], CompressionReport)? Cached(bool localOnly = false) =>
+                key is not null && cache.TryGet(key, localOnly) is { } hit ? (hit.Container, hit.Report with { Cache = hit.Source }) : null;
             var found = Cached();
             // Another build compressing the same model at once (the other framework of a multi-targeted project) is waited for, not repeated.
-            var waited = false;
-            using var claim = found is null && key is not null ? cache.Claim(key, out waited) : null;
-            if (waited) found = Cached();
+            using var claim = found is null && key is not null ? cache.Claim(key) : null;
+            // Look again once the claim is ours: the other build may have stored the result while this one waited, or while it looked.
+            if (claim is not null) found = Cached(localOnly: true);
             if (found is { } f)
             {
                 (container, summary) = f;
@@ -168,7 +169,7 @@ static class CompressCommand
             if (result.GetValue(wrapper) is { } wrapperPath)
             {
                 var metadata = ContainerMetadata.Parse(ModelContainer.Read(container).MetadataJson);
-                var spec = new WrapperSpec(result.GetValue(className) ?? Path.GetFileNameWithoutExtension(modelPath), result.GetValue(ns) ?? "CompressedModels",
+                var spec = new WrapperSpec(result.GetValue(className) ?? CSharpNames.FromFileName(Path.GetFileNameWithoutExtension(modelPath)), result.GetValue(ns) ?? "CompressedModels",
                     result.GetValue(resource) ?? Path.GetFileName(outputPath), Path.GetFileName(modelPath), metadata);
                 AtomicFile.WriteAllText(wrapperPath, WrapperGenerator.Generate(spec));
             }

@@ -17,26 +17,31 @@ static class InspectCommand
         command.SetAction(result => ExitCodes.Guard(() =>
         {
             var path = result.GetValue(model)!;
-            var summary = ModelSummary.Of(ModelFile.Load(path), new FileInfo(path).Length);
+            var loaded = ModelFile.Load(path);
+            var summary = ModelSummary.Of(loaded, new FileInfo(path).Length);
+            // What loading changed, so the shapes and types shown are not taken for the file's own.
+            string[] converted = [.. loaded.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) ? ["N x H x W x C input to N x C x H x W"] : Array.Empty<string>(),
+                .. loaded.Metadata.ContainsKey(Passes.Float16ToFloat.MetadataKey) ? ["float16 to float"] : Array.Empty<string>()];
             // ModelFile.Load has read and checked the file; a container's metadata is what the app's class reports.
             var bytes = File.ReadAllBytes(path);
             var container = ModelContainer.HasMagic(bytes) ? ModelContainer.Read(bytes) : null;
             var metadata = container is null ? null : ContainerMetadata.Parse(container.MetadataJson);
             if (result.GetValue(json))
-                JsonOutput.Write(new { model = path, summary.IrVersion, summary.Opset, summary.Producer, summary.Inputs, summary.Outputs, summary.Ops, summary.Parameters, summary.NonzeroParameters, summary.Bytes, summary.WeightBytes, summary.Unsupported, ContainerVersion = container?.Version, Container = metadata });
-            else Print(path, summary, container?.Version, metadata);
+                JsonOutput.Write(new { model = path, summary.IrVersion, summary.Opset, summary.Producer, summary.Inputs, summary.Outputs, summary.Ops, summary.Parameters, summary.NonzeroParameters, summary.Bytes, summary.WeightBytes, summary.Unsupported, Converted = converted, ContainerVersion = container?.Version, Container = metadata });
+            else Print(path, summary, container?.Version, metadata, converted);
             return ExitCodes.Ok;
         }));
         return command;
     }
 
-    static void Print(string path, ModelSummary s, uint? containerVersion, ContainerMetadata? metadata)
+    static void Print(string path, ModelSummary s, uint? containerVersion, ContainerMetadata? metadata, string[] converted)
     {
         static string Tensor(TensorSummary t) => $"{t.Name}  {t.Type} [{string.Join(",", t.Shape)}]";
         static string Pct(double? v) => v is { } x ? (x * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
         var onnx = $"ONNX IR {s.IrVersion}, opset {s.Opset}{(s.Producer.Length > 0 ? $", from {s.Producer}" : "")}";
         Console.WriteLine($"Model        {path}");
         Console.WriteLine($"Format       {(containerVersion is { } v ? $".cmodel container, version {v}, holding {onnx}" : onnx)}");
+        if (converted.Length > 0) Console.WriteLine($"Converted    {string.Join("; ", converted)}, at load, as compress takes the model");
         foreach (var i in s.Inputs) Console.WriteLine($"Input        {Tensor(i)}");
         foreach (var o in s.Outputs) Console.WriteLine($"Output       {Tensor(o)}");
         Console.WriteLine($"Parameters   {s.Parameters:N0}, {s.NonzeroParameters:N0} nonzero ({Units.Bytes(s.WeightBytes)} of weights)");

@@ -11,15 +11,28 @@ namespace ModelBuildTasks.Codegen;
 public static class CSharpNames
 {
     /// <summary>
-    /// An identifier from any text. A valid C# identifier is kept as written (<c>myapp</c>, <c>my_app</c>,
-    /// <c>Modèle</c>: a project's <c>RootNamespace</c> and a <c>ClassName</c> are the user's names), a
-    /// keyword escaped (<c>@class</c>). Other text becomes PascalCase of its letters and digits, any script
-    /// kept (<c>fashion vgg.onnx</c> -> <c>FashionVggOnnx</c>, <c>modèle réseau</c> -> <c>ModèleRéseau</c>);
-    /// never empty, never starting with a digit.
+    /// An identifier from a name the user gave (a <c>ClassName</c>, a part of <c>RootNamespace</c>): kept as
+    /// written when it is a valid C# identifier in any script (<c>myapp</c>, <c>my_app</c>, <c>Modèle</c>),
+    /// escaped with <c>@</c> where the compiler would object (a keyword; for a type, a contextual keyword
+    /// such as <c>file</c> or <c>record</c>, or lower-case ASCII letters only, warning CS8981). Other text
+    /// becomes an identifier as <see cref="FromFileName"/> makes one.
     /// </summary>
-    public static string Identifier(string text)
+    /// <param name="text">The name.</param>
+    /// <param name="typeName">Whether it names a type (the class) rather than a namespace part.</param>
+    public static string Identifier(string text, bool typeName = true)
     {
-        if (IsIdentifier(text)) return Keywords.Contains(text) ? "@" + text : text;
+        if (!IsIdentifier(text)) return FromFileName(text);
+        var escape = Keywords.Contains(text) || typeName && (TypeContextualKeywords.Contains(text) || text.All(char.IsAsciiLetterLower));
+        return escape ? "@" + text : text;
+    }
+
+    /// <summary>
+    /// A PascalCase identifier from any text, for a class named after its model file when no ClassName is
+    /// given: <c>fashion_vgg</c> -> <c>FashionVgg</c>, <c>modèle réseau</c> -> <c>ModèleRéseau</c> (letters of any
+    /// script kept); never empty, never starting with a digit, never a keyword (they are all lower case).
+    /// </summary>
+    public static string FromFileName(string text)
+    {
         var builder = new StringBuilder();
         var upper = true;
         foreach (var c in text)
@@ -33,7 +46,7 @@ public static class CSharpNames
         }
         var name = builder.ToString();
         if (name.Length == 0) name = "Model";
-        return char.IsDigit(name[0]) ? "_" + name : name; // upper-case first: never a keyword (they are all lower case)
+        return char.IsDigit(name[0]) ? "_" + name : name;
     }
 
     // A letter or underscore, then letters, digits, connectors and combining marks (C# 6 identifiers, without
@@ -56,11 +69,17 @@ public static class CSharpNames
         "using", "virtual", "void", "volatile", "while",
     };
 
+    // Contextual keywords a type may not be named (errors CS9056, CS9029, CS9062 and others; warning CS8860 for record).
+    static readonly HashSet<string> TypeContextualKeywords = new(StringComparer.Ordinal)
+    {
+        "file", "required", "scoped", "record", "var", "dynamic", "nameof", "value", "async", "await", "partial", "notnull", "unmanaged", "managed", "field", "extension", "allows",
+    };
+
     /// <summary>A namespace from dotted text, each part an identifier (or the fallback when empty).</summary>
     public static string Namespace(string? text, string fallback = "CompressedModels")
     {
         var parts = (text ?? "").Split('.', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return parts.Length == 0 ? fallback : string.Join(".", parts.Select(Identifier));
+        return parts.Length == 0 ? fallback : string.Join(".", parts.Select(p => Identifier(p, typeName: false)));
     }
 
     /// <summary>A C# string literal (quotes included): backslash, quote and every non-printable or non-ASCII character escaped.</summary>

@@ -49,7 +49,8 @@ public sealed class CompressionCache(string folder)
             hash.AppendData(Encoding.UTF8.GetBytes($"{label}:{bytes.Length}\n"));
             hash.AppendData(bytes);
         }
-        Add("format", "mbt-cache-1"u8);
+        // Bumped when the engine writes other results for the same inputs (2: output_probabilities, label order, unused weights).
+        Add("format", "mbt-cache-2"u8);
         Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
         Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
         Add("allow_miss", allowMiss ? "1"u8 : "0"u8);
@@ -134,7 +135,7 @@ public sealed class CompressionCache(string folder)
                 {
                     return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
                 }
-                catch (IOException e) when (e.HResult is 11 or unchecked((int)0x80070020)) // EWOULDBLOCK; Windows' sharing violation
+                catch (IOException e) when (e.HResult is 11 or 35 or unchecked((int)0x80070020)) // EWOULDBLOCK on Linux, on macOS; Windows' sharing violation
                 {
                     if (first) waiting();
                     Thread.Sleep(250);

@@ -48,7 +48,6 @@ public sealed class CompressionInputs
     {
         var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw ModelBuildException.ModelNotFound(modelPath);
         var model = ModelFile.Load(modelPath);
-        Passes.UnusedInitializers.Remove(model.Graph);
         var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
@@ -64,6 +63,8 @@ public sealed class CompressionInputs
         var stored = LabelNames.Of(model);
         // The model's class order (its names, or the ones given), where the data names the same classes in another order.
         var order = settings.Labels ?? stored;
+        // Fine-tuning's add-on aligns its training data to the model's own names: it must see the order validation is scored in.
+        if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
         var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order);
         var test = testDataPath is null ? null : LabelNames.Align(Preprocessing.Prepare(DatasetLoader.LoadRaw(testDataPath, spec.Resize), spec), order);
         var classes = LabelRange.ClassCount(model);
@@ -115,9 +116,12 @@ public sealed class CompressionInputs
         EngineVersion = Compressor.EngineVersion,
     };
 
-    // The first output made by a Softmax over its last axis (the classes of an [N, C] output), through any
-    // Identity or Dropout an exporter put after it to name the output.
-    static bool EndsInSoftmax(ModelGraph graph)
+    /// <summary>
+    /// Whether the first output is made by a Softmax over its last axis (the classes of an [N, C] output),
+    /// through any Identity or Dropout an exporter put after it to name the output: the output already is
+    /// probabilities (the runtime passes them through; training takes their log rather than a second softmax).
+    /// </summary>
+    public static bool EndsInSoftmax(ModelGraph graph)
     {
         var node = graph.Producer(graph.Outputs[0].Name);
         while (node is { OpType: "Identity" or "Dropout" }) node = graph.Producer(node.Inputs[0]);

@@ -17,6 +17,7 @@ public static class ModelFile
     {
         var model = OnnxImport.ToModel(LoadProto(path), path);
         Passes.Float16ToFloat.Apply(model);
+        Passes.UnusedInitializers.Remove(model.Graph);
         GraphValidation.Check(model.Graph, path);
         Passes.ChannelsFirstInput.Apply(model);
         return model;

@@ -163,10 +163,9 @@ public static class OperatorRules
     static IReadOnlyList<ValueInfo?> Squeeze(ShapeContext c)
     {
         var x = c.Shape(0);
-        // Without axes, every axis of size 1 goes, which needs them all known.
-        var axes = SqueezeAxes(c, x.Rank) ?? (x.Dims.All(d => d.IsKnown)
-            ? x.Dims.Select((d, i) => (d, i)).Where(p => p.d.Value == 1).Select(p => (long)p.i).ToArray()
-            : throw c.Fail($"squeezes the axes of size 1 of {x}, whose sizes are not all known"));
+        // Without axes every axis of size 1 goes, the batch too when a single image runs: the output's rank would depend on the batch.
+        var axes = SqueezeAxes(c, x.Rank)
+            ?? throw c.Fail("has no axes, so a batch of one image would lose its batch axis too: export x.squeeze(2).squeeze(2), or x.flatten(1), instead of x.squeeze()");
         if (axes.Any(a => x[(int)a] is { IsKnown: true, Value: not 1 })) throw c.Fail($"squeezes an axis of {x} whose size is not 1");
         return [c.Like(0, new TensorShape(x.Dims.Where((_, i) => !axes.Contains(i))))];
     }

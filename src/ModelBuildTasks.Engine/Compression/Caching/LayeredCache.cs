@@ -43,9 +43,10 @@ public sealed class LayeredCache : IDisposable
 
     /// <summary>
     /// The verified entry for <paramref name="key"/> and where it came from: <c>hit</c> (local folder)
-    /// or <c>remote-hit</c>; null on a miss at every level.
+    /// or <c>remote-hit</c>; null on a miss at every level (with <paramref name="localOnly"/>, at the local
+    /// folder, quietly: the look again after a claim).
     /// </summary>
-    public (byte[] Container, CompressionReport Report, string Source)? TryGet(string key)
+    public (byte[] Container, CompressionReport Report, string Source)? TryGet(string key, bool localOnly = false)
     {
         if (local?.TryGet(key) is { } hit)
         {
@@ -53,6 +54,7 @@ public sealed class LayeredCache : IDisposable
             Info($"cache: hit {key[..12]} in {local.Folder}");
             return (hit.Container, hit.Report, "hit");
         }
+        if (localOnly) return null;
         if (remote is null) return Miss(key);
         var watch = Stopwatch.StartNew();
         if (!TryRemote("look up", c => remote.TryGetAsync(key, c), out var entry) || entry is null) return Miss(key);
@@ -75,20 +77,11 @@ public sealed class LayeredCache : IDisposable
     }
 
     /// <summary>
-    /// Claims <paramref name="key"/> in the local folder while this process compresses it (<see cref="CompressionCache.Lock"/>);
-    /// <paramref name="waited"/> says another build held it first, so its result may now be stored: look again.
+    /// Claims <paramref name="key"/> in the local folder while this process compresses it (<see cref="CompressionCache.Lock"/>),
+    /// waiting while another build holds it; the caller then looks again, since that build may have stored the result.
     /// </summary>
-    public IDisposable? Claim(string key, out bool waited)
-    {
-        var held = false;
-        var claim = local?.Lock(key, () =>
-        {
-            held = true;
-            Info($"cache: waiting for another build that compresses the same model ({key[..12]})");
-        });
-        waited = held;
-        return claim;
-    }
+    public IDisposable? Claim(string key) =>
+        local?.Lock(key, () => Info($"cache: waiting for another build that compresses the same model ({key[..12]})"));
 
     /// <summary>Stores a fresh result in the local folder and, unless read-only, in the remote cache.</summary>
     public void Put(string key, byte[] container, CompressionReport report)
