@@ -36,7 +36,7 @@ public static class Trainer
         var threads = torch.get_num_threads();
 
         using var module = new TorchGraphModule(model) { FakeQuantBits = options.FakeQuantBits, LayerBits = options.LayerBits };
-        var endsInSoftmax = Compression.CompressionInputs.EndsInSoftmax(model.Graph);
+        var endsInSoftmax = model.Graph.EndsInSoftmax();
         foreach (var (name, mask) in masks ?? new Dictionary<string, float[]>()) module.SetMask(name, mask);
         var parameters = module.parameters().ToList();
         var statistics = module.BatchNormStatistics;

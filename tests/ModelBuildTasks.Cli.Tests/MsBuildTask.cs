@@ -15,35 +15,30 @@ static class MsBuildTask
     /// Writes <c>compress.proj</c> in <paramref name="folder"/> with <paramref name="items"/> (CompressModel
     /// elements) and builds it at minimal verbosity; returns the exit code and the output.
     /// </summary>
-    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out")
-    {
-        File.WriteAllText(Path.Combine(folder, "compress.proj"), $"""
-            <Project>
-              <UsingTask TaskName="ModelBuildTasks.Build.CompressModels" AssemblyFile="{TaskAssembly}" />
-              <Target Name="Build">
-                <ItemGroup>
-                  {items}
-                </ItemGroup>
-                <CompressModels Models="@(CompressModel)" EngineAssembly="{Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll")}"
-                                ProjectDirectory="$(MSBuildProjectDirectory)" OutputDirectory="{outputDirectory}" CacheDirectory="cache" AllowAccuracyMiss="true" />
-              </Target>
-            </Project>
+    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out") =>
+        BuildWith(folder, "CompressModels", items, $"""
+            EngineAssembly="{Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll")}" ProjectDirectory="$(MSBuildProjectDirectory)"
+            OutputDirectory="{outputDirectory}" CacheDirectory="cache" AllowAccuracyMiss="true"
             """);
-        return Run(folder);
-    }
 
     /// <summary>Writes <c>compress.proj</c> running the GenerateModelWrappers task (design-time and uncompressed classes) on <paramref name="items"/>, and builds it.</summary>
-    public static (int ExitCode, string Output) BuildWrappers(string folder, string items, bool embedsModel)
+    public static (int ExitCode, string Output) BuildWrappers(string folder, string items, bool embedsModel) =>
+        BuildWith(folder, "GenerateModelWrappers", items, $"""
+            OutputDirectory="$(MSBuildProjectDirectory)/out" ProjectDirectory="$(MSBuildProjectDirectory)"
+            Suffix="{(embedsModel ? ".uncompressed.g.cs" : ".designtime.g.cs")}" EmbedsModel="{embedsModel}"
+            """);
+
+    // One project for either task: the items, then the task over them with its other parameters.
+    static (int ExitCode, string Output) BuildWith(string folder, string task, string items, string parameters)
     {
         File.WriteAllText(Path.Combine(folder, "compress.proj"), $"""
             <Project>
-              <UsingTask TaskName="ModelBuildTasks.Build.GenerateModelWrappers" AssemblyFile="{TaskAssembly}" />
+              <UsingTask TaskName="ModelBuildTasks.Build.{task}" AssemblyFile="{TaskAssembly}" />
               <Target Name="Build">
                 <ItemGroup>
                   {items}
                 </ItemGroup>
-                <GenerateModelWrappers Models="@(CompressModel)" OutputDirectory="$(MSBuildProjectDirectory)/out" ProjectDirectory="$(MSBuildProjectDirectory)"
-                                       Suffix="{(embedsModel ? ".uncompressed.g.cs" : ".designtime.g.cs")}" EmbedsModel="{embedsModel}" />
+                <{task} Models="@(CompressModel)" {parameters} />
               </Target>
             </Project>
             """);

@@ -107,7 +107,7 @@ public sealed class CompressionInputs
         Inputs = Describe(model, model.Graph.Inputs),
         Outputs = Describe(model, model.Graph.Outputs),
         OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
-        OutputProbabilities = classifier && EndsInSoftmax(Model.Graph), // the original's graph: quantization may follow the Softmax with Q/DQ
+        OutputProbabilities = classifier && Model.Graph.EndsInSoftmax(), // the original's graph: quantization may follow the Softmax with Q/DQ
         Labels = classifier ? Labels : [],
         Preprocess = Preprocess.ToString(),
         Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
@@ -115,18 +115,6 @@ public sealed class CompressionInputs
         SourceSha256 = SourceSha256,
         EngineVersion = Compressor.EngineVersion,
     };
-
-    /// <summary>
-    /// Whether the first output is made by a Softmax over its last axis (the classes of an [N, C] output),
-    /// through any Identity or Dropout an exporter put after it to name the output: the output already is
-    /// probabilities (the runtime passes them through; training takes their log rather than a second softmax).
-    /// </summary>
-    public static bool EndsInSoftmax(ModelGraph graph)
-    {
-        var node = graph.Producer(graph.Outputs[0].Name);
-        while (node is { OpType: "Identity" or "Dropout" }) node = graph.Producer(node.Inputs[0]);
-        return node is { OpType: "Softmax" } && node.GetInt("axis", -1) is -1 or 1;
-    }
 
     static IReadOnlyList<TensorDescription> Describe(OnnxModel model, IEnumerable<ValueInfo> values)
     {
