@@ -170,6 +170,7 @@ public sealed partial class CompressModels : ToolTask
                     if (!Run(item, item.Arguments)) return false;
                     File.WriteAllText(item.Stamp, Stamp(item));
                 }
+                WriteSidecarList(item);
                 LogSummary(item);
                 var output = new TaskItem(item.Source);
                 output.SetMetadata("Container", item.Container);
@@ -207,10 +208,20 @@ public sealed partial class CompressModels : ToolTask
     static bool UpToDate(Item item) =>
         File.Exists(item.Container) && File.Exists(item.Wrapper) && File.Exists(item.Stamp) && File.ReadAllText(item.Stamp) == Stamp(item);
 
+    // The IDE's up-to-date check and dotnet watch must follow the model's external-data files too, but
+    // design-time builds must not parse a model to find them: CompressModel_IdeItems reads this list of
+    // what the last build found. Rewritten only when it changes, so it never looks newer than it is.
+    static void WriteSidecarList(Item item)
+    {
+        var text = string.Concat(item.Sidecars.Select(f => f + "\n"));
+        if (!File.Exists(item.SidecarList) || File.ReadAllText(item.SidecarList) != text) AtomicFile.WriteAllText(item.SidecarList, text);
+    }
+
     sealed record Item(ITaskItem Source, string Name, string Folder, string Container, string Wrapper, string Report, string ResourceName,
-        string Fingerprint, string Arguments, string ClassName, string Namespace)
+        string Fingerprint, string Arguments, string ClassName, string Namespace, IReadOnlyList<string> Sidecars)
     {
         public string Stamp => Path.Combine(Folder, "fingerprint.txt");
+        public string SidecarList => Path.Combine(Folder, "external-data.txt");
     }
 
     Item Describe(ITaskItem model)
@@ -255,10 +266,11 @@ public sealed partial class CompressModels : ToolTask
         if (CacheReadOnly) args.Add("--cache-read-only");
         if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);
         var fingerprint = "";
+        var sidecars = ExternalDataFiles(modelPath).ToList();
         try
         {
             var inputs = new List<string> { modelPath };
-            inputs.AddRange(ExternalDataFiles(modelPath));
+            inputs.AddRange(sidecars);
             if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
             if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
             if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
@@ -269,7 +281,7 @@ public sealed partial class CompressModels : ToolTask
             Error(ErrorCodes.FileSystemRefused, modelPath, $"the model's inputs cannot be read: {e.Message}");
         }
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, fingerprint,
-            string.Join(" ", args.Select(Quote)), className, Meta("Namespace"));
+            string.Join(" ", args.Select(Quote)), className, Meta("Namespace"), sidecars);
     }
 
     // Weights kept beside the model (ONNX external data) decide the result as much as the model file:

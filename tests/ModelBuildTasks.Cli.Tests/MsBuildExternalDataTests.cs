@@ -30,6 +30,8 @@ public class MsBuildExternalDataTests
         var container = temp.File("out/m/m.cmodel");
 
         Assert.Equal(0, MsBuildTask.Build(temp.Path, item).ExitCode);
+        // What the IDE's up-to-date check and dotnet watch follow besides the model (CompressModel_IdeItems).
+        Assert.Equal([temp.File("m.onnx.data")], File.ReadAllLines(temp.File("out/m/external-data.txt")));
         var first = File.ReadAllBytes(container);
         var onnx = File.ReadAllBytes(temp.File("m.onnx"));
         // Other weights, the same .onnx file: every float halved.

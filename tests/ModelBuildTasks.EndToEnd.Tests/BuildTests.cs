@@ -246,6 +246,34 @@ public class BuildTests(PackedPackages packages)
         Assert.Equal("CompressModel", xaml.Descendants(ns + "DataSource").First().Attribute("ItemType")!.Value);
     }
 
+    [Fact]
+    public void IdeAndWatchItems_FollowTheModelsExternalDataFiles_OnceABuildHasFoundThem()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        // The sample with its largest weight moved to an external-data file beside it.
+        var proto = ModelBuildTasks.Graph.ModelFile.LoadProto(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"));
+        var tensor = proto.Graph.Initializer.OrderByDescending(t => t.RawData.Length).First();
+        var sidecar = Path.Combine(app.Folder, "vgg.onnx.weights");
+        File.WriteAllBytes(sidecar, tensor.RawData.ToByteArray());
+        tensor.DataLocation = ModelBuildTasks.Onnx.Proto.TensorProto.Types.DataLocation.External;
+        tensor.ExternalData.Add(new ModelBuildTasks.Onnx.Proto.StringStringEntryProto { Key = "location", Value = "vgg.onnx.weights" });
+        tensor.RawData = Google.Protobuf.ByteString.Empty;
+        File.WriteAllBytes(Path.Combine(app.Folder, "vgg.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        app.SetItemAttribute(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "vgg.onnx");
+
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        var result = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-t:CompressModel_IdeItems", "-nodeReuse:false", "-getItem:Watch", "-getItem:UpToDateCheckInput");
+        Assert.True(result.ExitCode == 0, result.Output);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Output[result.Output.IndexOf('{')..]);
+        foreach (var type in new[] { "Watch", "UpToDateCheckInput" })
+        {
+            var items = json.RootElement.GetProperty("Items").GetProperty(type).EnumerateArray().Select(i => i.GetProperty("Identity").GetString()!).ToArray();
+            Assert.Contains(Path.Combine(app.Folder, "vgg.onnx"), items);
+            Assert.Contains(sidecar, items);
+        }
+    }
+
     // ***** Issue 14, point 3: reproducible packs
 
     [Fact]
