@@ -56,6 +56,9 @@ static class CliOutput
         NoColor = result.GetValue(NoColorOption) || Environment.GetEnvironmentVariable("NO_COLOR") is { Length: > 0 };
         // Tables written through AnsiConsole follow the same setting.
         AnsiConsole.Console = Create(Console.Out);
+        // Redirected, Spectre assumes 80 columns and wraps table cells inside their values
+        // (narrow_steps=13 became "narrow_steps=1" over "3"); a file or pipe has no width to keep to.
+        if (Console.IsOutputRedirected) AnsiConsole.Console.Profile.Width = 1000;
     }
 
     /// <summary>A Spectre console on <paramref name="writer"/> that honours <see cref="NoColor"/>.</summary>

@@ -6,6 +6,38 @@ namespace ModelBuildTasks.Cli;
 /// </summary>
 static class OutputPaths
 {
+    /// <summary>
+    /// Throws a coded error if <paramref name="path"/> is one of the files the command reads: the
+    /// output replaces its target atomically, so <c>compress m.onnx -o m.onnx</c> would silently
+    /// swap the user's only copy of the model for the container (or a dataset for its subset).
+    /// </summary>
+    /// <param name="path">The file the command will write.</param>
+    /// <param name="option">The option that named it, for the message.</param>
+    /// <param name="inputs">The files the command reads.</param>
+    public static void CheckNotInput(string path, string option, IEnumerable<string> inputs)
+    {
+        var target = Resolved(path);
+        // Linux file names are case-sensitive; Windows' and macOS's usually are not.
+        var comparison = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        foreach (var input in inputs)
+            if (File.Exists(input) && string.Equals(Resolved(input), target, comparison))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is the input {input}: writing it would replace that file; choose another output path", Path.GetFullPath(path));
+    }
+
+    // The full path, through a symbolic link in its last part (a link to the model is the model).
+    static string Resolved(string path)
+    {
+        var full = Path.GetFullPath(path);
+        try
+        {
+            return File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+        }
+        catch (IOException)
+        {
+            return full; // a link loop or an unreadable link: it is not an input we could have read either
+        }
+    }
+
     /// <summary>Throws a coded error unless a file can be written at <paramref name="path"/>; creates its folder.</summary>
     /// <param name="path">The file the command will write.</param>
     /// <param name="option">The option that named it, for the message.</param>

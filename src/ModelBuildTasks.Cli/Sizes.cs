@@ -16,19 +16,20 @@ static class Sizes
         throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} must be a size such as 500MB or 2GB, not '{text}'");
     }
 
+    /// <summary>The longest age accepted (about 27,000 years), safely below <see cref="TimeSpan.MaxValue"/>.</summary>
+    const int MaxAgeDays = 10_000_000;
+
     /// <summary>A duration from <c>N[d|h|m|s]</c>.</summary>
     public static TimeSpan ParseAge(string text, string option)
     {
         var t = text.Trim().ToLowerInvariant();
         if (t.Length > 1 && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= 0)
         {
-            switch (t[^1])
-            {
-                case 'd': return TimeSpan.FromDays(value);
-                case 'h': return TimeSpan.FromHours(value);
-                case 'm': return TimeSpan.FromMinutes(value);
-                case 's': return TimeSpan.FromSeconds(value);
-            }
+            var seconds = t[^1] switch { 'd' => 86400.0, 'h' => 3600.0, 'm' => 60.0, 's' => 1.0, _ => double.NaN } * value;
+            // TimeSpan throws beyond about 29,000 years (and for infinity): a usage error, not an internal one.
+            if (seconds <= MaxAgeDays * 86400.0) return TimeSpan.FromSeconds(seconds);
+            if (!double.IsNaN(seconds))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} must be an age of at most {MaxAgeDays}d, not '{text}'");
         }
         throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} must be an age such as 30d, 12h or 90m, not '{text}'");
     }

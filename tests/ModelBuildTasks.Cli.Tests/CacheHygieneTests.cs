@@ -72,6 +72,8 @@ public sealed class CacheHygieneTests : IDisposable
     [Theory]
     [InlineData("prune", "--max-size", "lots", "--max-size must be a size")]
     [InlineData("prune", "--older-than", "30x", "--older-than must be an age")]
+    [InlineData("prune", "--older-than", "1e10d", "--older-than must be an age of at most")] // beyond TimeSpan: was an internal error (exit 3)
+    [InlineData("prune", "--older-than", "infinityh", "--older-than must be an age of at most")]
     public void BadPruneArguments_FailCleanly(string command, string option, string value, string message)
     {
         var result = CliRunner.Run("cache", command, "--cache-dir", Cache, option, value);

@@ -28,21 +28,39 @@ sealed class CacheOptions
         foreach (var option in new Option[] { dir, off, maxSize, url, readOnly, timeout }) command.Add(option);
     }
 
+    /// <summary>
+    /// Throws the coded error <see cref="Open"/> would throw for these options, without touching the
+    /// cache folder or the network: <c>compress --check</c> must refuse what the run would refuse.
+    /// </summary>
+    public void Check(ParseResult result)
+    {
+        if (result.GetValue(off)) return;
+        var (_, _, remote) = Settings(result);
+        remote?.Dispose(); // only a client object: nothing was sent
+    }
+
     /// <summary>The caches the options ask for; warnings and progress go to stderr, prefixed with <paramref name="origin"/>.</summary>
     public LayeredCache Open(ParseResult result, string origin)
     {
         if (result.GetValue(off)) return new LayeredCache(null, null, false, TimeSpan.Zero, null);
-        var seconds = result.GetValue(timeout);
-        if (!(seconds > 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-timeout must be a positive number of seconds");
-        var cap = Sizes.ParseBytes(result.GetValue(maxSize)!, "--cache-max-size");
+        var (seconds, cap, remote) = Settings(result);
         var local = new CompressionCache(result.GetValue(dir) ?? CompressionCache.DefaultFolder);
-        var remoteUrl = result.GetValue(url) is { Length: > 0 } given ? given : Environment.GetEnvironmentVariable("MBT_CACHE_URL");
-        var remote = string.IsNullOrWhiteSpace(remoteUrl) ? null : RemoteCacheUrl.Open(remoteUrl.Trim(), TimeSpan.FromSeconds(seconds), Environment.GetEnvironmentVariable);
         var readOnlyEnv = Environment.GetEnvironmentVariable("MBT_CACHE_READ_ONLY") is "1" or "true" or "True";
         return new LayeredCache(local, remote, result.GetValue(readOnly) || readOnlyEnv, TimeSpan.FromSeconds(seconds), cap > 0 ? cap : null)
         {
             Warn = (code, message) => Console.Error.WriteLine($"{origin}: warning {code}: {message}"),
             Info = CliOutput.Info,
         };
+    }
+
+    // The timeout, the local cap and the remote cache (null for none), each checked.
+    (double Seconds, long Cap, IRemoteCache? Remote) Settings(ParseResult result)
+    {
+        var seconds = result.GetValue(timeout);
+        if (!(seconds > 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-timeout must be a positive number of seconds");
+        var cap = Sizes.ParseBytes(result.GetValue(maxSize)!, "--cache-max-size");
+        var remoteUrl = result.GetValue(url) is { Length: > 0 } given ? given : Environment.GetEnvironmentVariable("MBT_CACHE_URL");
+        var remote = string.IsNullOrWhiteSpace(remoteUrl) ? null : RemoteCacheUrl.Open(remoteUrl.Trim(), TimeSpan.FromSeconds(seconds), Environment.GetEnvironmentVariable);
+        return (seconds, cap, remote);
     }
 }

@@ -125,14 +125,27 @@ static class CompressCommand
                 MaxValidationImages = result.GetValue(maxImages),
             };
             settings.Validate();
+            var inputs = new[] { dataPath, testPath, settings.TrainData }.OfType<string>().SelectMany(d => Data.DatasetFiles.Enumerate(d).Select(f => f.Full)).Prepend(modelPath).ToList();
+            OutputPaths.CheckNotInput(outputPath, "--output", inputs);
             OutputPaths.CheckWritable(outputPath, "--output");
             if (result.GetValue(report) is { } reportFile)
-                foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") }) OutputPaths.CheckWritable(file, "--report");
-            if (result.GetValue(wrapper) is { } wrapperFile) OutputPaths.CheckWritable(wrapperFile, "--wrapper");
+                foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") })
+                {
+                    OutputPaths.CheckNotInput(file, "--report", inputs);
+                    OutputPaths.CheckWritable(file, "--report");
+                }
+            if (result.GetValue(wrapper) is { } wrapperFile)
+            {
+                OutputPaths.CheckNotInput(wrapperFile, "--wrapper", inputs);
+                OutputPaths.CheckWritable(wrapperFile, "--wrapper");
+            }
             if (result.GetValue(check))
             {
                 if (!File.Exists(modelPath)) throw ModelBuildException.ModelNotFound(modelPath);
                 foreach (var dataset in new[] { dataPath, testPath, settings.TrainData }.OfType<string>()) Data.DatasetFiles.RequireExists(dataset);
+                // What the run would refuse only once under way: the spec (read with the data) and the cache settings (read when the cache opens).
+                Data.PreprocessSpec.Parse(settings.Preprocess);
+                cacheOptions.Check(result);
                 return ExitCodes.Ok;
             }
 
@@ -140,8 +153,12 @@ static class CompressCommand
             var key = cache.Enabled ? CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss)) : null;
             byte[] container;
             CompressionReport summary;
+            // The key is the content, not the paths: a hit may come from another folder or project, whose
+            // paths the stored report names; this run's report names this run's files.
             (byte[], CompressionReport)? Cached(bool localOnly = false) =>
-                key is not null && cache.TryGet(key, localOnly) is { } hit ? (hit.Container, hit.Report with { Cache = hit.Source }) : null;
+                key is not null && cache.TryGet(key, localOnly) is { } hit
+                    ? (hit.Container, hit.Report with { Cache = hit.Source, Model = modelPath, Data = dataPath, TestData = testPath })
+                    : null;
             var found = Cached();
             // Another build compressing the same model at once (the other framework of a multi-targeted project) is waited for, not repeated.
             using var claim = found is null && key is not null ? cache.Claim(key) : null;

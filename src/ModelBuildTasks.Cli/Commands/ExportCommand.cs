@@ -22,6 +22,7 @@ static class ExportCommand
         {
             var path = result.GetValue(container)!;
             var outputPath = result.GetValue(output)!;
+            OutputPaths.CheckNotInput(outputPath, "--output", [path]);
             OutputPaths.CheckWritable(outputPath, "--output");
             var bytes = InputFile.ReadAllBytes(path, ContainerLimits.MaxFileLength, ErrorCodes.ModelNotFound, ErrorCodes.InvalidContainer);
             if (!ModelContainer.HasMagic(bytes) && !ModelFile.IsContainerName(path) && IsOnnx(bytes))

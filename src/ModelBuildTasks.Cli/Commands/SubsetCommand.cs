@@ -28,8 +28,14 @@ static class SubsetCommand
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "the output name must contain 'images' so the labels file can be named after it", imagesPath);
             var labelsPath = sample.Labels is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
                 DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
+            var inputs = DatasetFiles.Enumerate(result.GetValue(data)!).Select(f => f.Full).ToList();
+            OutputPaths.CheckNotInput(imagesPath, "--output", inputs);
             OutputPaths.CheckWritable(imagesPath, "--output");
-            if (labelsPath is not null) OutputPaths.CheckWritable(labelsPath, "--output (its labels file)");
+            if (labelsPath is not null)
+            {
+                OutputPaths.CheckNotInput(labelsPath, "--output (its labels file)", inputs);
+                OutputPaths.CheckWritable(labelsPath, "--output (its labels file)");
+            }
             // IDX stores H x W x C; the dataset holds C x H x W.
             var hwc = new byte[sample.Pixels.Length];
             var plane = sample.Height * sample.Width;
