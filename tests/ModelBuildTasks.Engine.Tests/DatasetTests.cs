@@ -24,6 +24,29 @@ public class DatasetTests
     }
 
     [Fact]
+    public void Align_FindsAFewOfTheModelsClasses_ByNamesAFolderCanHave()
+    {
+        // Two folders of a ten-class model: "Trouser" is its class 1, and "T-shirt/top" (no folder can
+        // have that name) its class 0.
+        string[] fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+        var data = new ImageDataset(new float[3], 3, 1, 1, 1, [0, 1, 1], ["T-shirt_top", "trouser"]);
+        var aligned = LabelNames.Align(data, fashion);
+        Assert.Equal([0, 1, 1], aligned.Labels);
+        Assert.Equal(fashion, aligned.ClassNames);
+        var ankle = LabelNames.Align(new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["ankle_boot"]), fashion);
+        Assert.Equal([9], ankle.Labels);
+
+        // A name the model lacks, or two folders for one class: left as they are (and warned about).
+        var unknown = new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["Trouser", "Hat"]);
+        Assert.Same(unknown, LabelNames.Align(unknown, fashion));
+        var twice = new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["Trouser", "TROUSER"]);
+        Assert.Same(twice, LabelNames.Align(twice, fashion));
+        // Model names that only differ in punctuation cannot be told apart by a folder's name.
+        var ambiguous = new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["ab"]);
+        Assert.Same(ambiguous, LabelNames.Align(ambiguous, ["a-b", "ab"]));
+    }
+
+    [Fact]
     public void CommittedFashionMnistSubset_LoadsWithLabels()
     {
         var train = DatasetLoader.Load(TestPaths.FashionTrain);

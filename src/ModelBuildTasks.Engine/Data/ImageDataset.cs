@@ -99,13 +99,11 @@ public sealed class ImageDataset
         return new ImageDataset(subset, indices.Count, Channels, Height, Width, labels, ClassNames, EightBit, Source);
     }
 
-    /// <summary>The same images, their labels renumbered to the order of <paramref name="classNames"/> (the same names as <see cref="ClassNames"/>, in another order).</summary>
-    internal ImageDataset WithClassOrder(IReadOnlyList<string> classNames)
+    /// <summary>The same images, class <c>i</c> relabelled <c>classes[i]</c> of <paramref name="classNames"/> (see <see cref="LabelNames.Align"/>).</summary>
+    internal ImageDataset WithClassOrder(int[] classes, IReadOnlyList<string> classNames)
     {
-        var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.OrdinalIgnoreCase);
-        var renumbered = ClassNames!.Select(name => index[name]).ToArray();
-        var labels = Labels?.Select(l => l >= 0 && l < renumbered.Length ? renumbered[l] : l).ToArray();
-        if (onRead is { } lazy) return new ImageDataset(lazy.Raw.WithClassOrder(classNames), lazy.Spec, Channels, Height, Width);
+        var labels = Labels?.Select(l => l >= 0 && l < classes.Length ? classes[l] : l).ToArray();
+        if (onRead is { } lazy) return new ImageDataset(lazy.Raw.WithClassOrder(classes, classNames), lazy.Spec, Channels, Height, Width);
         return new ImageDataset(pixels!, Count, Channels, Height, Width, labels, classNames, EightBit, Source);
     }
 

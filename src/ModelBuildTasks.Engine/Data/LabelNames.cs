@@ -15,17 +15,36 @@ public static class LabelNames
     public static string[] Parse(string text) => text.Split(',').Select(l => l.Trim()).ToArray();
 
     /// <summary>
-    /// <paramref name="data"/> labelled in the model's class order when its class names are the model's in
-    /// another order (an image folder numbers its classes in name order; "T-shirt, Trouser, ..." is not
-    /// alphabetical), so accuracy compares the same classes; otherwise <paramref name="data"/> itself.
+    /// <paramref name="data"/> labelled in the model's class order when each of its class names is one of the
+    /// model's (an image folder numbers its classes in name order, and "T-shirt, Trouser, ..." is not
+    /// alphabetical; a folder may hold a few of the classes only), so accuracy compares the same classes;
+    /// otherwise <paramref name="data"/> itself.
     /// </summary>
     public static ImageDataset Align(ImageDataset data, IReadOnlyList<string>? model)
     {
-        if (model is null || data.ClassNames is not { } names || names.Count != model.Count || names.SequenceEqual(model, StringComparer.OrdinalIgnoreCase))
+        if (model is null || data.ClassNames is not { } names || names.SequenceEqual(model, StringComparer.OrdinalIgnoreCase))
             return data;
-        var set = new HashSet<string>(model, StringComparer.OrdinalIgnoreCase);
-        return set.Count == model.Count && set.SetEquals(names) ? data.WithClassOrder(model) : data;
+        return Renumbering(names, model) is { } classes ? data.WithClassOrder(classes, model) : data;
     }
+
+    /// <summary>
+    /// For each of the dataset's class names, the model's class of that name; null when a name has none,
+    /// or two meet in one class. Names match ignoring case and everything but letters and digits: no
+    /// folder can be called "T-shirt/top", so "T-shirt_top" must find it.
+    /// </summary>
+    internal static int[]? Renumbering(IReadOnlyList<string> dataset, IReadOnlyList<string> model)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < model.Count; i++)
+            if (Key(model[i]) is not { Length: > 0 } key || !index.TryAdd(key, i)) return null; // "a-b" and "ab" cannot be told apart
+        var classes = new int[dataset.Count];
+        var taken = new HashSet<int>();
+        for (var j = 0; j < dataset.Count; j++)
+            if (!index.TryGetValue(Key(dataset[j]), out classes[j]) || !taken.Add(classes[j])) return null;
+        return classes;
+    }
+
+    static string Key(string name) => string.Concat(name.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant));
 
     /// <summary>
     /// The warning text (code <see cref="ErrorCodes.LabelNameMismatch"/>) when the model's names and
