@@ -69,6 +69,34 @@ public sealed class CacheHygieneTests : IDisposable
         Assert.Equal([secondKey], Listed());
     }
 
+    [Fact]
+    public void PruneThatCannotRemoveEntries_SaysSo_WithAFailingExitCode()
+    {
+        var (_, key) = Compress(5);
+        // A file where prune moves entries before deleting them: the file system refuses every removal,
+        // as it does for a cache folder another user owns.
+        if (Directory.Exists(Path.Combine(Cache, "tmp"))) Directory.Delete(Path.Combine(Cache, "tmp"), true);
+        File.WriteAllText(Path.Combine(Cache, "tmp"), "in the way");
+        var result = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--max-size", "1");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"error {ErrorCodes.FileSystemRefused}: ", result.Stderr);
+        Assert.Contains("1 entries", result.Stderr);
+        Assert.Contains("could not be removed", result.Stderr);
+        Assert.Contains("removed 0 entries", result.Stdout);
+        Assert.Equal([key], Listed());
+    }
+
+    [Theory]
+    [InlineData("list")]
+    [InlineData("prune")]
+    public void ACacheDirThatIsAFile_IsAnError_NotAnEmptyCache(string command)
+    {
+        File.WriteAllText(temp.File("not-a-folder"), "");
+        var result = CliRunner.Run(command == "list" ? ["cache", "list", "--cache-dir", temp.File("not-a-folder")] : ["cache", "prune", "--cache-dir", temp.File("not-a-folder"), "--older-than", "1d"]);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
+        Assert.Contains("--cache-dir is a file", result.Stderr);
+    }
+
     [Theory]
     [InlineData("prune", "--max-size", "lots", "--max-size must be a size")]
     [InlineData("prune", "--older-than", "30x", "--older-than must be an age")]

@@ -52,7 +52,8 @@ static class CacheCommand
             long? max = result.GetValue(maxSize) is { } m ? Sizes.ParseBytes(m, "--max-size") : null;
             TimeSpan? age = result.GetValue(olderThan) is { } a ? Sizes.ParseAge(a, "--older-than") : null;
             if (max is null && age is null) throw new ModelBuildException(ErrorCodes.InvalidSetting, "cache prune needs --max-size and/or --older-than");
-            var removed = LocalCacheEntries.Prune(folder, max, age);
+            var refused = new List<LocalCacheEntry>();
+            var removed = LocalCacheEntries.Prune(folder, max, age, refused);
             var left = LocalCacheEntries.List(folder, withReports: false);
             if (result.GetValue(pruneJson))
             {
@@ -61,12 +62,15 @@ static class CacheCommand
                     Folder = folder,
                     Removed = removed.Select(e => e.Key),
                     RemovedBytes = removed.Sum(e => e.Bytes),
+                    NotRemoved = refused.Select(e => e.Key),
                     Entries = left.Count,
                     Bytes = left.Sum(e => e.Bytes),
                 });
-                return ExitCodes.Ok;
             }
-            Console.WriteLine($"removed {removed.Count} entries ({Units.Bytes(removed.Sum(e => e.Bytes))}); {left.Count} left ({Units.Bytes(left.Sum(e => e.Bytes))}) in {folder}");
+            else Console.WriteLine($"removed {removed.Count} entries ({Units.Bytes(removed.Sum(e => e.Bytes))}); {left.Count} left ({Units.Bytes(left.Sum(e => e.Bytes))}) in {folder}");
+            // A CI job that trims its cache must notice when it could not.
+            if (refused.Count > 0)
+                throw new ModelBuildException(ErrorCodes.FileSystemRefused, $"{refused.Count} entries ({Units.Bytes(refused.Sum(e => e.Bytes))}) could not be removed: the folder or its entries are not writable by this user", folder);
             return ExitCodes.Ok;
         }));
 
@@ -77,5 +81,11 @@ static class CacheCommand
 
     static Option<bool> Json() => new("--json") { Description = "Write JSON to stdout." };
 
-    static string Folder(string? given) => Path.GetFullPath(given ?? CompressionCache.DefaultFolder);
+    static string Folder(string? given)
+    {
+        var folder = Path.GetFullPath(given ?? CompressionCache.DefaultFolder);
+        // A file is no cache: listing it as empty would hide the mistyped path.
+        if (File.Exists(folder)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-dir is a file, not a cache folder", folder);
+        return folder;
+    }
 }

@@ -53,9 +53,10 @@ public static class LocalCacheEntries
 
     /// <summary>
     /// Removes entries unused for longer than <paramref name="olderThan"/>, then the least recently
-    /// used ones until the rest fit in <paramref name="maxBytes"/>. Returns what was removed.
+    /// used ones until the rest fit in <paramref name="maxBytes"/>. Returns what was removed; what should
+    /// have gone but could not (another user's files, a read-only folder) goes to <paramref name="refused"/>.
     /// </summary>
-    public static IReadOnlyList<LocalCacheEntry> Prune(string folder, long? maxBytes, TimeSpan? olderThan)
+    public static IReadOnlyList<LocalCacheEntry> Prune(string folder, long? maxBytes, TimeSpan? olderThan, List<LocalCacheEntry>? refused = null)
     {
         RemoveLeftovers(folder);
         var entries = List(folder, withReports: false);
@@ -67,7 +68,11 @@ public static class LocalCacheEntries
             var tooOld = olderThan is { } age && now - entry.LastUsed > age;
             var tooBig = maxBytes is { } max && kept + entry.Bytes > max;
             if ((tooOld || tooBig) && Remove(folder, entry.Key)) removed.Add(entry);
-            else kept += entry.Bytes;
+            else
+            {
+                if (tooOld || tooBig) refused?.Add(entry);
+                kept += entry.Bytes;
+            }
         }
         return removed;
     }
