@@ -256,12 +256,13 @@ public sealed partial class CompressModels : ToolTask
         if (train is not null) args.AddRange(["--train-data", train]);
         foreach (var (flag, key) in GivenOptions)
             if (Meta(key) is { Length: > 0 } v) args.AddRange([flag, v]);
-        if (CacheDirectory.Length > 0) args.AddRange(["--cache-dir", Path.GetFullPath(Path.Combine(ProjectDirectory, CacheDirectory))]);
         if (AllowAccuracyMiss) args.Add("--allow-miss");
 
         // Everything but the output folder decides the result; the engine version is in the engine's path.
         var settings = string.Join("\n", args.Skip(1).Select(a => a.Replace(OutputDirectory, "", StringComparison.Ordinal))) + "\n" + EngineAssembly;
-        // Where results are cached does not change them: these stay out of the fingerprint.
+        // Where results are cached does not change them: these stay out of the fingerprint (a moved cache
+        // folder, empty at first, would otherwise compress every up-to-date model again from scratch).
+        if (CacheDirectory.Length > 0) args.AddRange(["--cache-dir", Path.GetFullPath(Path.Combine(ProjectDirectory, CacheDirectory))]);
         if (CacheUrl.Length > 0) args.AddRange(["--cache-url", CacheUrl.Split('?')[0]]);
         if (CacheReadOnly) args.Add("--cache-read-only");
         if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);

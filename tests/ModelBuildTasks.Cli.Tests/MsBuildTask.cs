@@ -15,10 +15,10 @@ static class MsBuildTask
     /// Writes <c>compress.proj</c> in <paramref name="folder"/> with <paramref name="items"/> (CompressModel
     /// elements) and builds it at minimal verbosity; returns the exit code and the output.
     /// </summary>
-    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out") =>
+    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out", string cacheDirectory = "cache") =>
         BuildWith(folder, "CompressModels", items, $"""
             EngineAssembly="{Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll")}" ProjectDirectory="$(MSBuildProjectDirectory)"
-            OutputDirectory="{outputDirectory}" CacheDirectory="cache" AllowAccuracyMiss="true"
+            OutputDirectory="{outputDirectory}" CacheDirectory="{cacheDirectory}" AllowAccuracyMiss="true"
             """);
 
     /// <summary>Writes <c>compress.proj</c> running the GenerateModelWrappers task (design-time and uncompressed classes) on <paramref name="items"/>, and builds it.</summary>
