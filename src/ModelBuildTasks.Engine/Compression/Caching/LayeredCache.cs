@@ -60,8 +60,7 @@ public sealed class LayeredCache : IDisposable
         if (!TryRemote("look up", c => remote.TryGetAsync(key, c), out var entry) || entry is null) return Miss(key);
         if (entry.Intact && CacheEntryFormat.TryDecode(entry.Bytes) is { } decoded)
         {
-            local?.Put(key, decoded.Container, decoded.Report);
-            Evict();
+            KeepLocally(key, decoded.Container, decoded.Report);
             Info($"cache: remote-hit {key[..12]} from {remote.Location} ({entry.Bytes.Length:N0} bytes in {watch.Elapsed.TotalSeconds:0.00} s)");
             return (decoded.Container, decoded.Report, "remote-hit");
         }
@@ -86,17 +85,7 @@ public sealed class LayeredCache : IDisposable
     /// <summary>Stores a fresh result in the local folder and, unless read-only, in the remote cache.</summary>
     public void Put(string key, byte[] container, CompressionReport report)
     {
-        // Storing is an optimisation: a read-only or full folder (or a file where an entry goes)
-        // must not throw away a compression that succeeded.
-        try
-        {
-            local?.Put(key, container, report);
-            Evict();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Warn(ErrorCodes.CacheUnavailable, $"the result was not cached in {local!.Folder} ({e.Message.TrimEnd('.')}); it is written all the same");
-        }
+        KeepLocally(key, container, report);
         if (remote is null || remoteFailed) return;
         if (remoteReadOnly)
         {
@@ -107,6 +96,21 @@ public sealed class LayeredCache : IDisposable
         if (TryRemote("upload", c => remote.PutAsync(key, entry, damagedVersion, c), out var outcome)) Info(outcome == RemotePutOutcome.Stored
             ? $"cache: uploaded {key[..12]} to {remote.Location} ({entry.Length:N0} bytes)"
             : $"cache: {key[..12]} was uploaded to {remote.Location} by another build first");
+    }
+
+    // Storing is an optimisation: a read-only or full folder (or a file where an entry goes) must not
+    // throw away a compression that succeeded, nor a remote hit that was verified.
+    void KeepLocally(string key, byte[] container, CompressionReport report)
+    {
+        try
+        {
+            local?.Put(key, container, report);
+            Evict();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Warn(ErrorCodes.CacheUnavailable, $"the result was not cached in {local!.Folder} ({e.Message.TrimEnd('.')}); it is written all the same");
+        }
     }
 
     void Evict()
