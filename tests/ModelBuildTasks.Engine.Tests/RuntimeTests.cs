@@ -245,6 +245,24 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void ALargeBatch_RunsInRunsOf64_WithEachImagesOwnLogits()
+    {
+        // ONNX Runtime sizes its arena by the largest run and keeps it: one call with 10,000 images held 2 GB for
+        // good, so a batch runs 64 images at a time. Its profile counts the runs (written when the session goes).
+        using var folder = new TestPaths.TempFolder();
+        var images = Enumerable.Range(0, 200).SelectMany(i => Test.Image(i % Test.Count).ToArray()).ToArray();
+        var options = new CompressedModelOptions { ConfigureSession = o => { o.ProfileOutputPathPrefix = Path.Combine(folder.Path, "profile"); o.EnableProfiling = true; } };
+        float[] logits;
+        using (var model = CompressedModel.Load(Container, options))
+            logits = model.Run(images, 200);
+        var profile = File.ReadAllText(Assert.Single(Directory.GetFiles(folder.Path, "profile*.json")));
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Count(profile, "\"name\"\\s*:\\s*\"model_run\"")); // 64 + 64 + 64 + 8
+        using var plain = CompressedModel.Load(Container);
+        foreach (var i in new[] { 0, 63, 64, 130, 199 })
+            Assert.Equal(plain.Logits(Test.Image(i % Test.Count)), logits.AsSpan(i * plain.ClassCount, plain.ClassCount).ToArray());
+    }
+
+    [Fact]
     public void TopK_Probabilities_AndLogits_AgreeWithEachOther()
     {
         using var model = CompressedModel.Load(Container);
