@@ -263,6 +263,50 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void JpegTgaAndPsdFilesCutShort_AreErrors_NotImagesWithZerosForTheRest()
+    {
+        // The decoder reads zeros past the end of these, so a cut download decoded and was classified (the JPEG
+        // fixture, Fashion-MNIST's first test image, cut to 300 of its 612 bytes: "T-shirt/top", not "Shirt"). PNG, GIF and
+        // HDR decoding fails by itself; BMP is checked in BadImages_AreClearErrorsNamingTheFile.
+        using var model = CompressedModel.Load(Container);
+        var grey = Test.Image(0).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray();
+        var files = new (string Format, byte[] File)[]
+        {
+            ("JPEG", File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "tests/ModelBuildTasks.Engine.Tests/Fixtures/shirt.jpg"))),
+            ("TGA", Tga(grey, runLength: false)),
+            ("TGA", Tga(grey, runLength: true)),
+            ("PSD", Psd(grey)),
+        };
+        foreach (var (format, file) in files)
+        {
+            Assert.Equal(784, model.PreprocessImage(file).Length);
+            Assert.Equal(784, model.PreprocessImage([.. file, .. "trailing bytes"u8]).Length);
+            var e = Assert.Throws<InvalidDataException>(() => model.PredictImage(file[..(file.Length / 2)]));
+            Assert.StartsWith($"the image: the {format} file is cut short", e.Message);
+        }
+    }
+
+    // A 28x28 grey TGA (top row first), raw or run-length encoded in packets of 28 literal pixels.
+    static byte[] Tga(byte[] grey, bool runLength)
+    {
+        byte[] header = [0, 0, (byte)(runLength ? 11 : 3), 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 0, 28, 0, 8, 0x20];
+        return runLength ? [.. header, .. grey.Chunk(28).SelectMany(row => (byte[])[27, .. row])] : [.. header, .. grey];
+    }
+
+    // A 28x28 RGB PSD (the decoder reads RGB only), uncompressed, every channel the grey image.
+    static byte[] Psd(byte[] grey)
+    {
+        var header = new byte[26 + 12 + 2];
+        "8BPS"u8.CopyTo(header);
+        header[5] = 1; // version
+        header[13] = 3; // channels
+        header[17] = header[21] = 28; // height, width
+        header[23] = 8; // bits per channel
+        header[25] = 3; // RGB; then three empty sections and compression 0
+        return [.. header, .. grey, .. grey, .. grey];
+    }
+
+    [Fact]
     public void TopK_Probabilities_AndLogits_AgreeWithEachOther()
     {
         using var model = CompressedModel.Load(Container);
