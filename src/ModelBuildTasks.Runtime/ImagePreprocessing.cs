@@ -48,7 +48,8 @@ static class ImagePreprocessing
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"image file not found: {path}", path);
+        // FileInfo of a folder does not exist either: say which it is, not "not found" for a folder that is there.
+        if (!info.Exists) throw new FileNotFoundException(Directory.Exists(path) ? $"{path} is a directory, not an image file" : $"image file not found: {path}", path);
         if (info.Length > int.MaxValue) throw new InvalidDataException($"{path}: the file is too large for an image");
         return FromBytes(File.ReadAllBytes(path), path, preprocess, channels, height, width);
     }

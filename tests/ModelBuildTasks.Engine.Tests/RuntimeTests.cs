@@ -226,6 +226,7 @@ public class RuntimeTests
         using var folder = new TestPaths.TempFolder();
         var missing = Path.Combine(folder.Path, "missing.png");
         Assert.Contains("missing.png", Assert.Throws<FileNotFoundException>(() => model.PredictImage(missing)).Message);
+        Assert.Equal($"{folder.Path} is a directory, not an image file", Assert.Throws<FileNotFoundException>(() => model.PredictImage(folder.Path)).Message);
         var junk = Path.Combine(folder.Path, "junk.png");
         File.WriteAllBytes(junk, new byte[100]);
         Assert.StartsWith(junk + ":", Assert.Throws<InvalidDataException>(() => model.PredictImage(junk)).Message);
