@@ -85,7 +85,7 @@ public sealed class CompressedModel : IDisposable
     }
 
     /// <summary>Loads a container from a stream (read to its end).</summary>
-    /// <exception cref="ContainerFormatException">The bytes are not a valid container.</exception>
+    /// <exception cref="ContainerFormatException">The bytes are not a valid container, or ONNX Runtime cannot create a session for it (the message gives its reason, which may be a setting made by <see cref="CompressedModelOptions.ConfigureSession"/>).</exception>
     public static CompressedModel Load(Stream stream, CompressedModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -93,7 +93,7 @@ public sealed class CompressedModel : IDisposable
     }
 
     /// <summary>Loads a container held in memory.</summary>
-    /// <exception cref="ContainerFormatException">The bytes are not a valid container.</exception>
+    /// <exception cref="ContainerFormatException">The bytes are not a valid container, or ONNX Runtime cannot create a session for it (the message gives its reason, which may be a setting made by <see cref="CompressedModelOptions.ConfigureSession"/>).</exception>
     public static CompressedModel Load(byte[] bytes, CompressedModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(bytes);
@@ -171,16 +171,24 @@ public sealed class CompressedModel : IDisposable
     public bool IsClassifier => Metadata.IsClassifier;
 
     /// <summary>The output (embedding or feature map, flattened) for one image of <see cref="InputSize"/> values.</summary>
+    /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public float[] Features(ReadOnlySpan<float> image) => Infer(image, 1, nameof(image));
 
     /// <summary>The outputs of <paramref name="count"/> images laid out one after another, image after image.</summary>
+    /// <exception cref="ArgumentException">Not <paramref name="count"/> x <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public float[] Features(ReadOnlySpan<float> images, int count) => Run(images, count);
 
     /// <summary>The raw model outputs (logits) for one image of <see cref="InputSize"/> values.</summary>
+    /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public float[] Logits(ReadOnlySpan<float> image) => Infer(image, 1, nameof(image));
 
     /// <summary>The top-1 class of one image.</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public Prediction Predict(ReadOnlySpan<float> image)
     {
         EnsureClassifier();
@@ -189,6 +197,8 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>The top-1 class of each of <paramref name="count"/> images laid out one after another.</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArgumentException">Not <paramref name="count"/> x <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public Prediction[] Predict(ReadOnlySpan<float> images, int count)
     {
         EnsureClassifier();
@@ -200,6 +210,8 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>The <paramref name="k"/> most likely classes of one image, most likely first (fewer when the model has fewer classes).</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public Prediction[] TopK(ReadOnlySpan<float> image, int k)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
@@ -213,6 +225,8 @@ public sealed class CompressedModel : IDisposable
     /// <see cref="Logits"/> gives the raw outputs.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public float[] Probabilities(ReadOnlySpan<float> image)
     {
         EnsureClassifier();
