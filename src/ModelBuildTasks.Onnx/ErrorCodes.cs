@@ -52,6 +52,8 @@ public static class ErrorCodes
     public const string FileSystemRefused = "MBT1305";
     /// <summary>Warning: a <c>CompressModel</c> item has metadata the package does not know, close to a name it does (a typo would otherwise be ignored).</summary>
     public const string UnknownMetadata = "MBT1306";
+    /// <summary>The project that lists <c>CompressModel</c> items is not C# (F#, Visual Basic): the generated class is C# source.</summary>
+    public const string UnsupportedLanguage = "MBT1307";
     /// <summary>Warning: the cache could not be written (read-only, full, or a file where an entry goes); the result is still written.</summary>
     public const string CacheUnavailable = "MBT1503";
     /// <summary>Warning: the remote cache could not be used (unreachable, too slow, access denied); the build goes on without it.</summary>

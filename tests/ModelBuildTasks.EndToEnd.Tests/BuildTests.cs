@@ -192,6 +192,29 @@ public class BuildTests(PackedPackages packages)
         Assert.DoesNotContain("CS0400", result.Output);
     }
 
+    // The generated class is C#: an F# project failed with FS0226 on the .g.cs, a VB one with dozens
+    // of syntax errors in it, both after a whole compression.
+    [Theory]
+    [InlineData("fsproj", "FS0226")]
+    [InlineData("vbproj", "BC30035")]
+    public void FSharpAndVisualBasicProjects_AreMbt1307_BeforeAnyCompression(string extension, string compilerError)
+    {
+        using var app = new ConsumerProject(packages, "");
+        app.SetItemAttribute("<OutputType>Exe</OutputType>", "<OutputType>Library</OutputType>");
+        File.Delete(Path.Combine(app.Folder, "Program.cs"));
+        if (extension == "fsproj")
+        {
+            File.WriteAllText(Path.Combine(app.Folder, "Library.fs"), "module Library\nlet answer = 42\n");
+            app.SetItemAttribute("<ItemGroup>", "<ItemGroup>\n    <Compile Include=\"Library.fs\" />");
+        }
+        File.Move(Path.Combine(app.Folder, "App.csproj"), Path.Combine(app.Folder, "App." + extension));
+        var result = app.Build();
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Matches($@"App\.{extension}.*error MBT1307: ModelBuildTasks generates a C# class, and this project's language is '(F#|VB)'", result.Output);
+        Assert.DoesNotContain("compressing", result.Output);
+        Assert.DoesNotContain(compilerError, result.Output);
+    }
+
     // ***** Issue 14, point 4: IDE and watch
 
     [Fact]
