@@ -172,11 +172,13 @@ public sealed partial class CompressModels : ToolTask
                 }
                 WriteSidecarList(item);
                 LogSummary(item);
-                var output = new TaskItem(item.Source);
-                output.SetMetadata("Container", item.Container);
-                output.SetMetadata("Wrapper", item.Wrapper);
-                output.SetMetadata("Report", item.Report);
-                output.SetMetadata("ResourceName", item.ResourceName);
+                // Literal values: SetMetadata takes MSBuild-escaped text, so a ';' in the project's path
+                // split the class into two Compile items that do not exist (CS2001).
+                ITaskItem2 output = new TaskItem(item.Source);
+                output.SetMetadataValueLiteral("Container", item.Container);
+                output.SetMetadataValueLiteral("Wrapper", item.Wrapper);
+                output.SetMetadataValueLiteral("Report", item.Report);
+                output.SetMetadataValueLiteral("ResourceName", item.ResourceName);
                 outputs.Add(output);
             }
             Outputs = outputs.ToArray();

@@ -91,9 +91,10 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         var wrapper = Path.Combine(folder, name + Suffix);
         // Unchanged text keeps its timestamp: the IDE and the compiler see nothing new.
         if (!File.Exists(wrapper) || File.ReadAllText(wrapper) != source) File.WriteAllText(wrapper, source);
-        var item = new TaskItem(model);
-        item.SetMetadata("Wrapper", wrapper);
-        item.SetMetadata("ResourceName", resourceName);
+        // Literal values (SetMetadata takes MSBuild-escaped text): a ';' or '%' in the path stays part of it.
+        ITaskItem2 item = new TaskItem(model);
+        item.SetMetadataValueLiteral("Wrapper", wrapper);
+        item.SetMetadataValueLiteral("ResourceName", resourceName);
         return item;
     }
 

@@ -9,7 +9,7 @@ namespace ModelBuildTasks.Cli.Tests;
 static class MsBuildTask
 {
     /// <summary>The task is the net10.0 build (the net8.0 one only feeds the package's net8.0 dependency group).</summary>
-    static string TaskAssembly => Path.Combine(TestPaths.RepoRoot, "src/ModelBuildTasks.Build/bin/Release/net10.0/ModelBuildTasks.Build.dll");
+    internal static string TaskAssembly => Path.Combine(TestPaths.RepoRoot, "src/ModelBuildTasks.Build/bin/Release/net10.0/ModelBuildTasks.Build.dll");
 
     /// <summary>
     /// Writes <c>compress.proj</c> in <paramref name="folder"/> with <paramref name="items"/> (CompressModel

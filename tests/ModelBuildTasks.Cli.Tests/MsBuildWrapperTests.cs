@@ -43,6 +43,37 @@ public class MsBuildWrapperTests
         Assert.Contains("\\\"output_probabilities\\\":false", File.ReadAllText(temp.File("out/plain/plain.uncompressed.g.cs")));
     }
 
+    // The task's output paths went out as MSBuild-escaped text: under a folder with a ';' in its name the
+    // class became two Compile items that do not exist, and the build failed with CS2001 (a plain project builds there).
+    [Fact]
+    public void AProjectFolderWithASemicolon_GetsItsClassAsOneCompileItem()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var folder = Directory.CreateDirectory(temp.File("R&D; 100% models")).FullName;
+        ModelFile.Save(TestModels.Plain(), Path.Combine(folder, "m.onnx"));
+        File.WriteAllText(Path.Combine(folder, "compress.proj"), $"""
+            <Project>
+              <UsingTask TaskName="ModelBuildTasks.Build.GenerateModelWrappers" AssemblyFile="{MsBuildTask.TaskAssembly}" />
+              <Target Name="Build">
+                <ItemGroup>
+                  <CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />
+                </ItemGroup>
+                <GenerateModelWrappers Models="@(CompressModel)" OutputDirectory="$(MSBuildProjectDirectory)/out" ProjectDirectory="$(MSBuildProjectDirectory)" Suffix=".uncompressed.g.cs" EmbedsModel="true">
+                  <Output TaskParameter="Outputs" ItemName="_Generated" />
+                </GenerateModelWrappers>
+                <ItemGroup>
+                  <Compile Include="%(_Generated.Wrapper)" />
+                </ItemGroup>
+                <Message Importance="high" Text="compile items: @(Compile->Count())" />
+                <Error Condition="!Exists('%(Compile.FullPath)')" Text="no such file: %(Compile.FullPath)" />
+              </Target>
+            </Project>
+            """);
+        var (exitCode, output) = MsBuildTask.Run(folder);
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("compile items: 1", output);
+    }
+
     [Fact]
     public void LabelsOfTheWrongCount_AreACodedError_NotAClassWithTwoNamesForTenClasses()
     {
