@@ -81,11 +81,35 @@ public sealed class CompressedModel : IDisposable
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (intraOpThreads > 0) sessionOptions.IntraOpNumThreads = intraOpThreads;
         options.ConfigureSession?.Invoke(sessionOptions);
-        return OnnxSessions.Create(onnx, sessionOptions);
+        try
+        {
+            return OnnxSessions.Create(onnx, sessionOptions);
+        }
+        catch (ContainerFormatException e) when (options.ConfigureSession is not null && LoadsWithDefaults(onnx))
+        {
+            // The container loads without the app's settings: what ONNX Runtime refused is one of them
+            // (an unwritable OptimizedModelFilePath, an execution provider it cannot start), not the file.
+            throw new InvalidOperationException($"ONNX Runtime refused the session ConfigureSession set up (the container itself loads): {e.Message}", e);
+        }
+    }
+
+    static bool LoadsWithDefaults(byte[] onnx)
+    {
+        try
+        {
+            using var defaults = new SessionOptions();
+            using var session = OnnxSessions.Create(onnx, defaults);
+            return true;
+        }
+        catch (ContainerFormatException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Loads a container from a stream (read to its end).</summary>
-    /// <exception cref="ContainerFormatException">The bytes are not a valid container, or ONNX Runtime cannot create a session for it (the message gives its reason, which may be a setting made by <see cref="CompressedModelOptions.ConfigureSession"/>).</exception>
+    /// <exception cref="ContainerFormatException">The bytes are not a valid container, or ONNX Runtime cannot create a session for it.</exception>
+    /// <exception cref="InvalidOperationException">ONNX Runtime refused a setting made by <see cref="CompressedModelOptions.ConfigureSession"/> (the container loads without it).</exception>
     public static CompressedModel Load(Stream stream, CompressedModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -93,7 +117,8 @@ public sealed class CompressedModel : IDisposable
     }
 
     /// <summary>Loads a container held in memory.</summary>
-    /// <exception cref="ContainerFormatException">The bytes are not a valid container, or ONNX Runtime cannot create a session for it (the message gives its reason, which may be a setting made by <see cref="CompressedModelOptions.ConfigureSession"/>).</exception>
+    /// <exception cref="ContainerFormatException">The bytes are not a valid container, or ONNX Runtime cannot create a session for it.</exception>
+    /// <exception cref="InvalidOperationException">ONNX Runtime refused a setting made by <see cref="CompressedModelOptions.ConfigureSession"/> (the container loads without it).</exception>
     public static CompressedModel Load(byte[] bytes, CompressedModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(bytes);
@@ -122,6 +147,7 @@ public sealed class CompressedModel : IDisposable
     /// when compression is disabled (<c>ModelCompressionEnabled=false</c>) and embeds the original model.
     /// </summary>
     /// <exception cref="ContainerFormatException">ONNX Runtime cannot load the model, or it is not an image classifier or feature extractor.</exception>
+    /// <exception cref="InvalidOperationException">ONNX Runtime refused a setting made by <see cref="CompressedModelOptions.ConfigureSession"/> (the model loads without it).</exception>
     public static CompressedModel LoadOnnx(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(onnx);

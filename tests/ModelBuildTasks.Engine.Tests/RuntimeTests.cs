@@ -353,4 +353,18 @@ public class RuntimeTests
         using var plain = CompressedModel.Load(Container);
         Assert.Equal(plain.Logits(Test.Image(0)), model.Logits(Test.Image(0)));
     }
+
+    [Fact]
+    public void ASessionSettingOnnxRuntimeRefuses_IsBlamedOnTheSetting_NotOnTheContainer()
+    {
+        using var folder = new TestPaths.TempFolder();
+        var options = new CompressedModelOptions { ConfigureSession = o => o.OptimizedModelFilePath = Path.Combine(folder.Path, "missing/folder/x.onnx") };
+        var e = Assert.Throws<InvalidOperationException>(() => CompressedModel.Load(Container, options));
+        Assert.Contains("ConfigureSession", e.Message);
+        Assert.Contains("the container itself loads", e.Message);
+        // A damaged container stays a container error, whatever the options.
+        var damaged = (byte[])Container.Clone();
+        Array.Clear(damaged, damaged.Length / 2, 64);
+        Assert.Throws<ContainerFormatException>(() => CompressedModel.Load(damaged, options));
+    }
 }
