@@ -85,6 +85,21 @@ public class EvaluateTests
     }
 
     [Fact]
+    public void AReference_IsWhatIsMeasuredAgainst_EvenWhenTheDataHasLabels()
+    {
+        // Asked for, the agreement with the reference is reported, not silently the accuracy against the labels.
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(seed: 1), temp.File("a.onnx"));
+        var self = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", TestPaths.FashionTest, "--limit", "50", "--reference", temp.File("a.onnx"), "--latency-samples", "0", "--json");
+        Assert.True(self.ExitCode == 0, self.Stderr);
+        Assert.Equal("agreement", self.Json.GetProperty("measure").GetString());
+        Assert.Equal(1.0, self.Json.GetProperty("accuracy").GetDouble()); // an untrained model's accuracy is far below
+        var labels = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", TestPaths.FashionTest, "--limit", "50", "--latency-samples", "0", "--json");
+        Assert.Equal("labels", labels.Json.GetProperty("measure").GetString());
+        Assert.True(labels.Json.GetProperty("accuracy").GetDouble() < 0.9);
+    }
+
+    [Fact]
     public void TheModelsOwnPreprocessing_IsUsedWhenNoneIsGiven_AsCompressDoes()
     {
         using var temp = new TestPaths.TempFolder();

@@ -7,14 +7,15 @@ namespace ModelBuildTasks.Evaluation;
 public static class Evaluator
 {
     /// <summary>
-    /// Evaluates <paramref name="onnx"/> on <paramref name="data"/>. Labelled data gives accuracy
-    /// against the labels; unlabeled data gives top-1 agreement with <paramref name="referenceOnnx"/>
-    /// (or with the model itself when there is no reference, so latency can still be measured).
+    /// Evaluates <paramref name="onnx"/> on <paramref name="data"/>: top-1 agreement with
+    /// <paramref name="referenceOnnx"/> when one is given (labelled data or not: asked for, it is what the
+    /// caller wants to know), else accuracy against the labels, else agreement with the model itself
+    /// (unlabeled data, so latency can still be measured).
     /// </summary>
     /// <param name="onnx">The model to evaluate.</param>
     /// <param name="data">Preprocessed images.</param>
     /// <param name="options">Session settings.</param>
-    /// <param name="referenceOnnx">The model whose predictions stand in for missing labels.</param>
+    /// <param name="referenceOnnx">The model whose predictions the model's are compared with, instead of the labels.</param>
     /// <param name="latencySamples">Single-image runs timed for latency (0 to skip).</param>
     /// <param name="progress">Receives progress of the accuracy run.</param>
     /// <param name="displayPath">The model's name in error messages.</param>
@@ -28,17 +29,16 @@ public static class Evaluator
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
 
         int[] truth;
-        if (data.Labels is { } labels) truth = labels;
-        else if (referenceOnnx is null) truth = predictions;
-        else
+        if (referenceOnnx is not null)
         {
             using var reference = new ModelRunner(referenceOnnx, options, "reference model");
             truth = reference.PredictTop1(data);
         }
+        else truth = data.Labels ?? predictions;
         var latencies = latencySamples > 0 ? runner.MeasureLatency(data, latencySamples) : [];
         return new EvaluationResult(
             Accuracy: Agreement(predictions, truth),
-            AgainstLabels: data.HasLabels,
+            AgainstLabels: referenceOnnx is null && data.HasLabels,
             Images: data.Count,
             LatencyMsMedian: latencies.Length > 0 ? Percentile(latencies, 0.5) : null,
             LatencyMsP90: latencies.Length > 0 ? Percentile(latencies, 0.9) : null,
