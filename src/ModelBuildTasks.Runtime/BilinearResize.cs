@@ -6,7 +6,11 @@ namespace ModelBuildTasks.Runtime;
 /// </summary>
 internal static class BilinearResize
 {
-    /// <summary>Bilinear resize of one C x H x W image (pixel centres aligned, as OpenCV and PIL do).</summary>
+    /// <summary>
+    /// Bilinear resize of one C x H x W image (pixel centres aligned, as OpenCV and PIL do). Each output pixel
+    /// blends the 2x2 source pixels around its centre, as OpenCV's INTER_LINEAR does: shrinking a large photo
+    /// many times over skips the pixels in between, where PIL and torchvision's antialiased resize average them.
+    /// </summary>
     public static float[] Resize(ReadOnlySpan<float> image, int channels, int height, int width, int newHeight, int newWidth)
     {
         var result = new float[channels * newHeight * newWidth];
