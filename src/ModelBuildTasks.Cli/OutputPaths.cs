@@ -16,25 +16,26 @@ static class OutputPaths
     /// <param name="inputs">The files the command reads.</param>
     public static void CheckNotInput(string path, string option, IEnumerable<string> inputs)
     {
-        var target = Resolved(path);
-        // Linux file names are case-sensitive; Windows' and macOS's usually are not.
+        var target = InputFile.RealPath(path);
+        // Linux file names are case-sensitive; Windows' and macOS's usually are not (and a false alarm there
+        // costs a rename, a miss the user's model).
         var comparison = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
         foreach (var input in inputs)
-            if (File.Exists(input) && string.Equals(Resolved(input), target, comparison))
-                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is the input {input}: writing it would replace that file; choose another output path", Path.GetFullPath(path));
+            // Resolving every component of a path costs a look-up per folder: only for the inputs that could match.
+            if (string.Equals(Path.GetFileName(input), Path.GetFileName(target), comparison) || IsLink(input))
+                if (File.Exists(input) && string.Equals(InputFile.RealPath(input), target, comparison))
+                    throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is the input {input}: writing it would replace that file; choose another output path", Path.GetFullPath(path));
     }
 
-    // The full path, through a symbolic link in its last part (a link to the model is the model).
-    static string Resolved(string path)
+    static bool IsLink(string path)
     {
-        var full = Path.GetFullPath(path);
         try
         {
-            return File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+            return new FileInfo(path).LinkTarget is not null;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return full; // a link loop or an unreadable link: it is not an input we could have read either
+            return false;
         }
     }
 

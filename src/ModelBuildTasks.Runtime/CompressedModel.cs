@@ -69,18 +69,23 @@ public sealed class CompressedModel : IDisposable
         InputSize = (int)inputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
         if (InputSize <= 0) throw new InvalidDataException("the model's input has unknown dimensions besides the batch");
         ClassCount = (int)session.OutputMetadata[outputName].Dimensions.Skip(1).Aggregate(1L, (a, b) => a * b);
-        // Images per ONNX Runtime run when the batch size is free, as the engine's evaluation runs them (RunnerOptions:
-        // 64 images, at most 2^20 input values). ONNX Runtime keeps the activations in an arena sized by the largest
-        // run and never gives it back: one call with 10,000 28x28 images held 2 GB for the rest of the process
-        // (50,000: 6.7 GB) and ran 2-3x slower per image than runs of 64.
-        rowsPerRun = (int)Math.Clamp((1L << 20) / InputSize, 1, 64);
+        rowsPerRun = BatchParts.ImagesPerRun(InputSize); // as the engine's evaluation runs them
     }
 
     static InferenceSession CreateSession(byte[] onnx, CompressedModelOptions options, int intraOpThreads)
     {
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (intraOpThreads > 0) sessionOptions.IntraOpNumThreads = intraOpThreads;
-        options.ConfigureSession?.Invoke(sessionOptions);
+        try
+        {
+            options.ConfigureSession?.Invoke(sessionOptions);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException)
+        {
+            // EntryPointNotFoundException: an execution provider whose native library this ONNX Runtime package lacks.
+            throw new InvalidOperationException($"ONNX Runtime refused a setting ConfigureSession made: {e.Message}" +
+                (e is EntryPointNotFoundException ? " (an execution provider needs its own ONNX Runtime package, e.g. Microsoft.ML.OnnxRuntime.Gpu for CUDA)" : ""), e);
+        }
         try
         {
             return OnnxSessions.Create(onnx, sessionOptions);

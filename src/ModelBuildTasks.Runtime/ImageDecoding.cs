@@ -42,7 +42,7 @@ internal static class ImageDecoding
     static string? CutShort(byte[] file)
     {
         if (BmpShortBy(file) is { } bmp) return bmp > 0 ? $"the BMP file is cut short: its header claims {bmp:N0} more bytes of pixels than the file holds" : null;
-        if (JpegCut(file) is { } jpeg) return jpeg ? "the JPEG file is cut short: it ends before its end-of-image marker" : null;
+        if (JpegCut(file) is { } jpeg) return jpeg ? "the JPEG file is cut short: it ends without its end-of-image marker (cut off, or written without one; re-save it)" : null;
         if (PsdShortBy(file) is { } psd) return psd > 0 ? $"the PSD file is cut short: its header claims {psd:N0} more bytes than the file holds" : null;
         if (TgaPixelsShort(file) is { } tga) return tga > 0 ? $"the TGA file is cut short: its header claims {tga:N0} more pixels than the file holds" : null;
         return null;

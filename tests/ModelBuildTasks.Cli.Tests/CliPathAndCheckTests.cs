@@ -16,6 +16,7 @@ public class CliPathAndCheckTests
         using var temp = new TestPaths.TempFolder();
         File.Copy(Vgg, temp.File("m.onnx"));
         File.CreateSymbolicLink(temp.File("link.onnx"), temp.File("m.onnx"));
+        Directory.CreateSymbolicLink(temp.File("folder-link"), temp.Path);
         File.Copy(Validation, temp.File("v-images-idx3-ubyte.gz"));
         File.Copy(ModelBuildTasks.Data.DatasetFiles.LabelsPathFor(Validation)!, temp.File("v-labels-idx1-ubyte.gz"));
         var data = temp.File("v-images-idx3-ubyte.gz");
@@ -25,6 +26,8 @@ public class CliPathAndCheckTests
         [
             ["compress", temp.File("m.onnx"), "--data", data, "--no-cache", "-o", temp.File("m.onnx")],
             ["compress", temp.File("m.onnx"), "--data", data, "--no-cache", "-o", temp.File("link.onnx")], // the model through a link
+            ["compress", temp.File("link.onnx"), "--data", data, "--no-cache", "-o", temp.File("m.onnx")], // the link's target as the output
+            ["compress", temp.File("folder-link/m.onnx"), "--data", data, "--no-cache", "-o", temp.File("m.onnx")], // through a linked folder
             ["compress", temp.File("m.onnx"), "--data", data, "--no-cache", "-o", temp.File("x.cmodel"), "--report", temp.File("v-labels-idx1-ubyte.gz")],
             ["compress", temp.File("m.onnx"), "--data", data, "--no-cache", "-o", temp.File("x.cmodel"), "--wrapper", data],
             ["subset", data, "--count", "5", "-o", data],
@@ -37,6 +40,19 @@ public class CliPathAndCheckTests
         }
         foreach (var (file, bytes) in before) Assert.Equal(bytes, File.ReadAllBytes(file));
         Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
+    public void TrainOverItsOwnModel_IsRefused_BeforeAnyTraining()
+    {
+        using var temp = new TestPaths.TempFolder();
+        File.Copy(Vgg, temp.File("m.onnx"));
+        var before = File.ReadAllBytes(temp.File("m.onnx"));
+        var result = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool },
+            ["train", temp.File("m.onnx"), "--train-data", Validation, "--epochs", "1", "-o", temp.File("m.onnx")]);
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
+        Assert.Contains("writing it would replace that file", result.Stderr);
+        Assert.Equal(before, File.ReadAllBytes(temp.File("m.onnx")));
     }
 
     [Fact]

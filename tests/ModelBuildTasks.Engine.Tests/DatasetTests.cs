@@ -41,6 +41,9 @@ public class DatasetTests
         Assert.Same(unknown, LabelNames.Align(unknown, fashion));
         var twice = new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["Trouser", "TROUSER"]);
         Assert.Same(twice, LabelNames.Align(twice, fashion));
+        // A decomposed accent (as macOS names folders) finds the composed one.
+        var cafe = LabelNames.Align(new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["Cafe\u0301"]), ["Tea", "Caf\u00e9"]);
+        Assert.Equal([1], cafe.Labels);
         // Model names that only differ in punctuation cannot be told apart by a folder's name.
         var ambiguous = new ImageDataset(new float[1], 1, 1, 1, 1, [0], ["ab"]);
         Assert.Same(ambiguous, LabelNames.Align(ambiguous, ["a-b", "ab"]));

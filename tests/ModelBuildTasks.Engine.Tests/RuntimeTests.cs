@@ -285,6 +285,10 @@ public class RuntimeTests
             var e = Assert.Throws<InvalidDataException>(() => model.PredictImage(file[..(file.Length / 2)]));
             Assert.StartsWith($"the image: the {format} file is cut short", e.Message);
         }
+        // A JPEG that only lacks its end-of-image marker is refused too: from the bytes alone it cannot be told
+        // from one cut at the end of its image data, and the message says how to mend either.
+        var jpeg = files[0].File;
+        Assert.Contains("re-save it", Assert.Throws<InvalidDataException>(() => model.PredictImage(jpeg[..^2])).Message);
     }
 
     // A 28x28 grey TGA (top row first), raw or run-length encoded in packets of 28 literal pixels.
@@ -362,6 +366,9 @@ public class RuntimeTests
         var e = Assert.Throws<InvalidOperationException>(() => CompressedModel.Load(Container, options));
         Assert.Contains("ConfigureSession", e.Message);
         Assert.Contains("the container itself loads", e.Message);
+        // An execution provider this package does not have fails inside ConfigureSession itself.
+        var cuda = Assert.Throws<InvalidOperationException>(() => CompressedModel.Load(Container, new CompressedModelOptions { ConfigureSession = o => o.AppendExecutionProvider_CUDA() }));
+        Assert.Contains("ConfigureSession", cuda.Message);
         // A damaged container stays a container error, whatever the options.
         var damaged = (byte[])Container.Clone();
         Array.Clear(damaged, damaged.Length / 2, 64);

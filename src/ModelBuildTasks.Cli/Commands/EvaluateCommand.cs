@@ -33,9 +33,13 @@ static class EvaluateCommand
             // As compress does: the preprocessing the model records, unless one is given.
             var stored = LabelNames.Of(ir);
             var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit)), stored);
-            if (LabelNames.Mismatch(stored, dataset.ClassNames, "the accuracy counts the data's class i as the model's class i") is { } mismatch)
-                Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.LabelNameMismatch}: {mismatch}");
-            LabelRange.Check(dataset, LabelRange.ClassCount(ir));
+            // Measured against a reference, the labels are not used: neither warned about nor checked.
+            if (referenceBytes is null)
+            {
+                if (LabelNames.Mismatch(stored, dataset.ClassNames, "the accuracy counts the data's class i as the model's class i") is { } mismatch)
+                    Console.Error.WriteLine($"{modelPath}: warning {ErrorCodes.LabelNameMismatch}: {mismatch}");
+                LabelRange.Check(dataset, LabelRange.ClassCount(ir));
+            }
             var options = new RunnerOptions { Threads = result.GetValue(threads), BatchSize = result.GetValue(batch) };
             var evaluation = ConsoleProgress.Run("evaluate", progress =>
                 Evaluator.Evaluate(onnx, dataset, options, referenceBytes, result.GetValue(latency), progress, modelPath));

@@ -44,7 +44,8 @@ public static class LabelNames
         return classes;
     }
 
-    static string Key(string name) => string.Concat(name.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant));
+    // Composed first: macOS stores "Café" in a folder name as "Cafe" and a combining accent, which would drop out.
+    static string Key(string name) => string.Concat(name.Normalize(System.Text.NormalizationForm.FormKC).Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant));
 
     /// <summary>
     /// The warning text (code <see cref="ErrorCodes.LabelNameMismatch"/>) when the model's names and

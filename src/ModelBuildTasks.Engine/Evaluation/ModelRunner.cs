@@ -98,7 +98,7 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Images per run of images of <paramref name="imageSize"/> values: the model's own batch size when fixed, else the configured one within <see cref="RunnerOptions.MaxBatchValues"/>.</summary>
     public int BatchSize(long imageSize) => inputDims.Length > 0 && inputDims[0] > 0
         ? (int)inputDims[0]
-        : (int)Math.Clamp(Options.MaxBatchValues / Math.Max(1, imageSize), 1, Options.BatchSize);
+        : Runtime.BatchParts.ImagesPerRun(imageSize, Options.BatchSize, Options.MaxBatchValues);
 
     /// <summary>Throws <see cref="ErrorCodes.InputShapeMismatch"/> unless one image of <paramref name="data"/> fits the model's input.</summary>
     public void CheckCompatible(ImageDataset data)

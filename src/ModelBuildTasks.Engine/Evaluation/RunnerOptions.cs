@@ -7,14 +7,14 @@ public sealed record RunnerOptions
     public int Threads { get; init; }
 
     /// <summary>Images per batch for accuracy runs (ignored when the model has a fixed batch size).</summary>
-    public int BatchSize { get; init; } = 64;
+    public int BatchSize { get; init; } = Runtime.BatchParts.MaxImagesPerRun;
 
     /// <summary>
     /// The most input values one batch may hold: larger images get smaller batches (at least one
     /// image), because a 224x224 network's activations grow with the batch far past its input (ONNX
     /// Runtime keeps them in an arena sized by the largest batch run).
     /// </summary>
-    public long MaxBatchValues { get; init; } = 1L << 20;
+    public long MaxBatchValues { get; init; } = Runtime.BatchParts.MaxValuesPerRun;
 
     /// <summary>Whether ONNX Runtime optimises the graph (fusions, int8 kernels). Off only where intermediate tensors must be computed exactly as written, as in calibration.</summary>
     public bool Optimize { get; init; } = true;

@@ -96,13 +96,16 @@ public static class LocalCacheEntries
         {
             Directory.CreateDirectory(Path.Combine(folder, "tmp"));
             Directory.Move(EntryFolder(folder, key), trash);
-            Directory.Delete(trash, recursive: true);
-            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
+        // Moved out, the entry is gone from the cache; a trash folder that resists deletion (a file locked on
+        // Windows) is left to RemoveLeftovers.
+        try { Directory.Delete(trash, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return true;
     }
 
     // The layout CompressionCache writes: FOLDER/ab/abcdef.../
