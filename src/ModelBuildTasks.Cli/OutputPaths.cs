@@ -11,10 +11,7 @@ static class OutputPaths
     /// output replaces its target atomically, so <c>compress m.onnx -o m.onnx</c> would silently
     /// swap the user's only copy of the model for the container (or a dataset for its subset).
     /// </summary>
-    /// <param name="path">The file the command will write.</param>
-    /// <param name="option">The option that named it, for the message.</param>
-    /// <param name="inputs">The files the command reads.</param>
-    public static void CheckNotInput(string path, string option, IEnumerable<string> inputs)
+    static void CheckNotInput(string path, string option, IEnumerable<string> inputs)
     {
         var target = InputFile.RealPath(path);
         // Linux file names are case-sensitive; Windows' and macOS's usually are not (and a false alarm there
@@ -39,11 +36,16 @@ static class OutputPaths
         }
     }
 
-    /// <summary>Throws a coded error unless a file can be written at <paramref name="path"/>; creates its folder.</summary>
+    /// <summary>
+    /// Throws a coded error unless a file can be written at <paramref name="path"/> without replacing one of
+    /// <paramref name="inputs"/>; creates its folder.
+    /// </summary>
     /// <param name="path">The file the command will write.</param>
     /// <param name="option">The option that named it, for the message.</param>
-    public static void CheckWritable(string path, string option)
+    /// <param name="inputs">The files the command reads.</param>
+    public static void CheckWritable(string path, string option, IEnumerable<string> inputs)
     {
+        CheckNotInput(path, option, inputs);
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new ModelBuildException(ErrorCodes.FileSystemRefused, $"{option} names a folder; give a file path", full);
         var folder = Path.GetDirectoryName(full)!;

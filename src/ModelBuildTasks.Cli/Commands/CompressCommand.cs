@@ -126,19 +126,10 @@ static class CompressCommand
             };
             settings.Validate();
             var inputs = new[] { dataPath, testPath, settings.TrainData }.OfType<string>().SelectMany(d => Data.DatasetFiles.Enumerate(d).Select(f => f.Full)).Prepend(modelPath).ToList();
-            OutputPaths.CheckNotInput(outputPath, "--output", inputs);
-            OutputPaths.CheckWritable(outputPath, "--output");
+            OutputPaths.CheckWritable(outputPath, "--output", inputs);
             if (result.GetValue(report) is { } reportFile)
-                foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") })
-                {
-                    OutputPaths.CheckNotInput(file, "--report", inputs);
-                    OutputPaths.CheckWritable(file, "--report");
-                }
-            if (result.GetValue(wrapper) is { } wrapperFile)
-            {
-                OutputPaths.CheckNotInput(wrapperFile, "--wrapper", inputs);
-                OutputPaths.CheckWritable(wrapperFile, "--wrapper");
-            }
+                foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") }) OutputPaths.CheckWritable(file, "--report", inputs);
+            if (result.GetValue(wrapper) is { } wrapperFile) OutputPaths.CheckWritable(wrapperFile, "--wrapper", inputs);
             if (result.GetValue(check))
             {
                 if (!File.Exists(modelPath)) throw ModelBuildException.ModelNotFound(modelPath);

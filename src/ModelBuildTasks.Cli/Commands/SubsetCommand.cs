@@ -29,13 +29,8 @@ static class SubsetCommand
             var labelsPath = sample.Labels is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
                 DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
             var inputs = DatasetFiles.Enumerate(result.GetValue(data)!).Select(f => f.Full).ToList();
-            OutputPaths.CheckNotInput(imagesPath, "--output", inputs);
-            OutputPaths.CheckWritable(imagesPath, "--output");
-            if (labelsPath is not null)
-            {
-                OutputPaths.CheckNotInput(labelsPath, "--output (its labels file)", inputs);
-                OutputPaths.CheckWritable(labelsPath, "--output (its labels file)");
-            }
+            OutputPaths.CheckWritable(imagesPath, "--output", inputs);
+            if (labelsPath is not null) OutputPaths.CheckWritable(labelsPath, "--output (its labels file)", inputs);
             // IDX stores H x W x C; the dataset holds C x H x W.
             var hwc = new byte[sample.Pixels.Length];
             var plane = sample.Height * sample.Width;
