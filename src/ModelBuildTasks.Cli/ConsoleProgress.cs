@@ -19,8 +19,9 @@ static class ConsoleProgress
             return work(new PlainLines(Console.Error, CliOutput.Verbosity == Verbosity.Detailed));
         var console = CliOutput.Create(Console.Error, terminal: true);
         var line = new ProgressLine();
+        var bar = Math.Clamp(console.Profile.Width / 8, 6, 20); // a narrow terminal keeps its room for the text
         return console.Progress().AutoClear(true).HideCompleted(true)
-            .Columns(new SpinnerColumn(), new ProgressBarColumn { Width = 20 }, new PercentageColumn(), new ElapsedTimeColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+            .Columns(new SpinnerColumn(), new ProgressBarColumn { Width = bar }, new PercentageColumn(), new ElapsedTimeColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
             .Start(context =>
             {
                 var task = context.AddTask(Markup.Escape(title), maxValue: 1);
@@ -28,11 +29,16 @@ static class ConsoleProgress
                 return work(new Callback(u =>
                 {
                     line.Apply(u);
-                    task.Description = Markup.Escape($"{title}: {line.Compact()}");
+                    var room = console.Profile.Width - bar - FixedColumns - title.Length - 2;
+                    task.Description = Markup.Escape($"{title}: {line.Compact(Math.Max(1, room))}");
                     if (line.Fraction is { } f && (u.Unit is "candidates" or "images")) task.Value = f;
                 }));
             });
     }
+
+    // What the bar's other columns take of a line besides the bar itself: spinner, "100%", "00:00:00", each
+    // followed by a space (the bar's too), and one column to spare so the line never reaches the terminal's edge.
+    const int FixedColumns = 2 + 1 + 5 + 9 + 1;
 
     sealed class Callback(Action<ProgressUpdate> report) : IProgress<ProgressUpdate>
     {

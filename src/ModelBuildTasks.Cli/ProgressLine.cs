@@ -71,18 +71,29 @@ sealed class ProgressLine
     /// <summary>The sentence for the last update (the plain lines).</summary>
     public override string ToString() => Format(compact: false);
 
-    /// <summary>The same facts in fewer columns, for the terminal bar's description.</summary>
-    public string Compact() => Format(compact: true);
+    /// <summary>
+    /// The same facts in fewer columns, for the terminal bar's description, in at most
+    /// <paramref name="width"/> characters: a line that wraps breaks the bar's redraw on a narrow
+    /// terminal (its elapsed time came out split over two lines), so what matters least goes first:
+    /// the candidate's knobs, then the last accuracy, then the end of the line.
+    /// </summary>
+    public string Compact(int width = int.MaxValue)
+    {
+        foreach (var (detail, accuracy) in new[] { (true, true), (false, true), (false, false) })
+            if (Format(compact: true, detail, accuracy) is var text && text.Length <= width) return text;
+        var shortest = Format(compact: true, detail: false, accuracy: false);
+        return width <= 1 ? shortest[..Math.Max(0, width)] : shortest[..(width - 1)] + "…";
+    }
 
-    string Format(bool compact)
+    string Format(bool compact, bool detail = true, bool accuracy = true)
     {
         if (Last is not { } u) return "starting";
         var parts = new List<string> { (compact ? "" : "stage ") + StageName(u.Stage) };
         if (u.Unit == "candidates")
         {
             var of = Candidates > 0 ? $"/{(u.TotalIsEstimate ? "~" : "")}{Candidates}" : "";
-            parts.Add($"{(compact ? "" : "candidate ")}{Candidate}{of}" + (u.Detail is { Length: > 0 } d ? $" ({d})" : ""));
-            if (u.Accuracy is { } a) parts.Add((compact ? "last " : "last accuracy ") + (a * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%");
+            parts.Add($"{(compact ? "" : "candidate ")}{Candidate}{of}" + (detail && u.Detail is { Length: > 0 } d ? $" ({d})" : ""));
+            if (accuracy && u.Accuracy is { } a) parts.Add((compact ? "last " : "last accuracy ") + (a * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%");
             if (Left is { } left) parts.Add("~" + Duration(left) + " left");
         }
         else if (u.Total > 1)

@@ -60,10 +60,10 @@ public class ProgressTests
         // A real pseudo-terminal (util-linux script), as a user's shell gives: not a redirected stream.
         Assert.True(File.Exists("/usr/bin/script"), "this test needs /usr/bin/script (Debian: bsdutils) for a pseudo-terminal");
         using var temp = new TestPaths.TempFolder();
-        string Run(params string[] extra)
+        string Run(int columns, params string[] extra)
         {
             var cli = Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll");
-            var command = string.Join(" ", new[] { "dotnet", cli }.Concat(Compress(temp, extra)).Select(a => "'" + a.Replace("'", "'\\''") + "'")) + " >/dev/null";
+            var command = $"stty cols {columns}; " + string.Join(" ", new[] { "dotnet", cli }.Concat(Compress(temp, extra)).Select(a => "'" + a.Replace("'", "'\\''") + "'")) + " >/dev/null";
             var start = new ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { "-qec", command, temp.File("tty.log") }) start.ArgumentList.Add(a);
             start.Environment["CI"] = null;
@@ -76,16 +76,24 @@ public class ProgressTests
             return File.ReadAllText(temp.File("tty.log"));
         }
 
-        var tty = Run();
-        var frames = Regex.Replace(tty, @"\x1b\[[0-9;?]*[A-Za-z]", "").Split('\r', '\n');
+        var tty = Run(120);
+        var frames = Frames(tty);
         // The live bar redraws in place: its percentage grows with the candidates and its text names them.
         Assert.Contains(frames, f => Regex.IsMatch(f, @"\b0% .*compress: IQ \| 1/~\d+ \(bits=7\)"));
         Assert.Contains(frames, f => Regex.IsMatch(f, @"\b[1-9]\d% .*compress: IQ \| [2-9]/~\d+ \(bits=\d\) \| last \d+\.\d\d% \| ~\d+ (s|min) left"));
         Assert.DoesNotContain(frames, f => f.StartsWith("info:", StringComparison.Ordinal));
         Assert.Matches(@"\x1b\[38;5;\d+m", tty); // colors by default
 
-        var plain = Run("--no-color");
+        var plain = Run(120, "--no-color");
         Assert.DoesNotMatch(@"\x1b\[(38|48);", plain);
         Assert.Contains("compress: IQ | 1/~", Regex.Replace(plain, @"\x1b\[[0-9;?]*[A-Za-z]", ""));
+
+        // A narrow terminal: the line gives up the candidate's knobs and the last accuracy before it would wrap
+        // (a wrapped line broke the redraw and split the elapsed time over two lines).
+        var narrow = Frames(Run(60)).Where(f => Regex.IsMatch(f, @"\d\d:\d\d:\d\d compress:")).ToList();
+        Assert.Contains(narrow, f => Regex.IsMatch(f.TrimEnd(), @"\b[1-9]\d% \d\d:\d\d:\d\d compress: IQ \| [2-9]/~\d+ \| ~\d+ (s|min) left$"));
+        Assert.All(narrow, f => Assert.True(f.TrimEnd().Length < 60, f));
     }
+
+    static string[] Frames(string tty) => Regex.Replace(tty, @"\x1b\[[0-9;?]*[A-Za-z]", "").Split('\r', '\n');
 }
