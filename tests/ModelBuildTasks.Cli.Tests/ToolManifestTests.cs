@@ -13,7 +13,7 @@ public class ToolManifestTests
 {
     static readonly string FakeToolSource = Path.Combine(TestPaths.RepoRoot, "tests/FakeTrainingTool");
 
-    static void Dotnet(string workingDirectory, params string[] args)
+    internal static void Dotnet(string workingDirectory, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
         foreach (var a in args) start.ArgumentList.Add(a);

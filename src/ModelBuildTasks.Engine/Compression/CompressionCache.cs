@@ -9,10 +9,10 @@ namespace ModelBuildTasks.Compression;
 /// <summary>
 /// A content-addressed cache of compressed models, shared by every project and build of a user
 /// (and by CI, when its cache folder is kept). The key hashes the model's bytes, the data's bytes,
-/// the canonical settings and the engine version, never timestamps or paths, so a git checkout or
-/// a restored CI cache still hits. Entries are written to a temporary folder and renamed into place,
-/// and verified on read (the container's checksums and a SHA-256 of the whole file); a damaged entry
-/// is deleted and rebuilt.
+/// the canonical settings and the engine version (and, when fine-tuning, the training add-on's
+/// identity), never timestamps or paths, so a git checkout or a restored CI cache still hits. Entries
+/// are written to a temporary folder and renamed into place, and verified on read (the container's
+/// checksums and a SHA-256 of the whole file); a damaged entry is deleted and rebuilt.
 /// </summary>
 public sealed class CompressionCache(string folder)
 {
@@ -39,7 +39,7 @@ public sealed class CompressionCache(string folder)
     /// <param name="modelPath">The model file.</param>
     /// <param name="dataPath">The validation DATASET.</param>
     /// <param name="testDataPath">The held-out DATASET, if any.</param>
-    /// <param name="settings">The compression settings.</param>
+    /// <param name="settings">The compression settings; when they fine-tune, the training add-on the engine would run (<see cref="FineTuning.TrainingToolIdentity"/>) is part of the key.</param>
     /// <param name="allowMiss">Whether a missed target writes the original model: the entry then holds a different model.</param>
     public static string Key(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings, bool allowMiss = false)
     {
@@ -58,6 +58,10 @@ public sealed class CompressionCache(string folder)
         Add("labels", settings.Labels is null ? "-"u8 : []);
         foreach (var label in settings.Labels ?? []) Add("label", Encoding.UTF8.GetBytes(label));
         Add("model", ModelFile.LoadOnnxBytes(modelPath)); // external data included
+        // A fine-tuned model is the training add-on's work as much as the engine's: a new or rebuilt add-on
+        // must not be served another's model. Added only when fine-tuning, so post-training keys neither
+        // depend on the add-on nor changed when this was added.
+        if (settings.FineTunes) Add("training_tool", Encoding.UTF8.GetBytes(FineTuning.TrainingToolIdentity.Find()));
         foreach (var (role, path) in new[] { ("data", dataPath), ("test", testDataPath), ("train", settings.FineTunes ? settings.TrainData : null) })
         {
             if (path is null) { Add(role, []); continue; }

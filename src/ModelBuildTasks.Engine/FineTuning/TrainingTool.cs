@@ -22,29 +22,45 @@ public static class TrainingTool
     /// <param name="workingDirectory">Where the manifest search starts (default: the current folder).</param>
     public static ProcessStartInfo? Locate(string? workingDirectory = null)
     {
+        switch (Find(workingDirectory))
+        {
+            case { Via: TrainingToolSource.Configured, Path: var dll } when dll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase):
+                var dotnet = new ProcessStartInfo(Dotnet) { UseShellExecute = false };
+                dotnet.ArgumentList.Add(dll);
+                return dotnet;
+            case { Via: TrainingToolSource.Manifest }:
+                // dotnet tool run resolves the restored package from the manifest next to it, so it runs from that folder's tree.
+                var run = new ProcessStartInfo(Dotnet) { UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
+                run.ArgumentList.Add("tool");
+                run.ArgumentList.Add("run");
+                run.ArgumentList.Add(ToolName);
+                run.ArgumentList.Add("--"); // else dotnet tool run takes the add-on's --help as its own
+                return run;
+            case { Path: var executable }:
+                return new ProcessStartInfo(executable) { UseShellExecute = false };
+            case null:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Where the add-on is, by the search order above (the one place it is written down): the file
+    /// <c>MBT_TRAINING_TOOL</c> names, the tool manifest that lists it, or the global command; null when
+    /// it is not installed. <see cref="Locate"/> starts it from here and <see cref="TrainingToolIdentity"/> identifies it.
+    /// </summary>
+    internal static TrainingToolLocation? Find(string? workingDirectory = null)
+    {
         var configured = Environment.GetEnvironmentVariable("MBT_TRAINING_TOOL");
         if (!string.IsNullOrEmpty(configured))
         {
             if (!File.Exists(configured)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "MBT_TRAINING_TOOL points to a file that does not exist", configured);
-            if (!configured.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)) return new ProcessStartInfo(configured) { UseShellExecute = false };
-            var dotnet = new ProcessStartInfo(Dotnet) { UseShellExecute = false };
-            dotnet.ArgumentList.Add(configured);
-            return dotnet;
+            return new TrainingToolLocation(Path.GetFullPath(configured), TrainingToolSource.Configured);
         }
-        if (FindManifest(workingDirectory ?? Directory.GetCurrentDirectory()) is { } manifest)
-        {
-            // dotnet tool run resolves the restored package from the manifest next to it, so it runs from that folder's tree.
-            var run = new ProcessStartInfo(Dotnet) { UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
-            run.ArgumentList.Add("tool");
-            run.ArgumentList.Add("run");
-            run.ArgumentList.Add(ToolName);
-            run.ArgumentList.Add("--"); // else dotnet tool run takes the add-on's --help as its own
-            return run;
-        }
+        if (FindManifest(workingDirectory ?? Directory.GetCurrentDirectory()) is { } manifest) return new TrainingToolLocation(manifest, TrainingToolSource.Manifest);
         foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(folder, OperatingSystem.IsWindows() ? ToolName + ".exe" : ToolName);
-            if (File.Exists(candidate)) return new ProcessStartInfo(candidate) { UseShellExecute = false };
+            if (File.Exists(candidate)) return new TrainingToolLocation(Path.GetFullPath(candidate), TrainingToolSource.Global);
         }
         return null;
     }
@@ -87,3 +103,19 @@ public static class TrainingTool
     public static ProcessStartInfo Require() => Locate() ?? throw new ModelBuildException(ErrorCodes.InvalidSetting,
         $"fine-tuning needs the training add-on, which brings libtorch (~1 GB): {InstallHint} (or set MBT_TRAINING_TOOL to its .dll)");
 }
+
+/// <summary>How the add-on was found.</summary>
+enum TrainingToolSource
+{
+    /// <summary><c>MBT_TRAINING_TOOL</c>: a .dll or an executable.</summary>
+    Configured,
+    /// <summary>A local tool manifest that lists it (run through <c>dotnet tool run</c>).</summary>
+    Manifest,
+    /// <summary>The global tool's command on PATH.</summary>
+    Global,
+}
+
+/// <summary>Where the add-on was found.</summary>
+/// <param name="Path">The .dll or executable (<see cref="TrainingToolSource.Configured"/>), the manifest, or the global command.</param>
+/// <param name="Via">Which of the three it is.</param>
+sealed record TrainingToolLocation(string Path, TrainingToolSource Via);
