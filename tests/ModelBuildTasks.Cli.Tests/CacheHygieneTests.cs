@@ -86,6 +86,40 @@ public sealed class CacheHygieneTests : IDisposable
         Assert.Equal([key], Listed());
     }
 
+    [Fact]
+    public void ABuildRemovesItsLockFile_PruneRemovesThoseOfKilledBuilds_ButNotOneARunningBuildHolds()
+    {
+        var (_, key) = Compress(5);
+        var locks = Path.Combine(Cache, "locks");
+        Assert.Empty(Directory.GetFiles(locks)); // its claim's file went with the claim; one stayed for every key ever compressed
+
+        // What a killed build leaves (an empty file nobody holds), and the claim of a compression still running.
+        var killed = Path.Combine(locks, new string('a', 64) + ".lock");
+        File.WriteAllBytes(killed, []);
+        var running = new string('b', 64);
+        var held = new ModelBuildTasks.Compression.CompressionCache(Cache).Lock(running, () => { });
+        Assert.NotNull(held);
+
+        var prune = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--older-than", "30d", "--json");
+        Assert.True(prune.ExitCode == 0, prune.Stderr);
+        Assert.Equal(1, prune.Json.GetProperty("removed_locks").GetInt32());
+        Assert.Empty(prune.Json.GetProperty("removed").EnumerateArray()); // entries only go by the limits
+        Assert.Equal([running + ".lock"], Directory.GetFiles(locks).Select(Path.GetFileName));
+        Assert.Equal([key], Listed());
+
+        // A second build of the running one's model still waits for it: the claim survived the prune.
+        Assert.Null(ModelBuildTasks.Compression.Caching.CacheKeyLock.TryTake(Path.Combine(locks, running + ".lock")));
+        held!.Dispose();
+        Assert.Empty(Directory.GetFiles(locks));
+
+        File.WriteAllBytes(killed, []);
+        var text = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--older-than", "30d");
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Contains("removed 0 entries", text.Stdout);
+        Assert.Contains("removed 1 unused lock files", text.Stdout);
+        Assert.False(File.Exists(killed));
+    }
+
     [Theory]
     [InlineData("list")]
     [InlineData("prune")]

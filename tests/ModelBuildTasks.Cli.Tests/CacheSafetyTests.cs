@@ -20,10 +20,11 @@ public class CacheSafetyTests
         // processes meet a held claim however the machine schedules them.
         using var temp = new TestPaths.TempFolder();
         ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
-        // A first run leaves its claim's file, named by the key; its entry is then removed, as if never stored.
+        // A first run gives the key (its entry's folder); the entry is then removed, as if never stored.
         var warm = CliRunner.Run([.. Args(temp, "warm.cmodel"), "--allow-miss"]);
         Assert.True(warm.ExitCode == 0, warm.Stderr);
-        var key = Path.GetFileNameWithoutExtension(Assert.Single(Directory.GetFiles(temp.File("cache/locks"))));
+        var entry = Assert.Single(ModelBuildTasks.Compression.Caching.LocalCacheEntries.List(temp.File("cache"), withReports: false));
+        var key = entry.Key;
         Directory.Delete(Path.Combine(temp.File("cache"), key[..2], key), recursive: true);
         var held = new ModelBuildTasks.Compression.CompressionCache(temp.File("cache")).Lock(key, () => { });
         Assert.NotNull(held);

@@ -8,7 +8,8 @@ namespace ModelBuildTasks.Cli.Commands;
 /// <summary>
 /// <c>cache list|prune</c>: what the local cache folder holds, and removing entries by size
 /// (least recently used first) or by age. <c>compress</c> evicts by size on its own; this is for
-/// inspecting, for CI jobs that trim a cache before saving it, and for a one-off clean-up.
+/// inspecting, for CI jobs that trim a cache before saving it, and for a one-off clean-up. Prune also
+/// removes the lock files of builds that were killed (a held one, a compression still running, stays).
 /// </summary>
 static class CacheCommand
 {
@@ -45,7 +46,7 @@ static class CacheCommand
         var olderThan = new Option<string?>("--older-than") { Description = "Remove entries unused for longer than this (e.g. 30d, 12h)." };
         var pruneDir = Dir();
         var pruneJson = Json();
-        var prune = new Command("prune", "Remove local cache entries by size (least recently used first) and/or by age.") { pruneDir, maxSize, olderThan, pruneJson };
+        var prune = new Command("prune", "Remove local cache entries by size (least recently used first) and/or by age, and lock files no running build holds.") { pruneDir, maxSize, olderThan, pruneJson };
         prune.SetAction(result => ExitCodes.Guard(() =>
         {
             var folder = Folder(result.GetValue(pruneDir));
@@ -54,6 +55,8 @@ static class CacheCommand
             if (max is null && age is null) throw new ModelBuildException(ErrorCodes.InvalidSetting, "cache prune needs --max-size and/or --older-than");
             var refused = new List<LocalCacheEntry>();
             var removed = LocalCacheEntries.Prune(folder, max, age, refused);
+            // Lock files carry no result: whatever the limits, those no running build holds are leftovers of killed builds.
+            var locks = LocalCacheEntries.RemoveUnusedLocks(folder);
             var left = LocalCacheEntries.List(folder, withReports: false);
             if (result.GetValue(pruneJson))
             {
@@ -63,11 +66,13 @@ static class CacheCommand
                     Removed = removed.Select(e => e.Key),
                     RemovedBytes = removed.Sum(e => e.Bytes),
                     NotRemoved = refused.Select(e => e.Key),
+                    RemovedLocks = locks,
                     Entries = left.Count,
                     Bytes = left.Sum(e => e.Bytes),
                 });
             }
-            else Console.WriteLine($"removed {removed.Count} entries ({Units.Bytes(removed.Sum(e => e.Bytes))}); {left.Count} left ({Units.Bytes(left.Sum(e => e.Bytes))}) in {folder}");
+            else Console.WriteLine($"removed {removed.Count} entries ({Units.Bytes(removed.Sum(e => e.Bytes))}); {left.Count} left ({Units.Bytes(left.Sum(e => e.Bytes))}) in {folder}"
+                + (locks > 0 ? $"; removed {locks} unused lock files" : ""));
             // A CI job that trims its cache must notice when it could not.
             if (refused.Count > 0)
                 throw new ModelBuildException(ErrorCodes.FileSystemRefused, $"{refused.Count} entries ({Units.Bytes(refused.Sum(e => e.Bytes))}) could not be removed: the folder or its entries are not writable by this user", folder);

@@ -122,28 +122,23 @@ public sealed class CompressionCache(string folder)
     /// This process's claim on <paramref name="key"/> while it compresses: another build of the same model
     /// (a multi-targeted project's other framework, another project of the solution built at once) waits
     /// for it and then takes the stored result, instead of compressing the same model a second time. The
-    /// lock is the OS's lock on an open file, released when the process ends however it ends; null when the
-    /// folder cannot hold one (read-only), and then builds just do not wait for each other.
+    /// lock is the OS's lock on an open file (<see cref="Caching.CacheKeyLock"/>), released when the process
+    /// ends however it ends, its file removed on release; null when the folder cannot hold one (read-only),
+    /// and then builds just do not wait for each other.
     /// </summary>
     /// <param name="key">The cache key.</param>
     /// <param name="waiting">Called once if another process holds the claim.</param>
     public IDisposable? Lock(string key, Action waiting)
     {
-        var path = Path.Combine(Folder, "locks", key + ".lock");
+        var path = Path.Combine(LocksFolder, key + ".lock");
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            Directory.CreateDirectory(LocksFolder);
             for (var first = true; ; first = false)
             {
-                try
-                {
-                    return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                }
-                catch (IOException e) when (e.HResult is 11 or 35 or unchecked((int)0x80070020)) // EWOULDBLOCK on Linux, on macOS; Windows' sharing violation
-                {
-                    if (first) waiting();
-                    Thread.Sleep(250);
-                }
+                if (Caching.CacheKeyLock.TryTake(path) is { } held) return held;
+                if (first) waiting();
+                Thread.Sleep(250);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -151,6 +146,9 @@ public sealed class CompressionCache(string folder)
             return null;
         }
     }
+
+    /// <summary>Where the claims' lock files are: <c>locks/KEY.lock</c>.</summary>
+    public string LocksFolder => Path.Combine(Folder, "locks");
 
     string EntryFolder(string key) => Path.Combine(Folder, key[..2], key);
 

@@ -77,6 +77,33 @@ public static class LocalCacheEntries
         return removed;
     }
 
+    /// <summary>
+    /// Removes the lock files in <paramref name="folder"/> that no process holds (left by builds that were
+    /// killed: a build removes its own when it ends); a held one, a compression still running, stays.
+    /// Returns how many were removed.
+    /// </summary>
+    public static int RemoveUnusedLocks(string folder)
+    {
+        var locks = new CompressionCache(folder).LocksFolder;
+        if (!Directory.Exists(locks)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(locks, "*.lock"))
+        {
+            try
+            {
+                // Taken and released at once: released the way every holder releases it, which removes it safely.
+                using var unused = CacheKeyLock.TryTake(file);
+                if (unused is null) continue; // held
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // another user's, or a read-only folder
+            }
+            if (!File.Exists(file)) removed++;
+        }
+        return removed;
+    }
+
     // Temporary folders of writes that never finished (a killed build) are older than any write in progress.
     static void RemoveLeftovers(string folder)
     {
