@@ -189,6 +189,45 @@ public class CompressTests
         ModelContainer.Read(File.ReadAllBytes(cached)); // rewritten whole
     }
 
+    [Theory]
+    [InlineData("edited")]    // still valid JSON: was served, with an accuracy the model never reached
+    [InlineData("truncated")]
+    [InlineData("unverifiable")] // an entry from before reports had their own SHA-256
+    public void ADamagedCacheReport_IsRebuilt_NotServed(string damage)
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        string[] args = ["compress", temp.File("m.onnx"), "--data", Validation, "--methods", "iq", "--bits", "6", "--max-validation-images", "200",
+            "-o", temp.File("m.cmodel"), "--cache-dir", temp.File("cache"), "--target-accuracy", "0", "--json"];
+        var first = CliRunner.Run(args);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var accuracy = first.Json.GetProperty("final_accuracy").GetDouble();
+        var cached = Directory.GetFiles(temp.File("cache"), "report.json", SearchOption.AllDirectories).Single();
+        var text = File.ReadAllText(cached);
+        switch (damage)
+        {
+            case "edited":
+                var edited = System.Text.RegularExpressions.Regex.Replace(text, @"""final_accuracy"": [0-9.eE+-]+", @"""final_accuracy"": 0.999");
+                Assert.NotEqual(text, edited);
+                File.WriteAllText(cached, edited);
+                break;
+            case "truncated":
+                File.WriteAllText(cached, text[..(text.Length / 2)]);
+                break;
+            default:
+                File.Delete(cached + ".sha256");
+                break;
+        }
+
+        var rerun = CliRunner.Run(args);
+        Assert.True(rerun.ExitCode == 0, rerun.Stderr);
+        Assert.Equal("miss", rerun.Json.GetProperty("cache").GetString());
+        Assert.Equal(accuracy, rerun.Json.GetProperty("final_accuracy").GetDouble());
+        var again = CliRunner.Run(args); // rewritten whole: served again
+        Assert.Equal("hit", again.Json.GetProperty("cache").GetString());
+        Assert.Equal(accuracy, again.Json.GetProperty("final_accuracy").GetDouble());
+    }
+
     [Fact]
     public void AMissedTarget_ExitsWith4_AndSaysTheBestAccuracy_UnlessAllowed()
     {

@@ -11,13 +11,19 @@ namespace ModelBuildTasks.Compression;
 /// (and by CI, when its cache folder is kept). The key hashes the model's bytes, the data's bytes,
 /// the canonical settings and the engine version (and, when fine-tuning, the training add-on's
 /// identity), never timestamps or paths, so a git checkout or a restored CI cache still hits. Entries
-/// are written to a temporary folder and renamed into place, and verified on read (the container's
-/// checksums and a SHA-256 of the whole file); a damaged entry is deleted and rebuilt.
+/// are written to a temporary folder and renamed into place, and verified on read: the report against
+/// the SHA-256 stored beside it, the container against the SHA-256 the report records and its own
+/// checksums. A damaged entry is deleted and rebuilt.
 /// </summary>
 public sealed class CompressionCache(string folder)
 {
     const string ContainerFile = "model.cmodel";
     const string ReportFile = "report.json";
+    // The report's own SHA-256: the report vouches for the container, this vouches for the report. An entry
+    // without it (written before it existed) cannot be verified, so it counts as damaged and is rebuilt once:
+    // serving unverified reports would exempt exactly the oldest entries from the check, and engine upgrades
+    // already miss (the engine version is in the key), so only builds of the same version pay for it.
+    const string ReportHashFile = "report.json.sha256";
 
     /// <summary>The default folder: <c>$XDG_CACHE_HOME/modelbuildtasks</c>, else <c>~/.cache/modelbuildtasks</c> (LocalAppData on Windows).</summary>
     public static string DefaultFolder
@@ -73,7 +79,7 @@ public sealed class CompressionCache(string folder)
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
-    /// <summary>The cached container and report for <paramref name="key"/>, verified; null on a miss (a damaged entry is removed).</summary>
+    /// <summary>The cached container and report for <paramref name="key"/>, verified; null on a miss (a damaged or unverifiable entry is removed).</summary>
     public (byte[] Container, CompressionReport Report)? TryGet(string key)
     {
         var entry = EntryFolder(key);
@@ -81,7 +87,9 @@ public sealed class CompressionCache(string folder)
         try
         {
             var container = File.ReadAllBytes(Path.Combine(entry, ContainerFile));
-            var report = CompressionReport.Parse(File.ReadAllText(Path.Combine(entry, ReportFile)));
+            var reportBytes = File.ReadAllBytes(Path.Combine(entry, ReportFile));
+            var reportIntact = File.ReadAllText(Path.Combine(entry, ReportHashFile)).Trim() == Convert.ToHexStringLower(SHA256.HashData(reportBytes));
+            var report = reportIntact ? CompressionReport.Parse(Encoding.UTF8.GetString(reportBytes)) : null;
             if (report is not null && report.ContainerSha256 == Convert.ToHexStringLower(SHA256.HashData(container)))
             {
                 ModelContainer.Read(container); // checksums and structure
@@ -103,7 +111,9 @@ public sealed class CompressionCache(string folder)
         try
         {
             File.WriteAllBytes(Path.Combine(temp, ContainerFile), container);
-            File.WriteAllText(Path.Combine(temp, ReportFile), report.ToJson());
+            var reportBytes = Encoding.UTF8.GetBytes(report.ToJson());
+            File.WriteAllBytes(Path.Combine(temp, ReportFile), reportBytes);
+            File.WriteAllText(Path.Combine(temp, ReportHashFile), Convert.ToHexStringLower(SHA256.HashData(reportBytes)));
             Directory.CreateDirectory(Path.GetDirectoryName(entry)!);
             if (Directory.Exists(entry)) TryDelete(entry); // a damaged or stale entry
             Directory.Move(temp, entry);
