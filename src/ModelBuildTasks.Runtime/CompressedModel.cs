@@ -271,7 +271,7 @@ public sealed class CompressedModel : IDisposable
     /// another size is resized (bilinear) to the model's; grey and RGB are converted to the model's channels.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels; the message names the file.</exception>
+    /// <exception cref="InvalidDataException">Not a decodable image, one cut short, or one beyond 2^26 pixels; the message names the file.</exception>
     public float[] PreprocessImage(string path) =>
         ImagePreprocessing.FromFile(path, Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
 

@@ -267,8 +267,8 @@ public class RuntimeTests
     public void JpegTgaAndPsdFilesCutShort_AreErrors_NotImagesWithZerosForTheRest()
     {
         // The decoder reads zeros past the end of these, so a cut download decoded and was classified (the JPEG
-        // fixture, Fashion-MNIST's first test image, cut to 300 of its 612 bytes: "T-shirt/top", not "Shirt"). PNG, GIF and
-        // HDR decoding fails by itself; BMP is checked in BadImages_AreClearErrorsNamingTheFile.
+        // fixture, Fashion-MNIST's first test image, cut to 300 of its 612 bytes: "T-shirt/top", not "Shirt"). PNG
+        // decoding fails by itself; BMP is checked in BadImages_AreClearErrorsNamingTheFile, GIF and HDR in the next test.
         using var model = CompressedModel.Load(Container);
         var grey = Test.Image(0).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray();
         var files = new (string Format, byte[] File)[]
@@ -289,6 +289,39 @@ public class RuntimeTests
         // from one cut at the end of its image data, and the message says how to mend either.
         var jpeg = files[0].File;
         Assert.Contains("re-save it", Assert.Throws<InvalidDataException>(() => model.PredictImage(jpeg[..^2])).Message);
+    }
+
+    [Fact]
+    public void GifAndHdrFilesCutShort_AreErrors_NotImagesWithZerosForTheRest()
+    {
+        // The decoder reads zeros past a file's end here too: a GIF's image data then ends (a block of length 0) and
+        // the rest of the image stays background, and a flat HDR reads black pixels. Each file is cut in half and
+        // just before its last byte (a GIF's trailer, after its image, is the one byte that may go).
+        using var model = CompressedModel.Load(Container);
+        var grey = Test.Image(0).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray();
+        var light = grey.Select(v => (v + 1) / 256f).ToArray(); // HDR stores values above 0
+        var files = new (string Format, byte[] File, int Intact)[]
+        {
+            ("GIF", Gif.Grey(grey, 28, 28), 1),
+            ("HDR", Hdr.Grey(light, 28, 28, runLength: false), 0),
+            ("HDR", Hdr.Grey(light, 28, 28, runLength: true), 0),
+        };
+        foreach (var (format, file, intact) in files)
+        {
+            Assert.Equal(784, model.PreprocessImage(file).Length);
+            if (format == "GIF") // lossless; decoded as RGB, whose luma is the grey value up to float rounding
+                Assert.Equal(model.PreprocessImage(Png.Grey(grey, 28, 28)), model.PreprocessImage(file), (a, b) => Math.Abs(a - b) < 1e-6);
+            foreach (var cut in new[] { file[..(file.Length / 2)], file[..^(intact + 1)] })
+            {
+                var e = Assert.Throws<InvalidDataException>(() => model.PredictImage(cut));
+                Assert.StartsWith($"the image: the {format} file is cut short", e.Message);
+            }
+        }
+        // A run-length encoded HDR cut between two rows: the decoder took the zeros after it for flat pixels.
+        var rle = files[2].File;
+        var rowBytes = 4 + 4 * (1 + 28);
+        var e2 = Assert.Throws<InvalidDataException>(() => model.PredictImage(rle[..(rle.Length - 10 * rowBytes)]));
+        Assert.StartsWith("the image: the HDR file is cut short", e2.Message);
     }
 
     // A 28x28 grey TGA (top row first), raw or run-length encoded in packets of 28 literal pixels.
