@@ -7,12 +7,16 @@ namespace ModelBuildTasks.Runtime;
 /// shipped runtime's <c>PredictImage</c> (the engine links this file). The decoder trusts headers: a
 /// few bytes can claim a size whose allocation takes the process down, and a file cut short mostly
 /// decodes without complaint, what is missing read as zeros, to an image the model then classifies
-/// (<see cref="CutShortImage"/>).
+/// (<see cref="CutShortImage"/>). Grey PSD files, which the decoder refuses, are read through <see cref="GreyPsd"/>.
 /// </summary>
 internal static class ImageDecoding
 {
     /// <summary>The most pixels an image may claim (the engine's <c>DatasetLimits.MaxImagePixels</c> too).</summary>
     public const long MaxImagePixels = 1L << 26;
+
+    /// <summary>Grey for a grey image (with or without alpha), else RGB: what every image is decoded to.</summary>
+    public static ColorComponents GreyOrRgb(ImageInfo info) =>
+        info.ColorComponents is ColorComponents.Grey or ColorComponents.GreyAlpha ? ColorComponents.Grey : ColorComponents.RedGreenBlue;
 
     /// <summary>Decodes <paramref name="encoded"/>; throws <see cref="InvalidDataException"/> with the reason (without the file's name).</summary>
     /// <param name="encoded">The file's bytes.</param>
@@ -21,13 +25,15 @@ internal static class ImageDecoding
     {
         try
         {
+            var greyPsd = GreyPsd.Is(encoded);
             ImageInfo info;
             using (var header = new MemoryStream(encoded, writable: false))
-                info = ImageInfo.FromStream(header) ?? throw new InvalidDataException("not an image of a known format (PNG, JPEG, BMP, GIF, TGA, PSD, HDR)");
+                info = greyPsd ? GreyPsd.Info(encoded)
+                    : ImageInfo.FromStream(header) ?? throw new InvalidDataException("not an image of a known format (PNG, JPEG, BMP, GIF, TGA, PSD, HDR)");
             if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > MaxImagePixels)
                 throw new InvalidDataException($"the image claims {info.Width}x{info.Height} pixels, beyond the limit of {MaxImagePixels:N0}");
             if (CutShortImage.Reason(encoded) is { } reason) throw new InvalidDataException(reason);
-            return ImageResult.FromMemory(encoded, components(info));
+            return ImageResult.FromMemory(greyPsd ? GreyPsd.AsRgb(encoded) : encoded, components(info));
         }
         catch (Exception e) when (e is not InvalidDataException and (InvalidOperationException or IOException or ArgumentException or IndexOutOfRangeException))
         {

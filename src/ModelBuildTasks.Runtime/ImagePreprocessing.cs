@@ -16,7 +16,7 @@ static class ImagePreprocessing
         ImageResult image;
         try
         {
-            image = ImageDecoding.Decode(encoded, info => info.ColorComponents is ColorComponents.Grey or ColorComponents.GreyAlpha ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
+            image = ImageDecoding.Decode(encoded, ImageDecoding.GreyOrRgb);
         }
         catch (InvalidDataException e)
         {

@@ -276,7 +276,7 @@ public class RuntimeTests
             ("JPEG", File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "tests/ModelBuildTasks.Engine.Tests/Fixtures/shirt.jpg"))),
             ("TGA", Tga(grey, runLength: false)),
             ("TGA", Tga(grey, runLength: true)),
-            ("PSD", Psd(grey)),
+            ("PSD", Psd.Encode([grey, grey, grey], 28, 28, mode: 3)),
         };
         foreach (var (format, file) in files)
         {
@@ -289,6 +289,13 @@ public class RuntimeTests
         // from one cut at the end of its image data, and the message says how to mend either.
         var jpeg = files[0].File;
         Assert.Contains("re-save it", Assert.Throws<InvalidDataException>(() => model.PredictImage(jpeg[..^2])).Message);
+    }
+
+    // A 28x28 grey TGA (top row first), raw or run-length encoded in packets of 28 literal pixels.
+    static byte[] Tga(byte[] grey, bool runLength)
+    {
+        byte[] header = [0, 0, (byte)(runLength ? 11 : 3), 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 0, 28, 0, 8, 0x20];
+        return runLength ? [.. header, .. grey.Chunk(28).SelectMany(row => (byte[])[27, .. row])] : [.. header, .. grey];
     }
 
     [Fact]
@@ -324,24 +331,37 @@ public class RuntimeTests
         Assert.StartsWith("the image: the HDR file is cut short", e2.Message);
     }
 
-    // A 28x28 grey TGA (top row first), raw or run-length encoded in packets of 28 literal pixels.
-    static byte[] Tga(byte[] grey, bool runLength)
+    static byte[] RgbContainer() => ContainerPackaging.Pack(TestModels.Plain(channels: 3), new ContainerMetadata
     {
-        byte[] header = [0, 0, (byte)(runLength ? 11 : 3), 0, 0, 0, 0, 0, 0, 0, 0, 0, 28, 0, 28, 0, 8, 0x20];
-        return runLength ? [.. header, .. grey.Chunk(28).SelectMany(row => (byte[])[27, .. row])] : [.. header, .. grey];
-    }
+        Inputs = [new TensorDescription("input", "float", ["N", "3", "28", "28"])],
+        Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+        Labels = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(),
+    });
 
-    // A 28x28 RGB PSD (the decoder reads RGB only), uncompressed, every channel the grey image.
-    static byte[] Psd(byte[] grey)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AGreyPsd_IsReadLikeAGreyPng(bool packBits)
     {
-        var header = new byte[26 + 12 + 2];
-        "8BPS"u8.CopyTo(header);
-        header[5] = 1; // version
-        header[13] = 3; // channels
-        header[17] = header[21] = 28; // height, width
-        header[23] = 8; // bits per channel
-        header[25] = 3; // RGB; then three empty sections and compression 0
-        return [.. header, .. grey, .. grey, .. grey];
+        // A grey PSD was "not an image of a known format": the decoder reads RGB PSDs only. It now gives what the same
+        // pixels give in a grey PNG: the grey values for a grey model, the grey value in all three channels for an RGB one.
+        var grey = Test.Image(5).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray();
+        var png = Png.Grey(grey, 28, 28);
+        var psd = Psd.Encode([grey], 28, 28, mode: 1, packBits);
+        var opaque = Psd.Encode([grey, Enumerable.Repeat((byte)255, 784).ToArray()], 28, 28, mode: 1, packBits); // an alpha channel
+        using var model = CompressedModel.Load(Container);
+        Assert.Equal(grey.Select(v => v / 255f), model.PreprocessImage(psd), (a, b) => Math.Abs(a - b) < 1e-6);
+        Assert.Equal(model.PreprocessImage(png), model.PreprocessImage(psd));
+        Assert.Equal(model.PreprocessImage(png), model.PreprocessImage(opaque));
+        Assert.Equal(model.PredictImage(png), model.PredictImage(psd));
+
+        using var rgb = CompressedModel.Load(RgbContainer());
+        var input = rgb.PreprocessImage(psd);
+        Assert.Equal(rgb.PreprocessImage(png), input);
+        for (var c = 0; c < 3; c++) Assert.Equal(model.PreprocessImage(png), input[(c * 784)..((c + 1) * 784)]);
+
+        // Cut short, it is refused like any PSD.
+        Assert.StartsWith("the image: the PSD file is cut short", Assert.Throws<InvalidDataException>(() => model.PredictImage(psd[..^100])).Message);
     }
 
     [Fact]

@@ -24,16 +24,17 @@ public static class ImageFolderDataset
             files = ImagesIn(folder).Select(f => (f, -1)).ToList();
         if (files.Count == 0) throw DataErrors.Invalid(folder, "the image folder has no .png, .jpg or .bmp files");
 
-        var first = Decode(files[0].File, ColorComponents.Default);
-        var channels = first.Comp is ColorComponents.Grey or ColorComponents.GreyAlpha ? 1 : 3;
-        var components = channels == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue;
+        // The first image decides grey or RGB for all, as the runtime decides it for each image it is given.
+        var first = Decode(files[0].File, ImageDecoding.GreyOrRgb);
+        var components = first.Comp;
+        var channels = components == ColorComponents.Grey ? 1 : 3;
         var (height, width) = resize ?? (first.Height, first.Width);
         var size = channels * height * width;
         DatasetLimits.CheckedProduct([files.Count, channels, height, width], DatasetLimits.MaxValues, folder, "the image folder");
         var pixels = new float[(long)files.Count * size];
         for (var i = 0; i < files.Count; i++)
         {
-            var image = Decode(files[i].File, components);
+            var image = Decode(files[i].File, _ => components);
             var chw = Layout.HwcToChw<byte>(image.Data, 1, image.Height, image.Width, channels);
             if (image.Height != height || image.Width != width)
             {
@@ -51,11 +52,11 @@ public static class ImageFolderDataset
     static IEnumerable<string> ImagesIn(string folder) =>
         Directory.GetFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal);
 
-    static ImageResult Decode(string file, ColorComponents components)
+    static ImageResult Decode(string file, Func<ImageInfo, ColorComponents> components)
     {
         try
         {
-            return ImageDecoding.Decode(InputFile.ReadAllBytes(file, DatasetLimits.MaxFileBytes, ErrorCodes.InvalidDataset, ErrorCodes.InvalidDataset), _ => components);
+            return ImageDecoding.Decode(InputFile.ReadAllBytes(file, DatasetLimits.MaxFileBytes, ErrorCodes.InvalidDataset, ErrorCodes.InvalidDataset), components);
         }
         catch (InvalidDataException e)
         {
