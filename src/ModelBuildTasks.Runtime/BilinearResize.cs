@@ -7,36 +7,52 @@ namespace ModelBuildTasks.Runtime;
 internal static class BilinearResize
 {
     /// <summary>
-    /// Bilinear resize of one C x H x W image (pixel centres aligned, as OpenCV and PIL do). Each output pixel
-    /// blends the 2x2 source pixels around its centre, as OpenCV's INTER_LINEAR does: shrinking a large photo
-    /// many times over skips the pixels in between, where PIL and torchvision's antialiased resize average them.
+    /// Bilinear resize of one C x H x W image as Pillow's <c>Image.resize(BILINEAR)</c> and torchvision's
+    /// <c>Resize(antialias=True)</c> do it, the resize training pipelines use: a triangle filter centred on each
+    /// output pixel (pixel centres aligned), one pixel wide on each side when enlarging (plain bilinear, the 2x2
+    /// pixels around the centre) and as wide as the shrink factor when shrinking, so a photo shrunk to 224x224
+    /// averages every pixel instead of sampling four and aliasing. Two passes, one per axis, with the weights of each
+    /// computed once (<see cref="TriangleTaps"/>).
     /// </summary>
     public static float[] Resize(ReadOnlySpan<float> image, int channels, int height, int width, int newHeight, int newWidth)
     {
+        // An axis whose size stays is copied: its filter would weigh each pixel 1 and its neighbour 0.
+        var across = width == newWidth ? null : TriangleTaps.For(width, newWidth);
+        var down = height == newHeight ? null : TriangleTaps.For(height, newHeight);
+        // The filter is separable, so either order gives the same image up to float rounding. Shrinking the height
+        // first leaves the pass across fewer rows (the slower pass: a short sum per pixel, where the pass down adds
+        // whole rows at once); otherwise across first, the order of the former 2x2 resize, so enlarged images come out
+        // as before (to the bit from 28x28 to 224x224).
+        var downFirst = newHeight < height;
         var result = new float[channels * newHeight * newWidth];
-        var sy = (float)height / newHeight;
-        var sx = (float)width / newWidth;
+        var between = new float[downFirst ? newHeight * width : height * newWidth]; // one channel after the first pass
         for (var c = 0; c < channels; c++)
         {
             var plane = image.Slice(c * height * width, height * width);
-            for (var y = 0; y < newHeight; y++)
+            var output = result.AsSpan(c * newHeight * newWidth, newHeight * newWidth);
+            if (downFirst)
             {
-                var fy = Math.Clamp((y + 0.5f) * sy - 0.5f, 0, height - 1);
-                var y0 = (int)fy;
-                var y1 = Math.Min(y0 + 1, height - 1);
-                var wy = fy - y0;
-                for (var x = 0; x < newWidth; x++)
-                {
-                    var fx = Math.Clamp((x + 0.5f) * sx - 0.5f, 0, width - 1);
-                    var x0 = (int)fx;
-                    var x1 = Math.Min(x0 + 1, width - 1);
-                    var wx = fx - x0;
-                    var top = plane[y0 * width + x0] * (1 - wx) + plane[y0 * width + x1] * wx;
-                    var bottom = plane[y1 * width + x0] * (1 - wx) + plane[y1 * width + x1] * wx;
-                    result[(c * newHeight + y) * newWidth + x] = top * (1 - wy) + bottom * wy;
-                }
+                Down(down, plane, width, newHeight, between);
+                Across(across, between, newHeight, width, newWidth, output);
+            }
+            else
+            {
+                Across(across, plane, height, width, newWidth, between);
+                Down(down, between, newWidth, newHeight, output);
             }
         }
         return result;
+    }
+
+    static void Across(TriangleTaps? taps, ReadOnlySpan<float> source, int rows, int width, int newWidth, Span<float> target)
+    {
+        if (taps is null) { source.CopyTo(target); return; }
+        for (var y = 0; y < rows; y++) taps.Apply(source.Slice(y * width, width), target.Slice(y * newWidth, newWidth));
+    }
+
+    static void Down(TriangleTaps? taps, ReadOnlySpan<float> source, int width, int newHeight, Span<float> target)
+    {
+        if (taps is null) { source.CopyTo(target); return; }
+        for (var y = 0; y < newHeight; y++) taps.AccumulateRows(y, source, width, target.Slice(y * width, width));
     }
 }

@@ -268,8 +268,8 @@ public sealed class CompressedModel : IDisposable
     /// Decodes an image file (PNG, JPEG, BMP, GIF, TGA, PSD, HDR) into one input of <see cref="InputSize"/>
     /// values with the container's preprocessing (<see cref="ContainerMetadata.Preprocess"/>): the
     /// steps the engine applied to image datasets when it measured the accuracy. An image of
-    /// another size is resized (bilinear) to the model's; grey (grey PSD files too) and RGB are converted to the model's
-    /// channels.
+    /// another size is resized (bilinear, antialiased when shrinking, as Pillow and torchvision resize) to the model's;
+    /// grey (grey PSD files too) and RGB are converted to the model's channels.
     /// </summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a decodable image, one cut short, or one beyond 2^26 pixels; the message names the file.</exception>

@@ -6,7 +6,7 @@ namespace ModelBuildTasks.Runtime;
 /// <summary>
 /// Turns an encoded image (PNG, JPEG, BMP, GIF, TGA, PSD, HDR) into one model input, with the
 /// preprocessing the container records. It mirrors the engine's image-folder datasets step for
-/// step (decode as grey or RGB, bilinear resize, channel conversion in float, then scale, mean
+/// step (decode as grey or RGB, antialiased bilinear resize, channel conversion in float, then scale, mean
 /// and std), so an image file gives the app the same floats the accuracy was measured on.
 /// </summary>
 static class ImagePreprocessing

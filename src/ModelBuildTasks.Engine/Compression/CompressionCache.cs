@@ -55,8 +55,9 @@ public sealed class CompressionCache(string folder)
             hash.AppendData(Encoding.UTF8.GetBytes($"{label}:{bytes.Length}\n"));
             hash.AppendData(bytes);
         }
-        // Bumped when the engine writes other results for the same inputs (2: output_probabilities, label order, unused weights).
-        Add("format", "mbt-cache-2"u8);
+        // Bumped when the engine writes other results for the same inputs (2: output_probabilities, label order, unused
+        // weights; 3: images shrunk by resize= are antialiased, so accuracy, calibration and the search see other pixels).
+        Add("format", "mbt-cache-3"u8);
         Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
         Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
         Add("allow_miss", allowMiss ? "1"u8 : "0"u8);

@@ -6,7 +6,8 @@ namespace ModelBuildTasks.Data;
 /// How raw images become model input, written as <c>key=value</c> pairs separated by <c>;</c>
 /// (the same text in the CLI's <c>--preprocess</c> and the csproj's <c>Preprocess</c> metadata):
 /// <list type="bullet">
-/// <item><c>resize=HxW</c>: bilinear resize (default: none; sizes must then match the model).</item>
+/// <item><c>resize=HxW</c>: bilinear resize as Pillow's BILINEAR and torchvision's antialiased Resize do it, the
+/// filter widened by the factor when shrinking (<c>BilinearResize</c>; default: none; sizes must then match the model).</item>
 /// <item><c>channels=1|3</c>: convert grey to RGB (replicate) or RGB to grey (luma).</item>
 /// <item><c>scale=F</c>: multiply pixels by F; <c>1/255</c> is accepted. Default: 1/255 for 8-bit data, else 1.</item>
 /// <item><c>mean=a[,b,c]</c> and <c>std=a[,b,c]</c>: then (x - mean) / std per channel (default 0 and 1).</item>
