@@ -7,21 +7,38 @@ namespace ModelBuildTasks.Cli;
 static class OutputPaths
 {
     /// <summary>
-    /// Throws a coded error if <paramref name="path"/> is one of the files the command reads: the
-    /// output replaces its target atomically, so <c>compress m.onnx -o m.onnx</c> would silently
-    /// swap the user's only copy of the model for the container (or a dataset for its subset).
+    /// The files a command reads, looked at once however many outputs are checked against them: a
+    /// dataset folder of tens of thousands of images was otherwise looked up again for every output.
     /// </summary>
-    static void CheckNotInput(string path, string option, IEnumerable<string> inputs)
+    public sealed class Inputs
     {
-        var target = InputFile.RealPath(path);
         // Linux file names are case-sensitive; Windows' and macOS's usually are not (and a false alarm there
         // costs a rename, a miss the user's model).
-        var comparison = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
-        foreach (var input in inputs)
-            // Resolving every component of a path costs a look-up per folder: only for the inputs that could match.
-            if (string.Equals(Path.GetFileName(input), Path.GetFileName(target), comparison) || IsLink(input))
-                if (File.Exists(input) && string.Equals(InputFile.RealPath(input), target, comparison))
-                    throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is the input {input}: writing it would replace that file; choose another output path", Path.GetFullPath(path));
+        static readonly StringComparison Comparison = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+
+        readonly ILookup<string, int> byName;
+        readonly List<int> links;
+        readonly List<string> files;
+
+        /// <summary>Takes the files the command reads, in the order a refusal should name the first of them.</summary>
+        /// <param name="files">The files the command reads.</param>
+        public Inputs(IEnumerable<string> files)
+        {
+            this.files = files.ToList();
+            // Resolving every component of a path costs a look-up per folder: only an input with the output's
+            // name, or a link (whose target may have it), can be the output, so only those are resolved later.
+            byName = Enumerable.Range(0, this.files.Count).ToLookup(i => Path.GetFileName(this.files[i]), StringComparer.FromComparison(Comparison));
+            links = Enumerable.Range(0, this.files.Count).Where(i => IsLink(this.files[i])).ToList();
+        }
+
+        /// <summary>The first input that is the file <paramref name="path"/> (through links too), or null.</summary>
+        public string? Find(string path)
+        {
+            var target = InputFile.RealPath(path);
+            foreach (var i in byName[Path.GetFileName(target)].Concat(links).Distinct().Order())
+                if (File.Exists(files[i]) && string.Equals(InputFile.RealPath(files[i]), target, Comparison)) return files[i];
+            return null;
+        }
     }
 
     static bool IsLink(string path)
@@ -43,9 +60,15 @@ static class OutputPaths
     /// <param name="path">The file the command will write.</param>
     /// <param name="option">The option that named it, for the message.</param>
     /// <param name="inputs">The files the command reads.</param>
-    public static void CheckWritable(string path, string option, IEnumerable<string> inputs)
+    /// <remarks>
+    /// The output replaces its target atomically, so <c>compress m.onnx -o m.onnx</c> would silently swap
+    /// the user's only copy of the model for the container (or a dataset for its subset): an output that
+    /// is an input is refused.
+    /// </remarks>
+    public static void CheckWritable(string path, string option, Inputs inputs)
     {
-        CheckNotInput(path, option, inputs);
+        if (inputs.Find(path) is { } input)
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is the input {input}: writing it would replace that file; choose another output path", Path.GetFullPath(path));
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new ModelBuildException(ErrorCodes.FileSystemRefused, $"{option} names a folder; give a file path", full);
         var folder = Path.GetDirectoryName(full)!;

@@ -36,7 +36,7 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     if (result.GetValue(epochs) < 0 || result.GetValue(epochs) == 0 && result.GetValue(seconds) is null || result.GetValue(batch) < 1)
         throw new ModelBuildException(ErrorCodes.InvalidSetting, "give --epochs >= 1 or a --seconds budget, and --batch-size >= 1");
     var spec = PreprocessSpec.Parse(result.GetValue(preprocess));
-    ModelBuildTasks.Cli.OutputPaths.CheckWritable(result.GetValue(output)!, "--output", [result.GetValue(model)!]); // before the training, not after it
+    ModelBuildTasks.Cli.OutputPaths.CheckWritable(result.GetValue(output)!, "--output", new ModelBuildTasks.Cli.OutputPaths.Inputs([result.GetValue(model)!])); // before the training, not after it
     var onnx = ModelFile.Load(result.GetValue(model)!);
     var narrowed = LayerBits(result.GetValue(layerBits), result.GetValue(fakeQuant), onnx);
     // Labels in the model's class order where class folders name the same classes in another order: trained as numbered, they would swap classes.

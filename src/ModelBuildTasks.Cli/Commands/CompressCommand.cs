@@ -125,7 +125,8 @@ static class CompressCommand
                 MaxValidationImages = result.GetValue(maxImages),
             };
             settings.Validate();
-            var inputs = new[] { dataPath, testPath, settings.TrainData }.OfType<string>().SelectMany(d => Data.DatasetFiles.Enumerate(d).Select(f => f.Full)).Prepend(modelPath).ToList();
+            // Resolved once for the five outputs: a dataset folder may hold tens of thousands of images.
+            var inputs = new OutputPaths.Inputs(new[] { dataPath, testPath, settings.TrainData }.OfType<string>().SelectMany(d => Data.DatasetFiles.Enumerate(d).Select(f => f.Full)).Prepend(modelPath));
             OutputPaths.CheckWritable(outputPath, "--output", inputs);
             if (result.GetValue(report) is { } reportFile)
                 foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") }) OutputPaths.CheckWritable(file, "--report", inputs);

@@ -22,7 +22,7 @@ static class ExportCommand
         {
             var path = result.GetValue(container)!;
             var outputPath = result.GetValue(output)!;
-            OutputPaths.CheckWritable(outputPath, "--output", [path]);
+            OutputPaths.CheckWritable(outputPath, "--output", new OutputPaths.Inputs([path]));
             var bytes = InputFile.ReadAllBytes(path, ContainerLimits.MaxFileLength, ErrorCodes.ModelNotFound, ErrorCodes.InvalidContainer);
             if (!ModelContainer.HasMagic(bytes) && !ModelFile.IsContainerName(path) && IsOnnx(bytes))
                 throw new ModelBuildException(ErrorCodes.InvalidContainer, "an ONNX model, not a .cmodel container: it needs no export", path);

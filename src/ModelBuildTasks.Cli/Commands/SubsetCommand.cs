@@ -28,7 +28,7 @@ static class SubsetCommand
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "the output name must contain 'images' so the labels file can be named after it", imagesPath);
             var labelsPath = sample.Labels is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
                 DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
-            var inputs = DatasetFiles.Enumerate(result.GetValue(data)!).Select(f => f.Full).ToList();
+            var inputs = new OutputPaths.Inputs(DatasetFiles.Enumerate(result.GetValue(data)!).Select(f => f.Full));
             OutputPaths.CheckWritable(imagesPath, "--output", inputs);
             if (labelsPath is not null) OutputPaths.CheckWritable(labelsPath, "--output (its labels file)", inputs);
             // IDX stores H x W x C; the dataset holds C x H x W.
