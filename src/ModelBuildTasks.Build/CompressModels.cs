@@ -97,10 +97,16 @@ public sealed partial class CompressModels : ToolTask
     /// The engine's line protocol (as <c>dotnet ef</c>'s): progress (<c>info:</c>) at high importance,
     /// so that a compression of many minutes shows its stage and candidate in the default build
     /// output; detail (<c>verbose:</c>) at low; <c>file: error MBTnnnn: ...</c> lines stay errors.
+    /// Whether the item is compressed or taken from the cache is known only once the engine has
+    /// looked: its <c>compressing</c> and <c>cache: hit</c> lines say which, at high importance.
     /// </remarks>
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
         if (singleLine.StartsWith("info: ", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.High, "ModelBuildTasks: " + singleLine[6..]);
+        else if (current is not null && singleLine.StartsWith("compressing ", StringComparison.Ordinal))
+            Log.LogMessage(MessageImportance.High, $"ModelBuildTasks: compressing {current.Name} (this can take a while; results are cached by content)");
+        else if (current is not null && (singleLine.StartsWith("cache: hit ", StringComparison.Ordinal) || singleLine.StartsWith("cache: remote-hit ", StringComparison.Ordinal)))
+            Log.LogMessage(MessageImportance.High, $"ModelBuildTasks: {current.Name} taken from the cache, not compressed again ({singleLine})");
         else if (singleLine.StartsWith("verbose: ", StringComparison.Ordinal)) Log.LogMessage(MessageImportance.Low, singleLine[9..]);
         else if (FileLess().Match(singleLine) is { Success: true } m && current is not null)
         {
@@ -162,11 +168,14 @@ public sealed partial class CompressModels : ToolTask
                 if (!stale.Contains(item))
                 {
                     Log.LogMessage(MessageImportance.Normal, $"ModelBuildTasks: {item.Name} is up to date");
+                    // The IDE's up-to-date check compares times: a model touched but not changed must not look newer than the stamp forever.
+                    if (File.GetLastWriteTimeUtc(item.Stamp) < item.NewestInput) File.SetLastWriteTimeUtc(item.Stamp, DateTime.UtcNow);
                 }
                 else
                 {
                     if (File.Exists(item.Stamp)) File.Delete(item.Stamp);
-                    Log.LogMessage(MessageImportance.High, $"ModelBuildTasks: compressing {item.Name} (this can take a while; results are cached by content)");
+                    // Not "compressing" yet: the engine looks in the cache first, and its lines say which it did.
+                    Log.LogMessage(MessageImportance.Normal, $"ModelBuildTasks: {item.Name} changed since its last build; running the engine");
                     if (!Run(item, item.Arguments)) return false;
                     File.WriteAllText(item.Stamp, Stamp(item));
                 }
@@ -213,14 +222,10 @@ public sealed partial class CompressModels : ToolTask
     // The IDE's up-to-date check and dotnet watch must follow the model's external-data files too, but
     // design-time builds must not parse a model to find them: CompressModel_IdeItems reads this list of
     // what the last build found. Rewritten only when it changes, so it never looks newer than it is.
-    static void WriteSidecarList(Item item)
-    {
-        var text = string.Concat(item.Sidecars.Select(f => f + "\n"));
-        if (!File.Exists(item.SidecarList) || File.ReadAllText(item.SidecarList) != text) AtomicFile.WriteAllText(item.SidecarList, text);
-    }
+    static void WriteSidecarList(Item item) => AtomicFile.WriteAllTextIfChanged(item.SidecarList, string.Concat(item.Sidecars.Select(f => f + "\n")));
 
     sealed record Item(ITaskItem Source, string Name, string Folder, string Container, string Wrapper, string Report, string ResourceName,
-        string Fingerprint, string Arguments, string ClassName, string Namespace, IReadOnlyList<string> Sidecars)
+        string Fingerprint, string Arguments, string ClassName, string Namespace, IReadOnlyList<string> Sidecars, DateTime NewestInput)
     {
         public string Stamp => Path.Combine(Folder, "fingerprint.txt");
         public string SidecarList => Path.Combine(Folder, "external-data.txt");
@@ -269,6 +274,7 @@ public sealed partial class CompressModels : ToolTask
         if (CacheReadOnly) args.Add("--cache-read-only");
         if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);
         var fingerprint = "";
+        var newestInput = DateTime.MinValue;
         var sidecars = ExternalDataFiles(modelPath).ToList();
         try
         {
@@ -277,14 +283,16 @@ public sealed partial class CompressModels : ToolTask
             if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
             if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
             if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
-            fingerprint = ContentFingerprint.Compute(File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [], settings);
+            var existing = File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [];
+            fingerprint = ContentFingerprint.Compute(existing, settings);
+            newestInput = existing.Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Error(ErrorCodes.FileSystemRefused, modelPath, $"the model's inputs cannot be read: {e.Message}");
         }
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, fingerprint,
-            string.Join(" ", args.Select(Quote)), className, Meta("Namespace"), sidecars);
+            string.Join(" ", args.Select(Quote)), className, Meta("Namespace"), sidecars, newestInput);
     }
 
     // Weights kept beside the model (ONNX external data) decide the result as much as the model file:

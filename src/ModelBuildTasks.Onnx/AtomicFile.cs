@@ -17,6 +17,40 @@ public static class AtomicFile
     public static void WriteAllText(string path, string text) =>
         WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
 
+    /// <summary>
+    /// Writes <paramref name="bytes"/> to <paramref name="path"/> atomically unless the file already holds
+    /// exactly these bytes; returns whether it wrote.
+    /// </summary>
+    /// <remarks>
+    /// An unchanged output keeps its timestamp, so what compares timestamps after it (the C# compiler's
+    /// target, the IDE's up-to-date check) sees nothing new, as with Grpc.Tools' and EF Core's generated files.
+    /// </remarks>
+    public static bool WriteAllBytesIfChanged(string path, ReadOnlySpan<byte> bytes)
+    {
+        if (Holds(path, bytes)) return false;
+        WriteAllBytes(path, bytes);
+        return true;
+    }
+
+    /// <summary>Writes <paramref name="text"/> (UTF-8, no BOM) as <see cref="WriteAllBytesIfChanged"/> does; returns whether it wrote.</summary>
+    public static bool WriteAllTextIfChanged(string path, string text) =>
+        WriteAllBytesIfChanged(path, new System.Text.UTF8Encoding(false).GetBytes(text));
+
+    // The length first: a different size needs no read. Anything unreadable is written over, as before.
+    static bool Holds(string path, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            var file = new FileInfo(path);
+            if (!file.Exists || file.Length != bytes.Length) return false;
+            return bytes.Length == 0 || File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Lets <paramref name="write"/> fill a temporary file, then renames it to <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write)
     {

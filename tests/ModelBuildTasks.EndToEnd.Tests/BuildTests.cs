@@ -41,6 +41,65 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
+    public void UnchangedOutputs_DoNotRecompileTheApp_ARealChangeToTheModelDoes()
+    {
+        // The validation data's folder is a global property, so it can move without the project file (a
+        // compiler input itself) changing; the model is the app's own copy, to touch and to change.
+        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\" Calibration=\"minmax\""); // a cache key no other test makes
+        var model = Path.Combine(app.Folder, "model.onnx");
+        File.Copy(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), model);
+        app.SetItemAttribute(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "model.onnx");
+        app.SetItemAttribute($"ValidationData=\"{data}/", "ValidationData=\"$(E2EData)/");
+        var moved = Path.Combine(app.Folder, "moved data");
+        Directory.CreateDirectory(moved);
+        foreach (var file in new[] { "val-images-idx3-ubyte.gz", "val-labels-idx1-ubyte.gz" }) File.Copy(Path.Combine(data, file), Path.Combine(moved, file));
+        const string skipped = "Skipping target \"CoreCompile\" because all output files are up-to-date";
+
+        var first = app.Build($"-p:E2EData={data}");
+        Assert.True(first.ExitCode == 0, first.Output);
+        Assert.Contains("ModelBuildTasks: compressing model.onnx", first.Output);
+        Assert.DoesNotContain(skipped, first.Output);
+
+        // Touched (a checkout, an editor's save): the same bytes, a newer time.
+        File.SetLastWriteTimeUtc(model, DateTime.UtcNow.AddMinutes(1));
+        var touched = app.Build($"-p:E2EData={data}");
+        Assert.True(touched.ExitCode == 0, touched.Output);
+        Assert.Contains("model.onnx is up to date", touched.Output);
+        Assert.Contains(skipped, touched.Output);
+
+        // The same data elsewhere: the engine runs and hits its cache; the container and class keep their bytes and times.
+        var hit = app.Build($"-p:E2EData={moved}");
+        Assert.True(hit.ExitCode == 0, hit.Output);
+        Assert.Contains("ModelBuildTasks: model.onnx taken from the cache, not compressed again (cache: hit", hit.Output);
+        Assert.DoesNotContain("compressing", hit.Output);
+        Assert.Contains(skipped, hit.Output);
+        // ... and the stamp keeps the next build from starting the engine at all.
+        var after = app.Build($"-p:E2EData={moved}");
+        Assert.True(after.ExitCode == 0, after.Output);
+        Assert.Contains("model.onnx is up to date", after.Output);
+        Assert.Contains(skipped, after.Output);
+
+        // A real change: the classifier's bias for class 0 (its last 10-value initializer) moves a little.
+        var container = File.ReadAllBytes(Path.Combine(app.Outputs, "model/model.cmodel"));
+        var proto = ModelBuildTasks.Graph.ModelFile.LoadProto(model);
+        var bias = proto.Graph.Initializer.Last(t => t.Dims.Count == 1 && t.Dims[0] == 10);
+        var values = bias.RawData.Length > 0 ? Floats(bias.RawData.ToByteArray()) : bias.FloatData.ToArray();
+        values[0] += 0.05f;
+        bias.FloatData.Clear();
+        bias.RawData = Google.Protobuf.ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        var changed = app.Build($"-p:E2EData={moved}");
+        Assert.True(changed.ExitCode == 0, changed.Output);
+        Assert.Contains("ModelBuildTasks: compressing model.onnx", changed.Output);
+        Assert.DoesNotContain(skipped, changed.Output);
+        Assert.NotEqual(container, File.ReadAllBytes(Path.Combine(app.Outputs, "model/model.cmodel")));
+        Assert.True(app.RunApp().ExitCode == 0);
+    }
+
+    static float[] Floats(byte[] raw) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw).ToArray();
+
+    [Fact]
     public void Clean_OfAnIntermediateDirTheProjectChose_RemovesOnlyWhatTheBuildWrote()
     {
         // A folder of the project's own (it held its model and a README, and clean used to delete it whole).
@@ -252,9 +311,8 @@ public class BuildTests(PackedPackages packages)
             foreach (var file in new[] { "val-images-idx3-ubyte.gz", "val-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
                 Assert.Contains(Path.Combine(data, file), items);
         }
-        var built = Items("UpToDateCheckBuilt");
-        Assert.Contains(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel"), built);
-        Assert.Contains(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.g.cs"), built);
+        // The stamp, which the task renews whenever it has checked the inputs (the container and the class keep their times when unchanged).
+        Assert.Equal([Path.Combine(app.Outputs, "fashion_vgg/fingerprint.txt")], Items("UpToDateCheckBuilt"));
 
         // The property page: a rule for the CompressModel item with exactly the item metadata the targets define.
         var rule = Assert.Single(Items("PropertyPageSchema"), i => i.EndsWith("ModelBuildTasks.xml"));

@@ -162,25 +162,29 @@ static class CompressCommand
             }
             else
             {
+                // The MSBuild task announces a compression on this line, and a cache hit on the cache's own.
+                CliOutput.Info($"compressing {modelPath} ({(cache.Enabled ? "no cached result" : "cache off")})");
                 var compressed = ConsoleProgress.Run("compress", progress => Compressor.Run(modelPath, dataPath, testPath, settings, progress));
                 if (!compressed.Report.TargetMet && result.GetValue(allowMiss)) compressed = Compressor.Uncompressed(modelPath, compressed);
                 (container, summary) = (compressed.Container, compressed.Report with { Cache = cache.Enabled ? "miss" : "off" });
                 if (key is not null) cache.Put(key, container, summary);
             }
 
-            AtomicFile.WriteAllBytes(outputPath, container);
+            // Only what changed is written: a cache hit gives the same container and class, and rewriting them
+            // would make the app's build compile its assembly again for nothing.
+            AtomicFile.WriteAllBytesIfChanged(outputPath, container);
             if (result.GetValue(report) is { } reportPath)
             {
-                AtomicFile.WriteAllText(reportPath, summary.ToJson());
-                AtomicFile.WriteAllText(Path.ChangeExtension(reportPath, ".md"), summary.ToMarkdown());
-                AtomicFile.WriteAllText(Path.ChangeExtension(reportPath, ".html"), Reporting.HtmlReport.Render(summary));
+                AtomicFile.WriteAllTextIfChanged(reportPath, summary.ToJson());
+                AtomicFile.WriteAllTextIfChanged(Path.ChangeExtension(reportPath, ".md"), summary.ToMarkdown());
+                AtomicFile.WriteAllTextIfChanged(Path.ChangeExtension(reportPath, ".html"), Reporting.HtmlReport.Render(summary));
             }
             if (result.GetValue(wrapper) is { } wrapperPath)
             {
                 var metadata = ContainerMetadata.Parse(ModelContainer.Read(container).MetadataJson);
                 var spec = new WrapperSpec(result.GetValue(className) ?? CSharpNames.FromFileName(Path.GetFileNameWithoutExtension(modelPath)), result.GetValue(ns) ?? "CompressedModels",
                     result.GetValue(resource) ?? Path.GetFileName(outputPath), Path.GetFileName(modelPath), metadata);
-                AtomicFile.WriteAllText(wrapperPath, WrapperGenerator.Generate(spec));
+                AtomicFile.WriteAllTextIfChanged(wrapperPath, WrapperGenerator.Generate(spec));
             }
 
             foreach (var warning in summary.Warnings) Console.Error.WriteLine($"{modelPath}: warning {warning.Code}: {warning.Message}");
