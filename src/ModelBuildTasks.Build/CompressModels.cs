@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ModelBuildTasks.Data;
+using ModelBuildTasks.Onnx;
 
 namespace ModelBuildTasks.Build;
 

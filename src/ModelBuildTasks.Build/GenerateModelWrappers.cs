@@ -3,6 +3,7 @@ using Microsoft.Build.Utilities;
 using ModelBuildTasks.Codegen;
 using ModelBuildTasks.Container;
 using ModelBuildTasks.Data;
+using ModelBuildTasks.Onnx;
 
 namespace ModelBuildTasks.Build;
 

@@ -25,19 +25,6 @@ public static class ExternalData
         }
     }
 
-    /// <summary>
-    /// The bytes on disk of the files <paramref name="model"/>'s tensors keep their data in (each file once),
-    /// for the size of a model stored as an .onnx file and its sidecars; 0 when every tensor is inside.
-    /// </summary>
-    public static long FileBytes(ModelProto model, string modelFolder) =>
-        AllTensors(model.Graph)
-            .Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
-            .Select(t => t.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value)
-            .OfType<string>()
-            .Select(location => Path.GetFullPath(Path.Combine(modelFolder, location)))
-            .Distinct(StringComparer.Ordinal)
-            .Sum(file => File.Exists(file) ? new FileInfo(file).Length : 0);
-
     static byte[] Read(TensorProto tensor, string root, string displayPath, ref long budget)
     {
         string? location = null;

@@ -82,9 +82,10 @@ public sealed class CompressionInputs
         return new CompressionInputs
         {
             Warnings = [.. LoadWarnings(mismatch, model)],
-            // A model's weights kept in sidecar files (ONNX external data) are part of its size.
+            // A model's weights kept in sidecar files (ONNX external data) are part of its size: the files the
+            // MSBuild task also fingerprints and lists for the IDE (one reading of them, OnnxSignature's).
             SourceLength = sourceBytes.Length + (Container.ModelContainer.HasMagic(sourceBytes) ? 0
-                : Onnx.ExternalData.FileBytes(Onnx.OnnxModelFile.Parse(sourceBytes, modelPath), Path.GetDirectoryName(Path.GetFullPath(modelPath))!)),
+                : Onnx.OnnxSignature.Parse(sourceBytes, modelPath).ExternalDataFiles.Sum(file => File.Exists(file) ? new FileInfo(file).Length : 0)),
             SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(sourceBytes)),
             Model = model,
             Preprocess = spec,

@@ -45,16 +45,13 @@ public sealed class ModelGraph
     public bool IsOutput(string value) => Outputs.Any(o => o.Name == value);
 
     /// <summary>
-    /// Whether the first output is made by a Softmax over its last axis (the classes of an [N, C] output),
-    /// through any Identity or Dropout an exporter put after it to name the output: the output already is
-    /// probabilities (the runtime passes them through; training takes their log rather than a second softmax).
+    /// Whether the first output is made by a Softmax over its last axis (<see cref="Onnx.SoftmaxOutput"/>, the rule
+    /// the MSBuild task applies to the model file too): the output already is probabilities (the runtime passes
+    /// them through; training takes their log rather than a second softmax).
     /// </summary>
-    public bool EndsInSoftmax()
-    {
-        var node = Producer(Outputs[0].Name);
-        while (node is { OpType: "Identity" or "Dropout" }) node = Producer(node.Inputs[0]);
-        return node is { OpType: "Softmax" } && node.GetInt("axis", -1) is -1 or 1;
-    }
+    public bool EndsInSoftmax() =>
+        Onnx.SoftmaxOutput.EndsInSoftmax(Outputs[0].Name, value =>
+            Producer(value) is { } node ? new Onnx.SoftmaxOutput.Producer(node.OpType, node.Input(0), node.GetInt("axis", -1)) : null);
 
     /// <summary><paramref name="name"/>, or with a numeric suffix, so that no initializer or node output has it yet.</summary>
     public string UniqueName(string name)

@@ -1,36 +1,59 @@
 using System.Text;
 
-namespace ModelBuildTasks.Build;
+namespace ModelBuildTasks.Onnx;
 
 /// <summary>
-/// The signature of an ONNX model (its graph inputs and outputs with their element types and
-/// shapes, and its <c>metadata_props</c>), read straight from the protobuf bytes. The task
-/// assembly stays dependency-free (no Google.Protobuf in an MSBuild node), and nothing but these
-/// few fields is needed for the design-time and uncompressed classes.
+/// The facts about an ONNX model that need no IR: its graph inputs and outputs with their element
+/// types and shapes, its <c>metadata_props</c>, the files its tensors keep their data in (ONNX
+/// external data) and whether it ends in a Softmax, read straight from the protobuf bytes. The
+/// MSBuild task links this file as source, so its assembly stays dependency-free (no
+/// Google.Protobuf in an MSBuild node); the engine reads the same facts through it, so the two
+/// never disagree about a model.
 /// </summary>
-sealed class OnnxSignature
+public sealed class OnnxSignature
 {
     /// <summary>One graph input or output: name, ONNX element type, dimensions (a number, or the symbolic name).</summary>
+    /// <param name="Name">The value's name.</param>
+    /// <param name="ElementType">The ONNX element type (1 is float).</param>
+    /// <param name="Shape">Each dimension: its size, its symbolic name, or N when it has neither.</param>
     public sealed record Value(string Name, int ElementType, IReadOnlyList<string> Shape);
 
+    /// <summary>The graph's inputs, without the initializers older exporters list among them.</summary>
     public List<Value> Inputs { get; } = [];
+    /// <summary>The graph's outputs.</summary>
     public List<Value> Outputs { get; } = [];
+    /// <summary>The model's <c>metadata_props</c>.</summary>
     public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
-    /// <summary>Whether the first output is made by a Softmax over its last axis (the engine's <c>output_probabilities</c>).</summary>
+    /// <summary>Whether the first output is made by a Softmax over its last axis (<see cref="SoftmaxOutput"/>; the container's <c>output_probabilities</c>).</summary>
     public bool EndsInSoftmax { get; private set; }
-    /// <summary>The files the initializers keep their data in (ONNX external data), as full paths beside the model; each once.</summary>
+    /// <summary>
+    /// The files the model's tensors keep their data in (<c>data_location = EXTERNAL</c>: initializers,
+    /// sparse initializers, and tensors in attributes and subgraphs, as <c>ExternalData</c> loads them),
+    /// as full paths resolved against the model's folder, each once. Whether they exist, and stay inside
+    /// that folder, is <c>ExternalData</c>'s check when the model is loaded.
+    /// </summary>
     public List<string> ExternalDataFiles { get; } = [];
 
-    /// <summary>Reads <paramref name="path"/>; a file that is not an ONNX model is <c>MBT1002</c>.</summary>
+    /// <summary>Reads the model file at <paramref name="path"/>.</summary>
+    /// <exception cref="ModelBuildException">The file is missing, not a regular file (<c>MBT1001</c>), or not an ONNX model (<c>MBT1002</c>).</exception>
     public static OnnxSignature Read(string path)
     {
         if (!File.Exists(path)) throw ModelBuildException.ModelNotFound(path);
         // A FIFO or device is a coded error, never a design-time build that hangs.
-        var bytes = InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel);
+        return Parse(InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel), path);
+    }
+
+    /// <summary>Reads the model whose file bytes are <paramref name="bytes"/>.</summary>
+    /// <param name="bytes">The ONNX file's bytes.</param>
+    /// <param name="path">The model file: external-data locations are resolved against its folder, and errors name it.</param>
+    /// <exception cref="ModelBuildException">The bytes are not an ONNX model (<c>MBT1002</c>).</exception>
+    public static OnnxSignature Parse(byte[] bytes, string path)
+    {
         var signature = new OnnxSignature();
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var initializers = new HashSet<string>(StringComparer.Ordinal);
         var inputs = new List<Value>();
-        var nodes = new List<(string OpType, List<string> Inputs, List<string> Outputs, long Axis)>();
+        var nodes = new List<Node>();
         try
         {
             var graphFound = false;
@@ -41,19 +64,16 @@ sealed class OnnxSignature
                     graphFound = true;
                     foreach (var (g, gs, gl) in Fields(bytes, start, length))
                     {
-                        if (g == 5) // TensorProto: its name, and where its data is when not inside (external_data, key "location")
-                        {
-                            initializers.Add(StringField(bytes, gs, gl, 8));
-                            foreach (var (t, ts, tl) in Fields(bytes, gs, gl))
-                                if (t == 13 && StringField(bytes, ts, tl, 1) == "location"
-                                    && Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, StringField(bytes, ts, tl, 2))) is var file
-                                    && !signature.ExternalDataFiles.Contains(file))
-                                    signature.ExternalDataFiles.Add(file);
-                        }
+                        if (g == 5) initializers.Add(StringField(bytes, gs, gl, 8)); // TensorProto.name
                         else if (g == 1) nodes.Add(ReadNode(bytes, gs, gl));
                         else if (g == 11) inputs.Add(ReadValue(bytes, gs, gl));
                         else if (g == 12) signature.Outputs.Add(ReadValue(bytes, gs, gl));
                     }
+                    foreach (var (ts, tl) in Tensors(bytes, start, length))
+                        if (ExternalLocation(bytes, ts, tl) is { } location
+                            && Path.GetFullPath(Path.Combine(folder, location)) is var file
+                            && !signature.ExternalDataFiles.Contains(file))
+                            signature.ExternalDataFiles.Add(file);
                 }
                 else if (field == 14) // ModelProto.metadata_props
                 {
@@ -68,16 +88,15 @@ sealed class OnnxSignature
         }
         // Older exporters list the weights among the inputs too: the image input is the one left.
         signature.Inputs.AddRange(inputs.Where(i => !initializers.Contains(i.Name)));
-        // Through any Identity or Dropout an exporter put after the Softmax to name the output, as the engine looks.
-        var producer = signature.Outputs.Count > 0 ? nodes.LastOrDefault(n => n.Outputs.Contains(signature.Outputs[0].Name)) : default;
-        for (var steps = 0; producer is { OpType: "Identity" or "Dropout", Inputs.Count: > 0 } && steps < nodes.Count; steps++)
-            producer = nodes.LastOrDefault(n => n.Outputs.Contains(producer.Inputs[0]));
-        signature.EndsInSoftmax = producer is { OpType: "Softmax", Axis: -1 or 1 };
+        signature.EndsInSoftmax = signature.Outputs.Count > 0 && SoftmaxOutput.EndsInSoftmax(signature.Outputs[0].Name, value =>
+            nodes.LastOrDefault(n => n.Outputs.Contains(value)) is { } n ? new SoftmaxOutput.Producer(n.OpType, n.Inputs.FirstOrDefault(), n.Axis) : null);
         return signature;
     }
 
+    sealed record Node(string OpType, List<string> Inputs, List<string> Outputs, long Axis);
+
     // NodeProto: op_type (4), inputs (1), outputs (2), and the "axis" attribute (5: AttributeProto name 1, i 3), -1 when absent.
-    static (string OpType, List<string> Inputs, List<string> Outputs, long Axis) ReadNode(byte[] b, int start, int length)
+    static Node ReadNode(byte[] b, int start, int length)
     {
         var (opType, inputs, outputs, axis) = ("", new List<string>(), new List<string>(), -1L);
         foreach (var (f, s, l) in Fields(b, start, length))
@@ -89,7 +108,51 @@ sealed class OnnxSignature
                 foreach (var (a, at, _) in Fields(b, s, l))
                     if (a == 3) { var p = at; axis = (long)Varint(b, ref p); }
         }
-        return (opType, inputs, outputs, axis);
+        return new Node(opType, inputs, outputs, axis);
+    }
+
+    // Every TensorProto of a GraphProto, as ExternalData.AllTensors walks the parsed model: initializers (5),
+    // sparse initializers' values and indices (15: 1, 2), and in each node's attributes (1: 5) the tensors
+    // (t 5, tensors 10) and the subgraphs' (g 6, graphs 11), recursively: about as deep as Google.Protobuf
+    // parses (100 nested messages, three per subgraph level), so a crafted nesting is an invalid model, never
+    // a stack overflow in an MSBuild node.
+    static IEnumerable<(int Start, int Length)> Tensors(byte[] b, int start, int length, int depth = 0)
+    {
+        if (depth > 32) throw new InvalidDataException("subgraphs nested more than 32 deep");
+        foreach (var (g, gs, gl) in Fields(b, start, length))
+        {
+            if (g == 5) yield return (gs, gl);
+            else if (g == 15)
+            {
+                foreach (var (s, ss, sl) in Fields(b, gs, gl))
+                    if (s is 1 or 2) yield return (ss, sl);
+            }
+            else if (g == 1)
+            {
+                foreach (var (n, ns, nl) in Fields(b, gs, gl))
+                {
+                    if (n != 5) continue;
+                    foreach (var (a, at, al) in Fields(b, ns, nl))
+                    {
+                        if (a is 5 or 10) yield return (at, al);
+                        else if (a is 6 or 11)
+                            foreach (var tensor in Tensors(b, at, al, depth + 1)) yield return tensor;
+                    }
+                }
+            }
+        }
+    }
+
+    // A TensorProto's external_data "location" (13: StringStringEntryProto key 1, value 2) when its data_location (14) is EXTERNAL (1).
+    static string? ExternalLocation(byte[] b, int start, int length)
+    {
+        var (external, location) = (false, (string?)null);
+        foreach (var (t, ts, tl) in Fields(b, start, length))
+        {
+            if (t == 14) { var at = ts; external = Varint(b, ref at) == 1; }
+            else if (t == 13 && StringField(b, ts, tl, 1) == "location") location = StringField(b, ts, tl, 2);
+        }
+        return external && !string.IsNullOrEmpty(location) ? location : null;
     }
 
     static Value ReadValue(byte[] b, int start, int length)

@@ -1,0 +1,110 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Onnx;
+using ModelBuildTasks.Onnx.Proto;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+/// <summary>
+/// <see cref="OnnxSignature"/>: the one reading of a model file's external-data files and Softmax ending,
+/// linked into the MSBuild task and used by the engine. The task and the engine had a scanner each,
+/// and they disagreed about the models below.
+/// </summary>
+public class OnnxSignatureTests
+{
+    [Fact]
+    public void ExternalDataFiles_AreTheFilesTheEngineLoads_EachOnce_InAttributesToo()
+    {
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("weights"));
+        var proto = OnnxExport.ToProto(TestModels.Plain());
+        var initializers = proto.Graph.Initializer.OrderByDescending(t => t.RawData.Length).ToList();
+        MoveOut(initializers[0], temp.Path, "weights/a.bin");
+        MoveOut(initializers[1], temp.Path, "weights/a.bin"); // a second tensor in the same file (offset 0 again: only the listing matters)
+        // A Constant node's tensor (nothing reads it) is loaded from its file like any initializer.
+        var constant = new TensorProto { Name = "c", DataType = 1, RawData = ByteString.CopyFrom(new byte[16]) };
+        constant.Dims.Add(4);
+        MoveOut(constant, temp.Path, "b.bin");
+        var node = new NodeProto { OpType = "Constant", Name = "unused_constant" };
+        node.Output.Add("unused");
+        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = constant });
+        proto.Graph.Node.Add(node);
+        // A location on a tensor whose data is inside (data_location DEFAULT): ONNX ignores it, and so must a listing.
+        initializers[2].ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "ignored.bin" });
+        File.WriteAllBytes(temp.File("m.onnx"), proto.ToByteArray());
+
+        var files = OnnxSignature.Read(temp.File("m.onnx")).ExternalDataFiles;
+
+        Assert.Equal([temp.File("b.bin"), temp.File("weights/a.bin")], files.Order(StringComparer.Ordinal)); // each once
+        // The engine loads the model from exactly these files (ignored.bin does not exist).
+        var loaded = OnnxModelFile.Load(temp.File("m.onnx"));
+        Assert.All(ExternalData.AllTensors(loaded.Graph), t => Assert.NotEqual(TensorProto.Types.DataLocation.External, t.DataLocation));
+        Assert.Equal(new byte[16], loaded.Graph.Node.Single(n => n.OpType == "Constant").Attribute[0].T.RawData.ToByteArray());
+    }
+
+    [Fact]
+    public void ExternalDataFiles_OfAModelWithItsWeightsInside_AreNone()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        Assert.Empty(OnnxSignature.Read(temp.File("m.onnx")).ExternalDataFiles);
+    }
+
+    public static TheoryData<string> Models() => [.. ZooModels.Members.Keys, "plain", "float16_softmax"];
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EndsInSoftmax_OfTheFile_IsWhatTheEngineSeesInTheImportedModel(string name)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var model = name switch
+        {
+            "plain" => TestModels.Plain(),
+            "float16_softmax" => Float16WithSoftmax(),
+            _ => ZooModels.Members[name](),
+        };
+        ModelFile.Save(model, temp.File("m.onnx"));
+
+        var fromFile = OnnxSignature.Read(temp.File("m.onnx")).EndsInSoftmax;
+        var imported = ModelFile.Load(temp.File("m.onnx")).Graph.EndsInSoftmax();
+
+        Assert.Equal(imported, fromFile);
+        // Not agreement on "no" alone: the models that end in a Softmax say so.
+        Assert.Equal(name is "tf_nhwc_convnet" or "float16_softmax", fromFile);
+    }
+
+    // Moves a tensor's bytes to the end of FILE (relative to the model's folder) as ONNX external data.
+    static void MoveOut(TensorProto tensor, string folder, string file)
+    {
+        var path = Path.Combine(folder, file);
+        var offset = File.Exists(path) ? new FileInfo(path).Length : 0;
+        using (var stream = new FileStream(path, FileMode.Append)) stream.Write(tensor.RawData.Span);
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = file });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString() });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = tensor.RawData.Length.ToString() });
+        tensor.DataLocation = TensorProto.Types.DataLocation.External;
+        tensor.RawData = ByteString.Empty;
+    }
+
+    // The test model computed in float16 as onnxconverter-common writes it (keeping float inputs and outputs),
+    // ending in a Softmax: its output is the Cast of the Softmax's back to float, which the import turns into an Identity.
+    static OnnxModel Float16WithSoftmax()
+    {
+        var model = TestModels.Plain();
+        var graph = model.Graph;
+        foreach (var t in graph.Initializers.Values.Where(t => t.Type == ElementType.Float).ToList())
+        {
+            var halves = t.Floats.ToArray().Select(f => (Half)f).ToArray();
+            graph.Initializers[t.Name] = new Tensor(t.Name, ElementType.Float16, t.Dims, MemoryMarshal.AsBytes(halves.AsSpan()).ToArray());
+        }
+        var (input, output) = (graph.Inputs[0], graph.Outputs[0]);
+        foreach (var node in graph.Nodes) for (var i = 0; i < node.Inputs.Count; i++) if (node.Inputs[i] == input.Name) node.Inputs[i] = "input_half";
+        graph.Nodes.Insert(0, new Node("to_half", "Cast", [input.Name], ["input_half"]).With("to", NodeAttribute.Of((long)ElementType.Float16)));
+        graph.Producer(output.Name)!.Outputs[0] = "logits_half";
+        graph.Nodes.Add(new Node("softmax", "Softmax", ["logits_half"], ["probabilities_half"]).With("axis", NodeAttribute.Of(1L)));
+        graph.Nodes.Add(new Node("to_float", "Cast", ["probabilities_half"], [output.Name]).With("to", NodeAttribute.Of((long)ElementType.Float)));
+        graph.ValueInfos.Clear();
+        return model;
+    }
+}
