@@ -276,17 +276,25 @@ public sealed partial class CompressModels : ToolTask
         if (CacheMaxSize.Length > 0) args.AddRange(["--cache-max-size", CacheMaxSize]);
         var fingerprint = "";
         var newestInput = DateTime.MinValue;
-        var sidecars = ExternalDataFiles(modelPath).ToList();
+        IReadOnlyList<string> sidecars = [];
         try
         {
-            var inputs = new List<string> { modelPath };
-            inputs.AddRange(sidecars);
+            // The model is read once: its bytes are both scanned for its external-data files and fingerprinted.
+            var modelBytes = ReadModel(modelPath);
+            sidecars = modelBytes is null ? [] : ExternalDataFiles(modelBytes, modelPath);
+            using var content = new ContentFingerprint(settings);
+            if (modelBytes is not null) content.Add(modelPath, modelBytes);
+            // One the task could not read (a FIFO, a file over 2 GiB, no permission) is fingerprinted from
+            // disk as any input is (a FIFO is never opened); the engine's check then names its error.
+            else if (File.Exists(modelPath)) content.Add(modelPath);
+            var inputs = new List<string>(sidecars);
             if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
             if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
             if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
             var existing = File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [];
-            fingerprint = ContentFingerprint.Compute(existing, settings);
-            newestInput = existing.Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
+            foreach (var input in existing) content.Add(input);
+            fingerprint = content.Finish();
+            newestInput = existing.Prepend(modelPath).Where(File.Exists).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -296,14 +304,27 @@ public sealed partial class CompressModels : ToolTask
             string.Join(" ", args.Select(Quote)), className, Meta("Namespace"), sidecars, newestInput);
     }
 
-    // Weights kept beside the model (ONNX external data) decide the result as much as the model file:
-    // a changed sidecar with the same .onnx must compress again. A model that cannot be read has none
-    // here; the engine's check reports it.
-    static IEnumerable<string> ExternalDataFiles(string modelPath)
+    // The model file's bytes, or null when it is missing or cannot be read as a model (the engine's check reports why).
+    static byte[]? ReadModel(string modelPath)
     {
         try
         {
-            return File.Exists(modelPath) ? OnnxSignature.Read(modelPath).ExternalDataFiles : [];
+            return File.Exists(modelPath) ? InputFile.ReadAllBytes(modelPath, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel) : null;
+        }
+        catch (ModelBuildException)
+        {
+            return null;
+        }
+    }
+
+    // Weights kept beside the model (ONNX external data) decide the result as much as the model file:
+    // a changed sidecar with the same .onnx must compress again. A model that cannot be read has none
+    // here; the engine's check reports it.
+    static IReadOnlyList<string> ExternalDataFiles(byte[] modelBytes, string modelPath)
+    {
+        try
+        {
+            return OnnxSignature.Parse(modelBytes, modelPath).ExternalDataFiles;
         }
         catch (ModelBuildException)
         {

@@ -8,31 +8,57 @@ namespace ModelBuildTasks.Build;
 /// the one stored beside the outputs: equal means nothing changed, whatever the timestamps say (a git
 /// checkout or a restored CI cache touches files without changing them).
 /// </summary>
-static class ContentFingerprint
+sealed class ContentFingerprint : IDisposable
 {
+    readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    readonly byte[] buffer = new byte[1 << 16];
+
+    /// <summary>Starts a fingerprint of <paramref name="settings"/>; the files follow, in order.</summary>
+    public ContentFingerprint(string settings) => hash.AppendData(Encoding.UTF8.GetBytes(settings + "\n"));
+
+    /// <summary>The fingerprint of <paramref name="settings"/> and <paramref name="files"/>.</summary>
     public static string Compute(IEnumerable<string> files, string settings)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes(settings + "\n"));
-        var buffer = new byte[1 << 16];
-        foreach (var file in files)
+        using var fingerprint = new ContentFingerprint(settings);
+        foreach (var file in files) fingerprint.Add(file);
+        return fingerprint.Finish();
+    }
+
+    /// <summary>Adds a file whose bytes the task already holds (the model, read once for its signature too); hashed as <see cref="Add(string)"/> hashes it from disk.</summary>
+    public void Add(string file, byte[] bytes)
+    {
+        Header(file, bytes.LongLength);
+        hash.AppendData(bytes);
+    }
+
+    /// <summary>Adds a file, read from disk.</summary>
+    public void Add(string file)
+    {
+        // Only the length the file system reports is hashed, and nothing is opened when it is 0:
+        // a FIFO (which would block the open) or a device (endless) reports 0, hashes like an empty
+        // file, never matches a stored stamp, and reaches the engine, which names the error.
+        var length = new FileInfo(file).Length;
+        Header(file, length);
+        if (length == 0) return;
+        using var stream = File.OpenRead(file);
+        for (long left = length; left > 0;)
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
-            // Only the length the file system reports is hashed, and nothing is opened when it is 0:
-            // a FIFO (which would block the open) or a device (endless) reports 0, hashes like an empty
-            // file, never matches a stored stamp, and reaches the engine, which names the error.
-            var length = new FileInfo(file).Length;
-            hash.AppendData(Encoding.UTF8.GetBytes(length + "\n"));
-            if (length == 0) continue;
-            using var stream = File.OpenRead(file);
-            for (long left = length; left > 0;)
-            {
-                var read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
-                if (read == 0) break;
-                hash.AppendData(buffer, 0, read);
-                left -= read;
-            }
+            var read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (read == 0) break;
+            hash.AppendData(buffer, 0, read);
+            left -= read;
         }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>The fingerprint of everything added.</summary>
+    public string Finish() => Convert.ToHexStringLower(hash.GetHashAndReset());
+
+    /// <inheritdoc />
+    public void Dispose() => hash.Dispose();
+
+    void Header(string file, long length)
+    {
+        hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes(length + "\n"));
     }
 }
