@@ -51,7 +51,7 @@ public class SearchTests
         Assert.Equal("fixed", fixedBits.Json.GetProperty("search").GetString());
         Assert.Equal("6", fixedBits.Json.GetProperty("chosen").GetProperty("bits").GetString());
         Assert.Equal(1, fixedBits.Json.GetProperty("evaluations").GetInt32());
-        Assert.DoesNotContain("MBT1402", fixedBits.Stderr); // fixed knobs spend no budget: no noise warning
+        Assert.DoesNotContain("MBT1402", fixedBits.Stderr); // an absolute target has no budget for noise to spend
 
         var contradiction = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "margin", "--bits", "6", "-o", temp.File("x.cmodel"), "--no-cache");
         CliRunner.AssertCleanError(contradiction, 2, ErrorCodes.InvalidSetting);
@@ -59,6 +59,21 @@ public class SearchTests
         var unknown = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "random", "-o", temp.File("x.cmodel"), "--no-cache");
         CliRunner.AssertCleanError(unknown, 2, ErrorCodes.InvalidSetting);
         Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    // The fixed search checks its one candidate against the budget as the other searches check theirs, on
+    // images just as few: it did not warn (MBT1402) that 200 images cannot measure a 1-point drop.
+    [Fact]
+    public void TheFixedSearch_WarnsOfATooSmallValidationSet_AsTheMarginSearchDoes()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var result = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "--search", "fixed", "--methods", "iq", "--bits", "7",
+            "--max-validation-images", "200", "--max-accuracy-drop", "1", "-o", temp.File("m.cmodel"), "--no-cache", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal("fixed", result.Json.GetProperty("search").GetString());
+        Assert.Matches(@"m\.onnx: warning MBT1402: 200 validation images measure the drop to \+-\d", result.Stderr);
+        Assert.Contains(result.Json.GetProperty("warnings").EnumerateArray(), w => w.GetProperty("code").GetString() == "MBT1402");
     }
 
     [Fact]

@@ -154,13 +154,15 @@ public static class Compressor
     // images says little about new ones, and the guard spends the budget on noise. The standard
     // error is the chosen candidate's, but never less than that of a top-1 candidate that spends
     // the whole budget D by losing D x n images, sqrt(D (1 - D) / n): a search that kept every
-    // prediction because it could afford no flip still has too few images.
+    // prediction because it could afford no flip still has too few images. The fixed search is no
+    // exception: it still checks its one candidate against the budget (MBT1401 when it misses), and
+    // that check is as coarse. Only an absolute target (TargetAccuracy) has no budget to measure.
     static IReadOnlyList<ReportWarning> Warnings(CompressionSettings settings, Metric metric, int images, GuardedScore chosen)
     {
         var budget = settings.MaxAccuracyDrop / 100;
         var floor = metric == Metric.Cosine ? 0 : Math.Sqrt(budget * (1 - budget) / Math.Max(1, images));
         var noise = 2 * Math.Max(chosen.StandardError, floor) * 100;
-        return settings.TargetAccuracy is null && settings.Search != SearchKind.Fixed && noise > settings.MaxAccuracyDrop
+        return settings.TargetAccuracy is null && noise > settings.MaxAccuracyDrop
             ? [new(ErrorCodes.NoisyValidation, $"{images} validation images measure the drop to +-{noise:0.0#} points (two standard errors of the per-image difference), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images")]
             : [];
     }
