@@ -164,6 +164,24 @@ public class BuildTests(PackedPackages packages)
         Assert.Contains("\"a\\\\b\\\"c\",", wrapper); // the C# literal "a\\b\"c": one backslash, one quote
     }
 
+    // The tasks passed their output paths as MSBuild-escaped metadata: under a folder with ';' in its name the
+    // generated class became two Compile items that do not exist (CS2001), after a whole compression. NuGet
+    // itself cannot read a NuGet.config in such a folder (restore fails: "SettingsLoadingContext requires a
+    // rooted path"), so the feed's config is one folder up, where a repository keeps it.
+    [Fact]
+    public void AProjectUnderAFolderWithASemicolon_Builds_AndItsAppRunsTheEmbeddedModel()
+    {
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", subfolder: "R&D; 100% models");
+        Assert.Contains(';', app.Outputs);
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.True(File.Exists(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel")));
+        var run = app.RunApp();
+        Assert.True(run.ExitCode == 0, run.Output);
+        Assert.Matches("prediction: .+ of 10 classes", run.Output);
+        Assert.Contains("probabilities sum to 1.00", run.Output);
+    }
+
     [Fact]
     public void AFifoAsValidationData_FailsWithItsCode_InsteadOfHangingTheBuild()
     {

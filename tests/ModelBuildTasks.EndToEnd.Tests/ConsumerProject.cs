@@ -3,12 +3,18 @@ namespace ModelBuildTasks.EndToEnd.Tests;
 /// <summary>A temporary app that references ModelBuildTasks from the test feed and lists one model.</summary>
 sealed class ConsumerProject : IDisposable
 {
-    public ConsumerProject(PackedPackages packages, string itemAttributes, string properties = "", string targetFramework = "net10.0")
+    /// <param name="packages">The packed packages the app references.</param>
+    /// <param name="itemAttributes">More attributes of the CompressModel item.</param>
+    /// <param name="properties">More properties of the project.</param>
+    /// <param name="targetFramework">The app's target framework.</param>
+    /// <param name="subfolder">A folder for the project below the temporary one, which keeps NuGet.config as a repository's root does.</param>
+    public ConsumerProject(PackedPackages packages, string itemAttributes, string properties = "", string targetFramework = "net10.0", string subfolder = "")
     {
         TargetFramework = targetFramework;
-        Folder = Directory.CreateTempSubdirectory("mbt-app-").FullName;
+        root = Directory.CreateTempSubdirectory("mbt-app-").FullName;
+        Folder = Directory.CreateDirectory(Path.Combine(root, subfolder)).FullName;
         var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
-        File.WriteAllText(Path.Combine(Folder, "NuGet.config"), $"""
+        File.WriteAllText(Path.Combine(root, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
               <packageSources>
@@ -46,6 +52,7 @@ sealed class ConsumerProject : IDisposable
             """);
     }
 
+    readonly string root;
     public string Folder { get; }
     public string TargetFramework { get; }
     public string Outputs => Path.Combine(Folder, $"obj/Debug/{TargetFramework}/ModelBuildTasks");
@@ -64,5 +71,5 @@ sealed class ConsumerProject : IDisposable
         File.WriteAllText(path, File.ReadAllText(path).Replace(from, to));
     }
 
-    public void Dispose() => Directory.Delete(Folder, true);
+    public void Dispose() => Directory.Delete(root, true);
 }
