@@ -15,7 +15,7 @@ public class MsBuildIncrementalTests
         // cost every project a compression from scratch, as it did while the folder was in the fingerprint.
         using var temp = new TestPaths.TempFolder();
         ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
-        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" Methods="iq" Bits="7" MaxValidationImages="100" Metric="agreement" />""";
+        var item = Item(TestPaths.FashionTest);
         var first = MsBuildTask.Build(temp.Path, item);
         Assert.True(first.ExitCode == 0, first.Output);
         Assert.Contains("compressing m.onnx", first.Output);
@@ -40,7 +40,6 @@ public class MsBuildIncrementalTests
         Directory.CreateDirectory(temp.File("moved"));
         File.Copy(TestPaths.FashionTest, temp.File("moved/t10k-images-idx3-ubyte.gz"));
         File.Copy(ModelBuildTasks.Data.DatasetFiles.LabelsPathFor(TestPaths.FashionTest)!, temp.File("moved/t10k-labels-idx1-ubyte.gz"));
-        string Item(string data) => $"""<CompressModel Include="m.onnx" ValidationData="{data}" Methods="iq" Bits="7" MaxValidationImages="100" Metric="agreement" />""";
         var first = MsBuildTask.Build(temp.Path, Item(TestPaths.FashionTest));
         Assert.True(first.ExitCode == 0, first.Output);
         Assert.Contains("ModelBuildTasks: compressing m.onnx", first.Output);
@@ -75,7 +74,7 @@ public class MsBuildIncrementalTests
         // Visual Studio's fast up-to-date check compares the model's time with the stamp's (UpToDateCheckBuilt).
         using var temp = new TestPaths.TempFolder();
         ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
-        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" Methods="iq" Bits="7" MaxValidationImages="100" Metric="agreement" />""";
+        var item = Item(TestPaths.FashionTest);
         var first = MsBuildTask.Build(temp.Path, item);
         Assert.True(first.ExitCode == 0, first.Output);
         var old = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
@@ -89,4 +88,7 @@ public class MsBuildIncrementalTests
         Assert.True(File.GetLastWriteTimeUtc(temp.File("out/m/fingerprint.txt")) > File.GetLastWriteTimeUtc(temp.File("m.onnx")), "the stamp still looks older than the model");
         Assert.True(File.GetLastWriteTimeUtc(temp.File("out/m/m.cmodel")) == old, "the container was written again");
     }
+
+    // The item every test builds: the plain test model, 7 bits, 100 validation images from `data`.
+    static string Item(string data) => $"""<CompressModel Include="m.onnx" ValidationData="{data}" Methods="iq" Bits="7" MaxValidationImages="100" Metric="agreement" />""";
 }

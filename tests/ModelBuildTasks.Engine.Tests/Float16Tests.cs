@@ -9,8 +9,9 @@ namespace ModelBuildTasks.Engine.Tests;
 public class Float16Tests
 {
     // The test model in float16: weights, and either the whole interface or (keepIoTypes, as
-    // onnxconverter-common does) Casts from the float input and to the float output.
-    static OnnxModel Half(bool keepIoTypes)
+    // onnxconverter-common does) Casts from the float input and to the float output; with softmax, the
+    // output is the Cast of a Softmax over the logits (which the import turns into an Identity).
+    internal static OnnxModel Half(bool keepIoTypes, bool softmax = false)
     {
         var model = TestModels.Plain();
         var graph = model.Graph;
@@ -25,7 +26,8 @@ public class Float16Tests
             foreach (var node in graph.Nodes) for (var i = 0; i < node.Inputs.Count; i++) if (node.Inputs[i] == input.Name) node.Inputs[i] = "input_half";
             graph.Nodes.Insert(0, new Node("to_half", "Cast", [input.Name], ["input_half"]).With("to", NodeAttribute.Of((long)ElementType.Float16)));
             var producer = graph.Producer(output.Name)!;
-            producer.Outputs[0] = "output_half";
+            producer.Outputs[0] = softmax ? "logits_half" : "output_half";
+            if (softmax) graph.Nodes.Add(new Node("softmax", "Softmax", ["logits_half"], ["output_half"]).With("axis", NodeAttribute.Of(1L)));
             graph.Nodes.Add(new Node("to_float", "Cast", ["output_half"], [output.Name]).With("to", NodeAttribute.Of((long)ElementType.Float)));
         }
         else

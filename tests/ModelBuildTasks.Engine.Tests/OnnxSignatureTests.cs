@@ -89,22 +89,5 @@ public class OnnxSignatureTests
 
     // The test model computed in float16 as onnxconverter-common writes it (keeping float inputs and outputs),
     // ending in a Softmax: its output is the Cast of the Softmax's back to float, which the import turns into an Identity.
-    static OnnxModel Float16WithSoftmax()
-    {
-        var model = TestModels.Plain();
-        var graph = model.Graph;
-        foreach (var t in graph.Initializers.Values.Where(t => t.Type == ElementType.Float).ToList())
-        {
-            var halves = t.Floats.ToArray().Select(f => (Half)f).ToArray();
-            graph.Initializers[t.Name] = new Tensor(t.Name, ElementType.Float16, t.Dims, MemoryMarshal.AsBytes(halves.AsSpan()).ToArray());
-        }
-        var (input, output) = (graph.Inputs[0], graph.Outputs[0]);
-        foreach (var node in graph.Nodes) for (var i = 0; i < node.Inputs.Count; i++) if (node.Inputs[i] == input.Name) node.Inputs[i] = "input_half";
-        graph.Nodes.Insert(0, new Node("to_half", "Cast", [input.Name], ["input_half"]).With("to", NodeAttribute.Of((long)ElementType.Float16)));
-        graph.Producer(output.Name)!.Outputs[0] = "logits_half";
-        graph.Nodes.Add(new Node("softmax", "Softmax", ["logits_half"], ["probabilities_half"]).With("axis", NodeAttribute.Of(1L)));
-        graph.Nodes.Add(new Node("to_float", "Cast", ["probabilities_half"], [output.Name]).With("to", NodeAttribute.Of((long)ElementType.Float)));
-        graph.ValueInfos.Clear();
-        return model;
-    }
+    static OnnxModel Float16WithSoftmax() => Float16Tests.Half(keepIoTypes: true, softmax: true);
 }
