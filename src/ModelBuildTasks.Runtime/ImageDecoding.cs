@@ -11,6 +11,12 @@ namespace ModelBuildTasks.Runtime;
 /// </summary>
 internal static class ImageDecoding
 {
+    /// <summary>
+    /// The file names of the formats decoded here: the engine's image folders read exactly these, so a
+    /// folder of the images an app will classify (GIFs, say) is measured, not skipped.
+    /// </summary>
+    public static readonly string[] FileExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".psd", ".hdr"];
+
     /// <summary>The most pixels an image may claim (the engine's <c>DatasetLimits.MaxImagePixels</c> too).</summary>
     public const long MaxImagePixels = 1L << 26;
 

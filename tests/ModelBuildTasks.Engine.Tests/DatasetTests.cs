@@ -153,6 +153,30 @@ public class DatasetTests
     }
 
     [Fact]
+    public void ImageFolder_ReadsEveryFormatPredictImageReads_NotOnlyPngJpegAndBmp()
+    {
+        // A folder of the images an app will classify must be measured: GIF, PSD and TGA files were skipped,
+        // and a folder of nothing else was "no images".
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("dark"));
+        Directory.CreateDirectory(temp.File("light"));
+        File.WriteAllBytes(temp.File("dark/a.gif"), Gif.Grey(Enumerable.Repeat((byte)10, 6).ToArray(), 3, 2));
+        File.WriteAllBytes(temp.File("light/b.psd"), Psd.Encode([Enumerable.Repeat((byte)200, 6).ToArray()], 3, 2, mode: 1));
+        // An uncompressed grey TGA: 18-byte header (image type 3, 8 bits, top-left origin), then the pixels.
+        byte[] tga = [0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 2, 0, 8, 0x20, .. Enumerable.Repeat((byte)200, 6)];
+        File.WriteAllBytes(temp.File("light/c.tga"), tga);
+        File.WriteAllText(temp.File("light/notes.txt"), "not an image");
+
+        var data = DatasetLoader.LoadRaw(temp.Path);
+        Assert.Equal(["dark", "light"], data.ClassNames);
+        Assert.Equal([0, 1, 1], data.Labels);
+        Assert.Equal((2, 3), (data.Height, data.Width));
+        Assert.All(data.Image(0).ToArray(), v => Assert.Equal(10f, v));
+        Assert.All(data.Image(1).ToArray(), v => Assert.Equal(200f, v));
+        Assert.All(data.Image(2).ToArray(), v => Assert.Equal(200f, v));
+    }
+
+    [Fact]
     public void ImageFolder_MixedSizes_NeedAResize()
     {
         using var temp = new TestPaths.TempFolder();

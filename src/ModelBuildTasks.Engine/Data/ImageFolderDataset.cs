@@ -5,13 +5,11 @@ namespace ModelBuildTasks.Data;
 
 /// <summary>
 /// Loads an image folder: one subfolder per class (sorted by name; the names become the class
-/// names), PNG, JPEG or BMP files inside. All images must have the same size unless a resize is
+/// names), image files inside (the formats <c>PredictImage</c> reads: <see cref="ImageDecoding.FileExtensions"/>). All images must have the same size unless a resize is
 /// given. A folder with no subfolders but images is read as unlabeled data.
 /// </summary>
 public static class ImageFolderDataset
 {
-    static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp"];
-
     /// <summary>Reads the folder. <paramref name="resize"/> (height, width) resizes every image while loading.</summary>
     public static ImageDataset Load(string folder, (int Height, int Width)? resize = null)
     {
@@ -22,7 +20,7 @@ public static class ImageFolderDataset
             files = classes.SelectMany((c, label) => ImagesIn(Path.Combine(folder, c)).Select(f => (f, label))).ToList();
         else
             files = ImagesIn(folder).Select(f => (f, -1)).ToList();
-        if (files.Count == 0) throw DataErrors.Invalid(folder, "the image folder has no .png, .jpg or .bmp files");
+        if (files.Count == 0) throw DataErrors.Invalid(folder, $"the image folder has no image files ({string.Join(", ", ImageDecoding.FileExtensions)})");
 
         // The first image decides grey or RGB for all, as the runtime decides it for each image it is given.
         var first = Decode(files[0].File, ImageDecoding.GreyOrRgb);
@@ -50,7 +48,7 @@ public static class ImageFolderDataset
     }
 
     static IEnumerable<string> ImagesIn(string folder) =>
-        Directory.GetFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal);
+        Directory.GetFiles(folder).Where(f => ImageDecoding.FileExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal);
 
     static ImageResult Decode(string file, Func<ImageInfo, ColorComponents> components)
     {
