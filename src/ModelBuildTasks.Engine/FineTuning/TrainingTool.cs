@@ -75,22 +75,30 @@ public static class TrainingTool
         for (var dir = new DirectoryInfo(Path.GetFullPath(folder)); dir is not null; dir = dir.Parent)
         {
             foreach (var path in new[] { Path.Combine(dir.FullName, ".config", "dotnet-tools.json"), Path.Combine(dir.FullName, "dotnet-tools.json") })
-            {
-                if (!File.Exists(path)) continue;
-                try
-                {
-                    using var json = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-                    if (json.RootElement.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Object
-                        && tools.EnumerateObject().Any(t => string.Equals(t.Name, ToolName, StringComparison.OrdinalIgnoreCase)))
-                        return path;
-                }
-                catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
-                {
-                    // Not ours to judge: dotnet tool reports a broken manifest itself; the search goes on.
-                }
-            }
+                if (File.Exists(path) && ManifestEntry(path).Listed) return path;
         }
         return null;
+    }
+
+    /// <summary>
+    /// Whether the tool manifest at <paramref name="path"/> lists the add-on, and the version it names (null when
+    /// it names none). A manifest that cannot be read or parsed lists nothing: dotnet tool reports it itself.
+    /// </summary>
+    internal static (bool Listed, string? Version) ManifestEntry(string path)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (json.RootElement.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Object)
+                foreach (var tool in tools.EnumerateObject())
+                    if (string.Equals(tool.Name, ToolName, StringComparison.OrdinalIgnoreCase))
+                        return (true, tool.Value.ValueKind == JsonValueKind.Object && tool.Value.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null);
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            // Not ours to judge: the search goes on past it.
+        }
+        return (false, null);
     }
 
     // The host that runs this process when it is dotnet (it usually is), so PATH need not hold it.

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 
 namespace ModelBuildTasks.FineTuning;
 
@@ -67,18 +66,7 @@ public static class TrainingToolIdentity
     // is identified by the manifest's version alone.
     static string OfManifest(string manifest)
     {
-        string? version = null;
-        try
-        {
-            using var json = JsonDocument.Parse(File.ReadAllText(manifest), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            version = json.RootElement.GetProperty("tools").EnumerateObject()
-                .First(t => string.Equals(t.Name, TrainingTool.ToolName, StringComparison.OrdinalIgnoreCase)).Value
-                .TryGetProperty("version", out var v) ? v.GetString() : null;
-        }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or KeyNotFoundException or InvalidOperationException)
-        {
-            // dotnet tool run reports a broken manifest itself; the identity says it could not be read.
-        }
+        var version = TrainingTool.ManifestEntry(manifest).Version; // null when unreadable: dotnet tool run reports that itself
         var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured ? configured
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         var restored = version is null || !Directory.Exists(packages) ? [] : Directory.EnumerateDirectories(packages, TrainingTool.ToolName + "*")
