@@ -1,3 +1,4 @@
+using System.Globalization;
 using ModelBuildTasks.Compression;
 using ModelBuildTasks.Graph;
 using ModelBuildTasks.Passes;
@@ -102,7 +103,8 @@ public class SearchTests
         Assert.Equal("margin", r.Search);
         Assert.True(r.TargetMet);
         Assert.True(r.FinalAccuracy >= r.TargetAccuracy);
-        Assert.Equal(["iq", "ns", "dc"], r.Stages.Select(s => s.Method));
+        Assert.Equal(["iq", "ns", "dc"], r.Stages.Select(s => s.Method).Take(3));
+        Assert.All(r.Stages.Skip(3), s => Assert.Equal("ns again", s.Method)); // the reserves come back, if DC left any
         Assert.Equal(r.Evaluations, r.Candidates.Count);
         Assert.True(r.Evaluations <= 25, $"{r.Evaluations} evaluations");
         var chosen = Assert.Single(r.Candidates, c => c.Chosen);
@@ -115,6 +117,26 @@ public class SearchTests
         Assert.All(r.Stages.Where(s => s.Chosen != "off"), s => Assert.True(s.Accuracy >= s.Target - 1e-9, $"{s.Method}: {s.Accuracy} < {s.Target}"));
         Assert.Equal(r.Layers.Sum(l => l.OriginalBytes), ModelFile.Load(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx")).Graph.Initializers.Values
             .Where(t => r.Layers.Any(l => l.Layer == t.Name)).Sum(t => t.ElementCount * 4));
+    }
+
+    [Fact]
+    public void AReserveTheLastStageCannotSpend_GoesBackToSlimming_AgainstTheFinalTarget()
+    {
+        // DC's knob ends at 10%, so most of the half of the margin slimming kept for it is left when it is done.
+        var r = Compressor.Run(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_resnet.onnx"), Validation, null,
+            new CompressionSettings { MaxValidationImages = 300, Resolution = 0.1, MaxDcRatio = 0.1, MaxAccuracyDrop = 4 }).Report;
+        Assert.Equal(["iq", "ns", "dc", "ns again"], r.Stages.Select(s => s.Method));
+        var (ns, dc, again) = (r.Stages[1], r.Stages[2], r.Stages[3]);
+        Assert.True(ns.Target > r.TargetAccuracy + 1e-9, $"the ns stage kept a reserve: {ns.Target} against {r.TargetAccuracy}");
+        Assert.Equal(Math.Round(r.TargetAccuracy, 6), again.Target); // the second pass is held to the final target only
+        // It went further than the reserve let the ns stage go, and the result still keeps the target.
+        static double Ratio(string chosen) => double.Parse(chosen["ns_ratio=".Length..], CultureInfo.InvariantCulture);
+        Assert.True(Ratio(again.Chosen) > Ratio(ns.Chosen), $"{ns.Chosen} then {again.Chosen}");
+        Assert.Equal(Ratio(again.Chosen), double.Parse(r.Chosen["ns_ratio"], CultureInfo.InvariantCulture));
+        Assert.True(r.FinalAccuracyBound >= r.TargetAccuracy, $"bound {r.FinalAccuracyBound} < {r.TargetAccuracy}");
+        Assert.True(again.Bytes < dc.Bytes, $"{again.Bytes} B after {dc.Bytes} B");
+        Assert.Equal(r.CompressedBytes, again.Bytes);
+        Assert.Equal("0.1", r.Chosen["dc_ratio"]); // the later stage's choice is held
     }
 
     [Fact]
