@@ -18,10 +18,20 @@ public static class OnnxModelFile
     /// Reads a model file. <paramref name="unwrap"/> may turn other formats into ONNX bytes first
     /// (the engine passes the <c>.cmodel</c> container reader); it returns null for plain ONNX.
     /// </summary>
-    public static ModelProto Load(string path, Func<byte[], string, byte[]?>? unwrap)
+    public static ModelProto Load(string path, Func<byte[], string, byte[]?>? unwrap) => Load(ReadBytes(path), path, unwrap);
+
+    /// <summary>The bytes of a model file, with the size limit and errors every reading of a model has.</summary>
+    /// <exception cref="ModelBuildException">The file is missing, unreadable or too large.</exception>
+    public static byte[] ReadBytes(string path) => File.Exists(path)
+        ? InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel, path)
+        : throw ModelBuildException.ModelNotFound(path);
+
+    /// <summary>
+    /// Reads a model file from its bytes (<see cref="ReadBytes"/>), for a caller that also needs them (to hash them, say),
+    /// so the file is read once; external data is resolved beside <paramref name="path"/>.
+    /// </summary>
+    public static ModelProto Load(byte[] bytes, string path, Func<byte[], string, byte[]?>? unwrap)
     {
-        if (!File.Exists(path)) throw ModelBuildException.ModelNotFound(path);
-        var bytes = InputFile.ReadAllBytes(path, InputFile.MaxBytes, ErrorCodes.ModelNotFound, ErrorCodes.InvalidModel, path);
         if (unwrap?.Invoke(bytes, path) is { } onnx) return Parse(onnx, path);
         var model = Parse(bytes, path);
         ExternalData.LoadInto(model, Path.GetDirectoryName(Path.GetFullPath(path))!, path);

@@ -46,8 +46,8 @@ public sealed class CompressionInputs
     /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
     public static CompressionInputs Load(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
     {
-        var sourceBytes = File.Exists(modelPath) ? File.ReadAllBytes(modelPath) : throw ModelBuildException.ModelNotFound(modelPath);
-        var model = ModelFile.Load(modelPath);
+        var sourceBytes = Onnx.OnnxModelFile.ReadBytes(modelPath); // hashed for the report and parsed, read once
+        var model = ModelFile.Load(sourceBytes, modelPath);
         var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,

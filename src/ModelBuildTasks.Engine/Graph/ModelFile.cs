@@ -13,9 +13,12 @@ public static class ModelFile
     /// the same model in float (<see cref="Passes.Float16ToFloat"/>), and an N x H x W x C input that the
     /// graph first transposes becomes N x C x H x W (<see cref="Passes.ChannelsFirstInput"/>).
     /// </summary>
-    public static OnnxModel Load(string path)
+    public static OnnxModel Load(string path) => Load(OnnxModelFile.ReadBytes(path), path);
+
+    /// <summary>As <see cref="Load(string)"/>, from the file's bytes already read (<see cref="OnnxModelFile.ReadBytes"/>).</summary>
+    public static OnnxModel Load(byte[] bytes, string path)
     {
-        var model = OnnxImport.ToModel(LoadProto(path), path);
+        var model = OnnxImport.ToModel(LoadProto(bytes, path), path);
         Passes.Float16ToFloat.Apply(model);
         Passes.UnusedInitializers.Remove(model.Graph);
         GraphValidation.Check(model.Graph, path);
@@ -29,8 +32,10 @@ public static class ModelFile
 
     /// <summary>Reads an ONNX file or a container as an ONNX protobuf message.</summary>
     /// <remarks>A file named <c>.cmodel</c> is read as a container even without its magic: a damaged one is a bad container (MBT1006), not a bad ONNX model.</remarks>
-    public static ModelProto LoadProto(string path) =>
-        OnnxModelFile.Load(path, (bytes, display) => ModelContainer.HasMagic(bytes) || IsContainerName(path) ? ContainerPackaging.ToOnnx(bytes, display) : null);
+    public static ModelProto LoadProto(string path) => LoadProto(OnnxModelFile.ReadBytes(path), path);
+
+    static ModelProto LoadProto(byte[] bytes, string path) =>
+        OnnxModelFile.Load(bytes, path, (read, display) => ModelContainer.HasMagic(read) || IsContainerName(path) ? ContainerPackaging.ToOnnx(read, display) : null);
 
     /// <summary>Whether the file is named as a container (<c>.cmodel</c>).</summary>
     public static bool IsContainerName(string path) => path.EndsWith(".cmodel", StringComparison.OrdinalIgnoreCase);
