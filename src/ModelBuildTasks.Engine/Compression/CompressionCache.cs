@@ -56,8 +56,9 @@ public sealed class CompressionCache(string folder)
             hash.AppendData(bytes);
         }
         // Bumped when the engine writes other results for the same inputs (2: output_probabilities, label order, unused
-        // weights; 3: images shrunk by resize= are antialiased, so accuracy, calibration and the search see other pixels).
-        Add("format", "mbt-cache-3"u8);
+        // weights; 3: images shrunk by resize= are antialiased, so accuracy, calibration and the search see other pixels;
+        // 4: the margin search gives the reserves the last stage left back to slimming, which can end on another model).
+        Add("format", "mbt-cache-4"u8);
         Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
         Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
         Add("allow_miss", allowMiss ? "1"u8 : "0"u8);
