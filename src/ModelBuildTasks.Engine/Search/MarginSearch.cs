@@ -90,7 +90,7 @@ public static class MarginSearch
     {
         foreach (var method in methods.Take(methods.Count - 1).Where(m => m != "iq"))
         {
-            var from = space.IndexOf(method, method == "ns" ? point.NsRatio : point.DcRatio ?? 0);
+            var from = space.PositionOf(point, method);
             var above = space.Count(method) - 1 - from;
             if (accuracy <= target || above <= 0 || evaluator.Evaluated.Count >= budget) continue;
             var before = evaluator.Evaluated.Count;

@@ -42,6 +42,14 @@ public sealed record SearchSpace(IReadOnlyList<int> Bits, IReadOnlyList<double> 
         _ => point with { DcRatio = DcRatios[index] },
     };
 
+    /// <summary>Where <paramref name="point"/> sits on the knob of <paramref name="method"/> (a method not applied: its first position).</summary>
+    public int PositionOf(ChainPoint point, string method) => method switch
+    {
+        "iq" => point.Bits is { } b ? IndexOf("iq", b) : 0,
+        "ns" => IndexOf("ns", point.NsRatio),
+        _ => IndexOf("dc", point.DcRatio ?? 0),
+    };
+
     /// <summary>The position nearest to <paramref name="value"/> on the knob of <paramref name="method"/>.</summary>
     public int IndexOf(string method, double value) => method switch
     {
