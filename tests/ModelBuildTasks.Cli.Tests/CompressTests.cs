@@ -171,6 +171,31 @@ public class CompressTests
     }
 
     [Fact]
+    public void AFineTuningStepThatFails_KeepsWhatItWasGiven_AndSaysWhere()
+    {
+        // A step can fail inside libtorch an hour into a search; its input has to outlive the error to be looked into.
+        using var temp = new TestPaths.TempFolder();
+        var tool = temp.File("failing-train");
+        File.WriteAllText(tool, "#!/bin/sh\necho 'error: the native library fell over' >&2\nexit 3\n");
+        File.SetUnixFileMode(tool, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(temp.File("tmp"));
+        var result = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = tool, ["TMPDIR"] = temp.File("tmp") },
+            "compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--dc-ratio", "0.5", "--fine-tune-epochs", "1", "--train-data", TestPaths.FashionTrain,
+            "--target-accuracy", "0", "--no-cache", "-o", temp.File("x.cmodel"));
+
+        CliRunner.AssertCleanError(result, 1, ErrorCodes.RuntimeFailure);
+        Assert.Contains("fine-tuning failed (exit code 3): error: the native library fell over", result.Stderr);
+        var kept = Assert.Single(Directory.GetDirectories(temp.File("tmp"), "mbt-finetune-*"));
+        Assert.Contains(kept, result.Stderr);
+        Assert.True(ModelBuildTasks.Graph.ModelFile.Load(Path.Combine(kept, "in.onnx")).Graph.Nodes.Count > 0);
+        var command = File.ReadAllLines(Path.Combine(kept, "command.txt"));
+        Assert.Equal(tool, command[0]);
+        Assert.Equal(["train", Path.Combine(kept, "in.onnx")], command[1..3]);
+        Assert.Contains("the native library fell over", File.ReadAllText(Path.Combine(kept, "stderr.txt")));
+        Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
     public void ADamagedCacheEntry_IsRebuilt()
     {
         using var temp = new TestPaths.TempFolder();

@@ -34,6 +34,7 @@ public static class FineTuner
     {
         var start = TrainingTool.Require();
         var folder = Directory.CreateTempSubdirectory("mbt-finetune-").FullName;
+        var keep = false;
         try
         {
             var input = Path.Combine(folder, "in.onnx");
@@ -57,8 +58,13 @@ public static class FineTuner
             foreach (var line in stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log?.Invoke(line.TrimEnd());
             if (process.ExitCode != 0 || !File.Exists(output))
             {
+                // A step can fail an hour into a search, inside libtorch: what it was given stays, so it can be run again alone.
+                keep = true;
+                File.WriteAllText(Path.Combine(folder, "stderr.txt"), stderr.Result);
+                File.WriteAllLines(Path.Combine(folder, "command.txt"), [start.FileName, .. start.ArgumentList]);
                 var error = stderr.Result.Split('\n').FirstOrDefault(l => l.Contains("error", StringComparison.Ordinal))?.Trim();
-                throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"fine-tuning failed (exit code {process.ExitCode}){(error is null ? "" : ": " + error)}");
+                throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"fine-tuning failed (exit code {process.ExitCode}){(error is null ? "" : ": " + error)}; " +
+                    $"its input model, command line and output are kept in {folder} (in.onnx, command.txt, stderr.txt)");
             }
             var tuned = ModelFile.Load(output);
             tuned.Metadata.Clear();
@@ -68,7 +74,7 @@ public static class FineTuner
         }
         finally
         {
-            Directory.Delete(folder, recursive: true);
+            if (!keep) Directory.Delete(folder, recursive: true);
         }
     }
 
