@@ -59,12 +59,10 @@ public static class FineTuner
             if (process.ExitCode != 0 || !File.Exists(output))
             {
                 // A step can fail an hour into a search, inside libtorch: what it was given stays, so it can be run again alone.
-                keep = true;
-                File.WriteAllText(Path.Combine(folder, "stderr.txt"), stderr.Result);
-                File.WriteAllLines(Path.Combine(folder, "command.txt"), [start.FileName, .. start.ArgumentList]);
+                keep = KeepForLater(folder, stderr.Result, [start.FileName, .. start.ArgumentList]);
                 var error = stderr.Result.Split('\n').FirstOrDefault(l => l.Contains("error", StringComparison.Ordinal))?.Trim();
-                throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"fine-tuning failed (exit code {process.ExitCode}){(error is null ? "" : ": " + error)}; " +
-                    $"its input model, command line and output are kept in {folder} (in.onnx, command.txt, stderr.txt)");
+                throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"fine-tuning failed (exit code {process.ExitCode}){(error is null ? "" : ": " + error)}" +
+                    (keep ? $"; its input model, command line and output are kept in {folder} (in.onnx, command.txt, stderr.txt)" : ""));
             }
             var tuned = ModelFile.Load(output);
             tuned.Metadata.Clear();
@@ -75,6 +73,21 @@ public static class FineTuner
         finally
         {
             if (!keep) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    // Writes what the failed step's folder needs to be run again; false (the folder goes) when even that cannot be written.
+    static bool KeepForLater(string folder, string stderr, IEnumerable<string> command)
+    {
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "stderr.txt"), stderr);
+            File.WriteAllLines(Path.Combine(folder, "command.txt"), command);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
