@@ -63,6 +63,24 @@ public class SearchTests
     }
 
     [Fact]
+    public void TheHBlocksOfARatioTheSearchComesBackTo_AreNotMeasuredAgain()
+    {
+        // The reserves go back to slimming after DC, to ratios the NS stage already measured: each H set costs a pass over 512 images.
+        var source = TestModels.RandomizeBatchNorm(TestModels.Plain(), seed: 4);
+        var images = Data.DatasetLoader.Load(Validation, Data.PreprocessSpec.Parse(null)).Subset([.. Enumerable.Range(0, 40)]);
+        var chain = new ChainBuilder(source, new CompressionSettings { Methods = ["iq", "ns", "dc"], TargetAccuracy = 0 }, "scale=0.00392156862745098", images);
+        var quarter = chain.Build(new ChainPoint(null, 0.25, null)).Model;
+        var half = chain.Build(new ChainPoint(null, 0.5, null)).Model;
+
+        var first = chain.Hessians(0.25, quarter);
+        var other = chain.Hessians(0.5, half);
+        Assert.NotSame(first, other);
+        Assert.Same(first, chain.Hessians(0.25, quarter));
+        Assert.Same(other, chain.Hessians(0.5, half));
+        Assert.True(first.Count > 0 && first.Bytes > 0);
+    }
+
+    [Fact]
     public void IqFirst_KeepsItsGridThroughSlimming_WhileNsFirst_QuantizesAfresh()
     {
         using var temp = new TestPaths.TempFolder();

@@ -141,19 +141,37 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
 
     /// <summary>
     /// The H blocks of error compensation for <paramref name="slimmed"/>, the chain's float model at NS ratio
-    /// <paramref name="nsRatio"/>. H depends only on that model: measured once per ratio on the calibration images,
-    /// the most recent kept (a 224x224 model's are large), with the inverse factors compensation derives from them.
+    /// <paramref name="nsRatio"/>. H depends only on that model: measured once per ratio on the calibration images, with
+    /// the inverse factors compensation derives from them. The most recent sets are kept while they fit in
+    /// <see cref="HessianBytesKept"/> together (the latest always): the search comes back to ratios it measured (the
+    /// reserves go back to slimming after DC), and a 224x224 model's sets are large enough that it keeps only the latest.
     /// </summary>
     public LayerHessians Hessians(double nsRatio, OnnxModel slimmed)
     {
-        if (hessians is { } known && known.NsRatio == nsRatio) return known.H;
+        var known = hessians.FindIndex(k => k.NsRatio == nsRatio);
+        if (known >= 0)
+        {
+            var hit = hessians[known];
+            hessians.RemoveAt(known);
+            hessians.Insert(0, hit);
+            return hit.H;
+        }
         if (calibration is null) throw new InvalidOperationException("error compensation needs calibration images");
         var h = QdqQuantizer.MeasureHessians(QdqQuantizer.Folded(slimmed).Model, calibration);
-        hessians = (nsRatio, h);
+        hessians.Insert(0, (nsRatio, h));
+        var bytes = 0L;
+        for (var i = 0; i < hessians.Count; i++)
+        {
+            bytes += hessians[i].H.Bytes;
+            if (i > 0 && bytes > HessianBytesKept) { hessians.RemoveRange(i, hessians.Count - i); break; }
+        }
         return h;
     }
 
-    (double NsRatio, LayerHessians H)? hessians;
+    /// <summary>How much memory the H sets of earlier NS ratios may take together (see <see cref="Hessians"/>).</summary>
+    const long HessianBytesKept = 64L << 20;
+
+    readonly List<(double NsRatio, LayerHessians H)> hessians = []; // most recent first
 
     /// <summary>The layers <paramref name="point"/> gives a narrower grid than its bits, with their bits.</summary>
     public IReadOnlyDictionary<string, int> LayerBits(ChainPoint point) =>

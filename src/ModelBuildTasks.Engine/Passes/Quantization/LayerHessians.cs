@@ -48,6 +48,9 @@ public sealed class LayerHessians
     /// <summary>The weights measured.</summary>
     public int Count => layers.Count;
 
+    /// <summary>About the memory the H blocks take, with the inverse factors derived from them (about as large).</summary>
+    public long Bytes => 2L * sizeof(float) * layers.Values.Sum(l => (long)l.H.Length);
+
     /// <summary>Per weight and block, the inverse factor <see cref="ErrorCompensation"/> derives from H (empty when H could not be factored), kept as long as H.</summary>
     internal Dictionary<string, float[]?[]> Factors { get; } = new(StringComparer.Ordinal);
 
