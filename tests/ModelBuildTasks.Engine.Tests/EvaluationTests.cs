@@ -46,6 +46,23 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void ImagesTooLargeToShareARun_RunOneAtATime_OnEveryThread()
+    {
+        var onnx = OnnxExport.ToBytes(TestModels.Residual());
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 5);
+        using var whole = new ModelRunner(onnx, new RunnerOptions { Threads = 2, SplitBatches = false });
+        using var large = new ModelRunner(onnx, new RunnerOptions { Threads = 2, MaxBatchValues = images.ImageSize }); // one 28x28 image per run
+
+        Assert.Equal(1, large.BatchSize(images.ImageSize));
+        var expected = whole.Outputs(images);
+        var actual = large.Outputs(images);
+
+        Assert.True(Ort.MaxDifference(expected, actual) <= 1e-5f * expected.Max(MathF.Abs), $"max difference {Ort.MaxDifference(expected, actual)}");
+        Assert.True(large.EveryThreadSessionMade);
+        Assert.Null(large.SingleImageThreads); // nothing was timed: the choice is for single images run alone
+    }
+
+    [Fact]
     public void AFixedBatchModel_RunsWhole_OnEveryThread()
     {
         var model = TestModels.Residual();

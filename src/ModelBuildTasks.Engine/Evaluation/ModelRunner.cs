@@ -86,6 +86,9 @@ public sealed class ModelRunner : IDisposable
     /// </summary>
     public int? SingleImageThreads => choice is null ? Options.EffectiveThreads : choice.Threads(Options.EffectiveThreads);
 
+    /// <summary>Whether the session with every thread, beside the one-thread session of split batches, has been made.</summary>
+    internal bool EveryThreadSessionMade => single is { IsValueCreated: true };
+
     /// <summary>The model's name in messages.</summary>
     public string? DisplayPath { get; }
 
@@ -162,7 +165,8 @@ public sealed class ModelRunner : IDisposable
             data.CopyImages(start, count, batch);
             batch.AsSpan(count * data.ImageSize).Clear(); // a fixed batch size's padding rows
             if (fetch.Length < outputs.Count) visit(start, count, inputName, batch.AsSpan(0, count * data.ImageSize));
-            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), alone: false);
+            // Images too large for two per run leave nothing to split: each runs on every thread.
+            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), batchSize == 1 ? OneImage.EveryThread : OneImage.InBatch);
         }
     }
 
@@ -177,15 +181,19 @@ public sealed class ModelRunner : IDisposable
         {
             result ??= new float[values.Length / rows * count]; // parts come one after another, never at once
             values.CopyTo(result.AsSpan(first * (values.Length / rows)));
-        }, alone: count == 1);
+        }, count == 1 ? OneImage.Alone : OneImage.InBatch);
         return result!;
     }
 
+    // Where a run of one image goes when batches are split: a dataset's last, one-image batch stays on the one-thread
+    // session (a second session for one image costs more than it saves); an image run alone goes to the session measured
+    // faster for single images; an image too large to share a run with another goes to the session with every thread.
+    enum OneImage { InBatch, Alone, EveryThread }
+
     // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each requested output's
     // rows for those images, with the first image's index and the count: in one run, or split into parts run at once
-    // and visited part after part (their outputs kept alive until then, never copied). An image run `alone` (not a
-    // dataset's last, one-image batch) runs on the session measured faster for single images.
-    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit, bool alone)
+    // and visited part after part (their outputs kept alive until then, never copied). `one` says where a single image runs.
+    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit, OneImage one)
     {
         var parts = choice is null ? 1 : Math.Min(Options.EffectiveThreads, count);
         if (parts == 1)
@@ -196,13 +204,14 @@ public sealed class ModelRunner : IDisposable
                 using var results = RunOn(target, batch.AsMemory(0, rows * perImage), rows, outputs);
                 Visit(results, 0, count, rows, outputs, visit);
             }
-            if (alone && choice is not null)
+            if (choice is null || one == OneImage.InBatch) RunAll(session);
+            else if (one == OneImage.EveryThread) RunAll(single!.Value);
+            else
             {
                 var turn = choice.Begin();
                 RunAll(turn.EveryThread ? single!.Value : session);
                 choice.End(turn);
             }
-            else RunAll(session);
             return;
         }
         var done = new (int First, int Rows, IDisposableReadOnlyCollection<OrtValue> Results)[parts];

@@ -67,9 +67,8 @@ public static class Calibrator
     /// <summary>
     /// A session over the float model with <paramref name="tensors"/> exposed as extra outputs,
     /// optimisations off so they are computed exactly as written, in small batches for large images
-    /// (every exposed tensor of a batch comes back at once). Where a batch holds several images it is split into parts
-    /// run at once on the threads, as scoring runs them: no image's values depend on the split, and the parts are
-    /// visited in image order. A large image runs alone, on every thread.
+    /// (every exposed tensor of a batch comes back at once), split into parts run at once on the threads as scoring
+    /// runs them: no image's values depend on the split, and the parts are visited in image order.
     /// The graph input is not an output: <see cref="ModelRunner.ForEachBatch"/> visits it from the images.
     /// </summary>
     internal static ModelRunner Exposing(OnnxModel model, IEnumerable<string> tensors)
@@ -79,12 +78,7 @@ public static class Calibrator
         var inputName = model.Graph.Inputs[0].Name;
         foreach (var name in tensors.Where(t => !existing.Contains(t) && t != inputName).Distinct(StringComparer.Ordinal))
             proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name, Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)ElementType.Float } } });
-        const long maxBatchValues = 1L << 18;
-        var perImage = model.Graph.Inputs[0].Shape is { Rank: > 1 } shape && shape.Dims.Skip(1).All(d => d.IsKnown)
-            ? shape.Dims.Skip(1).Aggregate(1L, (product, d) => product * d.Value)
-            : maxBatchValues; // unknown: as if one image filled a batch
-        return new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto),
-            new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = maxBatchValues, SplitBatches = 2 * perImage <= maxBatchValues });
+        return new ModelRunner(Onnx.OnnxModelFile.ToBytes(proto), new RunnerOptions { Optimize = false, BatchSize = 32, MaxBatchValues = 1L << 18 });
     }
 
     static (float Min, float Max) FiniteRange(ReadOnlySpan<float> values)
