@@ -15,8 +15,8 @@ namespace ModelBuildTasks.Evaluation;
 public sealed class ModelRunner : IDisposable
 {
     // With split batches, `session` has one intra-op thread and runs the parts of a batch at once, and `single`, made
-    // on first use, has every thread, for single images when `choice` finds it faster; otherwise (or when the model's
-    // batch size is fixed, so nothing splits) `session` runs everything on every thread.
+    // on first use, has every thread, for single images when `choice` finds it faster; otherwise (or when nothing splits:
+    // the model's batch size is fixed, or a run holds one image) `session` runs everything on every thread.
     readonly InferenceSession session;
     readonly Lazy<InferenceSession>? single;
     readonly Runtime.SingleImageChoice? choice;
@@ -34,9 +34,9 @@ public sealed class ModelRunner : IDisposable
         Options = options ?? new RunnerOptions();
         var split = Options.SplitBatches && Options.EffectiveThreads > 1;
         session = CreateSession(onnx, split ? 1 : Options.EffectiveThreads, displayPath);
-        if (split && session.InputMetadata.Count == 1 && session.InputMetadata.First().Value.Dimensions is [> 0, ..])
+        if (split && session.InputMetadata.Count == 1 && NothingToSplit(session.InputMetadata.First().Value.Dimensions, Options))
         {
-            session.Dispose(); // a fixed batch size: nothing to split, every image runs on every thread
+            session.Dispose(); // every image runs on every thread
             session = CreateSession(onnx, Options.EffectiveThreads, displayPath);
             split = false;
         }
@@ -56,6 +56,12 @@ public sealed class ModelRunner : IDisposable
             choice = new Runtime.SingleImageChoice();
         }
     }
+
+    // A fixed batch size, or images so large that a run holds one (a 224x224 model's calibration): a run is never split,
+    // so the one-thread session would only take memory.
+    static bool NothingToSplit(int[] dims, RunnerOptions options) =>
+        dims is [> 0, ..] ||
+        dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), options.BatchSize, options.MaxBatchValues) == 1;
 
     InferenceSession CreateSession(byte[] onnx, int threads, string? displayPath)
     {
@@ -85,9 +91,6 @@ public sealed class ModelRunner : IDisposable
     /// then 1 or that many as measured (<c>SingleImageChoice</c>), or null while that is still being measured.
     /// </summary>
     public int? SingleImageThreads => choice is null ? Options.EffectiveThreads : choice.Threads(Options.EffectiveThreads);
-
-    /// <summary>Whether the session with every thread, beside the one-thread session of split batches, has been made.</summary>
-    internal bool EveryThreadSessionMade => single is { IsValueCreated: true };
 
     /// <summary>The model's name in messages.</summary>
     public string? DisplayPath { get; }
@@ -165,8 +168,7 @@ public sealed class ModelRunner : IDisposable
             data.CopyImages(start, count, batch);
             batch.AsSpan(count * data.ImageSize).Clear(); // a fixed batch size's padding rows
             if (fetch.Length < outputs.Count) visit(start, count, inputName, batch.AsSpan(0, count * data.ImageSize));
-            // Images too large for two per run leave nothing to split: each runs on every thread.
-            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), batchSize == 1 ? OneImage.EveryThread : OneImage.InBatch);
+            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), alone: false);
         }
     }
 
@@ -181,19 +183,15 @@ public sealed class ModelRunner : IDisposable
         {
             result ??= new float[values.Length / rows * count]; // parts come one after another, never at once
             values.CopyTo(result.AsSpan(first * (values.Length / rows)));
-        }, count == 1 ? OneImage.Alone : OneImage.InBatch);
+        }, alone: count == 1);
         return result!;
     }
 
-    // Where a run of one image goes when batches are split: a dataset's last, one-image batch stays on the one-thread
-    // session (a second session for one image costs more than it saves); an image run alone goes to the session measured
-    // faster for single images; an image too large to share a run with another goes to the session with every thread.
-    enum OneImage { InBatch, Alone, EveryThread }
-
     // Runs the first `count` images of `batch` (zero-padded to a fixed batch size) and visits each requested output's
     // rows for those images, with the first image's index and the count: in one run, or split into parts run at once
-    // and visited part after part (their outputs kept alive until then, never copied). `one` says where a single image runs.
-    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit, OneImage one)
+    // and visited part after part (their outputs kept alive until then, never copied). An image run `alone` (not a
+    // dataset's last, one-image batch) runs on the session measured faster for single images.
+    void Run(float[] batch, int count, int perImage, IReadOnlyList<string> outputs, Action<int, int, string, ReadOnlySpan<float>> visit, bool alone)
     {
         var parts = choice is null ? 1 : Math.Min(Options.EffectiveThreads, count);
         if (parts == 1)
@@ -204,14 +202,13 @@ public sealed class ModelRunner : IDisposable
                 using var results = RunOn(target, batch.AsMemory(0, rows * perImage), rows, outputs);
                 Visit(results, 0, count, rows, outputs, visit);
             }
-            if (choice is null || one == OneImage.InBatch) RunAll(session);
-            else if (one == OneImage.EveryThread) RunAll(single!.Value);
-            else
+            if (alone && choice is not null)
             {
                 var turn = choice.Begin();
                 RunAll(turn.EveryThread ? single!.Value : session);
                 choice.End(turn);
             }
+            else RunAll(session);
             return;
         }
         var done = new (int First, int Rows, IDisposableReadOnlyCollection<OrtValue> Results)[parts];

@@ -25,6 +25,8 @@ public sealed record RunnerOptions
     /// then run on one thread or on every thread, whichever the runner measures faster
     /// (<see cref="ModelRunner.SingleImageThreads"/>). On by default: at 28x28 it made every sample's
     /// int8 model 1.2-1.4x faster at batch 64 on two threads, and their fp32 originals as fast or faster.
+    /// Nothing splits when the model's batch size is fixed or its images are so large that a run holds one
+    /// (<see cref="MaxBatchValues"/>): every image then runs on every thread.
     /// </summary>
     public bool SplitBatches { get; init; } = true;
 
