@@ -32,14 +32,8 @@ public sealed class ModelRunner : IDisposable
     public ModelRunner(byte[] onnx, RunnerOptions? options = null, string? displayPath = null)
     {
         Options = options ?? new RunnerOptions();
-        var split = Options.SplitBatches && Options.EffectiveThreads > 1;
+        var split = Options.SplitBatches && Options.EffectiveThreads > 1 && !NothingToSplit(onnx, Options);
         session = CreateSession(onnx, split ? 1 : Options.EffectiveThreads, displayPath);
-        if (split && session.InputMetadata.Count == 1 && NothingToSplit(session.InputMetadata.First().Value.Dimensions, Options))
-        {
-            session.Dispose(); // every image runs on every thread
-            session = CreateSession(onnx, Options.EffectiveThreads, displayPath);
-            split = false;
-        }
         if (session.InputMetadata.Count != 1)
             throw new ModelBuildException(ErrorCodes.InvalidGraph, $"an image classifier has one input; this model has {session.InputMetadata.Count}", displayPath);
         var (name, meta) = session.InputMetadata.First();
@@ -58,10 +52,25 @@ public sealed class ModelRunner : IDisposable
     }
 
     // A fixed batch size, or images so large that a run holds one (a 224x224 model's calibration): a run is never split,
-    // so the one-thread session would only take memory.
-    static bool NothingToSplit(int[] dims, RunnerOptions options) =>
-        dims is [> 0, ..] ||
-        dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), options.BatchSize, options.MaxBatchValues) == 1;
+    // so the one-thread session would only take memory. Decided from the input's shape in the bytes (OnnxSignature skims
+    // them, no copy) before any session is made: a session made only to be replaced would load a 224x224 calibration's model
+    // twice, once per candidate. Bytes it cannot read split as usual, and ONNX Runtime reports what is wrong with them.
+    static bool NothingToSplit(byte[] onnx, RunnerOptions options)
+    {
+        IReadOnlyList<Onnx.OnnxSignature.Value> inputs;
+        try
+        {
+            inputs = Onnx.OnnxSignature.Parse(onnx, "model.onnx").Inputs;
+        }
+        catch (ModelBuildException)
+        {
+            return false;
+        }
+        if (inputs.Count != 1) return false;
+        var dims = inputs[0].Shape.Select(d => long.TryParse(d, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
+        return dims is [> 0, ..] ||
+            dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), options.BatchSize, options.MaxBatchValues) == 1;
+    }
 
     InferenceSession CreateSession(byte[] onnx, int threads, string? displayPath)
     {
