@@ -16,7 +16,7 @@ public sealed class ModelRunner : IDisposable
 {
     // With split batches, `session` has one intra-op thread and runs the parts of a batch at once, and `single`, made
     // on first use, has every thread, for single images when `choice` finds it faster; otherwise (or when nothing splits:
-    // the model's batch size is fixed, or a run holds one image) `session` runs everything on every thread.
+    // the model's batch size is fixed, or its images are so large that a run holds one, whatever batch size was asked for) `session` runs everything on every thread.
     readonly InferenceSession session;
     readonly Lazy<InferenceSession>? single;
     readonly Runtime.SingleImageChoice? choice;
@@ -52,7 +52,8 @@ public sealed class ModelRunner : IDisposable
     }
 
     // A fixed batch size, or images so large that a run holds one (a 224x224 model's calibration): a run is never split,
-    // so the one-thread session would only take memory. Decided from the input's shape in the bytes (OnnxSignature skims
+    // so the one-thread session would only take memory. Only the images' size counts, not the configured batch size:
+    // a runner asked for batch 1 (single-image latency) still has single images to place on the faster session. Decided from the input's shape in the bytes (OnnxSignature skims
     // them, no copy) before any session is made: a session made only to be replaced would load a 224x224 calibration's model
     // twice, once per candidate. Bytes it cannot read split as usual, and ONNX Runtime reports what is wrong with them.
     static bool NothingToSplit(byte[] onnx, RunnerOptions options)
@@ -69,7 +70,7 @@ public sealed class ModelRunner : IDisposable
         if (inputs.Count != 1) return false;
         var dims = inputs[0].Shape.Select(d => long.TryParse(d, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
         return dims is [> 0, ..] ||
-            dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), options.BatchSize, options.MaxBatchValues) == 1;
+            dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), maxValues: options.MaxBatchValues) == 1;
     }
 
     InferenceSession CreateSession(byte[] onnx, int threads, string? displayPath)
