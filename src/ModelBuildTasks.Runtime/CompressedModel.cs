@@ -50,16 +50,18 @@ public sealed class CompressedModel : IDisposable
         Metadata = metadata;
         threads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount;
         var split = options.SplitBatches && options.ConfigureSession is null && threads > 1;
-        session = CreateSession(onnx, options, split ? 1 : options.IntraOpThreads);
+        // Every thread is `threads`, set explicitly: ONNX Runtime's own default counts physical cores, not the logical
+        // processors (or the container's CPU quota) the parts are cut for and SingleImageThreads reports.
+        session = CreateSession(onnx, options, split ? 1 : threads);
         if (split && session.InputMetadata.Count == 1 && session.InputMetadata.First().Value.Dimensions is [> 0, ..])
         {
             session.Dispose(); // a fixed batch size: nothing to split, every image runs on every thread
-            session = CreateSession(onnx, options, options.IntraOpThreads);
+            session = CreateSession(onnx, options, threads);
             split = false;
         }
         if (split)
         {
-            single = new Lazy<InferenceSession>(() => CreateSession(onnx, options, options.IntraOpThreads));
+            single = new Lazy<InferenceSession>(() => CreateSession(onnx, options, threads));
             choice = new SingleImageChoice();
         }
         if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");

@@ -5,7 +5,10 @@ namespace ModelBuildTasks.Runtime;
 /// <summary>How a <see cref="CompressedModel"/> sets up ONNX Runtime.</summary>
 public sealed record CompressedModelOptions
 {
-    /// <summary>Intra-op threads; 0 lets ONNX Runtime choose (one per core).</summary>
+    /// <summary>
+    /// Intra-op threads; 0 means one per logical processor (<see cref="Environment.ProcessorCount"/>, which follows a
+    /// container's CPU limit), the count the engine measured latency with. <see cref="ConfigureSession"/> may still change it.
+    /// </summary>
     public int IntraOpThreads { get; init; }
 
     /// <summary>

@@ -75,6 +75,37 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void ADatasetAtBatchOne_RunsItsImagesAsSingleImages()
+    {
+        // evaluate --batch-size 1: each image is a run of its own and goes where single images go, not every one of
+        // them to the one-thread session that a split batch's parts run on.
+        var model = OnnxExport.ToBytes(TestModels.Residual());
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 2 * (Runtime.SingleImageChoice.WarmUps + Runtime.SingleImageChoice.Trials));
+        using var runner = new ModelRunner(model, new RunnerOptions { Threads = 2, BatchSize = 1 });
+        using var whole = new ModelRunner(model, new RunnerOptions { Threads = 2, SplitBatches = false });
+
+        var predictions = runner.PredictTop1(images);
+
+        Assert.Contains(runner.SingleImageThreads, new int?[] { 1, 2 }); // the choice was made on the dataset's images
+        Assert.Equal(whole.PredictTop1(images), predictions);
+    }
+
+    [Fact]
+    public void LatencyOfAFixedBatchModel_IsTimedOnEveryThread_AsTheRuntimeRunsIt()
+    {
+        var model = TestModels.Residual();
+        model.Graph.Inputs[0] = model.Graph.Inputs[0] with { Shape = TensorShape.Of(4, 1, 28, 28) };
+        var onnx = OnnxExport.ToBytes(model);
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 8);
+
+        var latency = LatencyComparison.Measure(onnx, onnx, images, new RunnerOptions { Threads = 2 }, rounds: 30, seconds: 0);
+
+        // A small model often runs faster on one thread, so a timed choice would often say 1 here.
+        Assert.Equal(2, latency.OriginalThreads);
+        Assert.Equal(2, latency.CompressedThreads);
+    }
+
+    [Fact]
     public void AFixedBatchModel_RunsWhole_OnEveryThread()
     {
         var model = TestModels.Residual();

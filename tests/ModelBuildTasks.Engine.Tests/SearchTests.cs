@@ -138,6 +138,20 @@ public class SearchTests
     }
 
     [Fact]
+    public void PruningThatCostsTooMuchFromTheStart_LeavesDcOff_WithoutMeasuringRatioZeroAgain()
+    {
+        // A margin of 0.3 points that IQ alone already spends, and a first guess (50%) that misses: backing off along
+        // the line from the model DC starts from reaches position 0, which is that model, already measured; a copy
+        // with "dc_ratio=0" was measured again (weight sharing alone, tried after, is a model of its own).
+        var r = Compressor.Run(Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_densenet.onnx"), Validation, null,
+            new CompressionSettings { MaxValidationImages = 300, Resolution = 0.1, Methods = ["iq", "dc"], MaxAccuracyDrop = 0.3 }).Report;
+        Assert.DoesNotContain(r.Candidates, c => c.DcRatio == 0 && !c.Description.Contains("levels=", StringComparison.Ordinal));
+        var dc = r.Stages.Single(s => s.Method == "dc");
+        if (!r.Candidates.Any(c => c.DcRatio > 0 && c.Bound >= dc.Target)) Assert.Equal("off", dc.Chosen);
+        Assert.Equal(r.Evaluations, r.Candidates.Count);
+    }
+
+    [Fact]
     public void AReserveTheLastStageCannotSpend_GoesBackToSlimming_AgainstTheFinalTarget()
     {
         // DC's knob ends at 10%, so most of the half of the margin slimming kept for it is left when it is done.
@@ -148,7 +162,7 @@ public class SearchTests
         Assert.True(ns.Target > r.TargetAccuracy + 1e-9, $"the ns stage kept a reserve: {ns.Target} against {r.TargetAccuracy}");
         Assert.Equal(Math.Round(r.TargetAccuracy, 6), again.Target); // the second pass is held to the final target only
         // It went further than the reserve let the ns stage go, and the result still keeps the target.
-        static double Ratio(string chosen) => double.Parse(chosen["ns_ratio=".Length..], CultureInfo.InvariantCulture);
+        static double Ratio(string chosen) => chosen == "off" ? 0 : double.Parse(chosen["ns_ratio=".Length..], CultureInfo.InvariantCulture); // off: ratio 0, the model it started from
         Assert.True(Ratio(again.Chosen) > Ratio(ns.Chosen), $"{ns.Chosen} then {again.Chosen}");
         Assert.Equal(Ratio(again.Chosen), double.Parse(r.Chosen["ns_ratio"], CultureInfo.InvariantCulture));
         Assert.True(r.FinalAccuracyBound >= r.TargetAccuracy, $"bound {r.FinalAccuracyBound} < {r.TargetAccuracy}");

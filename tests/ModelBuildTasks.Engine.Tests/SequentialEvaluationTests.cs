@@ -66,6 +66,22 @@ public class SequentialEvaluationTests
     }
 
     [Fact]
+    public void ACandidateStoppedOnAnEasyPart_KeepsABoundBelowTheThresholdItWasStoppedAgainst()
+    {
+        // The first eighth of 5,000 images: the original gets 553 of 625 right (88.5%) where it gets 85% of all,
+        // and the candidate loses 22 of them. Stopped against 84%, it must not then count as passing 84%.
+        var baseline = Enumerable.Range(0, 625).Select(i => i < 553 ? 1.0 : 0.0).ToList();
+        var candidate = baseline.Select((b, i) => i < 22 ? 0.0 : b).ToList();
+        const double allImagesMean = 0.85, threshold = 0.84;
+
+        Assert.True(PairedBound.ClearlyBelow(candidate, baseline, allImagesMean, threshold));
+        Assert.True(PairedBound.Of(candidate, baseline, 0.9).Bound >= threshold); // on the part's own baseline it would pass
+        var stopped = PairedBound.Of(candidate, baseline, 0.9, allImagesMean);
+        Assert.True(stopped.Bound < threshold, $"bound {stopped.Bound}");
+        Assert.Equal(allImagesMean - 22.0 / 625, stopped.Mean, 12);
+    }
+
+    [Fact]
     public void TheMarginSearch_StopsClearlyFailingCandidatesEarly_AndReportsItsChoiceOnEveryImage()
     {
         using var temp = new TestPaths.TempFolder();

@@ -129,7 +129,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
             ? scorer.ScoreUntilClearlyBelow(onnx, threshold, display)
             : (Enumerable.Range(0, validation.Count).ToArray(), scorer.Score(onnx, displayPath: display));
         var stopped = images.Length < validation.Count;
-        var score = PairedBound.Of(scores, images.Select(i => scorer.Baseline[i]).ToList(), settings.Confidence);
+        var score = PairedBound.Of(scores, images.Select(i => scorer.Baseline[i]).ToList(), settings.Confidence, stopped ? scorer.Baseline.Average() : null);
         return candidate with { Score = score, PerImage = stopped ? [] : scores, Images = images.Length, StoppedBelow = stopped ? failBelow : null };
     }
 

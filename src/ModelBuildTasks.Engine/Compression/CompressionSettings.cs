@@ -15,7 +15,7 @@ public sealed record CompressionSettings
     public SearchKind Search { get; init; } = SearchKind.Margin;
     /// <summary>Step of the NS and DC ratios the searches consider (the grid's resolution).</summary>
     public double Resolution { get; init; } = 0.05;
-    /// <summary>The margin search evaluates at most this many candidates.</summary>
+    /// <summary>The margin search's evaluation budget: once it is spent, each stage left still gets one evaluation, and a final choice that misses the target one more (Percentile calibration), so a budget below the number of stages is exceeded by those.</summary>
     public int MaxEvaluations { get; init; } = 40;
     /// <summary>
     /// The fewest weight bits any layer gets. The searches try one grid for the whole model from <see

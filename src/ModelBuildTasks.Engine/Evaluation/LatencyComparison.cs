@@ -44,11 +44,12 @@ public sealed record LatencyComparison(double OriginalMs, double CompressedMs, i
     // A runner of one session with the threads the shipped runtime would run single images on: one or every thread,
     // whichever SingleImageChoice finds faster. The two are timed one after the other, each on its own runner, not
     // side by side as the runtime does: a runner holding both sessions of a 224x224 model took this stage past 1.5 GB.
-    // For the same reason the winner is created again rather than kept while the other one is timed.
+    // For the same reason the winner is created again rather than kept while the other one is timed. A model with a fixed
+    // batch size has nothing to choose: the runtime runs it whole, on every thread.
     static ModelRunner SingleImageRunner(byte[] onnx, RunnerOptions options, ImageDataset data, string name)
     {
         var every = options with { Threads = options.EffectiveThreads, SplitBatches = false };
-        if (every.Threads == 1 || !options.SplitBatches) return new ModelRunner(onnx, every, name);
+        if (every.Threads == 1 || !options.SplitBatches || ModelRunner.HasFixedBatch(onnx)) return new ModelRunner(onnx, every, name);
         var choice = new Runtime.SingleImageChoice();
         foreach (var candidate in new[] { every with { Threads = 1 }, every })
         {

@@ -56,7 +56,15 @@ public sealed class ModelRunner : IDisposable
     // a runner asked for batch 1 (single-image latency) still has single images to place on the faster session. Decided from the input's shape in the bytes (OnnxSignature skims
     // them, no copy) before any session is made: a session made only to be replaced would load a 224x224 calibration's model
     // twice, once per candidate. Bytes it cannot read split as usual, and ONNX Runtime reports what is wrong with them.
-    static bool NothingToSplit(byte[] onnx, RunnerOptions options)
+    static bool NothingToSplit(byte[] onnx, RunnerOptions options) => InputDimsOf(onnx) is { } dims && (dims is [> 0, ..] ||
+        dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), maxValues: options.MaxBatchValues) == 1);
+
+    /// <summary>Whether the model's one input has a fixed batch size (read from the bytes, no session made): the shipped runtime then runs every image on every thread.</summary>
+    internal static bool HasFixedBatch(byte[] onnx) => InputDimsOf(onnx) is [> 0, ..];
+
+    // The one input's dimensions (-1 where symbolic), or null when the bytes cannot be read or hold another number of
+    // inputs: ONNX Runtime then reports what is wrong.
+    static long[]? InputDimsOf(byte[] onnx)
     {
         IReadOnlyList<Onnx.OnnxSignature.Value> inputs;
         try
@@ -65,12 +73,9 @@ public sealed class ModelRunner : IDisposable
         }
         catch (ModelBuildException)
         {
-            return false;
+            return null;
         }
-        if (inputs.Count != 1) return false;
-        var dims = inputs[0].Shape.Select(d => long.TryParse(d, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
-        return dims is [> 0, ..] ||
-            dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), maxValues: options.MaxBatchValues) == 1;
+        return inputs.Count != 1 ? null : inputs[0].Shape.Select(d => long.TryParse(d, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
     }
 
     InferenceSession CreateSession(byte[] onnx, int threads, string? displayPath)
@@ -178,7 +183,9 @@ public sealed class ModelRunner : IDisposable
             data.CopyImages(start, count, batch);
             batch.AsSpan(count * data.ImageSize).Clear(); // a fixed batch size's padding rows
             if (fetch.Length < outputs.Count) visit(start, count, inputName, batch.AsSpan(0, count * data.ImageSize));
-            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), alone: false);
+            // At batch size 1 every image runs alone, on the session measured faster; otherwise a one-image batch is a
+            // dataset's last and runs on the one-thread session.
+            if (fetch.Length > 0) Run(batch, count, data.ImageSize, fetch, (first, rows, name, values) => visit(start + first, rows, name, values), alone: batchSize == 1);
         }
     }
 

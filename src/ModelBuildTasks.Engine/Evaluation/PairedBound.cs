@@ -1,7 +1,7 @@
 namespace ModelBuildTasks.Evaluation;
 
 /// <summary>A candidate's score with its statistical guard.</summary>
-/// <param name="Mean">The mean per-image score (accuracy, agreement or cosine).</param>
+/// <param name="Mean">The mean per-image score (accuracy, agreement or cosine); for a candidate stopped early, its estimate on every image (<see cref="PairedBound.Of"/>).</param>
 /// <param name="Bound">The one-sided lower confidence bound: the baseline's mean plus the lower bound of the mean paired difference.</param>
 /// <param name="StandardError">Standard error of the mean paired difference.</param>
 /// <param name="P5">The 5th percentile of the per-image scores (for cosine, how the least similar images fare).</param>
@@ -17,7 +17,14 @@ public sealed record GuardedScore(double Mean, double Bound, double StandardErro
 public static class PairedBound
 {
     /// <summary>Guards <paramref name="candidate"/> against <paramref name="baseline"/> (same images, same order).</summary>
-    public static GuardedScore Of(IReadOnlyList<double> candidate, IReadOnlyList<double> baseline, double confidence)
+    /// <param name="candidate">The candidate's per-image scores.</param>
+    /// <param name="baseline">The original's scores on the same images.</param>
+    /// <param name="confidence">The bound's one-sided confidence.</param>
+    /// <param name="baselineMean">The original's mean on every image, when the candidate was scored on a part of them
+    /// (stopped early): the mean and the bound are then estimates for every image, from the paired difference on the
+    /// part, as the decision to stop was taken (<see cref="ClearlyBelow"/>). A part easier than the whole would otherwise
+    /// give a stopped candidate a bound above the threshold it was stopped against.</param>
+    public static GuardedScore Of(IReadOnlyList<double> candidate, IReadOnlyList<double> baseline, double confidence, double? baselineMean = null)
     {
         if (candidate.Count != baseline.Count) throw new ArgumentException("paired scores differ in length");
         var n = candidate.Count;
@@ -28,7 +35,8 @@ public static class PairedBound
         double squares = 0;
         for (var i = 0; i < n; i++) { var e = candidate[i] - baseline[i] - meanDiff; squares += e * e; }
         var se = n > 1 ? Math.Sqrt(squares / (n - 1) / n) : 0;
-        return new GuardedScore(sum / n, sumBase / n + meanDiff - Z(confidence) * se, se, Evaluator.Percentile(candidate, 0.05));
+        var mean = baselineMean is { } all ? all + meanDiff : sum / n;
+        return new GuardedScore(mean, (baselineMean ?? sumBase / n) + meanDiff - Z(confidence) * se, se, Evaluator.Percentile(candidate, 0.05));
     }
 
     /// <summary>

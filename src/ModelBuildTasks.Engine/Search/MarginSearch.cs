@@ -38,12 +38,14 @@ public static class MarginSearch
             var stageTarget = target + reserve;
             var before = evaluator.Evaluated.Count;
             var stagePoint = point;
+            // NS's and DC's position 0 (ratio 0) is the model the stage starts from: the candidate already measured, not
+            // a copy with "dc_ratio=0" measured again and reported as applied.
             var result = KnobSearch.Find(space.Count(method),
-                i => evaluator.Evaluate(space.With(stagePoint, method, i), method, failBelow: stageTarget).Bound - stageTarget,
+                i => evaluator.Evaluate(i == 0 && method != "iq" ? stagePoint : space.With(stagePoint, method, i), method, failBelow: stageTarget).Bound - stageTarget,
                 start: Start(space, method, fineTuned),
                 anchor: (method == "iq" ? -1 : 0, accuracy - stageTarget), // IQ's position 0 is the widest grid; the float model sits before it
                 budget: Math.Max(1, budget - evaluator.Evaluated.Count));
-            var found = result.Best >= 0;
+            var found = method == "iq" ? result.Best >= 0 : result.Best > 0;
             if (found)
             {
                 point = space.With(point, method, result.Best);
