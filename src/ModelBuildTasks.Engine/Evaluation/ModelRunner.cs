@@ -52,10 +52,11 @@ public sealed class ModelRunner : IDisposable
     }
 
     // A fixed batch size, or images so large that a run holds one (a 224x224 model's calibration): a run is never split,
-    // so the one-thread session would only take memory. Only the images' size counts, not the configured batch size:
-    // a runner asked for batch 1 (single-image latency) still has single images to place on the faster session. Decided from the input's shape in the bytes (OnnxSignature skims
-    // them, no copy) before any session is made: a session made only to be replaced would load a 224x224 calibration's model
-    // twice, once per candidate. Bytes it cannot read split as usual, and ONNX Runtime reports what is wrong with them.
+    // so the one-thread session would only take memory. Only the images' size counts, not the configured batch size: a
+    // runner asked for batch 1 (single-image latency) still has single images to place on the faster session. Decided
+    // from the input's shape in the bytes (OnnxSignature skims them, no copy) before any session is made: a session made
+    // only to be replaced would load a 224x224 calibration's model twice, once per candidate. Bytes it cannot read split
+    // as usual, and ONNX Runtime reports what is wrong with them.
     static bool NothingToSplit(byte[] onnx, RunnerOptions options) => InputDimsOf(onnx) is { } dims && (dims is [> 0, ..] ||
         dims.Length > 1 && dims.Skip(1).All(d => d > 0) && Runtime.BatchParts.ImagesPerRun(dims.Skip(1).Aggregate(1L, (n, d) => n * d), maxValues: options.MaxBatchValues) == 1);
 
