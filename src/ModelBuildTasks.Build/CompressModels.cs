@@ -117,7 +117,32 @@ public sealed partial class CompressModels : ToolTask
             if (m.Groups["kind"].Value == "error") Log.LogError(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
             else Log.LogWarning(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
         }
-        else base.LogEventsFromTextOutput(singleLine, messageImportance);
+        else
+        {
+            if (singleLine.Length > 0) lastLines.Enqueue(singleLine);
+            while (lastLines.Count > 5) lastLines.Dequeue();
+            base.LogEventsFromTextOutput(singleLine, messageImportance);
+        }
+    }
+
+    // The engine's last lines outside its protocol (a runtime's or the host's own words), for an engine that stops without an error.
+    readonly Queue<string> lastLines = new();
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// An engine that exits non-zero has said why in an MBT error, except when it could not: killed (the kernel's
+    /// out-of-memory killer, a CI time limit: exit 137) or crashed outside .NET's reach. That still gets a code and the
+    /// item, with the exit code and the last lines it wrote, instead of MSBuild's bare "exited with code 137".
+    /// </remarks>
+    protected override bool HandleTaskExecutionErrors()
+    {
+        if (!Log.HasLoggedErrors && current is not null)
+            Error(ErrorCodes.EngineStopped, current.Source.GetMetadata("FullPath"),
+                $"the compression engine stopped with exit code {ExitCode} without reporting an error" +
+                (ExitCode is 137 or -9 ? " (killed: out of memory, or a time limit)" : "") +
+                (lastLines.Count > 0 ? ": " + string.Join(" | ", lastLines) : ""));
+        lastLines.Clear();
+        return false;
     }
 
     [GeneratedRegex(@"^(?<kind>error|warning) (?<code>MBT\d{4}): (?<message>.*)$")]
@@ -287,14 +312,16 @@ public sealed partial class CompressModels : ToolTask
             // One the task could not read (a FIFO, a file over 2 GiB, no permission) is fingerprinted from
             // disk as any input is (a FIFO is never opened); the engine's check then names its error.
             else if (File.Exists(modelPath)) content.Add(modelPath);
-            var inputs = new List<string>(sidecars);
-            if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => f.Full));
-            if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => f.Full));
-            if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => f.Full));
-            var existing = File.Exists(modelPath) ? inputs.Where(File.Exists).ToList() : [];
-            foreach (var input in existing) content.Add(input);
+            // A dataset's files go in under their path inside it, as the engine's cache key takes them: an image folder's
+            // subfolders are class names, so renaming one changes the labels though no file's name or bytes change.
+            var inputs = sidecars.Select(f => (Full: f, Name: Path.GetFileName(f))).ToList();
+            if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => (f.Full, "validation/" + f.Relative)));
+            if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => (f.Full, "test/" + f.Relative)));
+            if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => (f.Full, "train/" + f.Relative)));
+            var existing = File.Exists(modelPath) ? inputs.Where(f => File.Exists(f.Full)).ToList() : [];
+            foreach (var (full, relative) in existing) content.Add(full, relative);
             fingerprint = content.Finish();
-            newestInput = existing.Prepend(modelPath).Where(File.Exists).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
+            newestInput = existing.Select(f => f.Full).Prepend(modelPath).Where(File.Exists).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

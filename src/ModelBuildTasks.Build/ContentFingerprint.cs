@@ -24,21 +24,24 @@ sealed class ContentFingerprint : IDisposable
         return fingerprint.Finish();
     }
 
-    /// <summary>Adds a file whose bytes the task already holds (the model, read once for its signature too); hashed as <see cref="Add(string)"/> hashes it from disk.</summary>
+    /// <summary>Adds a file whose bytes the task already holds (the model, read once for its signature too); hashed as <see cref="Add(string, string)"/> hashes it from disk.</summary>
     public void Add(string file, byte[] bytes)
     {
-        Header(file, bytes.LongLength);
+        Header(Path.GetFileName(file), bytes.LongLength);
         hash.AppendData(bytes);
     }
 
-    /// <summary>Adds a file, read from disk.</summary>
-    public void Add(string file)
+    /// <summary>Adds a file, read from disk, under <paramref name="name"/> (its file name when null).</summary>
+    /// <param name="file">The file.</param>
+    /// <param name="name">What the file is called where it matters: a dataset's files by their path inside the dataset,
+    /// since an image folder's subfolders are its class names.</param>
+    public void Add(string file, string? name = null)
     {
         // Only the length the file system reports is hashed, and nothing is opened when it is 0:
         // a FIFO (which would block the open) or a device (endless) reports 0, hashes like an empty
         // file, never matches a stored stamp, and reaches the engine, which names the error.
         var length = new FileInfo(file).Length;
-        Header(file, length);
+        Header(name ?? Path.GetFileName(file), length);
         if (length == 0) return;
         using var stream = File.OpenRead(file);
         for (long left = length; left > 0;)
@@ -56,9 +59,9 @@ sealed class ContentFingerprint : IDisposable
     /// <inheritdoc />
     public void Dispose() => hash.Dispose();
 
-    void Header(string file, long length)
+    void Header(string name, long length)
     {
-        hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes(name + "\n"));
         hash.AppendData(Encoding.UTF8.GetBytes(length + "\n"));
     }
 }

@@ -77,9 +77,12 @@ public sealed record ContainerMetadata
         {
             var metadata = JsonSerializer.Deserialize(json, ContainerMetadataJson.Default.ContainerMetadata);
             if (metadata is not { Format: "mbt-cmodel" }) throw new ContainerFormatException("the metadata is not of format mbt-cmodel", 64);
+            // Containers written before output_kind existed hold classifiers. The generated deserializer leaves a member
+            // whose key is absent at null (it skips the initializer), so null is read as absent here.
+            if (metadata.OutputKind is null) metadata = metadata with { OutputKind = Classes };
             // JSON null passes the serializer for non-nullable members; readers rely on them, so a null is a damaged file.
             if (metadata.OutputKind is not (Classes or Features))
-                throw new ContainerFormatException($"the metadata's output_kind is {(metadata.OutputKind is null ? "null" : $"'{metadata.OutputKind}'")}, not '{Classes}' or '{Features}'", 64);
+                throw new ContainerFormatException($"the metadata's output_kind is '{metadata.OutputKind}', not '{Classes}' or '{Features}'", 64);
             if (metadata.Inputs is null || metadata.Outputs is null || metadata.Labels is null || metadata.Preprocess is null || metadata.Compression is null
                 || metadata.Accuracy is null || metadata.SourceSha256 is null || metadata.EngineVersion is null
                 || metadata.Labels.Any(l => l is null) || metadata.Compression.Any(kv => kv.Value is null)

@@ -36,6 +36,8 @@ public static class ErrorCodes
     public const string InputLayoutConverted = "MBT1108";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
+    /// <summary>The compression engine stopped without reporting an error of its own: killed (out of memory, a time limit) or crashed outside .NET's reach.</summary>
+    public const string EngineStopped = "MBT1202";
     /// <summary>The compressed model cannot meet the accuracy target.</summary>
     public const string TargetNotMet = "MBT1401";
     /// <summary>Warning: the validation set is too small for the accuracy budget (its noise is comparable to the budget).</summary>

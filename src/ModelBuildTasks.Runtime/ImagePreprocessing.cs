@@ -113,11 +113,18 @@ static class ImagePreprocessing
 
         static int Int(string v) => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i > 0 ? i : throw Bad(v);
 
+        // A number or a fraction "a/b" (as 1/255), one slash at most: the metadata comes from the file, and a chain of
+        // slashes parsed by recursion once let a 203-byte container overflow the loading thread's stack.
         static float Number(string v)
         {
-            var slash = v.IndexOf('/');
-            if (slash > 0) return Number(v[(slash + 1)..]) is var d && d != 0 ? Number(v[..slash]) / d : throw Bad(v);
-            return float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && float.IsFinite(f) ? f : throw Bad(v);
+            var parts = v.Split('/');
+            if (parts.Length > 2) throw Bad(v);
+            var value = Plain(parts[0]);
+            if (parts.Length == 1) return value;
+            var divisor = Plain(parts[1]);
+            return divisor != 0 && float.IsFinite(value / divisor) ? value / divisor : throw Bad(v);
+
+            float Plain(string text) => float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && float.IsFinite(f) ? f : throw Bad(v);
         }
 
         static InvalidDataException Bad(string part) => new($"the container's preprocessing '{part}' cannot be read");

@@ -89,6 +89,47 @@ public class MsBuildIncrementalTests
         Assert.True(File.GetLastWriteTimeUtc(temp.File("out/m/m.cmodel")) == old, "the container was written again");
     }
 
+    [Fact]
+    public void RenamingAClassFolderOfTheValidationData_CompressesAgain()
+    {
+        // An image folder's subfolders are its class names: renamed, no file's name or bytes change, yet the labels do,
+        // and the build must not keep the outputs made with the old ones.
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var raw = ModelBuildTasks.Data.DatasetLoader.LoadRaw(TestPaths.FashionTest, null);
+        foreach (var (label, folder) in new[] { (1, "a-trouser"), (8, "b-bg") })
+        {
+            Directory.CreateDirectory(temp.File($"data/{folder}"));
+            foreach (var i in Enumerable.Range(0, raw.Count).Where(i => raw.Labels![i] == label).Take(10))
+                Fixtures.WritePng(temp.File($"data/{folder}/{i}.png"), 28, 28, 1, raw.Image(i).ToArray().Select(v => (byte)v).ToArray());
+        }
+        var item = Item(temp.File("data"));
+        var first = MsBuildTask.Build(temp.Path, item);
+        Assert.True(first.ExitCode == 0, first.Output);
+        Assert.Contains("compressing m.onnx", first.Output);
+
+        Directory.Move(temp.File("data/b-bg"), temp.File("data/b-bag")); // the same order, the same files
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, item);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("compressing m.onnx", output);
+    }
+
+    [Fact]
+    public void AnEngineThatStopsWithoutAnError_IsAnMbtErrorNamingTheModel()
+    {
+        // As an engine killed by the out-of-memory killer: no MBT line of its own, only a non-zero exit. Here the host
+        // cannot find it, and says so in a line of its own.
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, Item(TestPaths.FashionTest), engine: temp.File("missing/engine.dll"));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains($"{temp.File("m.onnx")} : error {ErrorCodes.EngineStopped}: the compression engine stopped with exit code", output);
+        Assert.DoesNotContain("MSB6006", output);
+    }
+
     // The item every test builds: the plain test model, 7 bits, 100 validation images from `data`.
     static string Item(string data) => $"""<CompressModel Include="m.onnx" ValidationData="{data}" Methods="iq" Bits="7" MaxValidationImages="100" Metric="agreement" />""";
 }

@@ -15,9 +15,9 @@ static class MsBuildTask
     /// Writes <c>compress.proj</c> in <paramref name="folder"/> with <paramref name="items"/> (CompressModel
     /// elements) and builds it at minimal verbosity; returns the exit code and the output.
     /// </summary>
-    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out", string cacheDirectory = "cache") =>
+    public static (int ExitCode, string Output) Build(string folder, string items, string outputDirectory = "$(MSBuildProjectDirectory)/out", string cacheDirectory = "cache", string? engine = null) =>
         BuildWith(folder, "CompressModels", items, $"""
-            EngineAssembly="{Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll")}" ProjectDirectory="$(MSBuildProjectDirectory)"
+            EngineAssembly="{engine ?? Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll")}" ProjectDirectory="$(MSBuildProjectDirectory)"
             OutputDirectory="{outputDirectory}" CacheDirectory="{cacheDirectory}" AllowAccuracyMiss="true"
             """);
 

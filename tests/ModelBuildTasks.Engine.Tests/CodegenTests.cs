@@ -49,6 +49,9 @@ public class CodegenTests
     [InlineData("record", "x", "@record", "x")]
     [InlineData("2nd model v2.1 final", "", "_2ndModelV21Final", "CompressedModels")]
     [InlineData("a\u202Eb", "x", "AB", "x")] // a bidi override is no identifier character
+    [InlineData("Model", "x", "OnnxModel", "x")] // model.onnx: a class may not hold a member of its own name (CS0542)
+    [InlineData("Labels", "x", "LabelsModel", "x")]
+    [InlineData("model", "x", "modelModel", "x")] // the private field
     public void GivenNamesAreKeptAsWritten_AndCompileWithoutWarnings(string className, string ns, string expectedClass, string expectedNamespace)
     {
         className = System.Text.RegularExpressions.Regex.Unescape(className);

@@ -37,6 +37,33 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void AChainOfFractionsInThePreprocessing_IsRefused_WithoutExhaustingTheStack()
+    {
+        // Parsed by recursion, "1/1/.../1" in 40 KB of metadata overflowed a 1.5 MB thread stack (Windows' default for a
+        // new thread) and killed the app; one fraction (as 1/255) is all the engine writes.
+        var bytes = ContainerWithPreprocess("mean=" + string.Concat(Enumerable.Repeat("1/", 20_000)) + "1");
+        Exception? thrown = null;
+        var thread = new Thread(() => thrown = Record.Exception(() => CompressedModel.Load(bytes)), 1536 * 1024);
+        thread.Start();
+        thread.Join();
+        Assert.IsType<ContainerFormatException>(thrown);
+        Assert.IsType<ContainerFormatException>(Record.Exception(() => CompressedModel.Load(ContainerWithPreprocess("scale=1/2/4"))));
+        using var one = CompressedModel.Load(ContainerWithPreprocess("scale=1/255"));
+    }
+
+    [Fact]
+    public void AContainerFromBeforeOutputKind_LoadsAsAClassifier()
+    {
+        // output_kind came in after the first containers were written; those hold classifiers (docs/format.md).
+        var parts = CraftedContainer.PartsOf(Container);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(parts.Metadata)!.AsObject();
+        Assert.True(json.Remove("output_kind"));
+        using var model = CompressedModel.Load(CraftedContainer.Build(parts with { Metadata = json.ToJsonString() }));
+        Assert.True(model.Metadata.IsClassifier);
+        Assert.Equal(ContainerMetadata.Classes, model.Metadata.OutputKind);
+    }
+
+    [Fact]
     public void ManyThreadsAtOnce_GetTheSameAnswersAsOne()
     {
         using var model = CompressedModel.Load(Container);

@@ -16,15 +16,25 @@ public static class CSharpNames
     /// escaped with <c>@</c> where the compiler would object (a keyword; for a type, a contextual keyword
     /// such as <c>file</c> or <c>record</c>, or lower-case ASCII letters only, warning CS8981). Other text
     /// becomes an identifier as <see cref="FromFileName"/> makes one.
+    /// A type name that is also a member of the generated class (a class may not hold a member of its own name) gets
+    /// "Model" appended, and "Model" itself (from <c>model.onnx</c>, the most common file name) becomes <c>OnnxModel</c>.
     /// </summary>
     /// <param name="text">The name.</param>
     /// <param name="typeName">Whether it names a type (the class) rather than a namespace part.</param>
     public static string Identifier(string text, bool typeName = true)
     {
-        if (!IsIdentifier(text)) return FromFileName(text);
-        var escape = Keywords.Contains(text) || typeName && (TypeContextualKeywords.Contains(text) || text.All(char.IsAsciiLetterLower));
-        return escape ? "@" + text : text;
+        var name = IsIdentifier(text) ? text : FromFileName(text);
+        if (typeName && WrapperMembers.Contains(name)) name = name == "Model" ? "OnnxModel" : name + "Model";
+        var escape = Keywords.Contains(name) || typeName && (TypeContextualKeywords.Contains(name) || name.All(char.IsAsciiLetterLower));
+        return escape ? "@" + name : name;
     }
+
+    // Every member name the generated class has (WrapperGenerator), private ones included.
+    static readonly HashSet<string> WrapperMembers = new(StringComparer.Ordinal)
+    {
+        "ResourceName", "Channels", "Height", "Width", "InputSize", "ClassCount", "FeatureSize", "Preprocess", "Labels", "Instance", "Create",
+        "Model", "Predict", "Logits", "Probabilities", "TopK", "PredictImage", "Features", "PreprocessImage", "Dispose", "MetadataJson", "shared", "model",
+    };
 
     /// <summary>
     /// A PascalCase identifier from any text, for a class named after its model file when no ClassName is
