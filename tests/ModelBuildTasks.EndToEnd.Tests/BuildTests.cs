@@ -117,6 +117,29 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
+    public void AnIntermediateDirSetInDirectoryBuildTargets_WithoutATrailingSlash_IsUsed_AndCleanKeepsItsOtherFiles()
+    {
+        // Directory.Build.targets is imported after the package's targets, which used to decide at that point that the
+        // (then still default) folder was theirs: clean removed the project's folder whole, README and all.
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        File.WriteAllText(Path.Combine(app.Folder, "Directory.Build.targets"), """
+            <Project>
+              <PropertyGroup><ModelCompressionIntermediateDir>$(MSBuildProjectDirectory)/Generated</ModelCompressionIntermediateDir></PropertyGroup>
+            </Project>
+            """);
+        Directory.CreateDirectory(Path.Combine(app.Folder, "Generated"));
+        File.WriteAllText(Path.Combine(app.Folder, "Generated/README.md"), "ours");
+        var build = app.Build();
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.True(File.Exists(Path.Combine(app.Folder, "Generated/fashion_vgg/fashion_vgg.cmodel")), build.Output);
+
+        var clean = app.Run("clean");
+        Assert.True(clean.ExitCode == 0, clean.Output);
+        Assert.Equal("ours", File.ReadAllText(Path.Combine(app.Folder, "Generated/README.md")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(app.Folder, "Generated/fashion_vgg")));
+    }
+
+    [Fact]
     public void ATrimmedSelfContainedPublish_RunsTheEmbeddedModel()
     {
         // Trimming keeps no reflection metadata: the container's metadata JSON failed to load there, reported as a damaged file.

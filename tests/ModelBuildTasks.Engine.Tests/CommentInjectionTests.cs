@@ -24,11 +24,11 @@ public class CommentInjectionTests
     public void ALineTerminatorInTheFileName_StaysInsideTheComment(string terminator)
     {
         var name = $"m.onnx{terminator}static class Injected {{ [System.Runtime.CompilerServices.ModuleInitializer] internal static void Run() => System.Environment.Exit(42); }}{terminator}//";
-        var source = WrapperGenerator.Generate(new WrapperSpec("Model", "Ns", "m.cmodel", name, Metadata));
+        var source = WrapperGenerator.Generate(new WrapperSpec("Classifier", "Ns", "m.cmodel", name, Metadata));
         var tree = CSharpSyntaxTree.ParseText(source);
         Assert.Empty(tree.GetDiagnostics());
         var classes = tree.GetRoot().DescendantNodes().OfType<ClassDeclarationSyntax>().Select(c => c.Identifier.Text).ToList();
-        Assert.Equal(["Model"], classes);
+        Assert.Equal(["Classifier"], classes);
         Assert.DoesNotContain(tree.GetRoot().DescendantNodes().OfType<InvocationExpressionSyntax>(), i => i.ToString().Contains("Exit"));
     }
 
