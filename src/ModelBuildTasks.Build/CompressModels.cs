@@ -229,6 +229,7 @@ public sealed partial class CompressModels : ToolTask
     bool Run(Item item, string commandLine)
     {
         (current, arguments) = (item, commandLine);
+        lastLines.Clear(); // an earlier run's lines (another item's report) are not this one's
         try
         {
             return base.Execute() && !Log.HasLoggedErrors;
