@@ -98,13 +98,7 @@ public class LabelTests
         // Bags and trousers from the Fashion-MNIST test set, in folders named after the sample's classes 8 and
         // 1. In name order the folders would be classes 0 and 1: the bags scored as T-shirts.
         using var temp = new TestPaths.TempFolder();
-        var raw = ModelBuildTasks.Data.DatasetLoader.LoadRaw(TestPaths.FashionTest, null);
-        foreach (var (label, folder) in new[] { (8, "Bag"), (1, "Trouser") })
-        {
-            Directory.CreateDirectory(temp.File(folder));
-            foreach (var i in Enumerable.Range(0, raw.Count).Where(i => raw.Labels![i] == label).Take(20))
-                Fixtures.WritePng(temp.File($"{folder}/{i}.png"), 28, 28, 1, raw.Image(i).ToArray().Select(v => (byte)v).ToArray());
-        }
+        Fixtures.WriteClassFolders(temp.Path, [(8, "Bag"), (1, "Trouser")], perClass: 20);
         var result = CliRunner.Run("evaluate", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "--data", temp.Path, "--latency-samples", "0", "--json");
         Assert.True(result.ExitCode == 0, result.Stderr);
         using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);

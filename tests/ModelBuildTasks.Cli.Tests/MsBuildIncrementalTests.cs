@@ -96,13 +96,7 @@ public class MsBuildIncrementalTests
         // and the build must not keep the outputs made with the old ones.
         using var temp = new TestPaths.TempFolder();
         ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
-        var raw = ModelBuildTasks.Data.DatasetLoader.LoadRaw(TestPaths.FashionTest, null);
-        foreach (var (label, folder) in new[] { (1, "a-trouser"), (8, "b-bg") })
-        {
-            Directory.CreateDirectory(temp.File($"data/{folder}"));
-            foreach (var i in Enumerable.Range(0, raw.Count).Where(i => raw.Labels![i] == label).Take(10))
-                Fixtures.WritePng(temp.File($"data/{folder}/{i}.png"), 28, 28, 1, raw.Image(i).ToArray().Select(v => (byte)v).ToArray());
-        }
+        Fixtures.WriteClassFolders(temp.File("data"), [(1, "a-trouser"), (8, "b-bg")], perClass: 10);
         var item = Item(temp.File("data"));
         var first = MsBuildTask.Build(temp.Path, item);
         Assert.True(first.ExitCode == 0, first.Output);

@@ -61,7 +61,13 @@ public class CodegenTests
         var source = WrapperGenerator.Generate(new WrapperSpec(className, ns, "m.cmodel", "m.onnx", MetadataOf(model)));
         var (assembly, warnings) = Compile(source, ContainerPackaging.Pack(model, MetadataOf(model)), "m.cmodel");
         Assert.Empty(warnings);
-        Assert.Equal(expectedClass.TrimStart('@'), Assert.Single(assembly.GetTypes(), t => t.IsPublic).Name);
+        var type = Assert.Single(assembly.GetTypes(), t => t.IsPublic);
+        Assert.Equal(expectedClass.TrimStart('@'), type.Name);
+        // The names a class is renamed away from are all the names the class has.
+        const System.Reflection.BindingFlags all = System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic
+            | System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly;
+        Assert.All(type.GetMembers(all).Where(m => m is not System.Reflection.ConstructorInfo && !m.Name.Contains('<') && !m.Name.StartsWith("get_", StringComparison.Ordinal)),
+            m => Assert.Contains(m.Name, WrapperGenerator.MemberNames));
     }
 
     [Theory]

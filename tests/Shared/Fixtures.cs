@@ -8,6 +8,21 @@ using ModelBuildTasks.Tests;
 /// <summary>Writers for dataset files the tests create: PNG images and NumPy .npz archives.</summary>
 static class Fixtures
 {
+    /// <summary>
+    /// An image folder under <paramref name="root"/>: per (label, folder), the first <paramref name="perClass"/> images of
+    /// that label from the Fashion-MNIST test set, as grey PNGs named by their index.
+    /// </summary>
+    public static void WriteClassFolders(string root, (int Label, string Folder)[] classes, int perClass)
+    {
+        var raw = ModelBuildTasks.Data.DatasetLoader.LoadRaw(TestPaths.FashionTest, null);
+        foreach (var (label, folder) in classes)
+        {
+            Directory.CreateDirectory(Path.Combine(root, folder));
+            foreach (var i in Enumerable.Range(0, raw.Count).Where(i => raw.Labels![i] == label).Take(perClass))
+                WritePng(Path.Combine(root, folder, $"{i}.png"), 28, 28, 1, raw.Image(i).ToArray().Select(v => (byte)v).ToArray());
+        }
+    }
+
     /// <summary>An 8-bit PNG, grey (channels 1) or RGB (channels 3), from H x W x C bytes.</summary>
     public static void WritePng(string path, int width, int height, int channels, byte[] hwc)
     {

@@ -24,17 +24,10 @@ public static class CSharpNames
     public static string Identifier(string text, bool typeName = true)
     {
         var name = IsIdentifier(text) ? text : FromFileName(text);
-        if (typeName && WrapperMembers.Contains(name)) name = name == "Model" ? "OnnxModel" : name + "Model";
+        if (typeName && WrapperGenerator.MemberNames.Contains(name)) name = name == "Model" ? "OnnxModel" : name + "Model";
         var escape = Keywords.Contains(name) || typeName && (TypeContextualKeywords.Contains(name) || name.All(char.IsAsciiLetterLower));
         return escape ? "@" + name : name;
     }
-
-    // Every member name the generated class has (WrapperGenerator), private ones included.
-    static readonly HashSet<string> WrapperMembers = new(StringComparer.Ordinal)
-    {
-        "ResourceName", "Channels", "Height", "Width", "InputSize", "ClassCount", "FeatureSize", "Preprocess", "Labels", "Instance", "Create",
-        "Model", "Predict", "Logits", "Probabilities", "TopK", "PredictImage", "Features", "PreprocessImage", "Dispose", "MetadataJson", "shared", "model",
-    };
 
     /// <summary>
     /// A PascalCase identifier from any text, for a class named after its model file when no ClassName is

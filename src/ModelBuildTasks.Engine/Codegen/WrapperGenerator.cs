@@ -26,6 +26,16 @@ public sealed record WrapperSpec(string ClassName, string Namespace, string Reso
 /// </summary>
 public static class WrapperGenerator
 {
+    /// <summary>
+    /// Every member name the generated class may have, private ones included: a class may not be named as one of its
+    /// members, so <see cref="CSharpNames.Identifier"/> renames such a class (a test checks the list against the class).
+    /// </summary>
+    internal static readonly IReadOnlySet<string> MemberNames = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ResourceName", "Channels", "Height", "Width", "InputSize", "ClassCount", "FeatureSize", "Preprocess", "Labels", "Instance", "Create",
+        "Model", "Predict", "Logits", "Probabilities", "TopK", "PredictImage", "Features", "PreprocessImage", "Dispose", "MetadataJson", "shared", "model",
+    };
+
     /// <summary>The source text of the class (deterministic).</summary>
     public static string Generate(WrapperSpec spec)
     {
