@@ -176,7 +176,7 @@ public sealed partial class CompressModels : ToolTask
     public override bool Execute()
     {
         var items = Models.Select(Describe).ToList();
-        ItemCollisions.Report(items.Select(i => new ItemCollisions.Item(i.Source.ItemSpec, i.Folder, i.ClassName, i.Namespace, i.Source.GetMetadata("FullPath"))).ToList(), Error);
+        ItemCollisions.Report(Models.Select(m => ItemCollisions.Of(m, OutputDirectory)).ToList(), Error);
         if (Log.HasLoggedErrors) return false; // every problem with the items is reported before anything runs
         try
         {
@@ -252,7 +252,7 @@ public sealed partial class CompressModels : ToolTask
     static void WriteSidecarList(Item item) => AtomicFile.WriteAllTextIfChanged(item.SidecarList, string.Concat(item.Sidecars.Select(f => f + "\n")));
 
     sealed record Item(ITaskItem Source, string Name, string Folder, string Container, string Wrapper, string Report, string ResourceName,
-        string Fingerprint, string Arguments, string ClassName, string Namespace, IReadOnlyList<string> Sidecars, DateTime NewestInput)
+        string Fingerprint, string Arguments, IReadOnlyList<string> Sidecars, DateTime NewestInput)
     {
         public string Stamp => Path.Combine(Folder, "fingerprint.txt");
         public string SidecarList => Path.Combine(Folder, "external-data.txt");
@@ -275,7 +275,7 @@ public sealed partial class CompressModels : ToolTask
         var train = Resolve("TrainData");
         if (train is not null && !File.Exists(train) && !Directory.Exists(train)) Error(ErrorCodes.DatasetNotFound, train, "TrainData not found");
 
-        var className = Meta("ClassName") is { Length: > 0 } c ? c : ModelBuildTasks.Codegen.CSharpNames.FromFileName(name);
+        var className = ItemCollisions.ClassNameOf(model);
         var folder = Path.Combine(OutputDirectory, name);
         var container = Path.Combine(folder, name + ".cmodel");
         var wrapper = Path.Combine(folder, name + ".g.cs");
@@ -329,7 +329,7 @@ public sealed partial class CompressModels : ToolTask
             Error(ErrorCodes.FileSystemRefused, modelPath, $"the model's inputs cannot be read: {e.Message}");
         }
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, fingerprint,
-            string.Join(" ", args.Select(Quote)), className, Meta("Namespace"), sidecars, newestInput);
+            string.Join(" ", args.Select(Quote)), sidecars, newestInput);
     }
 
     // The model file's bytes, or null when it is missing or cannot be read as a model (the engine's check reports why).

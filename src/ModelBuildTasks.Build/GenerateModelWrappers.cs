@@ -37,6 +37,10 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
     /// <inheritdoc />
     public override bool Execute()
     {
+        // Two items writing one folder or one class fail here as in a compressing build, not as CS0101 in generated code.
+        ItemCollisions.Report(Models.Select(m => ItemCollisions.Of(m, OutputDirectory)).ToList(),
+            (code, file, message) => Log.LogError(null, code, null, file, 0, 0, 0, 0, message));
+        if (Log.HasLoggedErrors) return false;
         var outputs = new List<ITaskItem>();
         foreach (var model in Models)
         {
@@ -84,7 +88,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
             EngineVersion = (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GenerateModelWrappers).Assembly)?.InformationalVersion ?? "").Split('+')[0],
         };
-        var className = Meta("ClassName") is { Length: > 0 } c ? c : CSharpNames.FromFileName(name);
+        var className = ItemCollisions.ClassNameOf(model);
         var resourceName = $"ModelBuildTasks.{name}.onnx";
         var source = WrapperGenerator.Generate(new WrapperSpec(className, Meta("Namespace"), resourceName, Path.GetFileName(path), metadata, Uncompressed: true));
         var folder = Path.Combine(OutputDirectory, name);

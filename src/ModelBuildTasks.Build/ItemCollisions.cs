@@ -13,6 +13,15 @@ static class ItemCollisions
     /// <summary>One item: how the project names it, and the outputs it claims.</summary>
     public sealed record Item(string Spec, string Folder, string ClassName, string Namespace, string ModelPath = "");
 
+    /// <summary>The class an item generates: its ClassName, else one made from the model's file name.</summary>
+    public static string ClassNameOf(Microsoft.Build.Framework.ITaskItem model) =>
+        model.GetMetadata("ClassName").Trim() is { Length: > 0 } c ? c : CSharpNames.FromFileName(Path.GetFileNameWithoutExtension(model.GetMetadata("FullPath")));
+
+    /// <summary>An item and the outputs it claims under <paramref name="outputDirectory"/>: compressed, uncompressed and design-time builds claim the same.</summary>
+    public static Item Of(Microsoft.Build.Framework.ITaskItem model, string outputDirectory) =>
+        new(model.ItemSpec, Path.Combine(outputDirectory, Path.GetFileNameWithoutExtension(model.GetMetadata("FullPath"))), ClassNameOf(model),
+            model.GetMetadata("Namespace").Trim(), model.GetMetadata("FullPath"));
+
     /// <summary>Reports every collision through <paramref name="error"/> (code, file, message), naming both items: MBT1302 for shared output folders, MBT1303 for one generated class.</summary>
     public static void Report(IReadOnlyList<Item> items, Action<string, string, string> error)
     {

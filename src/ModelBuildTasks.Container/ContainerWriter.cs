@@ -38,7 +38,10 @@ public static class ContainerWriter
             if (t.Dims.Length > ContainerLayout.MaxRank) throw new ArgumentException($"tensor '{t.Name}' has rank {t.Dims.Length} (at most {ContainerLayout.MaxRank})", nameof(tensors));
             var size = ContainerLayout.ElementSize(t.ElementType);
             if (size == 0) throw new ArgumentException($"tensor '{t.Name}' has unsupported element type {t.ElementType}", nameof(tensors));
-            if (t.Dims.Any(d => d < 0) || t.Dims.Aggregate(1L, (a, d) => a * d) * size != t.Data.Length)
+            // Each dimension within the reader's bound (ContainerV2 refuses a larger one even in an empty tensor).
+            if (t.Dims.Any(d => d is < 0 or > ContainerLayout.MaxDecodedTotal))
+                throw new ArgumentException($"tensor '{t.Name}' has a dimension outside 0..{ContainerLayout.MaxDecodedTotal}", nameof(tensors));
+            if (Elements(t.Dims) * size != t.Data.Length)
                 throw new ArgumentException($"tensor '{t.Name}' has {t.Data.Length} bytes, which its shape does not match", nameof(tensors));
             decodedTotal += t.Data.Length;
         }
@@ -88,6 +91,18 @@ public static class ContainerWriter
     }
 
     // 0 raw or 1 Brotli; readers reject an index beyond the expansion limit, so such an index stays raw.
+    /// <summary>The element count as the reader computes it: past its cap, the cap + 1 (no wrap-around to a matching length).</summary>
+    static long Elements(long[] dims)
+    {
+        long elements = 1;
+        foreach (var d in dims)
+        {
+            elements *= d;
+            if (elements > ContainerLayout.MaxDecodedTotal) return ContainerLayout.MaxDecodedTotal + 1;
+        }
+        return elements;
+    }
+
     static (byte Encoding, byte[] Bytes) CodeIndex(ReadOnlySpan<byte> plain)
     {
         var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(plain.Length)];

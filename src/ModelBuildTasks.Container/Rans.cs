@@ -177,7 +177,7 @@ static class Rans
     /// <paramref name="alphabet"/>. Tables must already be validated (each row sums to 2^bits, or to 0
     /// for a row no symbol follows). Both states must end where the encoder started (L) with every byte
     /// used: anything else is a damaged or crafted payload. A crafted stream that reaches an empty row
-    /// decodes garbage without leaving its buffers, and fails that final check.
+    /// takes symbol 0 and state 0 there (docs/format.md), in both lookups alike, without leaving its buffers.
     /// </summary>
     public static void Decode(ReadOnlySpan<byte> payload, ReadOnlySpan<byte> alphabet, ReadOnlySpan<int> freqs, int contexts, int bits,
         Span<byte> output, int first, int stride, int count, long fileOffset)

@@ -40,6 +40,27 @@ public class MsBuildItemErrorTests
         Assert.DoesNotContain("rename one of the model files", output);
     }
 
+    [Theory]
+    [InlineData(true)]  // ModelCompressionEnabled=false
+    [InlineData(false)] // a design-time build before any compression
+    public void TwoItemsThatWouldGenerateOneClass_AreCaught_WhenNothingIsCompressedToo(bool embedsModel)
+    {
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("other"));
+        File.Copy(Vgg, temp.File("other/fashion_vgg.onnx"));
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="other/fashion_vgg.onnx" ValidationData="{TestPaths.FashionTest}" ClassName="Second" />
+            <CompressModel Include="{Resnet}" ValidationData="{TestPaths.FashionTest}" ClassName="FashionVgg" />
+            """, embedsModel);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1302: CompressModel items", output);
+        Assert.Contains("have the same file name", output);
+        Assert.Contains("error MBT1303: CompressModel items", output);
+        Assert.Contains("both generate the class", output);
+        Assert.False(Directory.Exists(temp.File("out/fashion_vgg"))); // nothing generated
+    }
+
     [Fact]
     public void AnOutputFolderThatCannotBeCreated_IsACodedError_NotATaskCrash()
     {

@@ -338,19 +338,27 @@ public class BuildTests(PackedPackages packages)
     [Fact]
     public void IdeAndWatchItems_ListTheModel_ItsDataFiles_AndTheOutputs_AndThePropertyPageShips()
     {
-        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\" TrainData=\"train/train-images-idx3-ubyte.gz\"");
+        // Training images gzipped beside a plain labels file: the engine reads that pair (DatasetFiles.LabelsPathFor), so the IDE follows it.
+        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
+        Directory.CreateDirectory(Path.Combine(app.Folder, "train"));
+        File.Copy(Path.Combine(data, "val-images-idx3-ubyte.gz"), Path.Combine(app.Folder, "train/train-images-idx3-ubyte.gz"));
+        using (var labels = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(data, "val-labels-idx1-ubyte.gz")), System.IO.Compression.CompressionMode.Decompress))
+        using (var plain = File.Create(Path.Combine(app.Folder, "train/train-labels-idx1-ubyte")))
+            labels.CopyTo(plain);
         var result = Dotnet.Run(app.Folder, "dotnet", "msbuild", "-restore", "-t:CompressModel_IdeItems", "-nodeReuse:false",
             "-getItem:Watch", "-getItem:UpToDateCheckInput", "-getItem:UpToDateCheckBuilt", "-getItem:PropertyPageSchema");
         Assert.True(result.ExitCode == 0, result.Output);
         using var json = System.Text.Json.JsonDocument.Parse(result.Output[result.Output.IndexOf('{')..]);
         string[] Items(string type) => json.RootElement.GetProperty("Items").GetProperty(type).EnumerateArray().Select(i => i.GetProperty("Identity").GetString()!).ToArray();
-        var data = Path.Combine(TestPaths.RepoRoot, "samples/data/fashion-mnist");
         foreach (var type in new[] { "Watch", "UpToDateCheckInput" })
         {
             var items = Items(type);
             Assert.Contains(items, i => i.EndsWith("fashion_vgg.onnx"));
             foreach (var file in new[] { "val-images-idx3-ubyte.gz", "val-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
                 Assert.Contains(Path.Combine(data, file), items);
+            Assert.Contains(Path.Combine(app.Folder, "train/train-images-idx3-ubyte.gz"), items);
+            Assert.Contains(Path.Combine(app.Folder, "train/train-labels-idx1-ubyte"), items);
         }
         // The stamp, which the task renews whenever it has checked the inputs (the container and the class keep their times when unchanged).
         Assert.Equal([Path.Combine(app.Outputs, "fashion_vgg/fingerprint.txt")], Items("UpToDateCheckBuilt"));

@@ -107,6 +107,19 @@ public class ContainerLimitTests
         Assert.NotNull(weights);
     }
 
+    [Theory]
+    [InlineData(new long[] { 0, 1L << 32 })]               // empty, but a dimension the reader refuses
+    [InlineData(new long[] { 1L << 31, 1L << 31, 1L << 2, 0 })] // 2^64 elements wrap to 0 in a plain product
+    public void TheWriter_RefusesDimensionsTheReaderWouldRefuse_EvenInAnEmptyTensor(long[] dims)
+    {
+        var tensor = new ContainerTensor("t", 1, dims, []);
+        var error = Assert.Throws<ArgumentException>(() => ContainerWriter.Write("{}", [], [], [tensor]));
+        Assert.Contains("'t'", error.Message);
+        // The largest empty shape it accepts, the reader reads back.
+        var edge = ContainerWriter.Write("{}", [], [], [new ContainerTensor("t", 1, [0, ContainerLimits.MaxDecodedTotal], [])]);
+        Assert.Equal([0, ContainerLimits.MaxDecodedTotal], ModelContainer.Read(edge).Tensors[0].Dims);
+    }
+
     [Fact]
     public void NullLabelsInTheMetadata_AreAFormatError_NotANullReference()
     {

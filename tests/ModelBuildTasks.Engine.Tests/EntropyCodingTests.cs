@@ -185,6 +185,32 @@ public class EntropyCodingTests
     }
 
     [Fact]
+    public void ACraftedStreamReachingAnEmptyRow_TakesSymbolZeroAndStateZero_InBothLookups()
+    {
+        // Order 1 over {7, 9}: row 0 splits the range, row 1 (after a 9) is empty, which no encoder reaches.
+        byte[] alphabet = [7, 9];
+        int[] freqs = [2048, 2048, 0, 0];
+        var payload = new byte[8 + 32];
+        BitConverter.GetBytes(Rans.L + 3000u).CopyTo(payload, 0); // slot 3000: symbol 9, so the next symbol reads row 1
+        BitConverter.GetBytes(Rans.L + 5u).CopyTo(payload, 4);
+        payload.AsSpan(8).Fill(0x80);
+        (byte[] Output, uint X0, uint X1, int At) Run(bool tables)
+        {
+            var output = new byte[4];
+            uint x0 = BitConverter.ToUInt32(payload, 0), x1 = BitConverter.ToUInt32(payload, 4);
+            var at = Rans.StateBytes;
+            if (tables) Rans.DecodeWithTables(payload, alphabet, freqs, 2, Rans.Order1Bits, output, 0, 1, output.Length, ref x0, ref x1, ref at, 0);
+            else Rans.DecodeBySearch(payload, alphabet, freqs, 2, Rans.Order1Bits, output, 0, 1, output.Length, ref x0, ref x1, ref at, 0);
+            return (output, x0, x1, at);
+        }
+        var (withTables, bySearch) = (Run(true), Run(false));
+        Assert.Equal(9, withTables.Output[0]);
+        Assert.Equal(7, withTables.Output[1]); // the empty row's symbol 0
+        Assert.Equal(withTables, bySearch with { Output = withTables.Output });
+        Assert.Equal(withTables.Output, bySearch.Output);
+    }
+
+    [Fact]
     public void Normalize_IsExact_KeepsUsedSymbols_AndLeavesUnusedOnesOut()
     {
         var random = new Random(3);
