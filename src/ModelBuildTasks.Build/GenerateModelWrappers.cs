@@ -74,8 +74,8 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
                 $"the model keeps its weights in {string.Join(", ", signature.ExternalDataFiles.Select(Path.GetFileName))} (ONNX external data), and ModelCompressionEnabled=false embeds the model file alone, which the app could not load: save the model with its weights inside, or compress it (the container holds them)", path);
         TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
         var output = signature.Outputs[0];
-        // The engine's rule: cosine similarity (features) for outputs that are not one score per class.
-        var classifier = Meta("Metric") is not "cosine" && output.Shape.Count <= 2;
+        // The engine's rule (MetricChoice): features for the cosine metric and for outputs that are not one score per class.
+        var classifier = !Meta("Metric").Equals("cosine", StringComparison.OrdinalIgnoreCase) && ModelBuildTasks.Evaluation.ClassScores.Count(output.Shape) > 0;
         var preprocessText = Meta("Preprocess") is { Length: > 0 } p ? p : signature.Metadata.GetValueOrDefault("preprocess");
         var metadata = new ContainerMetadata
         {

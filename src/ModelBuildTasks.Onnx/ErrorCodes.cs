@@ -34,6 +34,8 @@ public static class ErrorCodes
     public const string LabelNameMismatch = "MBT1107";
     /// <summary>Warning: the model's N x H x W x C input became N x C x H x W; the compressed model and its class take C x H x W images.</summary>
     public const string InputLayoutConverted = "MBT1108";
+    /// <summary>Warning: the validation data are floats of a range image files cannot be mapped to without a given scale.</summary>
+    public const string ImageScaleUnknown = "MBT1109";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
     /// <summary>The compression engine stopped without reporting an error of its own: killed (out of memory, a time limit) or crashed outside .NET's reach.</summary>

@@ -43,6 +43,30 @@ public class MsBuildWrapperTests
         Assert.Contains("\\\"output_probabilities\\\":false", File.ReadAllText(temp.File("out/plain/plain.uncompressed.g.cs")));
     }
 
+    [Fact]
+    public void OutputsThatAreNotClassScores_AndTheCosineMetricInAnyCase_GiveTheFeatureClass_AsTheEngineDoes()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var single = TestModels.Plain(); // one score per image ([N, 1], a sigmoid's): the engine scores it by cosine
+        single.Graph.Outputs[0] = single.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Of(1)]) };
+        ModelFile.Save(single, temp.File("single.onnx"));
+        ModelFile.Save(TestModels.Plain(), temp.File("plain.onnx"));
+        ModelFile.Save(TestModels.Plain(), temp.File("cosine.onnx"));
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""
+            <CompressModel Include="single.onnx" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="plain.onnx" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="cosine.onnx" ValidationData="{TestPaths.FashionTest}" Metric="Cosine" />
+            """, embedsModel: true);
+        Assert.True(exitCode == 0, output);
+        foreach (var features in new[] { "single", "cosine" })
+        {
+            var source = File.ReadAllText(temp.File($"out/{features}/{features}.uncompressed.g.cs"));
+            Assert.Contains("public const int FeatureSize", source);
+            Assert.DoesNotContain("ClassCount", source);
+        }
+        Assert.Contains("public const int ClassCount = 10;", File.ReadAllText(temp.File("out/plain/plain.uncompressed.g.cs")));
+    }
+
     // The task's output paths went out as MSBuild-escaped text: under a folder with a ';' in its name the
     // class became two Compile items that do not exist, and the build failed with CS2001 (a plain project builds there).
     [Fact]

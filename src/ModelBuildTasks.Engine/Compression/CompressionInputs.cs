@@ -23,8 +23,13 @@ public sealed class CompressionInputs
     /// size it is 64 MB that the search, which runs between its first and its last use, has better use for.
     /// </summary>
     public byte[] OriginalOnnx() => OnnxExport.ToBytes(Model);
-    /// <summary>The preprocessing, with nothing left implicit.</summary>
+    /// <summary>The preprocessing of the validation data, with nothing left implicit (what the training add-on is given).</summary>
     public required PreprocessSpec Preprocess { get; init; }
+    /// <summary>
+    /// The preprocessing of an 8-bit image file, as the container records it for the app's <c>PredictImage</c>: the
+    /// validation data's own for 8-bit data or a given scale; for float data, the scale that maps 0..255 onto their range.
+    /// </summary>
+    public required PreprocessSpec ImagePreprocess { get; init; }
     /// <summary>Validation images, preprocessed (as they are read when held preprocessed they would be large: <see cref="Preprocessing.Prepare"/>).</summary>
     public required ImageDataset Validation { get; init; }
     /// <summary>Held-out test images if given, preprocessed like <see cref="Validation"/> (2,000 images at 224x224x3 would be 1.2 GB of floats).</summary>
@@ -35,12 +40,28 @@ public sealed class CompressionInputs
     /// <summary>Problems with the inputs that do not stop the compression (e.g. disagreeing class names).</summary>
     public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
 
-    static IEnumerable<ReportWarning> LoadWarnings(string? labelMismatch, OnnxModel model)
+    static IEnumerable<ReportWarning> LoadWarnings(string? labelMismatch, OnnxModel model, string? imageScale)
     {
         if (labelMismatch is not null) yield return new ReportWarning(ErrorCodes.LabelNameMismatch, labelMismatch);
+        if (imageScale is not null) yield return new ReportWarning(ErrorCodes.ImageScaleUnknown, imageScale);
         if (model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey))
             yield return new ReportWarning(ErrorCodes.InputLayoutConverted,
                 "the model's input is N x H x W x C (TensorFlow's layout) and its first operation transposes it; the compressed model takes N x C x H x W, as the generated class documents, so feed it C x H x W images");
+    }
+
+    // An app's image files are 8-bit: float data in 0..1 were 8-bit pixels over 255 (torchvision's ToTensor), in 0..255
+    // the pixels themselves; any other range was normalised in a way only the user knows, so it is said rather than guessed.
+    static (PreprocessSpec Spec, string? Warning) ImageSpec(PreprocessSpec requested, ImageDataset raw)
+    {
+        if (raw.EightBit || requested.Scale is not null) return (requested.Resolved(eightBit: true), null);
+        var pixels = raw.Pixels;
+        var (min, max) = pixels.Length == 0 ? (0f, 0f) : (pixels.Min(), pixels.Max());
+        if (min >= 0 && max <= 1) return (requested with { Scale = 1f / 255f }, null);
+        if (min >= 0 && max <= 255) return (requested with { Scale = 1f }, null);
+        return (requested.Resolved(eightBit: false),
+            $"the validation data are floats from {min:G4} to {max:G4}, not 8-bit pixels, and no scale was given: an image file given to the class's PredictImage "
+            + "would be scaled by 1, which is not how these data were made. Give the preprocessing from 8-bit pixels (--preprocess \"scale=1/255;mean=...;std=...\", MSBuild: Preprocess), "
+            + "or feed the class preprocessed floats only");
     }
 
     /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
@@ -59,14 +80,18 @@ public sealed class CompressionInputs
         var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
         var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
-        var spec = requested.Resolved(raw.EightBit); // recorded for apps with nothing left implicit
+        var spec = requested.Resolved(raw.EightBit);
+        var (forImages, imageScaleWarning) = ImageSpec(requested, raw);
+        // Each dataset is prepared by its own kind: an 8-bit test set beside float validation data takes the images' scale.
+        PreprocessSpec SpecFor(ImageDataset data) => data.EightBit ? forImages : requested.Resolved(false);
         var stored = LabelNames.Of(model);
         // The model's class order (its names, or the ones given), where the data names the same classes in another order.
         var order = settings.Labels ?? stored;
         // Fine-tuning's add-on aligns its training data to the model's own names: it must see the order validation is scored in.
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
         var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order);
-        var test = testDataPath is null ? null : LabelNames.Align(Preprocessing.Prepare(DatasetLoader.LoadRaw(testDataPath, spec.Resize), spec), order);
+        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize) is var testRaw
+            ? LabelNames.Align(Preprocessing.Prepare(testRaw, SpecFor(testRaw)), order) : null;
         var classes = LabelRange.ClassCount(model);
         if (settings.Labels is { } given && classes is { } n && given.Count != n)
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {given.Count} classes, the model's output has {n}", modelPath);
@@ -81,7 +106,7 @@ public sealed class CompressionInputs
         var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;
         return new CompressionInputs
         {
-            Warnings = [.. LoadWarnings(mismatch, model)],
+            Warnings = [.. LoadWarnings(mismatch, model, imageScaleWarning)],
             // A model's weights kept in sidecar files (ONNX external data) are part of its size: the files the
             // MSBuild task also fingerprints and lists for the IDE (one reading of them, OnnxSignature's).
             SourceLength = sourceBytes.Length + (Container.ModelContainer.HasMagic(sourceBytes) ? 0
@@ -89,6 +114,7 @@ public sealed class CompressionInputs
             SourceSha256 = Convert.ToHexStringLower(SHA256.HashData(sourceBytes)),
             Model = model,
             Preprocess = spec,
+            ImagePreprocess = forImages,
             Validation = validation,
             Test = test,
             Labels = settings.Labels
@@ -110,7 +136,7 @@ public sealed class CompressionInputs
         OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
         OutputProbabilities = classifier && Model.Graph.EndsInSoftmax(), // the original's graph: quantization may follow the Softmax with Q/DQ
         Labels = classifier ? Labels : [],
-        Preprocess = Preprocess.ToString(),
+        Preprocess = ImagePreprocess.ToString(),
         Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
         Accuracy = accuracy,
         SourceSha256 = SourceSha256,

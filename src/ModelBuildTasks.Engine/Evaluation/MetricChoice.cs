@@ -22,7 +22,7 @@ public sealed record MetricChoice(Metric Metric, string Reason)
     public static MetricChoice Choose(Metric? requested, IReadOnlyList<long> outputDims, ImageDataset data)
     {
         var shape = "[" + string.Join(",", outputDims.Select((d, i) => i == 0 || d < 0 ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
-        var classes = outputDims.Count == 2 && outputDims[1] >= 2 ? (int)outputDims[1] : 0;
+        var classes = ClassScores.Count(outputDims);
         var labelsFit = data.Labels is { } labels && classes > 0 && labels.All(l => l >= 0 && l < classes);
         if (requested is { } metric)
         {

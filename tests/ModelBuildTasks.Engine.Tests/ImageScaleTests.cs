@@ -1,0 +1,75 @@
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Container;
+using ModelBuildTasks.Data;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Runtime;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+/// <summary>
+/// The container's preprocessing is how an app's 8-bit image file becomes model input (<c>PredictImage</c>).
+/// Validation data given as floats say nothing of the pixels they came from: the scale is read off their range.
+/// </summary>
+public class ImageScaleTests
+{
+    static CompressionInputs Load(TestPaths.TempFolder temp, float[] pixels, string? testData = null)
+    {
+        var labels = Enumerable.Range(0, pixels.Length / 784).Select(i => (long)(i % 10)).ToArray();
+        Fixtures.WriteNpz(temp.File("d.npz"), ("x", "<f4", [labels.Length, 1, 28, 28], Fixtures.Bytes(pixels)), ("y", "<i8", [labels.Length], Fixtures.Bytes(labels)));
+        File.WriteAllBytes(temp.File("m.onnx"), OnnxExport.ToBytes(TestModels.Plain()));
+        return CompressionInputs.Load(temp.File("m.onnx"), temp.File("d.npz"), testData, new CompressionSettings());
+    }
+
+    static ContainerMetadata Meta(string preprocess) => new()
+    {
+        Inputs = [new TensorDescription("input", "float", ["N", "1", "28", "28"])],
+        Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+        Labels = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(),
+        Preprocess = preprocess,
+    };
+
+    [Fact]
+    public void FloatsInZeroToOne_RecordOneOver255ForImageFiles_SoAnImageGivesTheFloatsItWasMeasuredOn()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 16); // 8-bit pixels over 255
+        var inputs = Load(temp, images.Pixels);
+        Assert.Empty(inputs.Warnings);
+        Assert.Equal(1f, inputs.Preprocess.Scale); // the floats themselves are fed as they are
+        using var model = CompressedModel.LoadOnnx(OnnxExport.ToBytes(TestModels.Plain()), Meta(inputs.ImagePreprocess.ToString()));
+        var png = Png.Grey(images.Image(3).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray(), 28, 28);
+        var fromFile = model.PreprocessImage(png);
+        Assert.All(fromFile.Zip(images.Image(3).ToArray()), pair => Assert.Equal(pair.Second, pair.First, 5));
+    }
+
+    [Fact]
+    public void FloatsInZeroTo255_RecordScaleOne()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 16);
+        var inputs = Load(temp, images.Pixels.Select(p => p * 255).ToArray());
+        Assert.Empty(inputs.Warnings);
+        Assert.Equal(1f, inputs.ImagePreprocess.Scale);
+    }
+
+    [Fact]
+    public void NormalisedFloats_AreAWarning_NotAGuess()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 16);
+        var inputs = Load(temp, images.Pixels.Select(p => (p - 0.5f) / 0.5f).ToArray());
+        var warning = Assert.Single(inputs.Warnings);
+        Assert.Equal(ErrorCodes.ImageScaleUnknown, warning.Code);
+        Assert.Contains("from -1 to 1", warning.Message);
+    }
+
+    [Fact]
+    public void AnEightBitTestSet_BesideFloatValidationData_IsScaledAsImagesAre()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 16);
+        var inputs = Load(temp, images.Pixels, testData: TestPaths.FashionTest);
+        Assert.True(inputs.Test!.Image(0).ToArray().Max() <= 1f); // not 0..255 under the validation data's scale of 1
+        Assert.Equal(images.Image(0).ToArray(), inputs.Test.Image(0).ToArray());
+    }
+}
