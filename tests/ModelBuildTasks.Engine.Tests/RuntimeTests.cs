@@ -246,6 +246,33 @@ public class RuntimeTests
         Assert.Equal(784, model.PreprocessImage(rgb).Length);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void AFolderOfGreyAndColourFiles_IsMeasuredOnTheFloatsEachFileGivesTheApp(int channels)
+    {
+        // The grey file comes first by name: it once decided "grey" for every file, so a colour photo was
+        // measured as stb's integer grey while the app's PredictImage gave the model its colours.
+        using var folder = new TestPaths.TempFolder();
+        Directory.CreateDirectory(folder.File("any"));
+        var random = new Random(5);
+        byte[] Pixels(int n) { var p = new byte[n]; random.NextBytes(p); return p; }
+        File.WriteAllBytes(folder.File("any/a.png"), Png.Grey(Pixels(40 * 40), 40, 40));
+        File.WriteAllBytes(folder.File("any/b.png"), Png.Rgb(Pixels(40 * 40 * 3), 40, 40));
+        File.WriteAllBytes(folder.File("any/c.png"), Png.Grey(Pixels(40 * 40), 40, 40));
+        var spec = PreprocessSpec.Parse($"resize=28x28;channels={channels};mean=0.4;std=0.3").Resolved(eightBit: true);
+        var engine = DatasetLoader.Load(folder.Path, spec);
+        using var model = CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(TestModels.Plain(channels: channels)), new ContainerMetadata
+        {
+            Inputs = [new TensorDescription("input", "float", ["N", channels.ToString(), "28", "28"])],
+            Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+            Labels = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(),
+            Preprocess = spec.ToString(),
+        });
+        foreach (var (file, i) in new[] { "a", "b", "c" }.Select((f, i) => (folder.File($"any/{f}.png"), i)))
+            Assert.Equal(model.PreprocessImage(file), engine.Image(i).ToArray(), (a, b) => Math.Abs(a - b) < 1e-5); // grey as (g, g, g) through luma: float rounding
+    }
+
     [Fact]
     public void BadImages_AreClearErrorsNamingTheFile()
     {

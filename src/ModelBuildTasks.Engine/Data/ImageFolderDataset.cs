@@ -22,26 +22,35 @@ public static class ImageFolderDataset
             files = ImagesIn(folder).Select(f => (f, -1)).ToList();
         if (files.Count == 0) throw DataErrors.Invalid(folder, $"the image folder has no image files ({string.Join(", ", ImageDecoding.FileExtensions)})");
 
-        // The first image decides grey or RGB for all, as the runtime decides it for each image it is given.
-        var first = Decode(files[0].File, ImageDecoding.GreyOrRgb);
-        var components = first.Comp;
-        var channels = components == ColorComponents.Grey ? 1 : 3;
+        // Each file is decoded as it is, grey or RGB, and resized in float on its own channels, as the runtime's
+        // PredictImage takes it: the conversion between grey and RGB comes after, in float (Preprocessing).
+        var first = Decode(files[0].File);
+        var channels = Channels(first);
         var (height, width) = resize ?? (first.Height, first.Width);
-        var size = channels * height * width;
+        var plane = height * width;
         DatasetLimits.CheckedProduct([files.Count, channels, height, width], DatasetLimits.MaxValues, folder, "the image folder");
-        var pixels = new float[(long)files.Count * size];
+        var pixels = new float[(long)files.Count * channels * plane];
         for (var i = 0; i < files.Count; i++)
         {
-            var image = Decode(files[i].File, _ => components);
-            var chw = Layout.HwcToChw<byte>(image.Data, 1, image.Height, image.Width, channels);
+            var image = i == 0 ? first : Decode(files[i].File);
+            var own = Channels(image);
+            var chw = Layout.HwcToChw<byte>(image.Data, 1, image.Height, image.Width, own);
             if (image.Height != height || image.Width != width)
             {
                 if (resize is null)
                     throw DataErrors.Invalid(files[i].File,
                         $"image is {image.Width}x{image.Height} but {Path.GetFileName(files[0].File)} is {width}x{height}; add resize=HxW to the preprocessing");
-                chw = BilinearResize.Resize(chw, channels, image.Height, image.Width, height, width);
+                chw = BilinearResize.Resize(chw, own, image.Height, image.Width, height, width);
             }
-            chw.CopyTo(pixels, (long)i * size);
+            if (own > channels)
+            {
+                // An RGB file after grey ones: the set becomes RGB (the grey images replicated), so no colour image is measured grey.
+                DatasetLimits.CheckedProduct([files.Count, own, height, width], DatasetLimits.MaxValues, folder, "the image folder");
+                pixels = Replicated(pixels, i, plane, files.Count);
+                channels = own;
+            }
+            else if (own < channels) chw = Replicated(chw, 1, plane, 1);
+            chw.CopyTo(pixels, (long)i * channels * plane);
         }
         var labels = classes.Length > 0 ? files.Select(f => f.Label).ToArray() : null;
         return new ImageDataset(pixels, files.Count, channels, height, width, labels, classes.Length > 0 ? classes : null, eightBit: true, source: folder);
@@ -50,11 +59,23 @@ public static class ImageFolderDataset
     static IEnumerable<string> ImagesIn(string folder) =>
         Directory.GetFiles(folder).Where(f => ImageDecoding.FileExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal);
 
-    static ImageResult Decode(string file, Func<ImageInfo, ColorComponents> components)
+    static int Channels(ImageResult image) => image.Comp == ColorComponents.Grey ? 1 : 3;
+
+    // The first `count` grey images of `grey` as RGB (each plane three times), in an array for `capacity` images.
+    static float[] Replicated(float[] grey, int count, long plane, int capacity)
+    {
+        var rgb = new float[capacity * 3 * plane];
+        for (long i = 0; i < count; i++)
+        for (var c = 0; c < 3; c++)
+            Array.Copy(grey, i * plane, rgb, (i * 3 + c) * plane, plane);
+        return rgb;
+    }
+
+    static ImageResult Decode(string file)
     {
         try
         {
-            return ImageDecoding.Decode(InputFile.ReadAllBytes(file, DatasetLimits.MaxFileBytes, ErrorCodes.InvalidDataset, ErrorCodes.InvalidDataset), components);
+            return ImageDecoding.Decode(InputFile.ReadAllBytes(file, DatasetLimits.MaxFileBytes, ErrorCodes.InvalidDataset, ErrorCodes.InvalidDataset), ImageDecoding.GreyOrRgb);
         }
         catch (InvalidDataException e)
         {
