@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
 using ModelBuildTasks.Container;
@@ -176,7 +177,8 @@ public sealed class CompressedModel : IDisposable
     public ContainerMetadata Metadata { get; }
 
     /// <summary>Class names by index (empty when the model has none).</summary>
-    public IReadOnlyList<string> Labels => Metadata.Labels;
+    public IReadOnlyList<string> Labels => labels ??= Array.AsReadOnly(Metadata.Labels.ToArray());
+    ReadOnlyCollection<string>? labels; // a copy: the metadata's list must not be changed through a cast
 
     /// <summary>The input's dimensions; the first (batch) is -1 when any batch size is accepted.</summary>
     public IReadOnlyList<long> InputShape => Array.AsReadOnly(inputDims);
@@ -220,6 +222,7 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>The top-1 class of one image.</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArithmeticException">The model's output is not finite (an input far outside any image's range).</exception>
     /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
     /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public Prediction Predict(ReadOnlySpan<float> image)
@@ -230,6 +233,7 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>The top-1 class of each of <paramref name="count"/> images laid out one after another.</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArithmeticException">The model's output is not finite (an input far outside any image's range).</exception>
     /// <exception cref="ArgumentException">Not <paramref name="count"/> x <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
     /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public Prediction[] Predict(ReadOnlySpan<float> images, int count)
@@ -243,6 +247,7 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>The <paramref name="k"/> most likely classes of one image, most likely first (fewer when the model has fewer classes).</summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArithmeticException">The model's output is not finite (an input far outside any image's range).</exception>
     /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
     /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public Prediction[] TopK(ReadOnlySpan<float> image, int k)
@@ -258,6 +263,7 @@ public sealed class CompressedModel : IDisposable
     /// <see cref="Logits"/> gives the raw outputs.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>
+    /// <exception cref="ArithmeticException">The model's output is not finite (an input far outside any image's range).</exception>
     /// <exception cref="ArgumentException">Not <see cref="InputSize"/> values, or a value that is NaN or infinite.</exception>
     /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
     public float[] Probabilities(ReadOnlySpan<float> image)
@@ -311,6 +317,8 @@ public sealed class CompressedModel : IDisposable
     float[] Infer(ReadOnlySpan<float> images, int count, string parameter)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if ((long)count * ClassCount > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"{count} images give {(long)count * ClassCount} outputs, more than one array holds: run them in smaller batches");
         if (images.Length != (long)count * InputSize)
             throw new ArgumentException($"expected {count} x {InputSize} values, got {images.Length}", parameter);
         // A NaN pixel gave a confident class from the integer model (and NaN scores from a float one): refuse it instead.
@@ -400,7 +408,14 @@ public sealed class CompressedModel : IDisposable
         return result;
     }
 
-    float[] ToProbabilities(ReadOnlySpan<float> outputs) => Metadata.OutputProbabilities ? outputs.ToArray() : Softmax(outputs);
+    float[] ToProbabilities(ReadOnlySpan<float> outputs)
+    {
+        // Finite inputs far beyond any image's range (3e38) overflow a float model to NaN: no score in [0, 1] can be made of them.
+        var bad = FirstNonFinite(outputs);
+        if (bad >= 0)
+            throw new ArithmeticException($"the model's output {bad} is {outputs[bad]}: its input is far outside the range the model was made for (preprocess images as Metadata.Preprocess says)");
+        return Metadata.OutputProbabilities ? outputs.ToArray() : Softmax(outputs);
+    }
 
     static float[] Softmax(ReadOnlySpan<float> logits)
     {

@@ -17,6 +17,10 @@ public sealed record CompressedModelOptions
     /// intra-op thread each; single images then run on one thread or on every intra-op thread, whichever the first
     /// single images ran faster on (<see cref="CompressedModel.SingleImageThreads"/>). On by default, and off whenever
     /// <see cref="ConfigureSession"/> is set (an execution provider such as CUDA wants the whole batch).
+    /// The every-thread session is a second ONNX Runtime session, created at the first single image: it holds its own
+    /// copy of the weights (a few megabytes for a compressed model; the whole float model for <c>LoadOnnx</c>). Turn this
+    /// off where memory counts more than the time of a single image. The two sessions' outputs may differ in the last
+    /// bits of a float (their kernels sum in another order); no class changes for that.
     /// </summary>
     public bool SplitBatches { get; init; } = true;
 

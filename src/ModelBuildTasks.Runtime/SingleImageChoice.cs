@@ -13,7 +13,7 @@ namespace ModelBuildTasks.Runtime;
 /// tie: it leaves the other cores free). Sixteen each because eight, on a busy two-core machine, once picked the
 /// session that was 1.6x slower. Every <see cref="RecheckEvery"/> single images the two are timed again, the
 /// current choice serving meanwhile: a choice made while the machine was busy, or before the app's own load
-/// settled, is not kept for good, at the cost of 18 images in every 4,096 on the slower session. Both sessions compute the same outputs; only the time differs. The shipped
+/// settled, is not kept for good, at the cost of 18 images in every 4,096 on the slower session. Both sessions compute the same model, to the last bits of a float (their kernels may sum in another order). The shipped
 /// <c>CompressedModel</c> and the engine's evaluation runner (which links this file) both choose this way.
 /// </summary>
 internal sealed class SingleImageChoice

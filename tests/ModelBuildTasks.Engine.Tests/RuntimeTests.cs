@@ -185,7 +185,7 @@ public class RuntimeTests
         Assert.Empty(model.Predict(ReadOnlySpan<float>.Empty, 0));
         Assert.Empty(model.Run(ReadOnlySpan<float>.Empty, 0));
         Assert.Equal("image", Assert.Throws<ArgumentException>(() => model.Logits(new float[10])).ParamName);
-        Assert.Throws<ArgumentException>(() => model.Predict(Test.Image(0), 268_435_457)); // count x 784 wraps around in 32 bits
+        Assert.ThrowsAny<ArgumentException>(() => model.Predict(Test.Image(0), 268_435_457)); // count x 784 wraps around in 32 bits
 
         var image = Test.Image(3).ToArray();
         image[100] = float.NaN;
@@ -271,6 +271,28 @@ public class RuntimeTests
         });
         foreach (var (file, i) in new[] { "a", "b", "c" }.Select((f, i) => (folder.File($"any/{f}.png"), i)))
             Assert.Equal(model.PreprocessImage(file), engine.Image(i).ToArray(), (a, b) => Math.Abs(a - b) < 1e-5); // grey as (g, g, g) through luma: float rounding
+    }
+
+    [Fact]
+    public void Labels_AHugeCount_AndAnOverflowingModel_AreGuarded()
+    {
+        using var model = CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(TestModels.Plain()), new ContainerMetadata
+        {
+            Inputs = [new TensorDescription("input", "float", ["N", "1", "28", "28"])],
+            Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+            Labels = Enumerable.Range(0, 10).Select(i => $"c{i}").ToList(),
+        });
+        // The labels Predict names classes by cannot be changed through a cast.
+        Assert.Throws<NotSupportedException>(() => ((IList<string>)model.Labels)[0] = "changed");
+        Assert.Equal("c0", model.Labels[0]);
+        // A count whose outputs no array holds: an argument error before anything runs, not an overflow inside.
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => model.Run([], 300_000_000));
+        Assert.Equal("count", error.ParamName);
+        // Finite pixels far beyond any image overflow a float model: no NaN score in [0, 1].
+        var huge = Enumerable.Repeat(3e38f, 784).ToArray();
+        Assert.Throws<ArithmeticException>(() => model.Predict(huge));
+        Assert.Throws<ArithmeticException>(() => model.Probabilities(huge));
+        Assert.Equal(10, model.Logits(huge).Length); // the raw outputs stay available
     }
 
     [Fact]
