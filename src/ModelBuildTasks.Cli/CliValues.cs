@@ -26,6 +26,17 @@ static class CliValues
                 case Option<int?> whole: whole.CustomParser = r => Number<int?>(r, whole.Name, whole.DefaultValueFactory, t => Int(t) is var (ok, v) && ok ? (true, v) : (false, null), true); break;
             }
         }
+        // A path or name given as "" (an unset shell variable, say) is a usage error, not an empty path deep inside.
+        foreach (var option in command.Options.Where(o => NonEmpty.Contains(o.Name)))
+            option.Validators.Add(result =>
+            {
+                if (result.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value))) result.AddError($"{option.Name}: an empty value");
+            });
+        foreach (var argument in command.Arguments)
+            argument.Validators.Add(result =>
+            {
+                if (result.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value))) result.AddError($"{argument.Name}: an empty value");
+            });
         foreach (var argument in command.Arguments)
             argument.Validators.Add(result =>
             {
@@ -35,6 +46,10 @@ static class CliValues
             });
         foreach (var sub in command.Subcommands) Configure(sub);
     }
+
+    // The options that name a file, folder or identifier, which cannot be empty.
+    static readonly HashSet<string> NonEmpty = ["--data", "--test-data", "--train-data", "--output", "--report", "--wrapper", "--cache-dir",
+        "--reference", "--class-name", "--resource-name"];
 
     static T Number<T>(ArgumentResult result, string option, Func<ArgumentResult, T>? fallback, Func<string, (bool Ok, T Value)> parse, bool whole)
     {

@@ -36,6 +36,7 @@ public static class CompressModelCli
         }
         var configured = ExitCodes.Guard(() => { CliOutput.Configure(parsed); return ExitCodes.Ok; });
         if (configured != ExitCodes.Ok) return ExitCodes.UsageError;
-        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        using var interruption = Interruption.Handle();
+        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
     }
 }

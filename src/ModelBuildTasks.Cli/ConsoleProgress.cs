@@ -18,8 +18,21 @@ static class ConsoleProgress
         if (Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null || Environment.GetEnvironmentVariable("TERM") == "dumb")
             return work(new PlainLines(Console.Error, CliOutput.Verbosity == Verbosity.Detailed));
         var console = CliOutput.Create(Console.Error, terminal: true);
-        var line = new ProgressLine();
         var bar = Math.Clamp(console.Profile.Width / 8, 6, 20); // a narrow terminal keeps its room for the text
+        Interruption.Drawing = true;
+        try
+        {
+            return Bar(console, bar, title, work);
+        }
+        finally
+        {
+            Interruption.Drawing = false;
+        }
+    }
+
+    static T Bar<T>(IAnsiConsole console, int bar, string title, Func<IProgress<ProgressUpdate>, T> work)
+    {
+        var line = new ProgressLine();
         return console.Progress().AutoClear(true).HideCompleted(true)
             .Columns(new SpinnerColumn(), new ProgressBarColumn { Width = bar }, new PercentageColumn(), new ElapsedTimeColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
             .Start(context =>

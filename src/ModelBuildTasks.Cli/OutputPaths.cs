@@ -41,6 +41,24 @@ static class OutputPaths
         }
     }
 
+    /// <summary>
+    /// Throws a coded error when two of a command's outputs are one file: each is written whole, so the last
+    /// would silently replace the others (a report named as the container, say).
+    /// </summary>
+    /// <param name="outputs">Each output and the option that named it.</param>
+    public static void CheckDistinct(IEnumerable<(string Path, string Option)> outputs)
+    {
+        var comparison = OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+        var seen = new Dictionary<string, string>(comparison);
+        foreach (var (path, option) in outputs)
+        {
+            var full = InputFile.RealPath(path);
+            if (seen.TryGetValue(full, out var other))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} and {other} name the same file; give each output its own path", full);
+            seen[full] = option;
+        }
+    }
+
     static bool IsLink(string path)
     {
         try
@@ -55,7 +73,7 @@ static class OutputPaths
 
     /// <summary>
     /// Throws a coded error unless a file can be written at <paramref name="path"/> without replacing one of
-    /// <paramref name="inputs"/>; creates its folder.
+    /// <paramref name="inputs"/>; creates nothing.
     /// </summary>
     /// <param name="path">The file the command will write.</param>
     /// <param name="option">The option that named it, for the message.</param>
@@ -71,12 +89,22 @@ static class OutputPaths
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is the input {input}: writing it would replace that file; choose another output path", Path.GetFullPath(path));
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new ModelBuildException(ErrorCodes.FileSystemRefused, $"{option} names a folder; give a file path", full);
+        // The output replaces its path by a rename: a link would be replaced, not the file it points to, and a
+        // device (/dev/null) or FIFO by a regular file.
+        if (InputFile.SpecialKind(full) is { } kind)
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"{option} is {kind}, which writing would replace by a regular file; give the path of a regular file", full);
         var folder = Path.GetDirectoryName(full)!;
         try
         {
-            Directory.CreateDirectory(folder);
-            // What AtomicFile will do: a temporary file beside the target (then a rename).
-            using (File.Create(Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.probe"), 1, FileOptions.DeleteOnClose)) { }
+            // What AtomicFile will do: a temporary file beside the target (then a rename). A folder still to be made is
+            // probed in the nearest one that exists (AtomicFile makes the rest), so a check (--check) leaves no folders behind.
+            var existing = folder;
+            while (!Directory.Exists(existing))
+            {
+                if (File.Exists(existing)) throw new IOException($"{existing} is a file, not a folder");
+                existing = Path.GetDirectoryName(existing) ?? throw new IOException($"no folder of {folder} exists");
+            }
+            using (File.Create(Path.Combine(existing, $".mbt.{Guid.NewGuid():N}.probe"), 1, FileOptions.DeleteOnClose)) { }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

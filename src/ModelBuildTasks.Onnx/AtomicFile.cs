@@ -59,6 +59,7 @@ public static class AtomicFile
         Directory.CreateDirectory(folder);
         StaleTemp.Sweep(folder, $".{Path.GetFileName(full)}.*.tmp"); // left by a write killed before its rename
         var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        Unfinished.TryAdd(temp, 0);
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -71,6 +72,28 @@ public static class AtomicFile
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
+            Unfinished.TryRemove(temp, out _);
+        }
+    }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> Unfinished = new();
+
+    /// <summary>
+    /// Deletes the temporary files of writes still under way (best effort): for a process that is being stopped
+    /// (Ctrl+C, SIGTERM), whose writes will never reach their rename.
+    /// </summary>
+    public static void DeleteUnfinished()
+    {
+        foreach (var temp in Unfinished.Keys)
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Swept by the next write to that folder (StaleTemp) instead.
+            }
         }
     }
 }

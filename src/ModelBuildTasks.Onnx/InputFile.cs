@@ -124,6 +124,32 @@ public static partial class InputFile
         return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, bufferSize: 0);
     }
 
+    /// <summary>
+    /// What <paramref name="path"/> is when it is neither a regular file, a folder, nor absent: "a symbolic link",
+    /// "a FIFO", "a device" or "a socket" (links are not followed); else null.
+    /// </summary>
+    public static string? SpecialKind(string path)
+    {
+        if (new FileInfo(path) is { LinkTarget: not null }) return "a symbolic link";
+        if (!OperatingSystem.IsLinux()) return null;
+        var buffer = new byte[256];
+        try
+        {
+            if (Statx(-100 /* AT_FDCWD */, path, 0x100 /* AT_SYMLINK_NOFOLLOW */, 0x1 /* STATX_TYPE */, buffer) != 0) return null; // absent
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return null;
+        }
+        return (BitConverter.ToUInt16(buffer, 28) & 0xF000) switch
+        {
+            0x1000 => "a FIFO",
+            0x2000 or 0x6000 => "a device",
+            0xC000 => "a socket",
+            _ => null,
+        };
+    }
+
     static bool IsRegular(FileStream stream)
     {
         if (OperatingSystem.IsLinux())

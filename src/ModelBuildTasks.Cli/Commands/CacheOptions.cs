@@ -53,11 +53,15 @@ sealed class CacheOptions
         };
     }
 
+    const double MaxTimeoutSeconds = 86_400;
+
     // The timeout, the local cap and the remote cache (null for none), each checked.
     (double Seconds, long Cap, IRemoteCache? Remote) Settings(ParseResult result)
     {
         var seconds = result.GetValue(timeout);
-        if (!(seconds > 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-timeout must be a positive number of seconds");
+        // A day at most: TimeSpan and the retry delays derived from it overflow long before 1e300 seconds.
+        if (!(seconds > 0) || seconds > MaxTimeoutSeconds)
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--cache-timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds}, not {seconds}");
         var cap = Sizes.ParseBytes(result.GetValue(maxSize)!, "--cache-max-size");
         var remoteUrl = result.GetValue(url) is { Length: > 0 } given ? given : Environment.GetEnvironmentVariable("MBT_CACHE_URL");
         var remote = string.IsNullOrWhiteSpace(remoteUrl) ? null : RemoteCacheUrl.Open(remoteUrl.Trim(), TimeSpan.FromSeconds(seconds), Environment.GetEnvironmentVariable);

@@ -26,7 +26,7 @@ static class CompressCommand
         var target = new Option<double?>("--target-accuracy") { Description = "Absolute target in [0, 1] (overrides --max-accuracy-drop)." };
         var methods = new Option<string>("--methods") { Description = "Methods in order: iq (integer quantization), ns (network slimming), dc (deep compression: pruning + weight sharing).", DefaultValueFactory = _ => "iq,ns,dc" };
         var search = new Option<string?>("--search") { Description = "margin (default: the margin search), grid (brute force over the same resolution) or fixed (--bits, --ns-ratio, --dc-ratio as given; implied by any of them)." };
-        var resolution = new Option<double>("--resolution") { Description = "Step of the ns/dc ratios the search considers.", DefaultValueFactory = _ => 0.05 };
+        var resolution = new Option<double>("--resolution") { Description = "Step of the ns/dc ratios the search considers (0.001 to 0.5).", DefaultValueFactory = _ => 0.05 };
         var maxEvaluations = new Option<int>("--max-evaluations") { Description = "Evaluation budget of the margin search.", DefaultValueFactory = _ => 40 };
         var maxNs = new Option<double>("--max-ns-ratio") { Description = "The search removes at most this fraction of channels.", DefaultValueFactory = _ => 0.9 };
         var maxDc = new Option<double>("--max-dc-ratio") { Description = "The search prunes at most this fraction of weights.", DefaultValueFactory = _ => 0.95 };
@@ -127,10 +127,12 @@ static class CompressCommand
             settings.Validate();
             // Resolved once for the five outputs: a dataset folder may hold tens of thousands of images.
             var inputs = new OutputPaths.Inputs(new[] { dataPath, testPath, settings.TrainData }.OfType<string>().SelectMany(d => Data.DatasetFiles.Enumerate(d).Select(f => f.Full)).Prepend(modelPath));
-            OutputPaths.CheckWritable(outputPath, "--output", inputs);
+            var outputs = new List<(string Path, string Option)> { (outputPath, "--output") };
             if (result.GetValue(report) is { } reportFile)
-                foreach (var file in new[] { reportFile, Path.ChangeExtension(reportFile, ".md"), Path.ChangeExtension(reportFile, ".html") }) OutputPaths.CheckWritable(file, "--report", inputs);
-            if (result.GetValue(wrapper) is { } wrapperFile) OutputPaths.CheckWritable(wrapperFile, "--wrapper", inputs);
+                outputs.AddRange([(reportFile, "--report"), (Path.ChangeExtension(reportFile, ".md"), "--report's Markdown"), (Path.ChangeExtension(reportFile, ".html"), "--report's HTML")]);
+            if (result.GetValue(wrapper) is { } wrapperFile) outputs.Add((wrapperFile, "--wrapper"));
+            OutputPaths.CheckDistinct(outputs);
+            foreach (var (file, option) in outputs) OutputPaths.CheckWritable(file, option, inputs);
             if (result.GetValue(check))
             {
                 if (!File.Exists(modelPath)) throw ModelBuildException.ModelNotFound(modelPath);
@@ -138,6 +140,8 @@ static class CompressCommand
                 // What the run would refuse only once under way: the spec (read with the data) and the cache settings (read when the cache opens).
                 Data.PreprocessSpec.Parse(settings.Preprocess);
                 cacheOptions.Check(result);
+                // Fine-tuning's add-on is looked for after the first stage of the run: a missing one must fail the check.
+                if (settings.FineTunes) FineTuning.TrainingTool.Require();
                 return ExitCodes.Ok;
             }
 

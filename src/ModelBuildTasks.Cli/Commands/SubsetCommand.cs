@@ -21,7 +21,8 @@ static class SubsetCommand
             var n = result.GetValue(count);
             if (n < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--count must be at least 1");
             var first = result.GetValue(skip);
-            if (first < 0 || first + n > source.Count) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--skip {first} --count {n} needs {first + n} images; the dataset has {source.Count}");
+            if (first < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--skip must be 0 or more, not {first}");
+            if ((long)first + n > source.Count) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--skip {first} --count {n} needs {(long)first + n} images; the dataset has {source.Count}");
             var sample = source.Subset(DatasetSplit.Permutation(source.Count, result.GetValue(seed))[first..(first + n)]);
             var imagesPath = result.GetValue(output)!;
             if (!Path.GetFileName(imagesPath).Contains("images", StringComparison.Ordinal))

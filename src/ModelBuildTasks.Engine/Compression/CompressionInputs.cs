@@ -77,6 +77,12 @@ public sealed class CompressionInputs
                     ? "; a normalisation (x - mean) / std in the graph belongs in the preprocessing: export the model without it and give --preprocess \"mean=...;std=...\" (MSBuild: Preprocess)"
                     : ""), modelPath);
 
+        // A model already quantized (a container, or an exported or third-party int8 ONNX) has no float weights left to
+        // quantize, slim or prune: say so, rather than fail inside a pass that looks for them.
+        if (model.Graph.Nodes.FirstOrDefault(n => n.OpType is "DequantizeLinear" or "QuantizeLinear" or "QLinearConv" or "QLinearMatMul" or "ConvInteger" or "MatMulInteger" or "DynamicQuantizeLinear") is { } quantized)
+            throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
+                $"the model is already quantized ({quantized.OpType}, node '{quantized.Name}'): compress the float (fp32) model it was made from", modelPath);
+
         var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
         var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());

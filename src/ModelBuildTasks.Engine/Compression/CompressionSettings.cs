@@ -110,7 +110,8 @@ public sealed record CompressionSettings
         if (FineTunes && string.IsNullOrEmpty(TrainData)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tuning needs training data (--train-data, or the TrainData metadata)");
         if (FineTuneLearningRate is <= 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the fine-tuning learning rate must be in (0, 1], not {FineTuneLearningRate}");
         if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
-        if (Resolution is <= 0 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in (0, 0.5], not {Resolution}");
+        // Ratios are kept to six decimals, so a finer step only multiplies the grid (1e-9 made billions of points).
+        if (Resolution is < 0.001 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in [0.001, 0.5], not {Resolution}");
         if (MaxValidationImages < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the most validation images must be 0 (all) or more, not {MaxValidationImages}");
         if (Labels is { } labels && (labels.Count == 0 || labels.Any(string.IsNullOrWhiteSpace))) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--labels has an empty class name");
         if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the evaluation budget must be at least 1");

@@ -53,7 +53,12 @@ public static class TrainingTool
         var configured = Environment.GetEnvironmentVariable("MBT_TRAINING_TOOL");
         if (!string.IsNullOrEmpty(configured))
         {
+            if (Directory.Exists(configured)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "MBT_TRAINING_TOOL names a folder; give the add-on's .dll or executable", configured);
             if (!File.Exists(configured)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "MBT_TRAINING_TOOL points to a file that does not exist", configured);
+            // Anything but a .dll is started itself: it must be executable, or the start fails with a bare "Permission denied".
+            if (!configured.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && !OperatingSystem.IsWindows()
+                && (File.GetUnixFileMode(configured) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, "MBT_TRAINING_TOOL names a file that is neither a .dll nor executable; give the add-on's .dll or executable", configured);
             return new TrainingToolLocation(Path.GetFullPath(configured), TrainingToolSource.Configured);
         }
         if (FindManifest(workingDirectory ?? Directory.GetCurrentDirectory()) is { } manifest) return new TrainingToolLocation(manifest, TrainingToolSource.Manifest);
