@@ -75,7 +75,8 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
         var output = signature.Outputs[0];
         // The engine's rule (MetricChoice): features for the cosine metric and for outputs that are not one score per class.
-        var classifier = !Meta("Metric").Equals("cosine", StringComparison.OrdinalIgnoreCase) && ModelBuildTasks.Evaluation.ClassScores.Count(output.Shape) > 0;
+        var metric = Meta("Metric").ToLowerInvariant();
+        var classifier = metric != "cosine" && ModelBuildTasks.Evaluation.ClassScores.Count(output.Shape, asked: metric is "accuracy" or "agreement") > 0;
         var preprocessText = Meta("Preprocess") is { Length: > 0 } p ? p : signature.Metadata.GetValueOrDefault("preprocess");
         var metadata = new ContainerMetadata
         {

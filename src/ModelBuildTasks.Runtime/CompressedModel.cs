@@ -71,7 +71,12 @@ public sealed class CompressedModel : IDisposable
         outputName = session.OutputMetadata.First().Key;
         InputSize = (int)inputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
         if (InputSize <= 0) throw new InvalidDataException("the model's input has unknown dimensions besides the batch");
-        ClassCount = (int)session.OutputMetadata[outputName].Dimensions.Skip(1).Aggregate(1L, (a, b) => a * b);
+        var outputDims = session.OutputMetadata[outputName].Dimensions;
+        // Outputs are read as a batch axis, then each image's values: an output without the batch axis ([10] for a batch of
+        // one) would give each image one value, silently.
+        if (outputDims.Length == 0 || outputDims[0] > 0 && outputDims[0] != (inputDims[0] > 0 ? inputDims[0] : 1))
+            throw new InvalidDataException($"the model's output [{string.Join(",", outputDims)}] has no batch axis first (its input is [{string.Join(",", inputDims)}]): export it with one, e.g. [1,{string.Join(",", outputDims)}]");
+        ClassCount = (int)outputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
         rowsPerRun = BatchParts.ImagesPerRun(InputSize); // as the engine's evaluation runs them
     }
 

@@ -25,4 +25,36 @@ public class ImportHintTests
         Assert.Contains("Sub (node 'sub'), Div (node 'div')", e.Message);
         Assert.Contains("--preprocess \"mean=...;std=...\"", e.Message);
     }
+
+    [Fact]
+    public void ADivisionInsideTheNetwork_IsNotCalledANormalisation()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var b = new GraphBuilder("hswish");
+        var x = b.Relu(b.Conv(b.Input("input", 1, 28, 28), 4));
+        var six = b.Graph.AddInitializer(Tensor.FromFloats("six", [], [6f]));
+        b.Graph.Nodes.Add(new Node("div", "Div", [x, six], ["scaled"]));
+        b.Graph.Outputs.Add(new ValueInfo("scaled", ElementType.Float, null));
+        ModelFile.Save(b.Build(), temp.File("m.onnx"));
+
+        var e = Assert.Throws<ModelBuildException>(() => CompressionInputs.Load(temp.File("m.onnx"), TestPaths.FashionValidation, null, new CompressionSettings()));
+        Assert.Equal(ErrorCodes.UnsupportedOperator, e.Code);
+        Assert.Contains("Div (node 'div')", e.Message);
+        Assert.DoesNotContain("preprocess", e.Message);
+    }
+
+    [Fact]
+    public void AnOutputWithoutItsBatchAxis_IsRefused_NotReadAsOneValuePerImage()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        var input = model.Graph.Inputs[0];
+        model.Graph.Inputs[0] = input with { Shape = new TensorShape(new[] { Dim.Of(1) }.Concat(input.Shape!.Dims.Skip(1))) };
+        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Of(10)]) };
+        ModelFile.Save(model, temp.File("m.onnx"));
+
+        var e = Assert.Throws<ModelBuildException>(() => CompressionInputs.Load(temp.File("m.onnx"), TestPaths.FashionValidation, null, new CompressionSettings()));
+        Assert.Equal(ErrorCodes.InvalidGraph, e.Code);
+        Assert.Contains("output [10] has no batch axis first", e.Message);
+    }
 }

@@ -24,13 +24,19 @@ public class MetricTests
         var misfit = MetricChoice.Choose(null, [-1, 5], Data(labels: true, maxLabel: 9)); // ten classes of labels, five outputs
         Assert.Equal(Metric.Cosine, misfit.Metric);
         Assert.Equal(Metric.Cosine, MetricChoice.Choose(Metric.Cosine, [-1, 10], Data(labels: true)).Metric); // asked for
+        // A 1x1-convolution classifier without a Flatten: features unless asked, with the way to ask in the reason.
+        var unflattened = MetricChoice.Choose(null, [-1, 10, 1, 1], Data(labels: true));
+        Assert.Equal(Metric.Cosine, unflattened.Metric);
+        Assert.Contains("ask for --metric accuracy", unflattened.Reason);
+        Assert.DoesNotContain("ask for", MetricChoice.Choose(null, [-1, 512, 7, 7], Data(labels: true)).Reason);
+        Assert.True(MetricChoice.Choose(Metric.Accuracy, [-1, 10, 1, 1], Data(labels: true)).IsClassifier);
     }
 
     [Fact]
     public void AMetricThatCannotApply_IsAClearError()
     {
         Assert.Equal(ErrorCodes.InvalidSetting, Assert.Throws<ModelBuildException>(() => MetricChoice.Choose(Metric.Accuracy, [-1, 10], Data(labels: false))).Code);
-        Assert.Equal(ErrorCodes.InvalidSetting, Assert.Throws<ModelBuildException>(() => MetricChoice.Choose(Metric.Agreement, [1, 512, 1, 1], Data(labels: false))).Code);
+        Assert.Equal(ErrorCodes.InvalidSetting, Assert.Throws<ModelBuildException>(() => MetricChoice.Choose(Metric.Agreement, [1, 512, 7, 7], Data(labels: false))).Code);
         Assert.Equal(ErrorCodes.InvalidSetting, Assert.Throws<ModelBuildException>(() => MetricChoice.Parse("f1")).Code);
         Assert.Null(MetricChoice.Parse("auto"));
         Assert.Equal(Metric.Cosine, MetricChoice.Parse("Cosine"));

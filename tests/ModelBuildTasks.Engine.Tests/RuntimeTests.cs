@@ -296,6 +296,24 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void AModelWhoseOutputHasNoBatchAxis_IsRefusedAtLoad()
+    {
+        var model = TestModels.Plain();
+        var input = model.Graph.Inputs[0];
+        model.Graph.Inputs[0] = input with { Shape = new ModelBuildTasks.Graph.TensorShape(new[] { ModelBuildTasks.Graph.Dim.Of(1) }.Concat(input.Shape!.Dims.Skip(1))) };
+        // The logits reshaped to [10], as an exporter that squeezes the batch of one writes them.
+        var shape = model.Graph.AddInitializer(ModelBuildTasks.Graph.Tensor.FromInt64s("flat_shape", [1], [10]));
+        model.Graph.Nodes.Add(new ModelBuildTasks.Graph.Node("squeeze", "Reshape", [model.Graph.Outputs[0].Name, shape], ["flat"]));
+        model.Graph.Outputs[0] = new ModelBuildTasks.Graph.ValueInfo("flat", ModelBuildTasks.Graph.ElementType.Float, new ModelBuildTasks.Graph.TensorShape([ModelBuildTasks.Graph.Dim.Of(10)]));
+        var error = Assert.Throws<InvalidDataException>(() => CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(model), new ContainerMetadata
+        {
+            Inputs = [new TensorDescription("input", "float", ["1", "1", "28", "28"])],
+            Outputs = [new TensorDescription("logits", "float", ["10"])],
+        }));
+        Assert.Contains("has no batch axis first", error.Message);
+    }
+
+    [Fact]
     public void BadImages_AreClearErrorsNamingTheFile()
     {
         using var model = CompressedModel.Load(Container);

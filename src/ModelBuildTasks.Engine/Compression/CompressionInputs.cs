@@ -73,9 +73,18 @@ public sealed class CompressionInputs
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
                 "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')"))
-                + (unsupported.Any(u => u.OpType is "Sub" or "Div")
+                // Only a Sub or Div on the image itself is a normalisation; one inside the network (h_swish's x * relu6(x + 3) / 6) is not.
+                + (model.Graph.Nodes.Any(n => n.OpType is "Sub" or "Div" && n.Inputs.Contains(model.Graph.Inputs[0].Name))
                     ? "; a normalisation (x - mean) / std in the graph belongs in the preprocessing: export the model without it and give --preprocess \"mean=...;std=...\" (MSBuild: Preprocess)"
                     : ""), modelPath);
+
+        // Every reader of outputs (scoring, the runtime, the generated class) takes the first axis as the batch.
+        var inputDims = model.Graph.Inputs[0].Shape?.Dims;
+        var outputDims = model.Graph.Outputs[0].Shape?.Dims ?? (ShapeInference.Infer(model.Graph).Values.TryGetValue(model.Graph.Outputs[0].Name, out var inferred) ? inferred.Shape?.Dims : null);
+        if (inputDims is { Count: > 0 } && outputDims is not null
+            && (outputDims.Count == 0 || outputDims[0].IsKnown && outputDims[0].Value != (inputDims[0].IsKnown ? inputDims[0].Value : 1)))
+            throw new ModelBuildException(ErrorCodes.InvalidGraph,
+                $"the model's output [{string.Join(",", outputDims)}] has no batch axis first (its input is [{string.Join(",", inputDims)}]): export it with one, e.g. [1{string.Concat(outputDims.Select(d => "," + d))}]", modelPath);
 
         // A model already quantized (a container, or an exported or third-party int8 ONNX) has no float weights left to
         // quantize, slim or prune: say so, rather than fail inside a pass that looks for them.

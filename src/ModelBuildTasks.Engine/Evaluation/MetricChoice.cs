@@ -22,7 +22,7 @@ public sealed record MetricChoice(Metric Metric, string Reason)
     public static MetricChoice Choose(Metric? requested, IReadOnlyList<long> outputDims, ImageDataset data)
     {
         var shape = "[" + string.Join(",", outputDims.Select((d, i) => i == 0 || d < 0 ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
-        var classes = ClassScores.Count(outputDims);
+        var classes = ClassScores.Count(outputDims, asked: requested is Metric.Accuracy or Metric.Agreement);
         var labelsFit = data.Labels is { } labels && classes > 0 && labels.All(l => l >= 0 && l < classes);
         if (requested is { } metric)
         {
@@ -34,7 +34,9 @@ public sealed record MetricChoice(Metric Metric, string Reason)
                 throw new ModelBuildException(ErrorCodes.InvalidDataset, $"the labels do not fit the model's {classes} classes (output {shape})", data.Source);
             return new MetricChoice(metric, "asked for");
         }
-        if (classes == 0) return new MetricChoice(Metric.Cosine, $"output {shape} is not a class vector");
+        if (classes == 0)
+            return new MetricChoice(Metric.Cosine, $"output {shape} is not a class vector"
+                + (ClassScores.Count(outputDims, asked: true) > 0 ? " (if it is class scores, ask for --metric accuracy; MSBuild: Metric)" : ""));
         if (labelsFit) return new MetricChoice(Metric.Accuracy, $"output {shape} is class scores and the data has labels");
         return data.HasLabels
             ? new MetricChoice(Metric.Cosine, $"the data's labels do not fit the {classes} outputs of {shape}")
