@@ -8,6 +8,20 @@ public class CompressTests
     static readonly string Validation = TestPaths.FashionValidation;
 
     [Fact]
+    public void ASlimmingRatioThatRemovesNoChannel_IsNotReportedAsApplied()
+    {
+        // The tiny VGG's 8 and 16 channels round to nothing at 5%: the model stays as it was.
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("tiny.onnx"));
+        var result = CliRunner.Run("compress", temp.File("tiny.onnx"), "--data", Validation, "--max-validation-images", "300", "--methods", "iq,ns",
+            "--search", "fixed", "--bits", "7", "--ns-ratio", "0.05", "--max-accuracy-drop", "50", "--no-cache", "-o", temp.File("tiny.cmodel"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.All(result.Json.GetProperty("channels").EnumerateArray(), layer => Assert.Equal(layer.GetProperty("of").GetInt32(), layer.GetProperty("kept").GetInt32()));
+        Assert.False(result.Json.GetProperty("chosen").TryGetProperty("ns_ratio", out _));
+        Assert.Equal("7", result.Json.GetProperty("chosen").GetProperty("bits").GetString());
+    }
+
+    [Fact]
     public void SampleVgg_IsAtLeast3Point9xSmaller_WithinOnePointOnHeldOutData_AndTheCacheServesTheRerun()
     {
         using var temp = new TestPaths.TempFolder();

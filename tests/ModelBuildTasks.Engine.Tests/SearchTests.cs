@@ -162,7 +162,7 @@ public class SearchTests
         Assert.True(ns.Target > r.TargetAccuracy + 1e-9, $"the ns stage kept a reserve: {ns.Target} against {r.TargetAccuracy}");
         Assert.Equal(Math.Round(r.TargetAccuracy, 6), again.Target); // the second pass is held to the final target only
         // It went further than the reserve let the ns stage go, and the result still keeps the target.
-        static double Ratio(string chosen) => chosen == "off" ? 0 : double.Parse(chosen["ns_ratio=".Length..], CultureInfo.InvariantCulture); // off: ratio 0, the model it started from
+        static double Ratio(string chosen) => chosen.StartsWith("off", StringComparison.Ordinal) ? 0 : double.Parse(chosen["ns_ratio=".Length..], CultureInfo.InvariantCulture); // off: ratio 0, the model it started from
         Assert.True(Ratio(again.Chosen) > Ratio(ns.Chosen), $"{ns.Chosen} then {again.Chosen}");
         Assert.Equal(Ratio(again.Chosen), double.Parse(r.Chosen["ns_ratio"], CultureInfo.InvariantCulture));
         Assert.True(r.FinalAccuracyBound >= r.TargetAccuracy, $"bound {r.FinalAccuracyBound} < {r.TargetAccuracy}");

@@ -149,10 +149,16 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     int? planned;
 
     /// <summary>What the container records as chosen for <paramref name="point"/>.</summary>
-    public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration)
+    /// <param name="point">The chosen point.</param>
+    /// <param name="calibration">Its calibration.</param>
+    /// <param name="slimming">What its network slimming removed, if it ran: a ratio that removed no channel (each layer
+    /// keeps a minimum, and channels a residual or output pins) left the model as it was, and is not named as applied.</param>
+    public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration, SlimmingReport? slimming = null)
     {
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
-        foreach (var (k, v) in point.Knobs()) chosen[k] = v;
+        var slimmedNothing = !settings.FineTunes && slimming is { } s && s.ChannelsAfter == s.ChannelsBefore;
+        foreach (var (k, v) in point.Knobs())
+            if (!(slimmedNothing && k == "ns_ratio")) chosen[k] = v;
         if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
         if (point.NarrowSteps > 0) chosen["layer_bits"] = string.Join(",", chain.LayerBits(point).Select(kv => LayerNarrowing.Entry(kv.Key, kv.Value)));
         if (point.Bits is not null)

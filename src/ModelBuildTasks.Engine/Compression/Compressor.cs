@@ -92,7 +92,7 @@ public static class Compressor
             var testScorer = Scorer.Create(originalOnnx, test, metric, displayPath: testDataPath);
             (baselineTest, finalTest) = (testScorer.Baseline.Average(), testScorer.Score(compressedOnnx).Average());
         }
-        var chosen = evaluator.Chosen(best.Point, best.Calibration);
+        var chosen = evaluator.Chosen(best.Point, best.Calibration, best.Slimming);
         var finalContainer = ContainerPackaging.Pack(compressed, inputs.Metadata(compressed, chosen,
             new AccuracyFigures(Round(baselineScore), Round(best.Accuracy), finalTest is { } t ? Round(t) : null, measure, finalTest is null ? null : testMeasure), classifier));
         // Candidates were sized with placeholder accuracy figures in their metadata: the rows of the one written take its real size.
