@@ -41,9 +41,9 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     var narrowed = LayerBits(result.GetValue(layerBits), result.GetValue(fakeQuant), onnx);
     // Labels in the model's class order where class folders name the same classes in another order: trained as numbered, they would swap classes.
     var order = result.GetValue(labels) is { } given ? LabelNames.Parse(given) : LabelNames.Of(onnx);
-    var data = LabelNames.Align(DatasetLoader.Load(result.GetValue(trainData)!, spec), order);
+    var data = LabelNames.Align(DatasetLoader.Load(result.GetValue(trainData)!, spec), order, LabelRange.ClassCount(onnx));
     ApplyLabels(onnx, result.GetValue(labels), data, result.GetValue(model)!);
-    var test = result.GetValue(testData) is { } t ? LabelNames.Align(DatasetLoader.Load(t, spec), order) : null;
+    var test = result.GetValue(testData) is { } t ? LabelNames.Align(DatasetLoader.Load(t, spec), order, LabelRange.ClassCount(onnx)) : null;
     double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
     var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
     var lambda = (float)result.GetValue(l1Gamma);

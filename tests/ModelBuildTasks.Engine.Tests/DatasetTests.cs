@@ -5,6 +5,25 @@ namespace ModelBuildTasks.Engine.Tests;
 public class DatasetTests
 {
     [Fact]
+    public void NumberedClassFolders_WithAClassMissing_KeepTheirNumbers_WhenTheModelHasNoNames()
+    {
+        // Folders 0, 2, 3 (no image of class 1 in this set): by position they were 0, 1, 2, shifting two classes.
+        var data = new ImageDataset(new float[4], 4, 1, 1, 1, [0, 1, 2, 2], ["0", "2", "3"]);
+        var aligned = LabelNames.Align(data, null, classCount: 10);
+        Assert.Equal([0, 2, 3, 3], aligned.Labels);
+        Assert.Equal(10, aligned.ClassNames!.Count);
+        // Numbers that are not below the class count (1 to 10 for ten classes), or not plain numbers, stay positions.
+        Assert.Same(data, LabelNames.Align(data, null, classCount: 3));
+        var oneBased = new ImageDataset(new float[2], 2, 1, 1, 1, [0, 1], ["1", "10"]);
+        Assert.Same(oneBased, LabelNames.Align(oneBased, null, classCount: 10));
+        var padded = new ImageDataset(new float[2], 2, 1, 1, 1, [0, 1], ["00", "02"]);
+        Assert.Same(padded, LabelNames.Align(padded, null, classCount: 10));
+        var ordered = new ImageDataset(new float[2], 2, 1, 1, 1, [0, 1], ["0", "1"]);
+        Assert.Same(ordered, LabelNames.Align(ordered, null, classCount: 10)); // already their numbers
+        Assert.Same(data, LabelNames.Align(data, null)); // class count unknown
+    }
+
+    [Fact]
     public void Align_RenumbersAFoldersClassesToTheModelsOrder_OnlyWhenTheyAreTheSameNames()
     {
         // Folders a, b, c are classes 0, 1, 2; the model's outputs are c, a, b.

@@ -32,7 +32,7 @@ static class EvaluateCommand
             var referenceBytes = result.GetValue(reference) is { } r ? Load(r).Onnx : null;
             // As compress does: the preprocessing the model records, unless one is given.
             var stored = LabelNames.Of(ir);
-            var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit)), stored);
+            var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit)), stored, LabelRange.ClassCount(ir));
             // Measured against a reference, the labels are not used: neither warned about nor checked.
             if (referenceBytes is null)
             {

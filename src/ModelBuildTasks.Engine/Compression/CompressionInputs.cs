@@ -104,10 +104,10 @@ public sealed class CompressionInputs
         var order = settings.Labels ?? stored;
         // Fine-tuning's add-on aligns its training data to the model's own names: it must see the order validation is scored in.
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
-        var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order);
-        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize) is var testRaw
-            ? LabelNames.Align(Preprocessing.Prepare(testRaw, SpecFor(testRaw)), order) : null;
         var classes = LabelRange.ClassCount(model);
+        var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order, classes);
+        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize) is var testRaw
+            ? LabelNames.Align(Preprocessing.Prepare(testRaw, SpecFor(testRaw)), order, classes) : null;
         if (settings.Labels is { } given && classes is { } n && given.Count != n)
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {given.Count} classes, the model's output has {n}", modelPath);
         LabelRange.Check(validation, classes);

@@ -20,11 +20,30 @@ public static class LabelNames
     /// alphabetical; a folder may hold a few of the classes only), so accuracy compares the same classes;
     /// otherwise <paramref name="data"/> itself.
     /// </summary>
-    public static ImageDataset Align(ImageDataset data, IReadOnlyList<string>? model)
+    /// <param name="data">The dataset.</param>
+    /// <param name="model">The model's class names, or null when it has none.</param>
+    /// <param name="classCount">The model's class count, when known. A model without names whose dataset's class folders
+    /// are all numbers below it ("0", "2", ..., "9": a class missing from the set) is labelled by those numbers, not by the
+    /// folders' positions, which would shift every class after the gap.</param>
+    public static ImageDataset Align(ImageDataset data, IReadOnlyList<string>? model, long? classCount = null)
     {
-        if (model is null || data.ClassNames is not { } names || names.SequenceEqual(model, StringComparer.OrdinalIgnoreCase))
-            return data;
+        if (data.ClassNames is not { } names) return data;
+        if (model is null)
+            return classCount is { } n && Numbered(names, n) is { } numbers && !numbers.Select((c, i) => c == i).All(same => same)
+                ? data.WithClassOrder(numbers, Enumerable.Range(0, (int)n).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray())
+                : data;
+        if (names.SequenceEqual(model, StringComparer.OrdinalIgnoreCase)) return data;
         return Renumbering(names, model) is { } classes ? data.WithClassOrder(classes, model) : data;
+    }
+
+    // Each name's number when every name is a plain non-negative number below `classes` ("7", not "07" or "+7"), else null.
+    static int[]? Numbered(IReadOnlyList<string> names, long classes)
+    {
+        var numbers = new int[names.Count];
+        for (var i = 0; i < names.Count; i++)
+            if (!int.TryParse(names[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out numbers[i])
+                || numbers[i].ToString(System.Globalization.CultureInfo.InvariantCulture) != names[i] || numbers[i] >= classes) return null;
+        return numbers;
     }
 
     /// <summary>
