@@ -305,7 +305,8 @@ public class CompressTests
     [InlineData("--methods", "iq,magic", "unknown compression method 'magic'")]
     [InlineData("--max-accuracy-drop", "-1", "maximum accuracy drop")]
     [InlineData("--calibration", "entropy", "--calibration must be")]
-    [InlineData("--methods", "dc", "list iq too")]
+    [InlineData("--methods", "dc", "list iq too (for example --methods iq,dc")]
+    [InlineData("--methods", ",", "names no method")]
     [InlineData("--dc-ratio", "1.5", "dc ratio must be")]
     [InlineData("--pruning-scope", "row", "--pruning-scope must be global or layer")]
     // .NET reads "0,5" as 5 (a thousands separator): a budget ten times the one asked for.

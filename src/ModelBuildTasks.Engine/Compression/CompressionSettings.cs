@@ -90,10 +90,10 @@ public sealed record CompressionSettings
         foreach (var m in methods)
             if (!KnownMethods.Contains(m))
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, $"unknown compression method '{m}' (available: {string.Join(", ", KnownMethods)})");
-        if (methods.Count == 0) return DefaultMethods;
+        if (methods.Count == 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the method list '{text}' names no method (available: {string.Join(", ", KnownMethods)})");
         if (methods.Distinct().Count() != methods.Count) throw new ModelBuildException(ErrorCodes.InvalidSetting, "a compression method is listed twice");
         if (methods.Contains("dc") && !methods.Contains("iq"))
-            throw new ModelBuildException(ErrorCodes.InvalidSetting, "dc shares weights on iq's integer grid: list iq too (for example IQ;DC)");
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, "dc shares weights on iq's integer grid: list iq too (for example --methods iq,dc; MSBuild: Methods=\"IQ;DC\")");
         return methods;
     }
 
