@@ -28,9 +28,11 @@ public static class CompressModelCli
         CliValues.Configure(root);
         OrtLogging.Quiet();
         var parsed = root.Parse(args);
+        ExitCodes.JsonErrors = parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--json") is Option<bool> json
+            && (parsed.Errors.Count == 0 ? parsed.GetValue(json) : args.Contains("--json"));
         if (parsed.Errors.Count > 0 && !CliHelp.IsHelp(parsed))
         {
-            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error {ErrorCodes.InvalidSetting}: {error.Message}");
+            ExitCodes.WriteError(ErrorCodes.InvalidSetting, string.Join("; ", parsed.Errors.Select(e => e.Message)));
             Console.Error.WriteLine("Run 'dotnet compress-model --help' for usage.");
             return ExitCodes.UsageError;
         }

@@ -83,6 +83,16 @@ static class CliRunner
         }
     }
 
+    /// <summary>As <see cref="AssertCleanError"/> for a run asked for <c>--json</c>: stdout holds the error as one JSON object.</summary>
+    public static void AssertCleanJsonError(Result result, int exitCode, string code)
+    {
+        AssertCleanError(result with { Stdout = "" }, exitCode, code);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        var error = json.RootElement.GetProperty("error");
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.Contains(error.GetProperty("message").GetString()!, result.Stderr);
+    }
+
     /// <summary>Asserts a failed run: the exit code, a coded one-line error on stderr, no stack trace, nothing on stdout.</summary>
     public static void AssertCleanError(Result result, int exitCode, string code)
     {

@@ -75,7 +75,7 @@ public class InspectTests
         if (kind == "truncated") File.WriteAllBytes(path, good[..(good.Length * 2 / 3)]);
         if (kind == "random") File.WriteAllBytes(path, Enumerable.Range(0, 5000).Select(i => (byte)(i * 31 % 256)).ToArray());
         var result = CliRunner.Run("inspect", path, "--json");
-        CliRunner.AssertCleanError(result, 1, kind == "missing" ? ErrorCodes.ModelNotFound : ErrorCodes.InvalidModel);
+        CliRunner.AssertCleanJsonError(result, 1, kind == "missing" ? ErrorCodes.ModelNotFound : ErrorCodes.InvalidModel);
         Assert.Contains(path, result.Stderr);
     }
 
@@ -83,5 +83,6 @@ public class InspectTests
     public void MissingArgument_IsAUsageError()
     {
         CliRunner.AssertCleanError(CliRunner.Run("inspect"), 2, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanJsonError(CliRunner.Run("inspect", "--json"), 2, ErrorCodes.InvalidSetting); // a parse error, as JSON too
     }
 }

@@ -10,7 +10,7 @@ static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "The ONNX model file." };
+        var model = new Argument<string>("MODEL") { Description = "The ONNX model or .cmodel container." };
         var data = new Option<string>("--data") { Description = "DATASET: an IDX images file (labels found beside it), a .npz with x and y, or an image folder.", Required = true };
         var preprocess = new Option<string?>("--preprocess") { Description = "Preprocessing SPEC, e.g. \"resize=32x32;scale=1/255;mean=0.5;std=0.5\" (default: the model's own, else scale 8-bit pixels to [0, 1])." };
         var reference = new Option<string?>("--reference") { Description = "Report top-1 agreement with this model (e.g. the original of a compressed one) instead of accuracy against the labels." };
