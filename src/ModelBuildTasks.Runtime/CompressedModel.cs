@@ -31,6 +31,7 @@ public sealed class CompressedModel : IDisposable
     // freed under a running call (which crashed the process), and every later call is refused.
     int calls;
     int disposed;
+    readonly long maxImagePixels;
 
     CompressedModel(ModelContainer container, CompressedModelOptions options)
         : this(container.ToOnnx(), ContainerMetadata.Parse(container.MetadataJson), options)
@@ -40,6 +41,8 @@ public sealed class CompressedModel : IDisposable
     CompressedModel(byte[] onnx, ContainerMetadata metadata, CompressedModelOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.IntraOpThreads, "options.IntraOpThreads");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxImagePixels, "options.MaxImagePixels");
+        maxImagePixels = options.MaxImagePixels;
         try
         {
             ImagePreprocessing.Check(metadata.Preprocess);
@@ -287,14 +290,14 @@ public sealed class CompressedModel : IDisposable
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a decodable image, one cut short, or one beyond 2^26 pixels; the message names the file.</exception>
     public float[] PreprocessImage(string path) =>
-        ImagePreprocessing.FromFile(path, Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
+        ImagePreprocessing.FromFile(path, Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth, maxImagePixels);
 
     /// <summary>Like <see cref="PreprocessImage(string)"/>, for an encoded image held in memory (the bytes of a PNG or JPEG file).</summary>
     /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels.</exception>
     public float[] PreprocessImage(byte[] encodedImage)
     {
         ArgumentNullException.ThrowIfNull(encodedImage);
-        return ImagePreprocessing.FromBytes(encodedImage, "the image", Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth);
+        return ImagePreprocessing.FromBytes(encodedImage, "the image", Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth, maxImagePixels);
     }
 
     /// <summary>The top-1 class of an image file, preprocessed as the container says (see <see cref="PreprocessImage(string)"/>).</summary>

@@ -25,6 +25,15 @@ public sealed record CompressedModelOptions
     public bool SplitBatches { get; init; } = true;
 
     /// <summary>
+    /// The most pixels an image given to <c>PredictImage</c> or <c>PreprocessImage</c> may have (width x height); a larger
+    /// one is an <see cref="InvalidDataException"/> before it is decoded. Decoding and resizing cost about 16 bytes per
+    /// pixel for a moment: the default, 2^26 (8192 x 8192), can take a gigabyte for a file of a few hundred kilobytes
+    /// (a PNG of one colour), so a service that takes images from others should set what its images need, such as
+    /// <c>4096 * 4096</c>. At most 2^26.
+    /// </summary>
+    public long MaxImagePixels { get; init; } = ImageDecoding.MaxImagePixels;
+
+    /// <summary>
     /// Called with ONNX Runtime's session options just before the session is created, after the
     /// defaults (full graph optimisation, <see cref="IntraOpThreads"/>) are set: append an execution
     /// provider (<c>o.AppendExecutionProvider_CUDA()</c>, DirectML, CoreML, ...; the matching ONNX Runtime

@@ -27,7 +27,8 @@ internal static class ImageDecoding
     /// <summary>Decodes <paramref name="encoded"/>; throws <see cref="InvalidDataException"/> with the reason (without the file's name).</summary>
     /// <param name="encoded">The file's bytes.</param>
     /// <param name="components">The components to decode to, chosen from the header.</param>
-    public static ImageResult Decode(byte[] encoded, Func<ImageInfo, ColorComponents> components)
+    /// <param name="maxPixels">The most pixels the image may claim (at most <see cref="MaxImagePixels"/>).</param>
+    public static ImageResult Decode(byte[] encoded, Func<ImageInfo, ColorComponents> components, long maxPixels = MaxImagePixels)
     {
         try
         {
@@ -36,8 +37,8 @@ internal static class ImageDecoding
             using (var header = new MemoryStream(encoded, writable: false))
                 info = greyPsd ? GreyPsd.Info(encoded)
                     : ImageInfo.FromStream(header) ?? throw new InvalidDataException("not an image of a known format (PNG, JPEG, BMP, GIF, TGA, PSD, HDR)");
-            if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > MaxImagePixels)
-                throw new InvalidDataException($"the image claims {info.Width}x{info.Height} pixels, beyond the limit of {MaxImagePixels:N0}");
+            if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > Math.Min(maxPixels, MaxImagePixels))
+                throw new InvalidDataException($"the image claims {info.Width}x{info.Height} pixels, beyond the limit of {Math.Min(maxPixels, MaxImagePixels):N0}");
             if (CutShortImage.Reason(encoded) is { } reason) throw new InvalidDataException(reason);
             return ImageResult.FromMemory(greyPsd ? GreyPsd.AsRgb(encoded) : encoded, components(info));
         }

@@ -11,12 +11,12 @@ namespace ModelBuildTasks.Runtime;
 /// </summary>
 static class ImagePreprocessing
 {
-    public static float[] FromBytes(byte[] encoded, string source, string preprocess, int channels, int height, int width)
+    public static float[] FromBytes(byte[] encoded, string source, string preprocess, int channels, int height, int width, long maxPixels = ImageDecoding.MaxImagePixels)
     {
         ImageResult image;
         try
         {
-            image = ImageDecoding.Decode(encoded, ImageDecoding.GreyOrRgb);
+            image = ImageDecoding.Decode(encoded, ImageDecoding.GreyOrRgb, maxPixels);
         }
         catch (InvalidDataException e)
         {
@@ -44,14 +44,14 @@ static class ImagePreprocessing
         return chw;
     }
 
-    public static float[] FromFile(string path, string preprocess, int channels, int height, int width)
+    public static float[] FromFile(string path, string preprocess, int channels, int height, int width, long maxPixels = ImageDecoding.MaxImagePixels)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var info = new FileInfo(path);
         // FileInfo of a folder does not exist either: say which it is, not "not found" for a folder that is there.
         if (!info.Exists) throw new FileNotFoundException(Directory.Exists(path) ? $"{path} is a directory, not an image file" : $"image file not found: {path}", path);
         if (info.Length > int.MaxValue) throw new InvalidDataException($"{path}: the file is too large for an image");
-        return FromBytes(File.ReadAllBytes(path), path, preprocess, channels, height, width);
+        return FromBytes(File.ReadAllBytes(path), path, preprocess, channels, height, width, maxPixels);
     }
 
     // The same as the engine's Preprocessing.ConvertChannels: grey is replicated, RGB becomes luma.

@@ -314,6 +314,23 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void AnImageBeyondTheModelsPixelLimit_IsRefusedBeforeDecoding()
+    {
+        var onnx = ModelBuildTasks.Graph.OnnxExport.ToBytes(TestModels.Plain());
+        var metadata = new ContainerMetadata
+        {
+            Inputs = [new TensorDescription("input", "float", ["N", "1", "28", "28"])],
+            Outputs = [new TensorDescription("logits", "float", ["N", "10"])],
+        };
+        var photo = Png.Grey(new byte[100 * 100], 100, 100);
+        using var guarded = CompressedModel.LoadOnnx(onnx, metadata, new CompressedModelOptions { MaxImagePixels = 50 * 50 });
+        Assert.Contains("beyond the limit of 2,500", Assert.Throws<InvalidDataException>(() => guarded.PreprocessImage(photo)).Message);
+        using var plain = CompressedModel.LoadOnnx(onnx, metadata);
+        Assert.Equal(784, plain.PreprocessImage(photo).Length); // resized to the model's 28x28
+        Assert.Throws<ArgumentOutOfRangeException>(() => CompressedModel.LoadOnnx(onnx, metadata, new CompressedModelOptions { MaxImagePixels = 0 }));
+    }
+
+    [Fact]
     public void BadImages_AreClearErrorsNamingTheFile()
     {
         using var model = CompressedModel.Load(Container);
