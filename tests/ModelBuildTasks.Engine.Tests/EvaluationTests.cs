@@ -26,6 +26,21 @@ public class EvaluationTests
     }
 
     [Fact]
+    public void AFixedBatchModel_RunsMoreImagesThanItsBatch_InRunsOfIt()
+    {
+        // mbt-bench times batch 64 with Run(images, 64): on a model exported with batch 1 that failed inside ("destination is too short").
+        var model = TestModels.Plain();
+        var input = model.Graph.Inputs[0];
+        model.Graph.Inputs[0] = input with { Shape = new ModelBuildTasks.Graph.TensorShape(new[] { ModelBuildTasks.Graph.Dim.Of(1) }.Concat(input.Shape!.Dims.Skip(1))) };
+        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = null };
+        var data = DatasetLoader.Load(TestPaths.FashionTest, limit: 5);
+        using var runner = new ModelRunner(ModelBuildTasks.Graph.OnnxExport.ToBytes(model));
+        var all = runner.Run(data.Pixels, 5);
+        Assert.Equal(50, all.Length);
+        for (var i = 0; i < 5; i++) Assert.Equal(runner.Run(data.Image(i), 1), all[(i * 10)..((i + 1) * 10)]);
+    }
+
+    [Fact]
     public void ABatchSplitAcrossThreads_GivesTheOutputsOfOneRun_InImageOrder()
     {
         var onnx = OnnxExport.ToBytes(TestModels.Residual());

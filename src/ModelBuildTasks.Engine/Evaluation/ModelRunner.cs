@@ -194,6 +194,19 @@ public sealed class ModelRunner : IDisposable
     public float[] Run(ReadOnlySpan<float> images, int count)
     {
         var perImage = images.Length / count;
+        if (BatchRows(count) is var fixedRows && fixedRows < count)
+        {
+            // A model of a fixed batch size takes that many images per run: more go in runs of it, their outputs in order.
+            float[]? all = null;
+            for (var first = 0; first < count; first += fixedRows)
+            {
+                var rows = Math.Min(fixedRows, count - first);
+                var part = Run(images.Slice(first * perImage, rows * perImage), rows);
+                all ??= new float[part.Length / rows * count];
+                part.CopyTo(all, first * (part.Length / rows));
+            }
+            return all!;
+        }
         var batch = new float[BatchRows(count) * perImage];
         images.CopyTo(batch);
         float[]? result = null;
