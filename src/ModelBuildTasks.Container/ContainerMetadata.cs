@@ -50,6 +50,12 @@ public sealed record ContainerMetadata
     [JsonPropertyName("labels")] public IReadOnlyList<string> Labels { get; init; } = [];
     /// <summary>The preprocessing the model expects (canonical spec text).</summary>
     [JsonPropertyName("preprocess")] public string Preprocess { get; init; } = "";
+    /// <summary>
+    /// How an 8-bit image file becomes the model's input, where that differs from <see cref="Preprocess"/>: for a model
+    /// measured on float data (an <c>.npz</c> of floats in 0..1, which <see cref="Preprocess"/> takes as they are),
+    /// <c>scale=1/255</c>. Absent otherwise, and in older containers: image files then take <see cref="Preprocess"/>.
+    /// </summary>
+    [JsonPropertyName("image_preprocess"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ImagePreprocess { get; init; }
     /// <summary>Compression settings used, sorted by key.</summary>
     [JsonPropertyName("compression")] public IReadOnlyDictionary<string, string> Compression { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
     /// <summary>Measured accuracies.</summary>

@@ -46,6 +46,7 @@ public sealed class CompressedModel : IDisposable
         try
         {
             ImagePreprocessing.Check(metadata.Preprocess);
+            if (metadata.ImagePreprocess is { } forImages) ImagePreprocessing.Check(forImages);
         }
         catch (InvalidDataException e)
         {
@@ -282,7 +283,7 @@ public sealed class CompressedModel : IDisposable
 
     /// <summary>
     /// Decodes an image file (PNG, JPEG, BMP, GIF, TGA, PSD, HDR) into one input of <see cref="InputSize"/>
-    /// values with the container's preprocessing (<see cref="ContainerMetadata.Preprocess"/>): the
+    /// values with the container's preprocessing for image files (<see cref="ContainerMetadata.ImagePreprocess"/>, else <see cref="ContainerMetadata.Preprocess"/>): the
     /// steps the engine applied to image datasets when it measured the accuracy. An image of
     /// another size is resized (bilinear, antialiased when shrinking, as Pillow and torchvision resize) to the model's;
     /// grey (grey PSD files too) and RGB are converted to the model's channels.
@@ -290,14 +291,14 @@ public sealed class CompressedModel : IDisposable
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">Not a decodable image, one cut short, or one beyond 2^26 pixels; the message names the file.</exception>
     public float[] PreprocessImage(string path) =>
-        ImagePreprocessing.FromFile(path, Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth, maxImagePixels);
+        ImagePreprocessing.FromFile(path, Metadata.ImagePreprocess ?? Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth, maxImagePixels);
 
     /// <summary>Like <see cref="PreprocessImage(string)"/>, for an encoded image held in memory (the bytes of a PNG or JPEG file).</summary>
     /// <exception cref="InvalidDataException">Not a decodable image, or one beyond 2^26 pixels.</exception>
     public float[] PreprocessImage(byte[] encodedImage)
     {
         ArgumentNullException.ThrowIfNull(encodedImage);
-        return ImagePreprocessing.FromBytes(encodedImage, "the image", Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth, maxImagePixels);
+        return ImagePreprocessing.FromBytes(encodedImage, "the image", Metadata.ImagePreprocess ?? Metadata.Preprocess, (int)inputDims[1], ImageHeight, ImageWidth, maxImagePixels);
     }
 
     /// <summary>The top-1 class of an image file, preprocessed as the container says (see <see cref="PreprocessImage(string)"/>).</summary>

@@ -22,6 +22,20 @@ public class CompressTests
     }
 
     [Fact]
+    public void AContainerMadeFromFloatData_EvaluatesOnThatDataAsCompressMeasuredIt()
+    {
+        // Floats in 0..1: the container records scale 1 for such data and 1/255 for image files; evaluate must take the first.
+        using var temp = new TestPaths.TempFolder();
+        var images = ModelBuildTasks.Data.DatasetLoader.Load(Validation, limit: 300);
+        Fixtures.WriteNpz(temp.File("val.npz"), ("x", "<f4", [300, 1, 28, 28], Fixtures.Bytes(images.Pixels)), ("y", "<i8", [300], Fixtures.Bytes(images.Labels!.Select(l => (long)l).ToArray())));
+        var compress = CliRunner.Run("compress", Vgg, "--data", temp.File("val.npz"), "--methods", "iq", "--bits", "7", "--no-cache", "-o", temp.File("m.cmodel"), "--json");
+        Assert.True(compress.ExitCode == 0, compress.Stderr);
+        var evaluate = CliRunner.Run("evaluate", temp.File("m.cmodel"), "--data", temp.File("val.npz"), "--latency-samples", "0", "--json");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        Assert.Equal(compress.Json.GetProperty("final_accuracy").GetDouble(), evaluate.Json.GetProperty("accuracy").GetDouble(), 3);
+    }
+
+    [Fact]
     public void SampleVgg_IsAtLeast3Point9xSmaller_WithinOnePointOnHeldOutData_AndTheCacheServesTheRerun()
     {
         using var temp = new TestPaths.TempFolder();

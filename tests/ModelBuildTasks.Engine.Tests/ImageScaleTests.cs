@@ -36,7 +36,12 @@ public class ImageScaleTests
         var inputs = Load(temp, images.Pixels);
         Assert.Empty(inputs.Warnings);
         Assert.Equal(1f, inputs.Preprocess.Scale); // the floats themselves are fed as they are
-        using var model = CompressedModel.LoadOnnx(OnnxExport.ToBytes(TestModels.Plain()), Meta(inputs.ImagePreprocess.ToString()));
+        // The container keeps both: `preprocess` for data such as these (evaluate reads it), `image_preprocess` for image files.
+        var metadata = inputs.Metadata(inputs.Model, new Dictionary<string, string>(), new AccuracyFigures(null, null, null), classifier: true);
+        Assert.Equal(inputs.Preprocess.ToString(), metadata.Preprocess);
+        Assert.Equal(inputs.ImagePreprocess.ToString(), metadata.ImagePreprocess);
+        Assert.Equal(metadata.ImagePreprocess, ContainerMetadata.Parse(metadata.ToJson()).ImagePreprocess);
+        using var model = CompressedModel.LoadOnnx(OnnxExport.ToBytes(TestModels.Plain()), metadata);
         var png = Png.Grey(images.Image(3).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray(), 28, 28);
         var fromFile = model.PreprocessImage(png);
         Assert.All(fromFile.Zip(images.Image(3).ToArray()), pair => Assert.Equal(pair.Second, pair.First, 5));
@@ -50,6 +55,8 @@ public class ImageScaleTests
         var inputs = Load(temp, images.Pixels.Select(p => p * 255).ToArray());
         Assert.Empty(inputs.Warnings);
         Assert.Equal(1f, inputs.ImagePreprocess.Scale);
+        // The same for data and images: nothing extra recorded, so a container of 8-bit data keeps its bytes.
+        Assert.Null(inputs.Metadata(inputs.Model, new Dictionary<string, string>(), new AccuracyFigures(null, null, null), classifier: true).ImagePreprocess);
     }
 
     [Fact]

@@ -185,7 +185,7 @@ public class RuntimeTests
         Assert.Empty(model.Predict(ReadOnlySpan<float>.Empty, 0));
         Assert.Empty(model.Run(ReadOnlySpan<float>.Empty, 0));
         Assert.Equal("image", Assert.Throws<ArgumentException>(() => model.Logits(new float[10])).ParamName);
-        Assert.ThrowsAny<ArgumentException>(() => model.Predict(Test.Image(0), 268_435_457)); // count x 784 wraps around in 32 bits
+        Assert.ThrowsAny<ArgumentException>(() => model.Predict(Test.Image(0), 268_435_457)); // count x 784 wraps to 784 in 32 bits: its outputs' size is refused first
 
         var image = Test.Image(3).ToArray();
         image[100] = float.NaN;
@@ -249,18 +249,21 @@ public class RuntimeTests
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
-    public void AFolderOfGreyAndColourFiles_IsMeasuredOnTheFloatsEachFileGivesTheApp(int channels)
+    public void AFolderOfGreyAndColourFiles_IsMeasuredOnTheFloatsEachFileGivesTheApp_InTheFirstFilesChannels(int channels)
     {
-        // The grey file comes first by name: it once decided "grey" for every file, so a colour photo was
-        // measured as stb's integer grey while the app's PredictImage gave the model its colours.
+        // The first file by name decides grey or RGB for the set. A colour photo among grey ones was measured as stb's
+        // integer grey, made before the resize, where the app's PredictImage takes luma in float after it; and a grey
+        // file among colour ones is replicated after its resize, as the app does.
         using var folder = new TestPaths.TempFolder();
         Directory.CreateDirectory(folder.File("any"));
         var random = new Random(5);
         byte[] Pixels(int n) { var p = new byte[n]; random.NextBytes(p); return p; }
-        File.WriteAllBytes(folder.File("any/a.png"), Png.Grey(Pixels(40 * 40), 40, 40));
-        File.WriteAllBytes(folder.File("any/b.png"), Png.Rgb(Pixels(40 * 40 * 3), 40, 40));
-        File.WriteAllBytes(folder.File("any/c.png"), Png.Grey(Pixels(40 * 40), 40, 40));
-        var spec = PreprocessSpec.Parse($"resize=28x28;channels={channels};mean=0.4;std=0.3").Resolved(eightBit: true);
+        byte[] Image(bool colour) => colour ? Png.Rgb(Pixels(40 * 40 * 3), 40, 40) : Png.Grey(Pixels(40 * 40), 40, 40);
+        var firstColour = channels == 3;
+        File.WriteAllBytes(folder.File("any/a.png"), Image(firstColour));
+        File.WriteAllBytes(folder.File("any/b.png"), Image(!firstColour));
+        File.WriteAllBytes(folder.File("any/c.png"), Image(firstColour));
+        var spec = PreprocessSpec.Parse("resize=28x28;mean=0.4;std=0.3").Resolved(eightBit: true); // no channels=: the model's, by the first file
         var engine = DatasetLoader.Load(folder.Path, spec);
         using var model = CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(TestModels.Plain(channels: channels)), new ContainerMetadata
         {
@@ -270,7 +273,7 @@ public class RuntimeTests
             Preprocess = spec.ToString(),
         });
         foreach (var (file, i) in new[] { "a", "b", "c" }.Select((f, i) => (folder.File($"any/{f}.png"), i)))
-            Assert.Equal(model.PreprocessImage(file), engine.Image(i).ToArray(), (a, b) => Math.Abs(a - b) < 1e-5); // grey as (g, g, g) through luma: float rounding
+            Assert.Equal(model.PreprocessImage(file), engine.Image(i).ToArray(), (a, b) => Math.Abs(a - b) < 1e-5);
     }
 
     [Fact]

@@ -148,6 +148,12 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
 
     int? planned;
 
+    /// <summary>
+    /// Whether <paramref name="slimming"/> removed no channel from a model that is not fine-tuned: the model is then the
+    /// one the stage started from, and slimming is not named as applied (in the chosen settings nor in the stage table).
+    /// </summary>
+    public bool SlimmedNothing(SlimmingReport? slimming) => !settings.FineTunes && slimming is { } s && s.ChannelsAfter == s.ChannelsBefore;
+
     /// <summary>What the container records as chosen for <paramref name="point"/>.</summary>
     /// <param name="point">The chosen point.</param>
     /// <param name="calibration">Its calibration.</param>
@@ -156,7 +162,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration, SlimmingReport? slimming = null)
     {
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
-        var slimmedNothing = !settings.FineTunes && slimming is { } s && s.ChannelsAfter == s.ChannelsBefore;
+        var slimmedNothing = SlimmedNothing(slimming);
         foreach (var (k, v) in point.Knobs())
             if (!(slimmedNothing && k == "ns_ratio")) chosen[k] = v;
         if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));

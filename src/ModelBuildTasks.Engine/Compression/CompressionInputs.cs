@@ -26,7 +26,8 @@ public sealed class CompressionInputs
     /// <summary>The preprocessing of the validation data, with nothing left implicit (what the training add-on is given).</summary>
     public required PreprocessSpec Preprocess { get; init; }
     /// <summary>
-    /// The preprocessing of an 8-bit image file, as the container records it for the app's <c>PredictImage</c>: the
+    /// The preprocessing of an 8-bit image file, as the container records it for the app's <c>PredictImage</c>
+    /// (<c>image_preprocess</c>, where it differs from <see cref="Preprocess"/>): the
     /// validation data's own for 8-bit data or a given scale; for float data, the scale that maps 0..255 onto their range.
     /// </summary>
     public required PreprocessSpec ImagePreprocess { get; init; }
@@ -151,7 +152,8 @@ public sealed class CompressionInputs
         OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
         OutputProbabilities = classifier && Model.Graph.EndsInSoftmax(), // the original's graph: quantization may follow the Softmax with Q/DQ
         Labels = classifier ? Labels : [],
-        Preprocess = ImagePreprocess.ToString(),
+        Preprocess = Preprocess.ToString(),
+        ImagePreprocess = ImagePreprocess.ToString() is var forImages && forImages != Preprocess.ToString() ? forImages : null,
         Compression = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
         Accuracy = accuracy,
         SourceSha256 = SourceSha256,

@@ -22,8 +22,10 @@ public static class ImageFolderDataset
             files = ImagesIn(folder).Select(f => (f, -1)).ToList();
         if (files.Count == 0) throw DataErrors.Invalid(folder, $"the image folder has no image files ({string.Join(", ", ImageDecoding.FileExtensions)})");
 
-        // Each file is decoded as it is, grey or RGB, and resized in float on its own channels, as the runtime's
-        // PredictImage takes it: the conversion between grey and RGB comes after, in float (Preprocessing).
+        // The first file decides grey or RGB for the set (a grey model's folder with a colour file in it stays grey). Each
+        // file is decoded as it is, resized in float on its own channels and then converted in float (luma, or grey
+        // replicated), the steps and order of the runtime's PredictImage. One case still differs: a colour file in a set
+        // whose first file is grey, for a 3-channel model, is measured as its grey where the app would give its colours.
         var first = Decode(files[0].File);
         var channels = Channels(first);
         var (height, width) = resize ?? (first.Height, first.Width);
@@ -42,14 +44,7 @@ public static class ImageFolderDataset
                         $"image is {image.Width}x{image.Height} but {Path.GetFileName(files[0].File)} is {width}x{height}; add resize=HxW to the preprocessing");
                 chw = BilinearResize.Resize(chw, own, image.Height, image.Width, height, width);
             }
-            if (own > channels)
-            {
-                // An RGB file after grey ones: the set becomes RGB (the grey images replicated), so no colour image is measured grey.
-                DatasetLimits.CheckedProduct([files.Count, own, height, width], DatasetLimits.MaxValues, folder, "the image folder");
-                pixels = Replicated(pixels, i, plane, files.Count);
-                channels = own;
-            }
-            else if (own < channels) chw = Replicated(chw, 1, plane, 1);
+            if (own != channels) chw = Preprocessing.ConvertChannels(chw, own, channels, plane);
             chw.CopyTo(pixels, (long)i * channels * plane);
         }
         var labels = classes.Length > 0 ? files.Select(f => f.Label).ToArray() : null;
@@ -60,16 +55,6 @@ public static class ImageFolderDataset
         Directory.GetFiles(folder).Where(f => ImageDecoding.FileExtensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal);
 
     static int Channels(ImageResult image) => image.Comp == ColorComponents.Grey ? 1 : 3;
-
-    // The first `count` grey images of `grey` as RGB (each plane three times), in an array for `capacity` images.
-    static float[] Replicated(float[] grey, int count, long plane, int capacity)
-    {
-        var rgb = new float[capacity * 3 * plane];
-        for (long i = 0; i < count; i++)
-        for (var c = 0; c < 3; c++)
-            Array.Copy(grey, i * plane, rgb, (i * 3 + c) * plane, plane);
-        return rgb;
-    }
 
     static ImageResult Decode(string file)
     {

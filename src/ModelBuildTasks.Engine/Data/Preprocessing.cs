@@ -67,7 +67,7 @@ public static class Preprocessing
         return (spec.Channels ?? raw.Channels, height, width);
     }
 
-    static float[] ConvertChannels(float[] image, int from, int to, int plane)
+    internal static float[] ConvertChannels(float[] image, int from, int to, int plane)
     {
         if (from == to) return image;
         var result = new float[to * plane];

@@ -76,7 +76,7 @@ public static class MarginSearch
                     (point, current, accuracy) = (shared.Point, shared, shared.Bound);
             }
             var chosen = found || point.SharedLevels > 0 && method == "dc" ? Describe(point, method) : "off";
-            if (method == "ns" && current?.Slimming is { } slimmed && slimmed.ChannelsAfter == slimmed.ChannelsBefore) chosen = "off (no channel removable)";
+            if (method == "ns" && current is not null && evaluator.SlimmedNothing(current.Slimming)) chosen = "off (no channel removable)";
             stages.Add(new StageSummary(method, Math.Round(stageTarget, 6), chosen, evaluator.Evaluated.Count - before, current?.Accuracy ?? accuracy, current?.Bound ?? accuracy, current?.Bytes ?? 0));
         }
         (point, accuracy) = SpendTheReserves(evaluator, space, methods, point, accuracy, target, budget, stages);
