@@ -223,7 +223,7 @@ public sealed class RemoteCacheTests(AzuriteServer server) : IClassFixture<Azuri
     public void AMalformedCacheUrl_IsASettingError(string url)
     {
         var result = CliRunner.RunWith(Environment, Compress("bad", url));
-        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
+        CliRunner.AssertCleanJsonError(result, 2, ErrorCodes.InvalidSetting); // asked for --json: the error comes as JSON on stdout too
         Assert.Contains("blob container", result.Stderr);
     }
 
