@@ -76,7 +76,8 @@ public static class MarginSearch
                     (point, current, accuracy) = (shared.Point, shared, shared.Bound);
             }
             var chosen = found || point.SharedLevels > 0 && method == "dc" ? Describe(point, method) : "off";
-            if (method == "ns" && current is not null && evaluator.SlimmedNothing(current.Slimming)) chosen = "off (no channel removable)";
+            // The ratio kept removed no channel (each layer keeps a minimum; a larger ratio that would remove some missed the target).
+            if (method == "ns" && current is not null && evaluator.SlimmedNothing(current.Slimming)) chosen = $"off ({Describe(point, method)} removed no channel)";
             stages.Add(new StageSummary(method, Math.Round(stageTarget, 6), chosen, evaluator.Evaluated.Count - before, current?.Accuracy ?? accuracy, current?.Bound ?? accuracy, current?.Bytes ?? 0));
         }
         (point, accuracy) = SpendTheReserves(evaluator, space, methods, point, accuracy, target, budget, stages);
