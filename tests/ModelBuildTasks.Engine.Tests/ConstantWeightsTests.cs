@@ -44,4 +44,28 @@ public class ConstantWeightsTests
         Assert.Equal(second, loaded.Graph.Nodes.Where(n => n.OpType == "Conv").ElementAt(1).Inputs[1]); // the shared tensor, not a copy
         Assert.DoesNotContain("fc_w_t", loaded.Graph.Initializers.Keys); // the transposed original is gone
     }
+
+    [Fact]
+    public void AWeightTwoLayersShare_GetsACopyPerLayer_AndBothAreQuantized()
+    {
+        var model = TestModels.Residual(); // its second and third convolutions are both 8 -> 8, 3x3
+        var convs = model.Graph.Nodes.Where(n => n.OpType == "Conv").ToList();
+        var shared = convs[1].Inputs[1];
+        model.Graph.Initializers.Remove(convs[2].Inputs[1]);
+        convs[2].Inputs[1] = shared;
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(model, temp.File("tied.onnx"));
+
+        var loaded = ModelFile.Load(temp.File("tied.onnx"));
+        var weights = loaded.Graph.Nodes.Where(n => n.OpType == "Conv").Select(n => n.Inputs[1]).ToList();
+        Assert.Equal(weights.Count, weights.Distinct().Count());
+        Assert.Equal(loaded.Graph.Initializers[weights[1]].Data, loaded.Graph.Initializers[weights[2]].Data);
+
+        // Left shared, quantization skipped the tensor: the layers stayed float.
+        var (quantized, _) = ModelBuildTasks.Passes.Quantization.QdqQuantizer.Quantize(loaded, ModelBuildTasks.Data.DatasetLoader.Load(TestPaths.FashionValidation, limit: 32));
+        Assert.Contains(weights[1] + "_quantized", quantized.Graph.Initializers.Keys);
+        Assert.Contains(weights[2] + "_quantized", quantized.Graph.Initializers.Keys);
+        Assert.DoesNotContain(weights[1], quantized.Graph.Initializers.Keys);
+        Assert.DoesNotContain(weights[2], quantized.Graph.Initializers.Keys);
+    }
 }

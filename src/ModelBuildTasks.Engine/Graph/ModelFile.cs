@@ -11,7 +11,8 @@ public static class ModelFile
     /// <summary>
     /// Reads an ONNX file (with any external data) or a container into the IR. A model in float16 becomes
     /// the same model in float (<see cref="Passes.Float16ToFloat"/>), weights reached through a Constant, Identity or
-    /// Transpose node plain initializers (<see cref="Passes.ConstantWeights"/>), and an N x H x W x C input that the
+    /// Transpose node plain initializers (<see cref="Passes.ConstantWeights"/>), a weight shared by two layers one copy per
+    /// layer (<see cref="Passes.TiedWeights"/>), and an N x H x W x C input that the
     /// graph first transposes becomes N x C x H x W (<see cref="Passes.ChannelsFirstInput"/>).
     /// </summary>
     public static OnnxModel Load(string path) => Load(OnnxModelFile.ReadBytes(path), path);
@@ -22,6 +23,7 @@ public static class ModelFile
         var model = OnnxImport.ToModel(LoadProto(bytes, path), path);
         Passes.Float16ToFloat.Apply(model);
         Passes.ConstantWeights.Fold(model.Graph);
+        Passes.TiedWeights.Untie(model.Graph);
         Passes.UnusedInitializers.Remove(model.Graph);
         GraphValidation.Check(model.Graph, path);
         Passes.ChannelsFirstInput.Apply(model);
