@@ -36,10 +36,6 @@ static class CliValues
             argument.Validators.Add(result =>
             {
                 if (result.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value))) result.AddError($"{argument.Name}: an empty value");
-            });
-        foreach (var argument in command.Arguments)
-            argument.Validators.Add(result =>
-            {
                 foreach (var token in result.Tokens)
                     if (token.Value.StartsWith("--", StringComparison.Ordinal) && !Path.Exists(token.Value))
                         result.AddError($"unknown option '{token.Value}'");

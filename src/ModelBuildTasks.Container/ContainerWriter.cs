@@ -90,7 +90,6 @@ public static class ContainerWriter
         return file;
     }
 
-    // 0 raw or 1 Brotli; readers reject an index beyond the expansion limit, so such an index stays raw.
     /// <summary>The element count as the reader computes it: past its cap, the cap + 1 (no wrap-around to a matching length).</summary>
     static long Elements(long[] dims)
     {
@@ -103,6 +102,7 @@ public static class ContainerWriter
         return elements;
     }
 
+    // 0 raw or 1 Brotli; readers reject an index beyond the expansion limit, so such an index stays raw.
     static (byte Encoding, byte[] Bytes) CodeIndex(ReadOnlySpan<byte> plain)
     {
         var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(plain.Length)];

@@ -70,7 +70,8 @@ public sealed class CompressionInputs
     {
         var sourceBytes = Onnx.OnnxModelFile.ReadBytes(modelPath); // hashed for the report and parsed, read once
         var model = ModelFile.Load(sourceBytes, modelPath);
-        var unsupported = ShapeInference.Infer(model.Graph).Unsupported;
+        var shapes = ShapeInference.Infer(model.Graph);
+        var unsupported = shapes.Unsupported;
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
                 "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')"))
@@ -81,7 +82,7 @@ public sealed class CompressionInputs
 
         // Every reader of outputs (scoring, the runtime, the generated class) takes the first axis as the batch.
         var inputDims = model.Graph.Inputs[0].Shape?.Dims;
-        var outputDims = model.Graph.Outputs[0].Shape?.Dims ?? (ShapeInference.Infer(model.Graph).Values.TryGetValue(model.Graph.Outputs[0].Name, out var inferred) ? inferred.Shape?.Dims : null);
+        var outputDims = model.Graph.Outputs[0].Shape?.Dims ?? (shapes.Values.TryGetValue(model.Graph.Outputs[0].Name, out var inferred) ? inferred.Shape?.Dims : null);
         if (inputDims is { Count: > 0 } && outputDims is not null
             && (outputDims.Count == 0 || outputDims[0].IsKnown && outputDims[0].Value != (inputDims[0].IsKnown ? inputDims[0].Value : 1)))
             throw new ModelBuildException(ErrorCodes.InvalidGraph,
