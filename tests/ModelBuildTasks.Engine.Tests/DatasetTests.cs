@@ -196,6 +196,27 @@ public class DatasetTests
     }
 
     [Fact]
+    public void ImageFolder_WithChannelsAsked_ConvertsEachFileOnItsOwn_SoAColourFileAfterAGreyOneKeepsItsColours()
+    {
+        // The app converts each image it is given to the model's channels: a colour photo reaches a 3-channel model in colour
+        // even when the folder's first file is grey. The set was read as grey (the first file's) and the photo measured as its luma.
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("a"));
+        Fixtures.WritePng(temp.File("a/1.png"), 2, 2, 1, [10, 20, 30, 40]);
+        Fixtures.WritePng(temp.File("a/2.png"), 2, 2, 3, [200, 0, 0, 200, 0, 0, 200, 0, 0, 200, 0, 0]);
+
+        var data = DatasetLoader.Load(temp.Path, PreprocessSpec.Parse("channels=3;scale=1"));
+        Assert.Equal(3, data.Channels);
+        Assert.Equal([10f, 20, 30, 40, 10, 20, 30, 40, 10, 20, 30, 40], data.Image(0).ToArray());
+        Assert.Equal([200f, 200, 200, 200, 0, 0, 0, 0, 0, 0, 0, 0], data.Image(1).ToArray());
+
+        // Without channels= the first file still decides, and a grey model's folder with a colour file in it stays grey.
+        var grey = DatasetLoader.Load(temp.Path, PreprocessSpec.Parse("scale=1"));
+        Assert.Equal(1, grey.Channels);
+        Assert.All(grey.Image(1).ToArray(), v => Assert.Equal(0.299f * 200, v, 3));
+    }
+
+    [Fact]
     public void ImageFolder_MixedSizes_NeedAResize()
     {
         using var temp = new TestPaths.TempFolder();

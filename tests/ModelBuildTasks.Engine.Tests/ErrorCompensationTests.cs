@@ -86,6 +86,48 @@ public class ErrorCompensationTests
             }
     }
 
+    [Theory]
+    [InlineData(9, 2, 1, 2)]
+    [InlineData(40, 1, 1, 1)] // 1,600 receptive fields per image: every second row and column
+    public void TheHessianOfAConvolution_IsTheSumOverItsReceptiveFields_PerGroup_WithPaddingStridesAndDilations(int size, int stride, int pad, int dilation)
+    {
+        const int channels = 6, groups = 2, perGroup = channels / groups;
+        var b = new GraphBuilder("one", 13);
+        b.Output(b.Conv(b.Input("input", channels, size, size), 4, stride: stride, pad: pad, group: groups), "y");
+        var built = b.Build();
+        var conv = built.Graph.Nodes.Single(n => n.OpType == "Conv");
+        built.Graph.Nodes[built.Graph.Nodes.IndexOf(conv)] = conv.With("dilations", NodeAttribute.Of(dilation, (long)dilation));
+        var model = QdqQuantizer.Folded(built).Model;
+        var data = Images(5, channels, size, 5);
+        var (layout, h) = LayerHessians.Collect(model, data).For(conv.Inputs[1])!.Value;
+        const int columns = perGroup * 9;
+        var outSize = (size + 2 * pad - dilation * 2 - 1) / stride + 1;
+        var step = 1; // past 1,024 positions per image, H takes every step-th row and column
+        while (outSize / step * (outSize / step) > 1024) step++;
+        Assert.Equal((4, columns, groups, columns), (layout.Rows, layout.Columns, layout.Groups, layout.BlockSize));
+
+        var expected = new double[groups * columns * columns];
+        var x = new double[columns];
+        for (var n = 0; n < data.Count; n++)
+            for (var g = 0; g < groups; g++)
+                for (var oy = 0; oy < outSize; oy += step)
+                    for (var ox = 0; ox < outSize; ox += step)
+                    {
+                        for (var c = 0; c < perGroup; c++)
+                            for (var i = 0; i < 3; i++)
+                                for (var j = 0; j < 3; j++)
+                                {
+                                    var (y, xx) = (oy * stride - pad + i * dilation, ox * stride - pad + j * dilation);
+                                    x[c * 9 + i * 3 + j] = y < 0 || y >= size || xx < 0 || xx >= size ? 0
+                                        : data.Pixels[((n * channels + g * perGroup + c) * size + y) * size + xx];
+                                }
+                        for (var r = 0; r < columns; r++)
+                            for (var s = 0; s < columns; s++) expected[(g * columns + r) * columns + s] += x[r] * x[s];
+                    }
+        for (var i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - h[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"H[{i}] = {h[i]}, not {expected[i]}");
+    }
+
     [Fact]
     public void WithSharedLevels_EachLayerKeepsAtMostThatManyLevels_AndLessErrorThanSharingAfterNearestRounding()
     {

@@ -95,7 +95,7 @@ public sealed class CompressionInputs
                 $"the model is already quantized ({quantized.OpType}, node '{quantized.Name}'): compress the float (fp32) model it was made from", modelPath);
 
         var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
-        var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize);
+        var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize, requested.Channels);
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
         var spec = requested.Resolved(raw.EightBit);
         var (forImages, imageScaleWarning) = ImageSpec(requested, raw);
@@ -108,7 +108,7 @@ public sealed class CompressionInputs
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
         var classes = LabelRange.ClassCount(model);
         var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order, classes);
-        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize) is var testRaw
+        var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize, spec.Channels) is var testRaw
             ? LabelNames.Align(Preprocessing.Prepare(testRaw, SpecFor(testRaw)), order, classes) : null;
         if (settings.Labels is { } given && classes is { } n && given.Count != n)
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {given.Count} classes, the model's output has {n}", modelPath);

@@ -14,17 +14,20 @@ public static class DatasetLoader
     public static ImageDataset Load(string path, PreprocessSpec? spec = null, int? limit = null)
     {
         spec ??= PreprocessSpec.Default;
-        var raw = LoadRaw(path, spec.Resize);
+        var raw = LoadRaw(path, spec.Resize, spec.Channels);
         if (limit is { } n && n < raw.Count) raw = raw.Subset(Enumerable.Range(0, n).ToArray());
         return Preprocessing.Prepare(raw, spec);
     }
 
-    /// <summary>Loads raw pixel values without preprocessing (image folders are resized while loading if asked).</summary>
-    public static ImageDataset LoadRaw(string path, (int Height, int Width)? resize = null)
+    /// <summary>Loads raw pixel values without preprocessing (image folders are resized, and converted to <paramref name="channels"/>, while loading if asked).</summary>
+    /// <param name="path">An image folder, a .npz, or an IDX images file.</param>
+    /// <param name="resize">The preprocessing's <c>resize=</c>, applied to an image folder's files as they are read.</param>
+    /// <param name="channels">The preprocessing's <c>channels=</c>, to which an image folder's files are converted as they are read (each on its own, as the app does).</param>
+    public static ImageDataset LoadRaw(string path, (int Height, int Width)? resize = null, int? channels = null)
     {
         if (resize is { } r) DatasetLimits.CheckedProduct([r.Height, r.Width], DatasetLimits.MaxImagePixels, path, "resize=HxW");
         ImageDataset data;
-        if (Directory.Exists(path)) data = ImageFolderDataset.Load(path, resize);
+        if (Directory.Exists(path)) data = ImageFolderDataset.Load(path, resize, channels);
         else if (!File.Exists(path)) throw new ModelBuildException(ErrorCodes.DatasetNotFound, "dataset not found (expected an IDX images file, a .npz file or an image folder)", path);
         else if (path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) data = NpzDataset.Load(path);
         else data = IdxDataset.Load(path);

@@ -11,7 +11,11 @@ namespace ModelBuildTasks.Data;
 public static class ImageFolderDataset
 {
     /// <summary>Reads the folder. <paramref name="resize"/> (height, width) resizes every image while loading.</summary>
-    public static ImageDataset Load(string folder, (int Height, int Width)? resize = null)
+    /// <param name="folder">The folder.</param>
+    /// <param name="resize">Height and width every image is resized to, if given.</param>
+    /// <param name="channels">The channels the preprocessing asks for (<c>channels=</c>): each file is converted to them, as the
+    /// app converts each file it is given to the model's. Without it, the first file decides grey or RGB for the set.</param>
+    public static ImageDataset Load(string folder, (int Height, int Width)? resize = null, int? channels = null)
     {
         var classes = Directory.GetDirectories(folder).Select(Path.GetFileName).OfType<string>()
             .Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToArray();
@@ -22,16 +26,15 @@ public static class ImageFolderDataset
             files = ImagesIn(folder).Select(f => (f, -1)).ToList();
         if (files.Count == 0) throw DataErrors.Invalid(folder, $"the image folder has no image files ({string.Join(", ", ImageDecoding.FileExtensions)})");
 
-        // The first file decides grey or RGB for the set (a grey model's folder with a colour file in it stays grey). Each
-        // file is decoded as it is, resized in float on its own channels and then converted in float (luma, or grey
-        // replicated), the steps and order of the runtime's PredictImage. One case still differs: a colour file in a set
-        // whose first file is grey, for a 3-channel model, is measured as its grey where the app would give its colours.
+        // Each file is decoded as it is, resized in float on its own channels and then converted in float (luma, or grey
+        // replicated) to the channels asked for, the steps and order of the runtime's PredictImage. Without channels= the
+        // first file decides (a grey model's folder with a colour file in it stays grey).
         var first = Decode(files[0].File);
-        var channels = Channels(first);
+        var setChannels = channels ?? Channels(first);
         var (height, width) = resize ?? (first.Height, first.Width);
         var plane = height * width;
-        DatasetLimits.CheckedProduct([files.Count, channels, height, width], DatasetLimits.MaxValues, folder, "the image folder");
-        var pixels = new float[(long)files.Count * channels * plane];
+        DatasetLimits.CheckedProduct([files.Count, setChannels, height, width], DatasetLimits.MaxValues, folder, "the image folder");
+        var pixels = new float[(long)files.Count * setChannels * plane];
         for (var i = 0; i < files.Count; i++)
         {
             var image = i == 0 ? first : Decode(files[i].File);
@@ -44,11 +47,11 @@ public static class ImageFolderDataset
                         $"image is {image.Width}x{image.Height} but {Path.GetFileName(files[0].File)} is {width}x{height}; add resize=HxW to the preprocessing");
                 chw = BilinearResize.Resize(chw, own, image.Height, image.Width, height, width);
             }
-            if (own != channels) chw = Preprocessing.ConvertChannels(chw, own, channels, plane);
-            chw.CopyTo(pixels, (long)i * channels * plane);
+            if (own != setChannels) chw = Preprocessing.ConvertChannels(chw, own, setChannels, plane);
+            chw.CopyTo(pixels, (long)i * setChannels * plane);
         }
         var labels = classes.Length > 0 ? files.Select(f => f.Label).ToArray() : null;
-        return new ImageDataset(pixels, files.Count, channels, height, width, labels, classes.Length > 0 ? classes : null, eightBit: true, source: folder);
+        return new ImageDataset(pixels, files.Count, setChannels, height, width, labels, classes.Length > 0 ? classes : null, eightBit: true, source: folder);
     }
 
     static IEnumerable<string> ImagesIn(string folder) =>

@@ -26,7 +26,7 @@ public sealed record WeightLayout(string Weight, int Rows, int Columns, int Grou
 /// The second-order statistics error compensation needs: for each Conv/Gemm/MatMul weight, the
 /// block-diagonal of H = sum x xT over the inputs x the weight multiplies (Conv: every receptive
 /// field of every calibration image). ONNX Runtime computes them: the model gets, per layer, an
-/// im2col made of Pad + strided Slices and a batched MatMul, and only the small H blocks come back.
+/// im2col (a depthwise Conv with one-hot kernels) and a batched MatMul, and only the small H blocks come back.
 /// Blocks (at most <see cref="MaxBlock"/> columns, whole input channels) keep the memory and the
 /// later factorizations small on 224x224 models, at the price of ignoring correlations across blocks.
 /// </summary>
@@ -122,32 +122,26 @@ public sealed class LayerHessians
         var step = 1;
         while (oh / step * (ow / step) > MaxPositions) step++;
 
-        var input = conv.Inputs[0];
+        // im2col as a depthwise Conv whose kernels are one-hot: output channel c x k x k + (i x kw + j) is input channel c at
+        // kernel position (i, j) of each receptive field, the weight's own column order. Multiplying by 1 and adding zeros is
+        // exact, and ONNX Runtime does it in one pass where strided Slices and a Concat copied the input three times.
         var prefix = graph.UniqueName(weight.Name + "_hessian");
         var nodes = new List<Node>();
         string Const(string suffix, long[] values) => graph.AddInitializer(Tensor.FromInt64s(graph.UniqueName($"{prefix}_{suffix}"), [values.Length], values));
-        var padded = input;
-        if (pads.Any(p => p != 0))
-        {
-            padded = graph.UniqueName(prefix + "_padded");
-            nodes.Add(new Node(padded, "Pad", [input, Const("pads", [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], [padded]));
-        }
-        var slices = new List<string>();
-        var (axes, steps, unsqueezeAxis) = (Const("axes", [2, 3]), Const("steps", [strides[0] * step, strides[1] * step]), Const("axis", [2]));
-        for (var i = 0; i < kh; i++)
-            for (var j = 0; j < kw; j++)
-            {
-                long top = i * dilations[0], left = j * dilations[1];
-                var slice = graph.UniqueName($"{prefix}_s{i}_{j}");
-                nodes.Add(new Node(slice, "Slice", [padded,
-                    Const($"start{i}_{j}", [top, left]), Const($"end{i}_{j}", [top + (oh - 1) * strides[0] + 1, left + (ow - 1) * strides[1] + 1]),
-                    axes, steps], [slice]));
-                var expanded = graph.UniqueName(slice + "_x");
-                nodes.Add(new Node(expanded, "Unsqueeze", [slice, unsqueezeAxis], [expanded])); // opset 13 or later: axes as an input
-                slices.Add(expanded);
-            }
+        var channels = groups * cinPerGroup;
+        var positions = kh * kw;
+        var oneHot = new float[channels * positions * positions];
+        for (var c = 0; c < channels; c++)
+            for (var k = 0; k < positions; k++)
+                oneHot[(c * positions + k) * positions + k] = 1;
+        var kernels = graph.AddInitializer(Tensor.FromFloats(graph.UniqueName(prefix + "_onehot"), [channels * positions, 1, kh, kw], oneHot));
         var columns = graph.UniqueName(prefix + "_columns");
-        nodes.Add(new Node(columns, "Concat", slices, [columns]).With("axis", NodeAttribute.Of(2L)));
+        nodes.Add(new Node(columns, "Conv", [conv.Inputs[0], kernels], [columns])
+            .With("group", NodeAttribute.Of((long)channels))
+            .With("kernel_shape", NodeAttribute.Of((long)kh, kw))
+            .With("strides", NodeAttribute.Of(strides[0] * step, strides[1] * step))
+            .With("dilations", NodeAttribute.Of(dilations[0], dilations[1]))
+            .With("pads", NodeAttribute.Of(pads[0], pads[1], pads[2], pads[3])));
         var blockChannels = BlockChannels(cinPerGroup, kh * kw);
         var blockSize = blockChannels * kh * kw;
         var blocks = groups * cinPerGroup / blockChannels;
