@@ -83,7 +83,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             Inputs = [Describe(signature.Inputs[0])],
             Outputs = [Describe(output)],
             OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
-            OutputProbabilities = classifier && signature.EndsInSoftmax,
+            OutputProbabilities = classifier && signature.EndsInProbabilities,
             Labels = classifier ? Labels(model, signature) : [],
             Preprocess = PreprocessSpec.Parse(preprocessText).ToString(),
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).

@@ -42,8 +42,8 @@ public sealed record ContainerMetadata
     [JsonPropertyName("output_kind")] public string OutputKind { get; init; } = Classes;
     /// <summary>
     /// Whether a classifier's output already is probabilities (the graph ends in a Softmax over the
-    /// classes), so an app's probabilities pass it through instead of applying softmax a second time
-    /// (which flattened 0.75 to 0.19 on ten classes). Absent in older containers: false.
+    /// classes, or in a Sigmoid), so an app's probabilities pass it through instead of applying softmax
+    /// (a second softmax flattened 0.75 to 0.19 on ten classes). Absent in older containers: false.
     /// </summary>
     [JsonPropertyName("output_probabilities")] public bool OutputProbabilities { get; init; }
     /// <summary>Class names by index.</summary>

@@ -24,8 +24,8 @@ public sealed class OnnxSignature
     public List<Value> Outputs { get; } = [];
     /// <summary>The model's <c>metadata_props</c>.</summary>
     public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
-    /// <summary>Whether the first output is made by a Softmax over its last axis (<see cref="SoftmaxOutput"/>; the container's <c>output_probabilities</c>).</summary>
-    public bool EndsInSoftmax { get; private set; }
+    /// <summary>Whether the first output already is probabilities, from a Softmax or a Sigmoid (<see cref="SoftmaxOutput.EndsInProbabilities"/>; the container's <c>output_probabilities</c>).</summary>
+    public bool EndsInProbabilities { get; private set; }
     /// <summary>
     /// The files the model's tensors keep their data in (<c>data_location = EXTERNAL</c>: initializers,
     /// sparse initializers, and tensors in attributes and subgraphs, as <c>ExternalData</c> loads them),
@@ -88,8 +88,9 @@ public sealed class OnnxSignature
         }
         // Older exporters list the weights among the inputs too: the image input is the one left.
         signature.Inputs.AddRange(inputs.Where(i => !initializers.Contains(i.Name)));
-        signature.EndsInSoftmax = signature.Outputs.Count > 0 && SoftmaxOutput.EndsInSoftmax(signature.Outputs[0].Name, value =>
-            nodes.LastOrDefault(n => n.Outputs.Contains(value)) is { } n ? new SoftmaxOutput.Producer(n.OpType, n.Inputs.FirstOrDefault(), n.Axis) : null);
+        SoftmaxOutput.Producer? ProducerOf(string value) =>
+            nodes.LastOrDefault(n => n.Outputs.Contains(value)) is { } n ? new SoftmaxOutput.Producer(n.OpType, n.Inputs.FirstOrDefault(), n.Axis) : null;
+        signature.EndsInProbabilities = signature.Outputs.Count > 0 && SoftmaxOutput.EndsInProbabilities(signature.Outputs[0].Name, ProducerOf);
         return signature;
     }
 

@@ -2,10 +2,10 @@ namespace ModelBuildTasks.Onnx;
 
 /// <summary>
 /// The one rule for whether a classifier's output already is probabilities: it is made by a
-/// Softmax over its last axis. The engine records the answer in the container
-/// (<c>output_probabilities</c>: the runtime passes them through instead of a second softmax, and
-/// training takes their log), and the MSBuild task in the design-time and uncompressed classes,
-/// so both must answer alike. They see the graph differently (the engine's IR, the task's raw
+/// Softmax over its last axis, or by a Sigmoid (one probability per class, a multi-label model's).
+/// The engine records the answer in the container (<c>output_probabilities</c>: the runtime passes
+/// them through instead of a softmax), and the MSBuild task in the design-time and uncompressed
+/// classes, so both must answer alike; training takes the log of a Softmax's outputs. They see the graph differently (the engine's IR, the task's raw
 /// protobuf fields, see <see cref="OnnxSignature"/>), so the rule takes a lookup of producers.
 /// </summary>
 public static class SoftmaxOutput
@@ -24,12 +24,26 @@ public static class SoftmaxOutput
     /// </summary>
     /// <param name="output">The output's name (the first graph output).</param>
     /// <param name="producerOf">The node that makes a value, or null for graph inputs and initializers.</param>
-    public static bool EndsInSoftmax(string output, Func<string, Producer?> producerOf)
+    public static bool EndsInSoftmax(string output, Func<string, Producer?> producerOf) =>
+        LastComputed(output, producerOf) is { OpType: "Softmax", Axis: -1 or 1 };
+
+    /// <summary>
+    /// Whether <paramref name="output"/> already is probabilities: made by a Softmax over its last axis (<see
+    /// cref="EndsInSoftmax"/>) or by a Sigmoid, whose per-class probabilities a softmax would turn into other numbers
+    /// (0.9 and 0.8 of two classes into 0.52 and 0.48).
+    /// </summary>
+    /// <param name="output">The output's name (the first graph output).</param>
+    /// <param name="producerOf">The node that makes a value, or null for graph inputs and initializers.</param>
+    public static bool EndsInProbabilities(string output, Func<string, Producer?> producerOf) =>
+        EndsInSoftmax(output, producerOf) || LastComputed(output, producerOf) is { OpType: "Sigmoid" };
+
+    // The node that computes the output's values, past the pass-through nodes an exporter or a float16 model puts after it.
+    static Producer? LastComputed(string output, Func<string, Producer?> producerOf)
     {
         var visited = new HashSet<string>(StringComparer.Ordinal) { output };
         var node = producerOf(output);
         // A cycle of pass-through nodes is a broken graph, reported elsewhere: here it only must not loop.
         while (node is { OpType: "Identity" or "Dropout" or "Cast", FirstInput: { } input } && visited.Add(input)) node = producerOf(input);
-        return node is { OpType: "Softmax", Axis: -1 or 1 };
+        return node;
     }
 }

@@ -267,8 +267,9 @@ public sealed class CompressedModel : IDisposable
     }
 
     /// <summary>
-    /// The probabilities of every class for one image (they sum to 1): the softmax of the outputs, or the outputs
-    /// themselves when the model already ends in a Softmax (<see cref="ContainerMetadata.OutputProbabilities"/>);
+    /// The probabilities of every class for one image: the softmax of the outputs (they sum to 1), or the outputs
+    /// themselves when the model already ends in a Softmax or, one probability per class that need not sum to 1, a
+    /// Sigmoid (<see cref="ContainerMetadata.OutputProbabilities"/>);
     /// <see cref="Logits"/> gives the raw outputs.
     /// </summary>
     /// <exception cref="InvalidOperationException">The model outputs features, not class scores.</exception>

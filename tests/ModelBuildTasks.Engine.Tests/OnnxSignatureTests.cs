@@ -51,27 +51,28 @@ public class OnnxSignatureTests
         Assert.Empty(OnnxSignature.Read(temp.File("m.onnx")).ExternalDataFiles);
     }
 
-    public static TheoryData<string> Models() => [.. ZooModels.Members.Keys, "plain", "float16_softmax"];
+    public static TheoryData<string> Models() => [.. ZooModels.Members.Keys, "plain", "float16_softmax", "sigmoid"];
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void EndsInSoftmax_OfTheFile_IsWhatTheEngineSeesInTheImportedModel(string name)
+    public void EndsInProbabilities_OfTheFile_IsWhatTheEngineSeesInTheImportedModel(string name)
     {
         using var temp = new TestPaths.TempFolder();
         var model = name switch
         {
             "plain" => TestModels.Plain(),
             "float16_softmax" => Float16WithSoftmax(),
+            "sigmoid" => TestModels.EndingInSigmoid(),
             _ => ZooModels.Members[name](),
         };
         ModelFile.Save(model, temp.File("m.onnx"));
 
-        var fromFile = OnnxSignature.Read(temp.File("m.onnx")).EndsInSoftmax;
-        var imported = ModelFile.Load(temp.File("m.onnx")).Graph.EndsInSoftmax();
+        var fromFile = OnnxSignature.Read(temp.File("m.onnx")).EndsInProbabilities;
+        var imported = ModelFile.Load(temp.File("m.onnx")).Graph.EndsInProbabilities();
 
         Assert.Equal(imported, fromFile);
-        // Not agreement on "no" alone: the models that end in a Softmax say so.
-        Assert.Equal(name is "tf_nhwc_convnet" or "float16_softmax", fromFile);
+        // Not agreement on "no" alone: the models that end in a Softmax or a Sigmoid say so.
+        Assert.Equal(name is "tf_nhwc_convnet" or "float16_softmax" or "sigmoid", fromFile);
     }
 
     // Moves a tensor's bytes to the end of FILE (relative to the model's folder) as ONNX external data.

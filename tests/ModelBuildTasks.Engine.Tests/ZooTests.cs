@@ -148,6 +148,25 @@ public class ZooTests(ITestOutputHelper output)
         Assert.Equal(top, model.TopK(image, 3)[0]);
     }
 
+    [Fact]
+    public void AModelEndingInSigmoid_GivesItsOwnPerClassProbabilities()
+    {
+        // A multi-label model's Sigmoid gives each class its own probability; a softmax of them made 0.9 and 0.8 into 0.52 and 0.48.
+        using var temp = new TestPaths.TempFolder();
+        var path = temp.File("sigmoid.onnx");
+        ModelFile.Save(TestModels.EndingInSigmoid(), path);
+        var settings = new CompressionSettings { Search = SearchKind.Fixed, Methods = ["iq"], Bits = 7, TargetAccuracy = 0, Metric = Metric.Agreement, MaxValidationImages = 64 };
+        var (container, _) = Compressor.Run(path, Validation, null, settings);
+
+        using var model = Runtime.CompressedModel.Load(container);
+        Assert.True(model.Metadata.OutputProbabilities);
+        var image = Images(1);
+        var outputs = model.Logits(image);
+        Assert.All(outputs, v => Assert.InRange(v, 0f, 1f));
+        Assert.Equal(outputs, model.Probabilities(image));
+        Assert.Equal(outputs.Max(), model.Predict(image).Score);
+    }
+
     [Theory, MemberData(nameof(Members))]
     public void TheMarginSearch_MeetsItsTarget(string member)
     {

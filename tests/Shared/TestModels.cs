@@ -16,6 +16,17 @@ static class TestModels
         return RandomizeBatchNorm(b.Build(), seed);
     }
 
+    /// <summary>As <see cref="Plain"/>, its ten outputs made by a Sigmoid: one probability per class, as multi-label models give.</summary>
+    public static OnnxModel EndingInSigmoid(int seed = 1)
+    {
+        var b = new GraphBuilder("sigmoid", seed);
+        var x = b.Input("input", 1, 28, 28);
+        x = b.MaxPool(b.Relu(b.BatchNorm(b.Conv(x, 8, bias: false))), 2);
+        x = b.MaxPool(b.Relu(b.BatchNorm(b.Conv(x, 16, bias: false))), 2);
+        b.Output(b.Add("Sigmoid", [b.Linear(b.Flatten(b.GlobalAveragePool(x)), 10)]), "scores");
+        return RandomizeBatchNorm(b.Build(), seed);
+    }
+
     /// <summary>conv-bn-relu x2 and global pooling, no classifier: an embedding of [N, 16, 1, 1], as feature extractors output.</summary>
     public static OnnxModel FeatureExtractor(int seed = 4)
     {

@@ -151,7 +151,7 @@ public sealed class CompressionInputs
         Inputs = Describe(model, model.Graph.Inputs),
         Outputs = Describe(model, model.Graph.Outputs),
         OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
-        OutputProbabilities = classifier && Model.Graph.EndsInSoftmax(), // the original's graph: quantization may follow the Softmax with Q/DQ
+        OutputProbabilities = classifier && Model.Graph.EndsInProbabilities(), // the original's graph: quantization may follow the Softmax with Q/DQ
         Labels = classifier ? Labels : [],
         Preprocess = Preprocess.ToString(),
         ImagePreprocess = ImagePreprocess.ToString() is var forImages && forImages != Preprocess.ToString() ? forImages : null,

@@ -46,12 +46,18 @@ public sealed class ModelGraph
 
     /// <summary>
     /// Whether the first output is made by a Softmax over its last axis (<see cref="Onnx.SoftmaxOutput"/>, the rule
-    /// the MSBuild task applies to the model file too): the output already is probabilities (the runtime passes
-    /// them through; training takes their log rather than a second softmax).
+    /// the MSBuild task applies to the model file too): training takes its log rather than a second softmax.
     /// </summary>
-    public bool EndsInSoftmax() =>
-        Onnx.SoftmaxOutput.EndsInSoftmax(Outputs[0].Name, value =>
-            Producer(value) is { } node ? new Onnx.SoftmaxOutput.Producer(node.OpType, node.Input(0), node.GetInt("axis", -1)) : null);
+    public bool EndsInSoftmax() => Onnx.SoftmaxOutput.EndsInSoftmax(Outputs[0].Name, ProducerOf);
+
+    /// <summary>
+    /// Whether the first output already is probabilities, a Softmax's or a Sigmoid's (<see cref="Onnx.SoftmaxOutput.EndsInProbabilities"/>):
+    /// the runtime passes them through rather than applying softmax.
+    /// </summary>
+    public bool EndsInProbabilities() => Onnx.SoftmaxOutput.EndsInProbabilities(Outputs[0].Name, ProducerOf);
+
+    Onnx.SoftmaxOutput.Producer? ProducerOf(string value) =>
+        Producer(value) is { } node ? new Onnx.SoftmaxOutput.Producer(node.OpType, node.Input(0), node.GetInt("axis", -1)) : null;
 
     /// <summary><paramref name="name"/>, or with a numeric suffix, so that no initializer or node output has it yet.</summary>
     public string UniqueName(string name)
