@@ -24,6 +24,22 @@ public class DatasetTests
     }
 
     [Fact]
+    public void NumberedClassFolders_AgainstAModelWithNames_AreItsClassIndices_NotPositions()
+    {
+        // Folders 0, 2, 3 against a model that names its classes: by position they were its classes 0, 1, 2.
+        var names = Enumerable.Range(0, 10).Select(i => "class " + (char)('a' + i)).ToArray();
+        var data = new ImageDataset(new float[4], 4, 1, 1, 1, [0, 1, 2, 2], ["0", "2", "3"]);
+        var aligned = LabelNames.Align(data, names, classCount: 10);
+        Assert.Equal([0, 2, 3, 3], aligned.Labels);
+        Assert.Equal(names, aligned.ClassNames);
+        // They are the model's classes: no warning that the names differ.
+        Assert.Null(LabelNames.Mismatch(names, aligned.ClassNames, "fix"));
+        // A number past the model's classes is not an index: positions, and the warning.
+        var beyond = new ImageDataset(new float[2], 2, 1, 1, 1, [0, 1], ["0", "10"]);
+        Assert.Same(beyond, LabelNames.Align(beyond, names, classCount: 10));
+    }
+
+    [Fact]
     public void Align_RenumbersAFoldersClassesToTheModelsOrder_OnlyWhenTheyAreTheSameNames()
     {
         // Folders a, b, c are classes 0, 1, 2; the model's outputs are c, a, b.

@@ -22,9 +22,9 @@ public static class LabelNames
     /// </summary>
     /// <param name="data">The dataset.</param>
     /// <param name="model">The model's class names, or null when it has none.</param>
-    /// <param name="classCount">The model's class count, when known. A model without names whose dataset's class folders
-    /// are all numbers below it ("0", "2", ..., "9": a class missing from the set) is labelled by those numbers, not by the
-    /// folders' positions, which would shift every class after the gap.</param>
+    /// <param name="classCount">The model's class count, when known. A dataset whose class folders are all numbers below it
+    /// ("0", "2", ..., "9": a class missing from the set) is labelled by those numbers, not by the folders' positions, which
+    /// would shift every class after the gap; against a model with names, below their count, and named as the model's classes.</param>
     public static ImageDataset Align(ImageDataset data, IReadOnlyList<string>? model, long? classCount = null)
     {
         if (data.ClassNames is not { } names) return data;
@@ -33,7 +33,9 @@ public static class LabelNames
                 ? data.WithClassOrder(numbers, Enumerable.Range(0, (int)n).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray())
                 : data;
         if (names.SequenceEqual(model, StringComparer.OrdinalIgnoreCase)) return data;
-        return Renumbering(names, model) is { } classes ? data.WithClassOrder(classes, model) : data;
+        if (Renumbering(names, model) is { } classes) return data.WithClassOrder(classes, model);
+        // Folders named by number ("0", "2", ..., "9") against a model with names: the numbers are its class indices.
+        return Numbered(names, model.Count) is { } numbered ? data.WithClassOrder(numbered, model) : data;
     }
 
     // Each name's number when every name is a plain non-negative number below `classes` ("7", not "07" or "+7"), else null.
