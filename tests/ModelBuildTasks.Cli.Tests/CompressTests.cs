@@ -19,6 +19,9 @@ public class CompressTests
         Assert.All(result.Json.GetProperty("channels").EnumerateArray(), layer => Assert.Equal(layer.GetProperty("of").GetInt32(), layer.GetProperty("kept").GetInt32()));
         Assert.False(result.Json.GetProperty("chosen").TryGetProperty("ns_ratio", out _));
         Assert.Equal("7", result.Json.GetProperty("chosen").GetProperty("bits").GetString());
+        // The stage row and the candidate (the chosen one) say what the ratio did, as the chosen settings do.
+        Assert.Equal("bits=7 ns=0.05 (ns removed no channel)", result.Json.GetProperty("stages")[0].GetProperty("chosen").GetString());
+        Assert.Equal("fixed: bits=7 ns=0.05 (ns removed no channel)", result.Json.GetProperty("candidates")[0].GetProperty("description").GetString());
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public static class Compressor
         // The steps after the search are rows of the stage table too, so it ends on the model written.
         var stages = search.Stages.ToList();
         StageSummary Row(string method, Candidate c, int evaluations) =>
-            new(method, target, Describe(c), evaluations, c.Accuracy, c.Bound, c.Bytes);
+            new(method, target, Describe(c, evaluator), evaluations, c.Accuracy, c.Bound, c.Bytes);
         // Percentile calibration clips outliers; it is tried only when MinMax misses, as it rarely helps otherwise.
         if (best.Bound < target && best.Point.Bits is not null && settings.Calibration is null)
         {
@@ -137,7 +137,7 @@ public static class Compressor
             Settings = settings.Canonical(),
             Chosen = new SortedDictionary<string, string>(chosen.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal),
             Stages = stages,
-            Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {Describe(c)}",
+            Candidates = evaluator.Evaluated.Select(c => new CandidateResult($"{c.Stage}: {Describe(c, evaluator)}",
                 ReferenceEquals(c, best) ? written : c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6),
                 c.StoppedBelow is null ? null : c.Images)).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
@@ -183,7 +183,7 @@ public static class Compressor
                     settings.Methods.Contains("dc") ? settings.DcRatio : null,
                     settings.Methods.Contains("dc") && settings.Methods.Contains("iq") ? settings.SharedLevels : 0);
                 var candidate = evaluator.Evaluate(point, "fixed");
-                return new SearchResult(candidate, [new StageSummary("fixed", target, point.ToString(), 1, candidate.Accuracy, candidate.Bound, candidate.Bytes)]);
+                return new SearchResult(candidate, [new StageSummary("fixed", target, Describe(candidate, evaluator), 1, candidate.Accuracy, candidate.Bound, candidate.Bytes)]);
         }
     }
 
@@ -224,7 +224,9 @@ public static class Compressor
 
     static double Round(double value) => Math.Round(value, 6);
 
-    static string Describe(Candidate c) => $"{c.Point}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}";
+    // A slimming ratio that removed no channel is named with what it did, as the stage table names it.
+    static string Describe(Candidate c, CandidateEvaluator evaluator) =>
+        $"{c.Point}{(evaluator.SlimmedNothing(c.Slimming) ? " (ns removed no channel)" : "")}{(c.Calibration == CalibrationMethod.MinMax ? "" : " " + c.Calibration.ToString().ToLowerInvariant())}";
 
     static string Percent(double fraction) => (fraction * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
 
