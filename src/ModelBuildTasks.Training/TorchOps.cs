@@ -52,6 +52,7 @@ static class TorchOps
             case "MaxPool": return [Pool(node, In(0), max: true)];
             case "AveragePool": return [Pool(node, In(0), max: false)];
             case "GlobalAveragePool": return [In(0).mean(Enumerable.Range(2, (int)In(0).dim() - 2).Select(i => (long)i).ToArray(), keepdim: true)];
+            case "GlobalMaxPool": return [In(0).amax(Enumerable.Range(2, (int)In(0).dim() - 2).Select(i => (long)i).ToArray(), keepdim: true)];
             case "ReduceMean":
             {
                 var x = In(0);
@@ -73,6 +74,8 @@ static class TorchOps
             case "Slice": return [Slice(node, In(0), live)];
             case "Add": return [In(0) + In(1)];
             case "Mul": return [In(0) * In(1)];
+            case "Div": return [In(0) / In(1)];
+            case "PRelu": return [torch.where(In(0) >= 0, In(0), In(0) * In(1))];
             case "Concat": return [torch.cat(node.Inputs.Select(n => live[n]).ToList(), node.GetInt("axis", 1))];
             case "Flatten":
             {

@@ -26,6 +26,7 @@ static class ZooModels
         ["vgg_no_bn"] = VggNoBatchNorm,
         ["tf_nhwc_convnet"] = TensorFlowConvNet,
         ["pytorch_log_softmax"] = PyTorchLogSoftmax,
+        ["prelu_global_max_pool"] = PReluGlobalMaxPool,
     };
 
     /// <summary>The opset the members are written at (HardSwish needs 14).</summary>
@@ -147,6 +148,19 @@ static class ZooModels
         var pool = b.Add("AveragePool", [x], ("kernel_shape", NodeAttribute.Of([3L, 3L])), ("pads", NodeAttribute.Of([1L, 1L, 1L, 1L])), ("count_include_pad", NodeAttribute.Of(0L)));
         x = b.Concat(one, three, five, b.Relu(Conv(b, pool, 4, kernel: 1)));
         return Classifier(b, b.GlobalAveragePool(x));
+    }
+
+    // nn.PReLU(C) (slope [C, 1, 1]) and nn.PReLU() (slope [1]), an h_swish written as x * relu6(x + 3) / 6 (the Div of
+    // hand-written MobileNetV3s), and AdaptiveMaxPool2d(1) as GlobalMaxPool.
+    static OnnxModel PReluGlobalMaxPool()
+    {
+        var (b, x) = Start("prelu_global_max_pool", 20);
+        var c = Conv(b, x, 8, stride: 2);
+        x = b.Add("PRelu", [c, b.Initializer("slope", [8, 1, 1], Enumerable.Range(0, 8).Select(i => 0.05f + 0.03f * i).ToArray())]);
+        x = b.MaxPool(b.Add("PRelu", [Conv(b, x, 32), b.Constant("slope", [1], 0.25f)]), 2);
+        var y = Conv(b, x, 32);
+        x = b.Add("Div", [b.Add("Mul", [y, Relu6(b, b.Add("Add", [y, b.Constant("three", [], 3f)]))]), b.Constant("six", [], 6f)]);
+        return Classifier(b, b.Add("GlobalMaxPool", [x]));
     }
 
     static OnnxModel VggNoBatchNorm()

@@ -111,10 +111,10 @@ public static class ChannelPadding
                     continue;
                 case "Conv" when input is not null: // depthwise: channel i in, channel i out
                 case "BatchNormalization" or "Relu" or "Clip" or "LeakyRelu" or "Sigmoid" or "HardSigmoid" or "HardSwish" or "Dropout" or "Identity"
-                    or "MaxPool" or "AveragePool" or "GlobalAveragePool" or "QuantizeLinear" or "DequantizeLinear" or "ReduceMean" when input is not null:
+                    or "MaxPool" or "AveragePool" or "GlobalAveragePool" or "GlobalMaxPool" or "QuantizeLinear" or "DequantizeLinear" or "ReduceMean" when input is not null:
                     maps[node.Outputs[0]] = input;
                     continue;
-                case "Add" or "Mul" when node.Inputs.Any(maps.ContainsKey):
+                case "Add" or "Mul" or "Div" or "PRelu" when node.Inputs.Any(maps.ContainsKey):
                 {
                     var carried = node.Inputs.Where(i => channels.CompositionOf(i) is not null).Select(i => maps.GetValueOrDefault(i)).ToList();
                     if (carried.Any(m => m is null) || carried.Skip(1).Any(m => !m!.SequenceEqual(carried[0]!))) return null;

@@ -61,6 +61,7 @@ public static class QdqQuantizer
         // Neither rewriting pools (into Convs, never in the region) nor padding channels (same nodes) changes the region.
         var floatRegion = FloatRegion(graph, options.KeepFloat);
         AveragePoolAsDepthwiseConv.Apply(graph, keep: floatRegion);
+        GlobalMaxPoolAsMaxPool.Apply(graph, keep: floatRegion);
         if (options.PadChannels) ChannelPadding.Apply(graph);
 
         var tensors = ActivationsToQuantize(graph, floatRegion);

@@ -85,7 +85,7 @@ public sealed class ChannelGraph
                 return;
             }
             case "BatchNormalization" or "Relu" or "Clip" or "LeakyRelu" or "Sigmoid" or "HardSigmoid" or "HardSwish" or "Dropout" or "Identity"
-                or "MaxPool" or "AveragePool" or "GlobalAveragePool" or "QuantizeLinear" or "DequantizeLinear":
+                or "MaxPool" or "AveragePool" or "GlobalAveragePool" or "GlobalMaxPool" or "QuantizeLinear" or "DequantizeLinear":
             case "ReduceMean" when IsSpatialMean(node):
                 if (In(0) is { } passed) Out(passed);
                 else if (Flattened.TryGetValue(node.Inputs[0], out var flat))
@@ -95,7 +95,7 @@ public sealed class ChannelGraph
                     else Pin(flat.Ids, $"{node} reading flattened channels");
                 }
                 return;
-            case "Add" or "Mul":
+            case "Add" or "Mul" or "Div" or "PRelu": // PRelu: x, or x times its slope below zero
             {
                 var a = In(0);
                 var b = In(1);
