@@ -75,8 +75,8 @@ public sealed class CompressionInputs
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
                 "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')"))
-                // Only a Sub or Div on the image itself is a normalisation; one inside the network (h_swish's x * relu6(x + 3) / 6) is not.
-                + (model.Graph.Nodes.Any(n => n.OpType is "Sub" or "Div" && n.Inputs.Contains(model.Graph.Inputs[0].Name))
+                // Only a Sub on the image itself is a normalisation; one inside the network is not.
+                + (model.Graph.Nodes.Any(n => n.OpType is "Sub" && n.Inputs.Contains(model.Graph.Inputs[0].Name))
                     ? "; a normalisation (x - mean) / std in the graph belongs in the preprocessing: export the model without it and give --preprocess \"mean=...;std=...\" (MSBuild: Preprocess)"
                     : ""), modelPath);
 
