@@ -117,11 +117,14 @@ public sealed partial class CompressModels : ToolTask
             if (m.Groups["kind"].Value == "error") Log.LogError(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
             else Log.LogWarning(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
         }
+        else if (OwnDiagnostic().IsMatch(singleLine)) base.LogEventsFromTextOutput(singleLine, messageImportance);
         else
         {
-            if (singleLine.Length > 0) lastLines.Enqueue(singleLine);
-            while (lastLines.Count > 5) lastLines.Dequeue();
-            base.LogEventsFromTextOutput(singleLine, messageImportance);
+            // The host's or a runtime's own words ("Error:", then the reason on the lines after it): MSBuild would read
+            // "Error:" as an error of no text, and an error logged so keeps HandleTaskExecutionErrors from naming the reason.
+            if (singleLine.Trim().Length > 0) lastLines.Enqueue(singleLine.Trim());
+            while (lastLines.Count > 8) lastLines.Dequeue();
+            Log.LogMessage(messageImportance, singleLine);
         }
     }
 
@@ -147,6 +150,10 @@ public sealed partial class CompressModels : ToolTask
 
     [GeneratedRegex(@"^(?<kind>error|warning) (?<code>MBT\d{4}): (?<message>.*)$")]
     private static partial Regex FileLess();
+
+    // The engine's diagnostics with a file: "path: error MBTnnnn: message", which MSBuild's canonical format reads.
+    [GeneratedRegex(@": (error|warning) MBT\d{4}: ")]
+    private static partial Regex OwnDiagnostic();
 
     // The engine's options, as the item metadata that set them.
     static string InMetadataNames(string message)
@@ -328,9 +335,32 @@ public sealed partial class CompressModels : ToolTask
         {
             Error(ErrorCodes.FileSystemRefused, modelPath, $"the model's inputs cannot be read: {e.Message}");
         }
+        // Where the host finds ONNX Runtime's natives decides nothing about the result: after the fingerprint.
+        if (OnnxRuntimeProbe() is { } probe) args.InsertRange(1, ["--additionalprobingpath", probe]);
         return new Item(model, Path.GetFileName(modelPath), folder, container, wrapper, report, resourceName, fingerprint,
             string.Join(" ", args.Select(Quote)), sidecars, newestInput);
     }
+
+    // A probing folder with a newer ONNX Runtime's natives where the engine looks for its own version, when the app restored
+    // only the newer one (see OnnxRuntimeNatives); made once per build beside the outputs; null to run the engine as packed.
+    string? OnnxRuntimeProbe()
+    {
+        if (onnxRuntimeProbe is not null) return onnxRuntimeProbe.Length > 0 ? onnxRuntimeProbe : null;
+        onnxRuntimeProbe = "";
+        var packed = Path.ChangeExtension(EngineAssembly, ".deps.json");
+        if (!File.Exists(packed)) return null;
+        try
+        {
+            return OnnxRuntimeNatives.Probe(File.ReadAllText(packed), NuGetPackageRoot, Path.GetFullPath(Path.Combine(OutputDirectory, "onnxruntime-probe"))) is { } probe
+                ? onnxRuntimeProbe = probe : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // the host then says which native it could not find (MBT1202)
+        }
+    }
+
+    string? onnxRuntimeProbe;
 
     // The model file's bytes, or null when it is missing or cannot be read as a model (the engine's check reports why).
     static byte[]? ReadModel(string modelPath)

@@ -23,6 +23,7 @@ static class Interruption
     static void CleanUp()
     {
         AtomicFile.DeleteUnfinished();
+        FineTuning.FineTuner.StopRunning();
         // Show the cursor and end the bar's line. Straight to the file descriptor: Console.Error's lock may be held by the
         // bar's own drawing, which would never let this handler finish, nor the process end.
         if (Drawing)

@@ -36,6 +36,10 @@ public static class ErrorCodes
     public const string InputLayoutConverted = "MBT1108";
     /// <summary>Warning: the validation data are floats of a range image files cannot be mapped to without a given scale.</summary>
     public const string ImageScaleUnknown = "MBT1109";
+    /// <summary>Warning: the original model's accuracy on the validation labels is no better than chance, so the labels are likely not its classes.</summary>
+    public const string BaselineAtChance = "MBT1110";
+    /// <summary>Warning: the training add-on warned of a fine-tuning run (steps skipped whose loss or gradient was not finite, say).</summary>
+    public const string FineTuningWarning = "MBT1203";
     /// <summary>ONNX Runtime could not load or run the model.</summary>
     public const string RuntimeFailure = "MBT1201";
     /// <summary>The compression engine stopped without reporting an error of its own: killed (out of memory, a time limit) or crashed outside .NET's reach.</summary>

@@ -31,7 +31,8 @@ public static class HtmlReport
         s.Append("<table><tr><th></th><th>original</th><th>compressed</th></tr>\n");
         s.Append($"<tr><td>size (bytes)</td><td>{N(report.OriginalBytes)}</td><td>{N(report.CompressedBytes)} ({E(report.SizeChange)})</td></tr>\n");
         s.Append($"<tr><td>weights (original: all; compressed: nonzero)</td><td>{N(report.ParametersOriginal)}</td><td>{N(report.ParametersCompressed)}</td></tr>\n");
-        s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(report.FinalAccuracyBound)} (target {P(report.TargetAccuracy)})</td></tr>\n");
+        var (bound, target) = TargetFigures.Shown(report.FinalAccuracyBound, report.TargetAccuracy, 4);
+        s.Append($"<tr><td>validation {E(report.Measure)}</td><td>{P(report.BaselineAccuracy)}</td><td>{P(report.FinalAccuracy)}, {P(report.Confidence)} lower bound {P(bound)} (target {P(target)})</td></tr>\n");
         s.Append($"<tr><td>test {E(report.TestMeasure)}</td><td>{P(report.BaselineTestAccuracy)}</td><td>{P(report.TestAccuracy)}</td></tr>\n");
         var ratio = report.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture);
         var speed = report.LatencySpeedup < 1
@@ -55,7 +56,7 @@ public static class HtmlReport
         s.Append("<h2>Charts</h2>\n");
         Figure(s, "search-path", () => Charts.SearchPath(report));
         if (report.Layers.Count > 0) Figure(s, "bytes-per-layer", () => Charts.BytesPerLayer(report));
-        if (report.Channels.Count > 0) Figure(s, "channels-per-layer", () => Charts.ChannelsPerLayer(report));
+        if (report.Channels.Any(c => c.Kept < c.Of)) Figure(s, "channels-per-layer", () => Charts.ChannelsPerLayer(report));
 
         if (report.PerClass.Count > 0)
         {

@@ -48,6 +48,8 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;
     var lambda = (float)result.GetValue(l1Gamma);
     if (lambda < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma must be >= 0");
+    if (lambda > 0 && !onnx.Graph.Nodes.Any(n => n.OpType == "BatchNormalization"))
+        throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma makes BatchNorm scales sparse, and the model has no BatchNorm (folded into its convolutions at export)", result.GetValue(model));
     if (result.GetValue(fakeQuant) is < 2 or > 8) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--fake-quant-bits must be 2 to 8");
     ExtraLoss? sparsity = lambda > 0 ? m => m.BatchNormScales.Select(g => g.abs().sum()).Aggregate((a, b) => a + b) * lambda : null;
     var report = Trainer.Train(onnx, data, new TrainOptions

@@ -69,6 +69,20 @@ public class CliBadInputTests
     }
 
     [Fact]
+    public void TheCliNamedAsItsOwnTrainingAddOn_IsRefused_NotStartedAgainWithoutEnd()
+    {
+        // dotnet-compress-model.dll for dotnet-compress-model-train.dll: train forwarded to itself, 72 processes in 6 s.
+        using var temp = new TestPaths.TempFolder();
+        var self = Path.Combine(AppContext.BaseDirectory, "dotnet-compress-model.dll");
+        var result = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = self },
+            "train", Vgg, "--train-data", Validation, "--epochs", "1", "-o", temp.File("t.onnx"));
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("error MBT1301", result.Stderr);
+        Assert.Contains("MBT_TRAINING_TOOL must name dotnet-compress-model-train.dll", result.Stderr);
+        Assert.False(File.Exists(temp.File("t.onnx")));
+    }
+
+    [Fact]
     public void EmptyPaths_AndNumbersBeyondTheirRange_AreUsageErrors()
     {
         using var temp = new TestPaths.TempFolder();

@@ -16,9 +16,10 @@ public class CompressTests
         var result = CliRunner.Run("compress", temp.File("tiny.onnx"), "--data", Validation, "--max-validation-images", "300", "--methods", "iq,ns",
             "--search", "fixed", "--bits", "7", "--ns-ratio", "0.05", "--max-accuracy-drop", "50", "--no-cache", "-o", temp.File("tiny.cmodel"), "--json");
         Assert.True(result.ExitCode == 0, result.Stderr);
-        Assert.All(result.Json.GetProperty("channels").EnumerateArray(), layer => Assert.Equal(layer.GetProperty("of").GetInt32(), layer.GetProperty("kept").GetInt32()));
+        Assert.Equal(0, result.Json.GetProperty("channels").GetArrayLength()); // as documented: empty when NS removed nothing
         Assert.False(result.Json.GetProperty("chosen").TryGetProperty("ns_ratio", out _));
         Assert.Equal("7", result.Json.GetProperty("chosen").GetProperty("bits").GetString());
+        Assert.Equal("iq", result.Json.GetProperty("chosen").GetProperty("methods").GetString()); // the methods that changed the model
         // The stage row and the candidate (the chosen one) say what the ratio did, as the chosen settings do.
         Assert.Equal("bits=7 ns=0.05 (ns removed no channel)", result.Json.GetProperty("stages")[0].GetProperty("chosen").GetString());
         Assert.Equal("fixed: bits=7 ns=0.05 (ns removed no channel)", result.Json.GetProperty("candidates")[0].GetProperty("description").GetString());
@@ -169,6 +170,40 @@ public class CompressTests
         Assert.Contains("dc 0.7: fine-tuning (2 s)", tuned.Stderr);
         Assert.Matches(@"dc 0\.(75|8|85|9|95): fine-tuning from dc 0\.7 \(2 s\)", tuned.Stderr);
         Assert.Equal(2, tuned.Json.GetProperty("fine_tuning").GetProperty("runs").GetInt32());
+    }
+
+    [Fact]
+    public void FineTunedSlimming_OfAModelWithoutBatchNorm_RanksByWhatChannelsCarry_AndRemovesThem()
+    {
+        // BatchNorm folded at export leaves no scales to train sparse: the add-on's sparsity loss failed on an empty list
+        // (MBT1999), and with --l1-gamma 0 slimming removed nothing while the report said ns_ratio=0.5.
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(ZooModels.Members["vgg_no_bn"](), temp.File("nobn.onnx"));
+        var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool };
+        var tuned = CliRunner.RunWith(environment, ["compress", temp.File("nobn.onnx"), "--data", Validation, "--methods", "ns", "--search", "fixed", "--ns-ratio", "0.5",
+            "--fine-tune-seconds", "1", "--train-data", TestPaths.FashionTrain, "--target-accuracy", "0", "--max-validation-images", "300", "--no-cache", "--json", "-o", temp.File("ns.cmodel")]);
+
+        Assert.True(tuned.ExitCode == 0, tuned.Stderr);
+        Assert.DoesNotContain("sparsity training", tuned.Stderr);
+        var channels = tuned.Json.GetProperty("channels").EnumerateArray().ToList();
+        Assert.True(channels.Sum(c => c.GetProperty("kept").GetInt32()) < channels.Sum(c => c.GetProperty("of").GetInt32()), "nothing removed");
+        Assert.False(tuned.Json.GetProperty("chosen").TryGetProperty("l1_gamma", out _));
+        Assert.Equal(1, tuned.Json.GetProperty("fine_tuning").GetProperty("runs").GetInt32());
+    }
+
+    [Fact]
+    public void TheAddOnsWarnings_ReachTheReport()
+    {
+        // Training folders that name none of the model's classes: the add-on warned (MBT1107) and compress dropped it.
+        using var temp = new TestPaths.TempFolder();
+        Fixtures.WriteClassFolders(temp.File("train"), [(1, "c1_trousers"), (8, "c8_bags")], perClass: 20);
+        var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool };
+        var tuned = CliRunner.RunWith(environment, ["compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--search", "fixed", "--bits", "7", "--dc-ratio", "0.3",
+            "--fine-tune-seconds", "1", "--train-data", temp.File("train"), "--target-accuracy", "0", "--max-validation-images", "300", "--no-cache", "--json", "-o", temp.File("t.cmodel")]);
+
+        Assert.True(tuned.ExitCode == 0, tuned.Stderr);
+        Assert.Contains(tuned.Json.GetProperty("warnings").EnumerateArray(), w => w.GetProperty("code").GetString() == ErrorCodes.LabelNameMismatch
+            && w.GetProperty("message").GetString()!.StartsWith("fine-tuning: ", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -41,6 +41,35 @@ public class BuildTests(PackedPackages packages)
     }
 
     [Fact]
+    public void AnAppWhosePackagesHoldOnlyANewerOnnxRuntime_RunsTheEngineOnIt()
+    {
+        // An app that pins a newer ONNX Runtime restores only that one: on a clean machine the engine's own version was
+        // absent, and the host stopped before the engine started, with an MSBuild error of no text. A packages folder
+        // holding only a newer version's natives stands for that machine here.
+        using var app = new ConsumerProject(packages, "Methods=\"iq\" Bits=\"7\"");
+        var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        var natives = Path.Combine("runtimes", rid, "native");
+        var packagesFolder = Path.Combine(app.Folder, "packages-newer-only");
+        var newer = Directory.CreateDirectory(Path.Combine(packagesFolder, "microsoft.ml.onnxruntime", "99.0.0", natives)).FullName;
+        foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, natives), "*onnxruntime*")) File.Copy(file, Path.Combine(newer, Path.GetFileName(file)));
+        var project = Path.Combine(app.Folder, "App.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("</Project>", $"""
+              <Target Name="NewerOnnxRuntimeOnly" BeforeTargets="CompressModel_Compress">
+                <PropertyGroup><NuGetPackageRoot>{packagesFolder}/</NuGetPackageRoot></PropertyGroup>
+              </Target>
+            </Project>
+            """));
+
+        var build = app.Build();
+
+        Assert.True(build.ExitCode == 0, build.Output);
+        Assert.Matches("ModelBuildTasks: (compressing fashion_vgg.onnx|fashion_vgg.onnx taken from the cache)", build.Output); // the engine ran
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(app.Outputs, "onnxruntime-probe"), "*onnxruntime*", SearchOption.AllDirectories));
+        var run = app.RunApp();
+        Assert.True(run.ExitCode == 0, run.Output);
+    }
+
+    [Fact]
     public void UnchangedOutputs_DoNotRecompileTheApp_ARealChangeToTheModelDoes()
     {
         // The validation data's folder is a global property, so it can move without the project file (a

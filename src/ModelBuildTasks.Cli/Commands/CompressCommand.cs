@@ -197,7 +197,8 @@ static class CompressCommand
 
             // An embedded original is among the report's warnings, printed above.
             if (summary.TargetMet || summary.OriginalEmbedded) return ExitCodes.Ok;
-            var message = $"{summary.Measure} target not met: the best compressed model reaches {Pct(summary.FinalAccuracy)} on the validation data (lower {Pct(summary.Confidence)} bound {Pct(summary.FinalAccuracyBound)}), the target is {Pct(summary.TargetAccuracy)} (baseline {Pct(summary.BaselineAccuracy)})";
+            var (shownBound, shownTarget) = TargetFigures.Shown(summary.FinalAccuracyBound, summary.TargetAccuracy, 4);
+            var message = $"{summary.Measure} target not met: the best compressed model reaches {Pct(summary.FinalAccuracy)} on the validation data (lower {Pct(summary.Confidence)} bound {Pct(shownBound)}), the target is {Pct(shownTarget)} (baseline {Pct(summary.BaselineAccuracy)})";
             Console.Error.WriteLine($"{modelPath}: error {ErrorCodes.TargetNotMet}: {message}; the best model found was written to {outputPath}");
             return ExitCodes.TargetMissed;
         }));
@@ -210,7 +211,8 @@ static class CompressCommand
     {
         Console.WriteLine($"Model        {r.Model}");
         Console.WriteLine($"Size         {Units.Bytes(r.OriginalBytes)} -> {Units.Bytes(r.CompressedBytes)} ({r.SizeChange})");
-        Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(r.FinalAccuracyBound)} (target {Pct(r.TargetAccuracy)}, {r.Measure}: {r.MeasureReason})");
+        var (bound, target) = TargetFigures.Shown(r.FinalAccuracyBound, r.TargetAccuracy, 4);
+        Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(bound)} (target {Pct(target)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)} ({r.TestMeasure})");
         // The class that lost most: an average within budget can hide it (the report lists every class).
         if (r.PerClass.MinBy(c => c.CompressedAccuracy - c.OriginalAccuracy) is { } worst)

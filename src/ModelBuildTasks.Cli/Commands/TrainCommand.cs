@@ -27,6 +27,10 @@ static class TrainCommand
     public static int Forward(string[] arguments) => ExitCodes.Guard(() =>
     {
         if (arguments is ["--", .. var rest]) arguments = rest;
+        if (Environment.GetEnvironmentVariable(TrainingTool.StartedAsAddOnVariable) == "1")
+            throw new ModelBuildException(ErrorCodes.InvalidSetting,
+                $"the training add-on that was started is dotnet-compress-model itself: MBT_TRAINING_TOOL must name {TrainingTool.ToolName}.dll (or its executable), not dotnet-compress-model.dll",
+                Environment.GetEnvironmentVariable("MBT_TRAINING_TOOL"));
         var start = TrainingTool.Locate();
         if (start is null && arguments.Any(a => a is "-h" or "--help" or "-?"))
         {

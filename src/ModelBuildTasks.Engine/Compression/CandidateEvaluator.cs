@@ -161,8 +161,16 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
     /// keeps a minimum, and channels a residual or output pins) left the model as it was, and is not named as applied.</param>
     public IReadOnlyDictionary<string, string> Chosen(ChainPoint point, CalibrationMethod calibration, SlimmingReport? slimming = null)
     {
-        var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = string.Join(",", settings.Methods) };
         var slimmedNothing = SlimmedNothing(slimming);
+        // The methods that changed the model, in the order asked for: a ratio that removed or pruned nothing is not one.
+        var applied = settings.Methods.Where(m => m switch
+        {
+            "iq" => point.Bits is not null,
+            "ns" => point.NsRatio > 0 && !slimmedNothing,
+            "dc" => point.DcRatio > 0 || point.SharedLevels > 0,
+            _ => true,
+        }).ToList();
+        var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = applied.Count > 0 ? string.Join(",", applied) : "none" };
         foreach (var (k, v) in point.Knobs())
             if (!(slimmedNothing && k == "ns_ratio")) chosen[k] = v;
         if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
@@ -176,7 +184,7 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         {
             chosen["fine_tune"] = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : "";
             if (settings.FineTuneSeconds is { } budget) chosen["fine_tune"] = (chosen["fine_tune"] + $" {budget.ToString(System.Globalization.CultureInfo.InvariantCulture)} s").Trim();
-            if (point.NsRatio > 0) chosen["l1_gamma"] = chain.L1Gamma.ToString("G2", System.Globalization.CultureInfo.InvariantCulture);
+            if (point.NsRatio > 0 && chain.TrainsSparsity) chosen["l1_gamma"] = chain.L1Gamma.ToString("G2", System.Globalization.CultureInfo.InvariantCulture);
         }
         return chosen;
     }

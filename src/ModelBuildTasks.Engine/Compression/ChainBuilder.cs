@@ -53,6 +53,31 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     /// <summary>The sparsity weight used before slimming.</summary>
     public double L1Gamma => l1;
 
+    /// <summary>
+    /// Whether slimming trains for sparsity first and ranks channels by their BatchNorm scales (fine-tuning, the paper's
+    /// method). A model without BatchNorm (folded at export) has no scales to drive to zero: its channels are ranked as
+    /// post-training ranks them, by what they carry, and fine-tuning follows.
+    /// </summary>
+    public bool TrainsSparsity => settings.FineTunes && source.Graph.Nodes.Any(n => n.OpType == "BatchNormalization");
+
+    /// <summary>What the training add-on warned of (class names that differ from the model's, steps skipped), each once: for the report.</summary>
+    public IReadOnlyList<ReportWarning> FineTuningWarnings => addOnWarnings;
+
+    readonly List<ReportWarning> addOnWarnings = [];
+
+    // The add-on's stderr, line by line: its warnings ("warning MBTnnnn: ..." or "warning: ...") go into the report.
+    void AddOnWarning(string line)
+    {
+        var at = line.IndexOf("warning", StringComparison.Ordinal);
+        if (at < 0) return;
+        var text = line[at..];
+        var coded = System.Text.RegularExpressions.Regex.Match(text, @"^warning (?<code>MBT\d{4}): (?<message>.*)$");
+        var warning = coded.Success
+            ? new ReportWarning(coded.Groups["code"].Value, "fine-tuning: " + coded.Groups["message"].Value)
+            : text.StartsWith("warning: ", StringComparison.Ordinal) ? new ReportWarning(ErrorCodes.FineTuningWarning, "fine-tuning: " + text["warning: ".Length..]) : null;
+        if (warning is not null && !addOnWarnings.Contains(warning)) addOnWarnings.Add(warning);
+    }
+
     /// <summary>Fine-tuning done so far.</summary>
     public FineTuneSummary FineTuning => new(runs, Math.Round(seconds, 1), threads);
 
@@ -75,7 +100,8 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     break;
                 case "ns" when point.NsRatio > 0:
                     var start = current;
-                    if (settings.FineTunes)
+                    var byScale = TrainsSparsity;
+                    if (byScale)
                         start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, layerBits, l1) });
                     var keep = pruned;
                     var startKey = key;
@@ -83,7 +109,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     {
                         // After sparsity training, the paper's |gamma| ranking, and fine-tuning takes over what removed channels
                         // carried; the measured ranking and its regression are what post-training has instead.
-                        var moments = calibration is null || settings.FineTunes ? null : Moments(startKey, m.Model, calibration);
+                        var moments = calibration is null || byScale ? null : Moments(startKey, m.Model, calibration);
                         var report = NetworkSlimming.Apply(m.Model, point.NsRatio, moments);
                         var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid, layerBits), grid, keepFloat, layerBits) : m.Model;
                         return new ChainModel(model, report);
@@ -219,7 +245,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
         var budget = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : $"{settings.FineTuneSeconds:0} s";
         progress?.Report(new ProgressUpdate($"{what} ({budget})", 0, 1, "steps"));
         var outcome = FineTuner.Run(model, new FineTuneRun(settings.TrainData!, settings.FineTuneEpochs, settings.FineTuneSeconds, preprocess,
-            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid, LayerBits: grid is null ? null : layerBits));
+            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid, LayerBits: grid is null ? null : layerBits), AddOnWarning);
         runs++;
         seconds += outcome.Seconds;
         threads = Math.Max(threads, outcome.Threads);

@@ -19,7 +19,7 @@ public sealed record ChainPoint(int? Bits, double NsRatio, double? DcRatio, int 
     {
         if (Bits is { } b) yield return new("bits", b.ToString(CultureInfo.InvariantCulture));
         if (NsRatio > 0) yield return new("ns_ratio", Ratio(NsRatio));
-        if (DcRatio is { } d) yield return new("dc_ratio", Ratio(d));
+        if (DcRatio is { } d and > 0) yield return new("dc_ratio", Ratio(d)); // the grid's ratio 0 prunes nothing
         if (SharedLevels > 0) yield return new("shared_levels", SharedLevels.ToString(CultureInfo.InvariantCulture));
         if (FloatLayers > 0) yield return new("float_layers", FloatLayers.ToString(CultureInfo.InvariantCulture));
         if (NarrowSteps > 0) yield return new("narrow_steps", NarrowSteps.ToString(CultureInfo.InvariantCulture));

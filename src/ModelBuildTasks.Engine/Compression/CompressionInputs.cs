@@ -23,8 +23,14 @@ public sealed class CompressionInputs
     /// size it is 64 MB that the search, which runs between its first and its last use, has better use for.
     /// </summary>
     public byte[] OriginalOnnx() => OnnxExport.ToBytes(Model);
-    /// <summary>The preprocessing of the validation data, with nothing left implicit (what the training add-on is given).</summary>
+    /// <summary>The preprocessing of the validation data, with nothing left implicit.</summary>
     public required PreprocessSpec Preprocess { get; init; }
+    /// <summary>
+    /// The preprocessing the training add-on is given: the scale left to each training set's kind (1/255 for 8-bit pixels,
+    /// 1 for floats), as validation's was, unless one was given or validation's floats are pixel values (0..255), when 8-bit
+    /// pixels are taken as they are too. Validation's resolved scale divided float training data in 0..1 by 255 again.
+    /// </summary>
+    public required PreprocessSpec TrainingPreprocess { get; init; }
     /// <summary>
     /// The preprocessing of an 8-bit image file, as the container records it for the app's <c>PredictImage</c>
     /// (<c>image_preprocess</c>, where it differs from <see cref="Preprocess"/>): the
@@ -108,6 +114,9 @@ public sealed class CompressionInputs
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
         var classes = LabelRange.ClassCount(model);
         var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order, classes);
+        // A model without names is scored in validation's class order: the add-on aligns its training folders to the same names
+        // (it numbered them by position, so a training set missing one class trained every later class as the one before it).
+        if (order is null && validation.ClassNames is { } folders && !folders.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", folders);
         var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize, spec.Channels) is var testRaw
             ? LabelNames.Align(Preprocessing.Prepare(testRaw, SpecFor(testRaw)), order, classes) : null;
         if (settings.Labels is { } given && classes is { } n && given.Count != n)
@@ -132,6 +141,7 @@ public sealed class CompressionInputs
             Model = model,
             Preprocess = spec,
             ImagePreprocess = forImages,
+            TrainingPreprocess = requested.Scale is null && forImages.Scale == 1f ? requested with { Scale = 1f } : requested,
             Validation = validation,
             Test = test,
             Labels = settings.Labels

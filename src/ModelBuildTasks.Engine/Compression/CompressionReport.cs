@@ -188,12 +188,14 @@ public sealed record CompressionReport
         foreach (var warning in Warnings) s.Append($"> Warning {warning.Code}: {MarkdownText.Escape(warning.Message)}\n\n");
         s.Append("| | original | compressed |\n|---|---|---|\n");
         s.Append($"| size (bytes) | {B(OriginalBytes)} | {B(CompressedBytes)} ({SizeChange}) |\n");
-        s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(FinalAccuracyBound)} (target {P(TargetAccuracy)}) |\n");
+        var (bound, target) = TargetFigures.Shown(FinalAccuracyBound, TargetAccuracy, 4);
+        s.Append($"| validation {Measure} | {P(BaselineAccuracy)} | {P(FinalAccuracy)}, {P(Confidence)} lower bound {P(bound)} (target {P(target)}) |\n");
         s.Append($"| test {TestMeasure} | {P(BaselineTestAccuracy)} | {P(TestAccuracy)} |\n");
         s.Append($"| latency, median per image | {LatencyMsOriginal.ToString("0.000", CultureInfo.InvariantCulture)} ms | {LatencyMsCompressed.ToString("0.000", CultureInfo.InvariantCulture)} ms ({LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(LatencySpeedup < 1 ? ", **slower**" : " faster")}) |\n\n");
         s.Append($"Metric: {Measure} ({MeasureReason}). Latency: {DescribeLatency()}.  \n");
-        s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{kv.Key} = {kv.Value}"))).Append("  \n");
-        s.Append($"Settings: `{Settings}`  \n");
+        // Layer names and class names come from the model and the command line: escaped, as every other text from inputs.
+        s.Append("Chosen: ").Append(string.Join(", ", Chosen.Select(kv => $"{MarkdownText.Escape(kv.Key)} = {MarkdownText.Escape(kv.Value)}"))).Append("  \n");
+        s.Append($"Settings: {MarkdownText.Escape(Settings)}  \n");
         s.Append($"Evaluations: {Evaluations}, {Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s, engine {EngineVersion}, cache {Cache}\n\n");
         if (PerClass.Count > 0)
         {
@@ -211,7 +213,7 @@ public sealed record CompressionReport
         }
         s.Append($"| candidate ({Search} search) | bytes | validation {Measure} | bound |\n|---|---|---|---|\n");
         foreach (var c in Candidates)
-            s.Append($"| {c.Description}{(c.Chosen ? " **(chosen)**" : "")}{(c.StoppedAt is { } n ? $" (stopped after {n.ToString("N0", CultureInfo.InvariantCulture)} images: clearly below)" : "")} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
+            s.Append($"| {MarkdownText.Escape(c.Description)}{(c.Chosen ? " **(chosen)**" : "")}{(c.StoppedAt is { } n ? $" (stopped after {n.ToString("N0", CultureInfo.InvariantCulture)} images: clearly below)" : "")} | {B(c.Bytes)} | {P(c.Accuracy)} | {P(c.Bound)} |\n");
         if (Channels.Any(c => c.Kept < c.Of))
         {
             s.Append("\n## Channels network slimming kept\n\n| layer | kept | of | ranked by |\n|---|---|---|---|\n");

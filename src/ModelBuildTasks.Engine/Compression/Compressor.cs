@@ -53,7 +53,7 @@ public static class Compressor
         var baselineScore = scorer.Baseline.Average();
         var target = settings.TargetAccuracy ?? baselineScore - settings.MaxAccuracyDrop / 100.0;
 
-        var chain = new ChainBuilder(inputs.Model, settings, inputs.Preprocess.ToString(), validation, progress);
+        var chain = new ChainBuilder(inputs.Model, settings, inputs.TrainingPreprocess.ToString(), validation, progress);
         var evaluator = new CandidateEvaluator(chain, scorer,
             (m, chosen) => inputs.Metadata(m, chosen, new AccuracyFigures(Round(baselineScore), 0, null), classifier), settings, progress);
         var search = Search(evaluator, settings, baselineScore, target);
@@ -71,8 +71,11 @@ public static class Compressor
         }
         if (best.Bound < target)
         {
-            // The contract: the best model found (the highest bound; of equal bounds the smallest).
-            best = evaluator.Complete(evaluator.Evaluated.OrderByDescending(c => c.Bound).ThenBy(c => c.Bytes).First());
+            // The contract: the best model found (the highest bound; of equal bounds the smallest), scored on every image. A
+            // candidate stopped early is estimated from its first images: once completed it may rank below another.
+            while (evaluator.Evaluated.OrderByDescending(c => c.Bound).ThenBy(c => c.Bytes).First() is var leader && leader.StoppedBelow is not null)
+                evaluator.Complete(leader);
+            best = evaluator.Evaluated.OrderByDescending(c => c.Bound).ThenBy(c => c.Bytes).First();
             stages.Add(Row("best found", best, 0));
         }
 
@@ -101,6 +104,7 @@ public static class Compressor
         Report(progress, "latency");
         var latency = LatencyComparison.Measure(originalOnnx, compressedOnnx, validation.Subset(Enumerable.Range(0, Math.Min(validation.Count, 64)).ToArray()));
 
+        var (shownBound, shownTarget) = TargetFigures.Shown(best.Bound, target, 6);
         var report = new CompressionReport
         {
             Model = modelPath,
@@ -112,9 +116,9 @@ public static class Compressor
             MeasureReason = scorer.Choice.Reason,
             Confidence = settings.Confidence,
             BaselineAccuracy = baselineScore,
-            TargetAccuracy = Math.Round(target, 6),
+            TargetAccuracy = shownTarget,
             FinalAccuracy = best.Accuracy,
-            FinalAccuracyBound = Math.Round(best.Bound, 6),
+            FinalAccuracyBound = shownBound,
             FinalStandardError = Math.Round(best.Score.StandardError, 6),
             FinalScoreP5 = Math.Round(best.Score.P5, 6),
             BaselineTestAccuracy = baselineTest,
@@ -141,11 +145,11 @@ public static class Compressor
                 ReferenceEquals(c, best) ? written : c.Bytes, c.Accuracy, c.Stage, c.Point.Bits, c.Point.NsRatio, c.Point.DcRatio, ReferenceEquals(c, best), Math.Round(c.Bound, 6),
                 c.StoppedBelow is null ? null : c.Images)).ToList(),
             FineTuning = settings.FineTunes ? chain.FineTuning : null,
-            Warnings = [.. inputs.Warnings, .. Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score)],
+            Warnings = [.. inputs.Warnings, .. Warnings(settings, scorer.Choice.Metric, validation.Count, best.Score), .. AtChance(scorer.Choice.Metric, baselineScore, LabelRange.ClassCount(inputs.Model), inputs.Labels), .. chain.FineTuningWarnings],
             PerClass = scorer.Choice.Metric == Metric.Accuracy && validation.Labels is { } truth
                 ? ClassAccuracy.From(truth, scorer.Baseline, best.PerImage, inputs.Labels)
                 : [],
-            Channels = best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of, best.Slimming.Criterion)).ToList() ?? [],
+            Channels = best.Slimming is { } slimmed && slimmed.ChannelsAfter == slimmed.ChannelsBefore ? [] : best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of, best.Slimming.Criterion)).ToList() ?? [],
         }.For(finalContainer, inputs.Model);
         return new CompressionResult(finalContainer, report);
     }
@@ -165,6 +169,16 @@ public static class Compressor
         return settings.TargetAccuracy is null && noise > settings.MaxAccuracyDrop
             ? [new(ErrorCodes.NoisyValidation, $"{images} validation images measure the drop to +-{noise:0.0#} points (two standard errors of the per-image difference), more than the {settings.MaxAccuracyDrop:0.##}-point budget; the drop on new data may exceed it: use more validation images")]
             : [];
+    }
+
+    // A classifier scores about one in its class count on labels that are not its classes (a feature model's 96 outputs read
+    // as 96 classes, say): its budget then keeps nothing, and a target near or below zero is met by any model.
+    static IEnumerable<ReportWarning> AtChance(Metric metric, double baseline, long? classes, IReadOnlyList<string>? names)
+    {
+        if (metric != Metric.Accuracy || classes is not { } count || count < 2 || baseline > 1.0 / count) yield break;
+        var named = names is { Count: > 0 } n && n.Count != count ? $"; the model names {n.Count} classes for its {count} outputs" : "";
+        yield return new ReportWarning(ErrorCodes.BaselineAtChance,
+            $"the original model scores {Percent(baseline)} on the validation labels, no better than chance (1 in {count}): the labels are likely not the model's classes, or its output not class scores{named}; check the data and --metric");
     }
 
     static SearchResult Search(CandidateEvaluator evaluator, CompressionSettings settings, double baseline, double target)

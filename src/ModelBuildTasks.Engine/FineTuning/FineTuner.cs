@@ -52,6 +52,7 @@ public static class FineTuner
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;
             using var process = Process.Start(start)!;
+            Running.TryAdd(process, folder);
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             process.WaitForExit();
@@ -72,7 +73,39 @@ public static class FineTuner
         }
         finally
         {
+            foreach (var running in Running.Where(r => r.Value == folder).Select(r => r.Key).ToList()) Running.TryRemove(running, out _);
             if (!keep) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Process, string> Running = new();
+
+    /// <summary>
+    /// Stops the fine-tuning runs under way and deletes their folders (best effort): for a process that is being stopped
+    /// (Ctrl+C, SIGTERM), whose <c>finally</c> blocks will not run. A SIGTERM reaches this process only: its add-on would
+    /// train on to the end and leave its folder (twice the model's size) behind.
+    /// </summary>
+    public static void StopRunning()
+    {
+        foreach (var (process, folder) in Running)
+        {
+            try
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A file still open by a process that has not yet ended: the folder stays, as a killed run's would.
+            }
         }
     }
 

@@ -18,9 +18,22 @@ public static class TrainingTool
     /// <summary>How to install the add-on.</summary>
     public const string InstallHint = $"dotnet tool install {ToolName} (local, with a tool manifest) or dotnet tool install --global {ToolName}";
 
+    /// <summary>
+    /// Set for the add-on's process: a CLI that is asked to forward <c>train</c> while it is set was started as the add-on
+    /// (<c>MBT_TRAINING_TOOL</c> naming <c>dotnet-compress-model.dll</c>, not <c>-train.dll</c>), and would start itself again without end.
+    /// </summary>
+    public const string StartedAsAddOnVariable = "MBT_STARTED_AS_TRAINING_TOOL";
+
     /// <summary>How to start the add-on (arguments still to add), or null when it is not installed.</summary>
     /// <param name="workingDirectory">Where the manifest search starts (default: the current folder).</param>
     public static ProcessStartInfo? Locate(string? workingDirectory = null)
+    {
+        var start = Start(workingDirectory);
+        if (start is not null) start.Environment[StartedAsAddOnVariable] = "1";
+        return start;
+    }
+
+    static ProcessStartInfo? Start(string? workingDirectory)
     {
         switch (Find(workingDirectory))
         {
