@@ -147,7 +147,15 @@ public sealed class CompressedModel : IDisposable
     public static CompressedModel LoadFromResource(Assembly assembly, string resourceName, CompressedModelOptions? options = null)
     {
         using var stream = Resource(assembly, resourceName);
-        return Load(stream, options);
+        try
+        {
+            return Load(stream, options);
+        }
+        catch (ContainerFormatException e)
+        {
+            // A damaged or foreign resource: the app's developer needs to know which assembly and resource, not only the byte.
+            throw e.Of($"embedded resource '{resourceName}' of assembly {assembly.GetName().Name}");
+        }
     }
 
     static Stream Resource(Assembly assembly, string resourceName)

@@ -134,6 +134,9 @@ public class RuntimeTests
         Assert.Throws<ArgumentException>(() => model.Predict(new float[10]));
         Assert.Throws<FileNotFoundException>(() => CompressedModel.LoadFromResource(typeof(RuntimeTests).Assembly, "absent.cmodel"));
         Assert.Throws<ContainerFormatException>(() => CompressedModel.Load(new byte[200]));
+        // A damaged resource names itself and its assembly: a byte offset alone does not say which of an app's models it is.
+        var damaged = Assert.Throws<ContainerFormatException>(() => CompressedModel.LoadFromResource(typeof(RuntimeTests).Assembly, "damaged.cmodel"));
+        Assert.StartsWith("embedded resource 'damaged.cmodel' of assembly ModelBuildTasks.Engine.Tests: ", damaged.Message);
         model.Dispose();
         model.Dispose(); // idempotent
         Assert.Throws<ObjectDisposedException>(() => model.Predict(Test.Image(0)));

@@ -140,10 +140,11 @@ static class CompressCommand
                 // What the run would refuse only once under way: the spec (read with the data) and the cache settings (read when the cache opens).
                 Data.PreprocessSpec.Parse(settings.Preprocess);
                 cacheOptions.Check(result);
-                // Fine-tuning's add-on is looked for after the first stage of the run: a missing one must fail the check.
                 if (settings.FineTunes) FineTuning.TrainingTool.Require();
                 return ExitCodes.Ok;
             }
+            // Before the baseline and the first stage, not once they are done; no cache entry is stored under a missing add-on.
+            if (settings.FineTunes) FineTuning.TrainingTool.Require();
 
             using var cache = cacheOptions.Open(result, modelPath);
             var key = cache.Enabled ? CompressionCache.Key(modelPath, dataPath, testPath, settings, result.GetValue(allowMiss)) : null;
