@@ -60,6 +60,9 @@ static class CliRunner
 
         public string StderrSoFar { get { lock (stderr) return stderr.ToString(); } }
 
+        /// <summary>The CLI's process id (to send it a signal).</summary>
+        public int Id => process.Id;
+
         /// <summary>Waits until stderr contains <paramref name="text"/>; false if the process ended or the time ran out first.</summary>
         public bool WaitForStderr(string text, TimeSpan timeout)
         {

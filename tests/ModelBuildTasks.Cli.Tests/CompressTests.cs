@@ -192,6 +192,32 @@ public class CompressTests
     }
 
     [Fact]
+    public void ASigtermDuringFineTuning_StopsTheAddOn_AndLeavesNoTemporaryFolder()
+    {
+        // The add-on trained on to the end, and its folder (in.onnx, out.onnx: twice the model) stayed in TMPDIR.
+        using var temp = new TestPaths.TempFolder();
+        var environment = new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool, ["TMPDIR"] = temp.Path };
+        var run = CliRunner.Start(environment, "compress", Vgg, "--data", Validation, "--methods", "iq,dc", "--search", "fixed", "--bits", "7", "--dc-ratio", "0.5",
+            "--fine-tune-seconds", "600", "--train-data", TestPaths.FashionTrain, "--max-validation-images", "300", "--no-cache", "-o", temp.File("x.cmodel"));
+        static bool AddOnRunning(string folder) => Directory.GetDirectories("/proc").Any(p =>
+        {
+            try { return File.ReadAllText(Path.Combine(p, "cmdline")).Contains(Path.Combine(folder, "mbt-finetune-"), StringComparison.Ordinal); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!AddOnRunning(temp.Path) && watch.Elapsed < TimeSpan.FromMinutes(10)) Thread.Sleep(200); // only a hang guard
+        Assert.True(AddOnRunning(temp.Path), run.StderrSoFar);
+
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        var result = run.Finish();
+
+        Assert.Equal(143, result.ExitCode);
+        Assert.Empty(Directory.GetDirectories(temp.Path, "mbt-finetune-*"));
+        Assert.False(AddOnRunning(temp.Path), "the add-on is still training");
+        Assert.False(File.Exists(temp.File("x.cmodel")));
+    }
+
+    [Fact]
     public void TheAddOnsWarnings_ReachTheReport()
     {
         // Training folders that name none of the model's classes: the add-on warned (MBT1107) and compress dropped it.

@@ -34,6 +34,7 @@ public static class FineTuner
     {
         var start = TrainingTool.Require();
         var folder = Directory.CreateTempSubdirectory("mbt-finetune-").FullName;
+        Running[folder] = null;
         var keep = false;
         try
         {
@@ -52,11 +53,14 @@ public static class FineTuner
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;
             using var process = Process.Start(start)!;
-            Running.TryAdd(process, folder);
+            Running[folder] = process;
+            if (stopping && !process.HasExited) process.Kill(entireProcessTree: true); // started as StopRunning went by
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             process.WaitForExit();
             foreach (var line in stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries)) log?.Invoke(line.TrimEnd());
+            // Killed by StopRunning: the process is ending, and what the run was given is not worth keeping.
+            if (stopping) throw new OperationCanceledException("fine-tuning was stopped");
             if (process.ExitCode != 0 || !File.Exists(output))
             {
                 // A step can fail an hour into a search, inside libtorch: what it was given stays, so it can be run again alone.
@@ -73,12 +77,27 @@ public static class FineTuner
         }
         finally
         {
-            foreach (var running in Running.Where(r => r.Value == folder).Select(r => r.Key).ToList()) Running.TryRemove(running, out _);
-            if (!keep) Directory.Delete(folder, recursive: true);
+            Running.TryRemove(folder, out _);
+            if (!keep) DeleteFolder(folder);
         }
     }
 
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<Process, string> Running = new();
+    // Each run's folder, with its add-on's process once started.
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Process?> Running = new();
+    static volatile bool stopping;
+
+    // Best effort: StopRunning may have deleted it already, or a file in it may still be open.
+    static void DeleteFolder(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left as a killed run's would be.
+        }
+    }
 
     /// <summary>
     /// Stops the fine-tuning runs under way and deletes their folders (best effort): for a process that is being stopped
@@ -87,25 +106,19 @@ public static class FineTuner
     /// </summary>
     public static void StopRunning()
     {
-        foreach (var (process, folder) in Running)
+        stopping = true;
+        foreach (var (folder, process) in Running)
         {
             try
             {
-                if (!process.HasExited) process.Kill(entireProcessTree: true);
-                process.WaitForExit(5000);
+                if (process is { HasExited: false }) process.Kill(entireProcessTree: true);
+                process?.WaitForExit(5000);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
             {
                 // Already gone.
             }
-            try
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A file still open by a process that has not yet ended: the folder stays, as a killed run's would.
-            }
+            DeleteFolder(folder);
         }
     }
 
