@@ -64,7 +64,8 @@ public static class FineTuner
             if (process.ExitCode != 0 || !File.Exists(output))
             {
                 // A step can fail an hour into a search, inside libtorch: what it was given stays, so it can be run again alone.
-                keep = KeepForLater(folder, stderr.Result, [start.FileName, .. start.ArgumentList]);
+                // Not when the add-on refused its input (exit 1 or 2, an MBT error that says why): nothing to look into.
+                keep = process.ExitCode is not (1 or 2) && KeepForLater(folder, stderr.Result, [start.FileName, .. start.ArgumentList]);
                 var error = stderr.Result.Split('\n').FirstOrDefault(l => l.Contains("error", StringComparison.Ordinal))?.Trim();
                 throw new ModelBuildException(ErrorCodes.RuntimeFailure, $"fine-tuning failed (exit code {process.ExitCode}){(error is null ? "" : ": " + error)}" +
                     (keep ? $"; its input model, command line and output are kept in {folder} (in.onnx, command.txt, stderr.txt)" : ""));
