@@ -402,8 +402,10 @@ public sealed partial class CompressModels : ToolTask
             string Name(string key) => r.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "accuracy";
             var embedded = r.TryGetProperty("original_embedded", out var o) && o.ValueKind == JsonValueKind.True ? " (the original model: no compressed one met the target)" : "";
             Log.LogMessage(MessageImportance.High,
-                $"ModelBuildTasks: {item.Name}: {before:N0} -> {after:N0} bytes ({change}){embedded}, validation {Name("measure")} {P("baseline_accuracy")} -> {P("final_accuracy")}, " +
-                $"test {Name("test_measure")} {P("test_accuracy")}; report: {Path.ChangeExtension(item.Report, ".html")}");
+                $"ModelBuildTasks: {item.Name}: {before:N0} -> {after:N0} bytes ({change}){embedded}, validation {Name("measure")} {P("baseline_accuracy")} -> {P("final_accuracy")}" +
+                // Without TestData there is no held-out figure to give, rather than one that reads "n/a".
+                (r.TryGetProperty("test_accuracy", out var test) && test.ValueKind == JsonValueKind.Number ? $", test {Name("test_measure")} {P("test_accuracy")}" : "") +
+                $"; report: {Path.ChangeExtension(item.Report, ".html")}");
         }
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException)
         {

@@ -115,6 +115,8 @@ public class ReportLayoutTests
             "--allow-miss", "-o", temp.File("vgg2.cmodel"), "--cache-dir", temp.File("cache"), "--verbosity", "quiet");
         Assert.True(text.ExitCode == 0, text.Stderr);
         var worst = perClass.MinBy(c => (c.GetProperty("compressed_correct").GetInt32() - c.GetProperty("original_correct").GetInt32()) / (double)c.GetProperty("images").GetInt32());
-        Assert.Matches($@"Worst class  {worst.GetProperty("class").GetInt32()} [^:]+: \d+\.\d\d% -> \d+\.\d\d% \({worst.GetProperty("images").GetInt32()} images\)", text.Stdout);
+        if (worst.GetProperty("compressed_correct").GetInt32() < worst.GetProperty("original_correct").GetInt32())
+            Assert.Matches($@"Worst class  {worst.GetProperty("class").GetInt32()} [^:]+: \d+\.\d\d% -> \d+\.\d\d% \({worst.GetProperty("images").GetInt32()} images\)", text.Stdout);
+        else Assert.DoesNotContain("Worst class", text.Stdout); // no class lost: none is named as the worst
     }
 }

@@ -216,7 +216,7 @@ static class CompressCommand
         Console.WriteLine($"Validation   {Pct(r.BaselineAccuracy)} -> {Pct(r.FinalAccuracy)}, {Pct(r.Confidence)} bound {Pct(bound)} (target {Pct(target)}, {r.Measure}: {r.MeasureReason})");
         if (r.TestAccuracy is { } test) Console.WriteLine($"Test         {Pct(r.BaselineTestAccuracy ?? 0)} -> {Pct(test)} ({r.TestMeasure})");
         // The class that lost most: an average within budget can hide it (the report lists every class).
-        if (r.PerClass.MinBy(c => c.CompressedAccuracy - c.OriginalAccuracy) is { } worst)
+        if (r.PerClass.MinBy(c => c.CompressedAccuracy - c.OriginalAccuracy) is { } worst && worst.CompressedAccuracy < worst.OriginalAccuracy)
             Console.WriteLine($"Worst class  {worst.Class}{(worst.Name.Length > 0 ? " " + worst.Name : "")}: {Pct(worst.OriginalAccuracy)} -> {Pct(worst.CompressedAccuracy)} ({worst.Images} images)");
         Console.WriteLine($"Latency      {Units.Ms(r.LatencyMsOriginal)} -> {Units.Ms(r.LatencyMsCompressed)} median per image, {r.LatencySpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x{(r.LatencySpeedup < 1 ? " (SLOWER)" : "")} ({r.DescribeLatency()})");
         Console.WriteLine($"Chosen       {string.Join(", ", r.Chosen.Select(kv => $"{kv.Key}={kv.Value}"))}");
