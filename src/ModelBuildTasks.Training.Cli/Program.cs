@@ -24,12 +24,13 @@ var keepZeros = new Option<bool>("--keep-zeros") { Description = "Keep every zer
 var l1Gamma = new Option<double>("--l1-gamma") { Description = "Add lambda * sum |gamma| of all BatchNorms to the loss (network slimming's sparsity training).", DefaultValueFactory = _ => 0 };
 var fakeQuant = new Option<int?>("--fake-quant-bits") { Description = "Quantization-aware: train through the b-bit per-channel weight grid (2 to 8)." };
 var layerBits = new Option<string[]>("--layer-bits") { Description = "With --fake-quant-bits: a layer that trains through a narrower grid of its own, as WEIGHTS:BITS (its weight initializer's name; repeatable).", HelpName = "WEIGHTS:BITS" };
+var floatLayer = new Option<string[]>("--float-layer") { Description = "With --fake-quant-bits: a layer that quantization keeps float, by its weight initializer's name, which trains without the grid (repeatable).", HelpName = "WEIGHTS" };
 var output = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned ONNX model.", Required = true, HelpName = "OUT.onnx" };
 var labels = new Option<string?>("--labels") { Description = "Comma-separated class names to store in the written model (default: the model's own, else the dataset's class folders)." };
 var json = new Option<bool>("--json") { Description = "Write one JSON object to stdout." };
 var train = new Command("train", "Fine-tune an ONNX model on labelled data.")
 {
-    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, layerBits, labels, output, json,
+    model, trainData, testData, preprocess, epochs, seconds, lr, optimizer, schedule, batch, seed, threads, flip, keepZeros, l1Gamma, fakeQuant, layerBits, floatLayer, labels, output, json,
 };
 train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
 {
@@ -39,6 +40,9 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     ModelBuildTasks.Cli.OutputPaths.CheckWritable(result.GetValue(output)!, "--output", new ModelBuildTasks.Cli.OutputPaths.Inputs([result.GetValue(model)!])); // before the training, not after it
     var onnx = ModelFile.Load(result.GetValue(model)!);
     var narrowed = LayerBits(result.GetValue(layerBits), result.GetValue(fakeQuant), onnx);
+    var kept = (result.GetValue(floatLayer) ?? []).ToHashSet(StringComparer.Ordinal);
+    if (kept.FirstOrDefault(name => !onnx.Graph.Initializers.ContainsKey(name)) is { } unknown)
+        throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--float-layer names '{unknown}', which is not a weight of the model");
     // Labels in the model's class order where class folders name the same classes in another order: trained as numbered, they would swap classes.
     var order = result.GetValue(labels) is { } given ? LabelNames.Parse(given) : LabelNames.Of(onnx);
     var data = LabelNames.Align(DatasetLoader.Load(result.GetValue(trainData)!, spec), order, LabelRange.ClassCount(onnx));
@@ -70,6 +74,7 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
         Seed = result.GetValue(seed), Threads = result.GetValue(threads), HorizontalFlip = result.GetValue(flip),
         FakeQuantBits = result.GetValue(fakeQuant),
         LayerBits = narrowed,
+        FloatLayers = kept,
     }, masks, sparsity, progress: new Progress<ModelBuildTasks.Progress.ProgressUpdate>(u =>
     {
         if (u.Total > 0 && u.Done % Math.Max(1, u.Total / 10) == 0) Console.Error.WriteLine($"train: {u.Done}/{u.Total} steps");

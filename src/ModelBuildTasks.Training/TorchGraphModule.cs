@@ -65,6 +65,9 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
     /// <summary>With <see cref="FakeQuantBits"/>: weights (by initializer name) whose grid is narrower than the model's (per-layer precision).</summary>
     public IReadOnlyDictionary<string, int> LayerBits { get; init; } = new Dictionary<string, int>();
 
+    /// <summary>With <see cref="FakeQuantBits"/>: weights (by initializer name) that quantization keeps float, which train as they ship.</summary>
+    public IReadOnlySet<string> FloatLayers { get; init; } = new HashSet<string>();
+
     /// <summary>The graph's parameters by initializer name (trainable ones only).</summary>
     public IEnumerable<(string Name, TorchTensor Value)> NamedWeights =>
         values.Where(kv => kv.Value.requires_grad).Select(kv => (kv.Key, kv.Value));
@@ -98,7 +101,7 @@ public sealed class TorchGraphModule : nn.Module<TorchTensor, TorchTensor>
     {
         var live = new Dictionary<string, TorchTensor>(values, StringComparer.Ordinal) { [graph.Inputs[0].Name] = input };
         if (FakeQuantBits is { } bits)
-            foreach (var (name, axis) in quantizable) live[name] = FakeQuantize(values[name], axis, LayerBits.TryGetValue(name, out var narrower) ? narrower : bits);
+            foreach (var (name, axis) in quantizable.Where(q => !FloatLayers.Contains(q.Key))) live[name] = FakeQuantize(values[name], axis, LayerBits.TryGetValue(name, out var narrower) ? narrower : bits);
         foreach (var node in graph.Nodes)
         {
             var outputs = TorchOps.Run(node, live, training, opset);

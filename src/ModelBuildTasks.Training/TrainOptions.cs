@@ -49,4 +49,6 @@ public sealed record TrainOptions
     public int? FakeQuantBits { get; init; }
     /// <summary>With <see cref="FakeQuantBits"/>: weights (by initializer name) that train through a narrower grid of their own (per-layer precision).</summary>
     public IReadOnlyDictionary<string, int> LayerBits { get; init; } = new Dictionary<string, int>();
+    /// <summary>With <see cref="FakeQuantBits"/>: weights (by initializer name) that quantization keeps float, which train without the grid.</summary>
+    public IReadOnlySet<string> FloatLayers { get; init; } = new HashSet<string>();
 }

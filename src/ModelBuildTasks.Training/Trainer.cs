@@ -35,7 +35,7 @@ public static class Trainer
         torch.manual_seed(options.Seed);
         var threads = torch.get_num_threads();
 
-        using var module = new TorchGraphModule(model) { FakeQuantBits = options.FakeQuantBits, LayerBits = options.LayerBits };
+        using var module = new TorchGraphModule(model) { FakeQuantBits = options.FakeQuantBits, LayerBits = options.LayerBits, FloatLayers = options.FloatLayers };
         var endsInSoftmax = model.Graph.EndsInSoftmax();
         foreach (var (name, mask) in masks ?? new Dictionary<string, float[]>()) module.SetMask(name, mask);
         var parameters = module.parameters().ToList();

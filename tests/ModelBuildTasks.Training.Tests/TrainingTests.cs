@@ -167,6 +167,24 @@ public class TrainingTests
         Assert.True(Ort.MaxDifference(torchOut, onUniform) > 1e-3f, "the narrower grid made no difference");
     }
 
+    [Fact]
+    public void QuantizationAwareTraining_RunsALayerKeptFloat_WithoutTheGrid()
+    {
+        // The layer IQ keeps float ships float: trained through the grid, it learned for weights it never has.
+        TorchRuntime.EnsureReady(threads: 2);
+        var model = TestModels.RandomizeBatchNorm(TestModels.Plain(seed: 5), seed: 5);
+        var kept = new HashSet<string> { model.Graph.Nodes.First(n => n.OpType == "Conv").Inputs[1] };
+        var snapped = OnnxImport.ToModel(OnnxExport.ToProto(model));
+        ModelBuildTasks.Passes.Quantization.FakeQuantization.Apply(snapped.Graph, 4, keepFloat: kept);
+        var input = TestModels.RandomInput(6, 4, 1, 28, 28);
+        using var module = new TorchGraphModule(model) { FakeQuantBits = 4, FloatLayers = kept };
+        module.eval();
+        using var _ = TorchSharp.torch.no_grad();
+        var torchOut = module.forward(TorchSharp.torch.tensor(input, [4, 1, 28, 28])).data<float>().ToArray();
+        var onKept = Ort.Run(OnnxExport.ToBytes(snapped), input, [4, 1, 28, 28])["logits"];
+        Assert.True(Ort.MaxDifference(torchOut, onKept) < 1e-4f * Math.Max(1, onKept.Max(Math.Abs)), $"difference to the model with its first layer float {Ort.MaxDifference(torchOut, onKept)}");
+    }
+
     static float SumAbsGamma(OnnxModel model) =>
         model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").Sum(n => model.Graph.Initializers[n.Inputs[1]].Floats.ToArray().Sum(Math.Abs));
 

@@ -102,7 +102,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     var start = current;
                     var byScale = TrainsSparsity;
                     if (byScale)
-                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, layerBits, l1) });
+                        start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, layerBits, keepFloat, l1) });
                     var keep = pruned;
                     var startKey = key;
                     current = Step(ref key, "ns" + ChainPoint.Ratio(point.NsRatio), start, settings.FineTunes, m =>
@@ -111,7 +111,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                         // carried; the measured ranking and its regression are what post-training has instead.
                         var moments = calibration is null || byScale ? null : Moments(startKey, m.Model, calibration);
                         var report = NetworkSlimming.Apply(m.Model, point.NsRatio, moments);
-                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid, layerBits), grid, keepFloat, layerBits) : m.Model;
+                        var model = settings.FineTunes ? Snap(Tune(m.Model, $"ns {ChainPoint.Ratio(point.NsRatio)}: fine-tuning", keep, grid, layerBits, keepFloat), grid, keepFloat, layerBits) : m.Model;
                         return new ChainModel(model, report);
                     });
                     break;
@@ -127,7 +127,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     current = Step(ref key, "dc" + ChainPoint.Ratio(ratio), below?.Model ?? current, settings.FineTunes, m =>
                     {
                         MagnitudePruning.ApplyAsFolded(m.Model, ratio, settings.PruningScope);
-                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, what, keepZeros: true, grid, layerBits), grid, keepFloat, layerBits) } : m;
+                        return settings.FineTunes ? m with { Model = Snap(Tune(m.Model, what, keepZeros: true, grid, layerBits, keepFloat), grid, keepFloat, layerBits) } : m;
                     });
                     if (settings.FineTunes) TrainedSparsities(prefix)[ratio] = current;
                     pruned = true;
@@ -240,12 +240,13 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
     }
 
     // With IQ earlier in the chain (grid set), fine-tuning trains through IQ's grid (quantization-aware).
-    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, int? grid, IReadOnlyDictionary<string, int> layerBits, double sparsity = 0)
+    // The layers IQ keeps float train without its grid, as they ship.
+    OnnxModel Tune(OnnxModel model, string what, bool keepZeros, int? grid, IReadOnlyDictionary<string, int> layerBits, IReadOnlySet<string> keepFloat, double sparsity = 0)
     {
         var budget = settings.FineTuneEpochs > 0 ? $"{settings.FineTuneEpochs} epoch{(settings.FineTuneEpochs == 1 ? "" : "s")}" : $"{settings.FineTuneSeconds:0} s";
         progress?.Report(new ProgressUpdate($"{what} ({budget})", 0, 1, "steps"));
         var outcome = FineTuner.Run(model, new FineTuneRun(settings.TrainData!, settings.FineTuneEpochs, settings.FineTuneSeconds, preprocess,
-            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid, LayerBits: grid is null ? null : layerBits), AddOnWarning);
+            settings.FineTuneLearningRate, keepZeros, sparsity, FakeQuantBits: grid, LayerBits: grid is null ? null : layerBits, FloatLayers: grid is null ? null : keepFloat), AddOnWarning);
         runs++;
         seconds += outcome.Seconds;
         threads = Math.Max(threads, outcome.Threads);

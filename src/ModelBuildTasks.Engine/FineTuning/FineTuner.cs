@@ -15,7 +15,8 @@ namespace ModelBuildTasks.FineTuning;
 /// <param name="Seed">Random seed.</param>
 /// <param name="FakeQuantBits">Quantization-aware training on this many bits (IQ ran before), or null.</param>
 /// <param name="LayerBits">With <paramref name="FakeQuantBits"/>: layers (by weight name) that train through a narrower grid of their own.</param>
-public sealed record FineTuneRun(string TrainData, int Epochs, double? Seconds, string Preprocess, double LearningRate = 1e-3, bool KeepZeros = false, double L1Gamma = 0, int Seed = 1, int? FakeQuantBits = null, IReadOnlyDictionary<string, int>? LayerBits = null);
+/// <param name="FloatLayers">With <paramref name="FakeQuantBits"/>: layers (by weight name) that quantization keeps float, which train without the grid.</param>
+public sealed record FineTuneRun(string TrainData, int Epochs, double? Seconds, string Preprocess, double LearningRate = 1e-3, bool KeepZeros = false, double L1Gamma = 0, int Seed = 1, int? FakeQuantBits = null, IReadOnlyDictionary<string, int>? LayerBits = null, IReadOnlySet<string>? FloatLayers = null);
 
 /// <summary>What one fine-tuning run cost.</summary>
 /// <param name="Model">The fine-tuned model.</param>
@@ -49,6 +50,7 @@ public static class FineTuner
             if (run.KeepZeros) start.ArgumentList.Add("--keep-zeros");
             if (run.FakeQuantBits is { } fq) { start.ArgumentList.Add("--fake-quant-bits"); start.ArgumentList.Add(fq.ToString(CultureInfo.InvariantCulture)); }
             foreach (var (weights, bits) in run.LayerBits ?? new Dictionary<string, int>()) { start.ArgumentList.Add("--layer-bits"); start.ArgumentList.Add(Passes.Quantization.LayerNarrowing.Entry(weights, bits)); }
+            foreach (var weights in (run.FloatLayers ?? new HashSet<string>()).Order(StringComparer.Ordinal)) { start.ArgumentList.Add("--float-layer"); start.ArgumentList.Add(weights); }
             if (run.L1Gamma > 0) { start.ArgumentList.Add("--l1-gamma"); start.ArgumentList.Add(run.L1Gamma.ToString("R", CultureInfo.InvariantCulture)); }
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;
