@@ -102,7 +102,13 @@ public static class Charts
 
     /// <summary>
     /// A layer name that fits the axis: up to 32 characters as given, else its start and end around
-    /// an ellipsis (exported names differ at the end: <c>/features/features.10/Conv</c>).
+    /// an ellipsis (exported names differ at the end: <c>/features/features.10/Conv</c>). Counted in text elements, so
+    /// that a cut never splits an emoji's surrogate pair or a letter from its accent (the half left made the label vanish).
     /// </summary>
-    public static string Short(string name) => name.Length <= 32 ? name : name[..12] + "…" + name[^19..];
+    public static string Short(string name)
+    {
+        var elements = new System.Globalization.StringInfo(name);
+        if (elements.LengthInTextElements <= 32) return name;
+        return elements.SubstringByTextElements(0, 12) + "…" + elements.SubstringByTextElements(elements.LengthInTextElements - 19);
+    }
 }

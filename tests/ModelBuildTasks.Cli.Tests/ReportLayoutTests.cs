@@ -74,6 +74,10 @@ public class ReportLayoutTests
         Assert.True(shortened.Length <= 32);
         Assert.StartsWith("/features/fe", shortened);
         Assert.EndsWith("0_weight_quantized", shortened);
+        // An emoji at the cut is kept whole: half a surrogate pair made the label vanish from the chart.
+        var emoji = Charts.Short("layer_elevx😀_and_a_long_name_that_goes_on_weight"); // the emoji is characters 11 and 12
+        Assert.Equal(emoji.Count(char.IsHighSurrogate), emoji.Count(char.IsLowSurrogate));
+        Assert.StartsWith("layer_elevx😀…", emoji);
     }
 
     [Fact]
