@@ -50,14 +50,11 @@ train.SetAction(result => ModelBuildTasks.Cli.ExitCodes.Guard(() =>
     var test = result.GetValue(testData) is { } t ? LabelNames.Align(DatasetLoader.Load(t, spec), order, LabelRange.ClassCount(onnx)) : null;
     // Checked before training, as compress checks its validation data: libtorch would stop at the first batch with its own
     // words (a shape mismatch, a target out of bounds), or train 32x32 images through a 28x28 model's global pooling.
-    foreach (var (set, path) in new[] { (data, result.GetValue(trainData)!), (test, result.GetValue(testData)) })
+    var input = onnx.Graph.Inputs[0];
+    foreach (var set in new[] { data, test }.OfType<ImageDataset>())
     {
-        if (set is null) continue;
         LabelRange.Check(set, LabelRange.ClassCount(onnx));
-        if (onnx.Graph.Inputs[0].Shape is { Rank: 4 } input && input.Dims.Skip(1).All(d => d.IsKnown)
-            && (input[1].Value, input[2].Value, input[3].Value) != (set.Channels, set.Height, set.Width))
-            throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
-                $"the images are {set.ImageShape} (C x H x W) but the model's input is {input}: give the preprocessing that makes them so (--preprocess \"resize={input[2].Value}x{input[3].Value};channels={input[1].Value}\")", path);
+        if (input.Shape is { } shape) ModelRunner.CheckCompatible(input.Name, shape.Dims.Select(d => d.IsKnown ? d.Value : -1).ToArray(), set);
     }
     double? before = test is null ? null : Evaluator.Evaluate(OnnxExport.ToBytes(onnx), test, latencySamples: 0).Accuracy;
     var masks = result.GetValue(keepZeros) ? ZeroMasks(onnx) : null;

@@ -82,6 +82,24 @@ public class CliBadInputTests
         Assert.False(File.Exists(temp.File("t.onnx")));
     }
 
+    [Theory]
+    [InlineData(32, 1, 3L, "MBT1104", "the dataset's images are 1x32x32")] // another image size: libtorch stopped at the first batch
+    [InlineData(28, 3, 3L, "MBT1104", "the dataset's images are 3x28x28")] // RGB for a grey model
+    [InlineData(28, 1, 10L, "MBT1106", "has label 10, but the model has 10 classes")] // MBT1999 from libtorch's loss before
+    public void TheAddOn_RefusesTrainingDataThatDoesNotFitTheModel_BeforeTraining(int size, int channels, long label, string code, string message)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var pixels = new byte[4 * channels * size * size];
+        Fixtures.WriteNpz(temp.File("t.npz"), ("x", "|u1", [4, channels, size, size], pixels), ("y", "<i8", [4], Fixtures.Bytes([0L, 1L, 2L, label])));
+        var result = CliRunner.RunWith(new Dictionary<string, string?> { ["MBT_TRAINING_TOOL"] = CliRunner.TrainingTool },
+            "train", Vgg, "--train-data", temp.File("t.npz"), "--epochs", "1", "-o", temp.File("t.onnx"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"error {code}", result.Stderr);
+        Assert.Contains(message, result.Stderr);
+        Assert.DoesNotContain("MBT1999", result.Stderr);
+        Assert.False(File.Exists(temp.File("t.onnx")));
+    }
+
     [Fact]
     public void EmptyPaths_AndNumbersBeyondTheirRange_AreUsageErrors()
     {

@@ -100,7 +100,7 @@ public sealed class ChainBuilder(OnnxModel source, CompressionSettings settings,
                     break;
                 case "ns" when point.NsRatio > 0:
                     var start = current;
-                    var byScale = TrainsSparsity;
+                    var byScale = TrainsSparsity; // else ranked by what the channels carry, as post-training ranks them
                     if (byScale)
                         start = Step(ref key, "l1", current, true, m => m with { Model = Tune(m.Model, $"ns: sparsity training (l1 {l1:G2})", keepZeros: pruned, grid, layerBits, keepFloat, l1) });
                     var keep = pruned;

@@ -149,7 +149,9 @@ public static class Compressor
             PerClass = scorer.Choice.Metric == Metric.Accuracy && validation.Labels is { } truth
                 ? ClassAccuracy.From(truth, scorer.Baseline, best.PerImage, inputs.Labels)
                 : [],
-            Channels = best.Slimming is { } slimmed && slimmed.ChannelsAfter == slimmed.ChannelsBefore ? [] : best.Slimming?.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of, best.Slimming.Criterion)).ToList() ?? [],
+            Channels = best.Slimming is { } slimmed && slimmed.ChannelsAfter < slimmed.ChannelsBefore
+                ? slimmed.KeptPerLayer.Select(kv => new LayerChannels(kv.Key, kv.Value.Kept, kv.Value.Of, slimmed.Criterion)).ToList()
+                : [],
         }.For(finalContainer, inputs.Model);
         return new CompressionResult(finalContainer, report);
     }

@@ -123,7 +123,13 @@ public sealed class ModelRunner : IDisposable
         : Runtime.BatchParts.ImagesPerRun(imageSize, Options.BatchSize, Options.MaxBatchValues);
 
     /// <summary>Throws <see cref="ErrorCodes.InputShapeMismatch"/> unless one image of <paramref name="data"/> fits the model's input.</summary>
-    public void CheckCompatible(ImageDataset data)
+    public void CheckCompatible(ImageDataset data) => CheckCompatible(inputName, inputDims, data);
+
+    /// <summary>Throws <see cref="ErrorCodes.InputShapeMismatch"/> unless one image of <paramref name="data"/> fits an input of <paramref name="inputDims"/> (unknown dimensions negative).</summary>
+    /// <param name="inputName">The input's name, for the message.</param>
+    /// <param name="inputDims">Its dimensions, the batch first.</param>
+    /// <param name="data">The images.</param>
+    public static void CheckCompatible(string inputName, long[] inputDims, ImageDataset data)
     {
         var perImage = inputDims.Skip(1).ToArray();
         bool fits = perImage.Length == 3
