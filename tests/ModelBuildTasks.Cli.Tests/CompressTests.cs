@@ -375,6 +375,21 @@ public class CompressTests
         Assert.Equal(report.GetProperty("evaluations").GetInt32(), stages.Sum(st => st.GetProperty("evaluations").GetInt32()));
     }
 
+    [Fact]
+    public void TheOriginalEmbedded_ReportsItsOwnLeastScores_NotTheRejectedCandidates()
+    {
+        // Cosine to the original: the original scores 1 on every image, a compressed model less, so the two 5th percentiles differ.
+        using var temp = new TestPaths.TempFolder();
+        ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
+        var allowed = CliRunner.Run("compress", temp.File("m.onnx"), "--data", Validation, "-o", temp.File("original.cmodel"), "--no-cache",
+            "--metric", "cosine", "--target-accuracy", "1", "--allow-miss", "--methods", "iq", "--json");
+        Assert.Equal(0, allowed.ExitCode);
+        var report = allowed.Json;
+        Assert.True(report.GetProperty("original_embedded").GetBoolean());
+        Assert.Equal(1.0, report.GetProperty("baseline_score_p5").GetDouble(), 6);
+        Assert.Equal(report.GetProperty("baseline_score_p5").GetDouble(), report.GetProperty("final_score_p5").GetDouble());
+    }
+
     [Theory]
     [InlineData("--bits", "3", "bits must be 4 to 7")]
     [InlineData("--bits", "8", "AVX2 CPUs without VNNI")]

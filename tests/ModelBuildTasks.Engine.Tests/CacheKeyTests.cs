@@ -38,4 +38,17 @@ public class CacheKeyTests
         var settings = new CompressionSettings();
         Assert.NotEqual(CompressionCache.Key(Model, Data, null, settings, allowMiss: false), CompressionCache.Key(Model, Data, null, settings, allowMiss: true));
     }
+
+    [Theory]
+    [InlineData(SearchKind.Fixed)]
+    [InlineData(SearchKind.Margin)]
+    [InlineData(SearchKind.Grid)]
+    public void TheSettingsText_NamesEverySegment(SearchKind search)
+    {
+        // The report shows this text: a fixed search once left an empty segment (";;") where the search space goes.
+        var segments = new CompressionSettings { Search = search }.Canonical().Split(';');
+        Assert.All(segments, s => Assert.Matches("^[a-z_0-9]+=", s));
+        var space = Assert.Single(segments, s => s.StartsWith("space=", StringComparison.Ordinal));
+        Assert.Equal(search == SearchKind.Fixed, space == "space=");
+    }
 }

@@ -140,6 +140,20 @@ public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Contains(layer, e.Message);
     }
 
+    // The VGG sample with each weight renamed to hold a comma and a backslash, which the knob lists must keep whole.
+    static string WithPunctuatedWeights(string folder)
+    {
+        var model = Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Vgg));
+        var renamed = model.Graph.Initializer.Where(t => t.Dims.Count >= 2).ToDictionary(t => t.Name, t => t.Name + ",w\\x");
+        foreach (var t in model.Graph.Initializer) if (renamed.TryGetValue(t.Name, out var name)) t.Name = name;
+        foreach (var node in model.Graph.Node)
+            for (var i = 0; i < node.Input.Count; i++)
+                if (renamed.TryGetValue(node.Input[i], out var name)) node.Input[i] = name;
+        var path = Path.Combine(folder, "vgg.onnx");
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));
+        return path;
+    }
+
     [Fact]
     public void WhatTheUniformGridLeavesOfIqsMargin_IsSpentOnNarrowerLayers_AndTheTargetHolds()
     {
@@ -147,7 +161,7 @@ public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
         using var temp = new TestPaths.TempFolder();
         var settings = new CompressionSettings { Methods = ["iq"], MaxValidationImages = 500 };
 
-        var (_, report) = Compressor.Run(Vgg, Validation, null, settings);
+        var (_, report) = Compressor.Run(WithPunctuatedWeights(temp.Path), Validation, null, settings);
         foreach (var c in report.Candidates) output.WriteLine($"{c.Description}: {c.Bytes} B, {c.Accuracy:0.000} (bound {c.Bound:0.000})");
 
         Assert.True(report.TargetMet, $"bound {report.FinalAccuracyBound} against {report.TargetAccuracy}");
@@ -156,8 +170,9 @@ public class LayerPrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Contains($"narrow_steps={steps}", report.Stages.Single().Chosen);
         // The container says which layers, and each is on a grid narrower than the model's.
         var bits = int.Parse(report.Chosen["bits"]);
-        var layerBits = report.Chosen["layer_bits"].Split(',').Select(p => p.Split(':')).ToDictionary(p => p[0], p => int.Parse(p[1]));
+        var layerBits = NameList.Split(report.Chosen["layer_bits"]).Select(e => LayerNarrowing.ParseEntry(e)!.Value).ToDictionary(p => p.Weights, p => p.Bits);
         Assert.NotEmpty(layerBits);
+        Assert.All(layerBits.Keys, w => Assert.EndsWith(",w\\x", w));
         Assert.All(layerBits.Values, b => Assert.InRange(b, LayerNarrowing.MinBits, bits - 1));
         // The report names each layer's grid.
         Assert.All(report.Layers, l => Assert.Equal(layerBits.TryGetValue(l.Layer, out var own) ? own : bits, l.Bits));

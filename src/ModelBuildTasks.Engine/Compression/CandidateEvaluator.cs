@@ -173,8 +173,8 @@ public sealed class CandidateEvaluator(ChainBuilder chain, Scorer scorer,
         var chosen = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["methods"] = applied.Count > 0 ? string.Join(",", applied) : "none" };
         foreach (var (k, v) in point.Knobs())
             if (!(slimmedNothing && k == "ns_ratio")) chosen[k] = v;
-        if (point.FloatLayers > 0) chosen["float_layer_weights"] = string.Join(",", chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
-        if (point.NarrowSteps > 0) chosen["layer_bits"] = string.Join(",", chain.LayerBits(point).Select(kv => LayerNarrowing.Entry(kv.Key, kv.Value)));
+        if (point.FloatLayers > 0) chosen["float_layer_weights"] = NameList.Join(chain.KeptFloat(point.FloatLayers).Order(StringComparer.Ordinal));
+        if (point.NarrowSteps > 0) chosen["layer_bits"] = NameList.Join(chain.LayerBits(point).Select(kv => LayerNarrowing.Entry(kv.Key, kv.Value)));
         if (point.Bits is not null)
         {
             chosen["calibration"] = calibration.ToString().ToLowerInvariant();

@@ -41,6 +41,8 @@ public sealed record CompressionReport
     public double FinalStandardError { get; init; }
     /// <summary>The 5th percentile of the compressed model's per-image scores (for cosine: the least similar images).</summary>
     public double FinalScoreP5 { get; init; }
+    /// <summary>The 5th percentile of the original model's per-image scores: the written model's when the original is embedded.</summary>
+    public double BaselineScoreP5 { get; init; }
     /// <summary>Original model, test data.</summary>
     public double? BaselineTestAccuracy { get; init; }
     /// <summary>Compressed model, test data.</summary>
@@ -159,9 +161,9 @@ public sealed record CompressionReport
     {
         int? bits = chosen.TryGetValue("bits", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : null;
         var narrower = chosen.TryGetValue("layer_bits", out var pairs)
-            ? pairs.Split(',').Select(Passes.Quantization.LayerNarrowing.ParseEntry).OfType<(string Weights, int Bits)>().ToDictionary(p => p.Weights, p => p.Bits)
+            ? NameList.Split(pairs).Select(Passes.Quantization.LayerNarrowing.ParseEntry).OfType<(string Weights, int Bits)>().ToDictionary(p => p.Weights, p => p.Bits)
             : [];
-        var kept = chosen.TryGetValue("float_layer_weights", out var names) ? names.Split(',').ToHashSet() : [];
+        var kept = chosen.TryGetValue("float_layer_weights", out var names) ? NameList.Split(names).ToHashSet() : [];
         return Passes.Pruning.MagnitudePruning.PrunableWeights(original.Graph).Select(w => new LayerBytes(w.Name, w.ElementCount * 4,
             stored.Where(t => t.Name == w.Name || t.Name.StartsWith(w.Name + "_", StringComparison.Ordinal)).Sum(t => t.StoredBytes),
             kept.Contains(w.Name) ? null : narrower.TryGetValue(w.Name, out var own) ? own : bits)).ToList();

@@ -134,7 +134,7 @@ public sealed record CompressionSettings
         return string.Join(";",
             "methods=" + string.Join(",", Methods),
             "search=" + Search.ToString().ToLowerInvariant(),
-            fixedKnobs ? "" : $"space=bits>={MinBits},ns<={F(MaxNsRatio)},dc<={F(MaxDcRatio)},step={F(Resolution)},budget={(Search == SearchKind.Margin ? MaxEvaluations : 0)}",
+            "space=" + (fixedKnobs ? "" : $"bits>={MinBits},ns<={F(MaxNsRatio)},dc<={F(MaxDcRatio)},step={F(Resolution)},budget={(Search == SearchKind.Margin ? MaxEvaluations : 0)}"),
             "bits=" + (fixedKnobs && Methods.Contains("iq") ? Bits.ToString(CultureInfo.InvariantCulture) : ""),
             "calibration=" + (Calibration?.ToString().ToLowerInvariant() ?? "auto"),
             "rounding=" + Rounding.ToString().ToLowerInvariant(),
