@@ -72,6 +72,15 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         if (EmbedsModel && signature.ExternalDataFiles.Count > 0)
             throw new ModelBuildException(ErrorCodes.InvalidExternalData,
                 $"the model keeps its weights in {string.Join(", ", signature.ExternalDataFiles.Select(Path.GetFileName))} (ONNX external data), and ModelCompressionEnabled=false embeds the model file alone, which the app could not load: save the model with its weights inside, or compress it (the container holds them)", path);
+        // The engine fixes a symbolic image size from the validation images; embedded as it is, the app could not run it.
+        var inputShape = signature.Inputs[0].Shape;
+        var unknownSize = inputShape.Skip(1).Any(d => !long.TryParse(d, out var size) || size <= 0);
+        if (EmbedsModel && unknownSize)
+            throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
+                $"the model's input is [{string.Join(",", inputShape)}], of no fixed image size, and ModelCompressionEnabled=false embeds the model as it is, which the app could not run: export it with its image size fixed (only the batch dynamic), or compress it (the compressed model takes the validation images' size)", path);
+        // Design time, before the first compression: the class's members are what IntelliSense needs, and a size unknown
+        // until the validation images give it is 1 there; the build's class takes their size.
+        if (unknownSize) inputShape = [inputShape[0], .. inputShape.Skip(1).Select(d => long.TryParse(d, out var size) && size > 0 ? d : "1")];
         TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
         var output = signature.Outputs[0];
         // The engine's rule (MetricChoice): features for the cosine metric and for outputs that are not one score per class.
@@ -80,7 +89,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         var preprocessText = Meta("Preprocess") is { Length: > 0 } p ? p : signature.Metadata.GetValueOrDefault("preprocess");
         var metadata = new ContainerMetadata
         {
-            Inputs = [Describe(signature.Inputs[0])],
+            Inputs = [Describe(signature.Inputs[0] with { Shape = inputShape })],
             Outputs = [Describe(output)],
             OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
             OutputProbabilities = classifier && signature.EndsInProbabilities,

@@ -38,6 +38,8 @@ public static class ErrorCodes
     public const string ImageScaleUnknown = "MBT1109";
     /// <summary>Warning: the original model's accuracy on the validation labels is no better than chance, so the labels are likely not its classes.</summary>
     public const string BaselineAtChance = "MBT1110";
+    /// <summary>Warning: the model's input had a symbolic image size (height, width or channels), fixed to the validation images' so the model can be quantized and run.</summary>
+    public const string InputSizeFixed = "MBT1111";
     /// <summary>Warning: the training add-on warned of a fine-tuning run (steps skipped whose loss or gradient was not finite, say).</summary>
     public const string FineTuningWarning = "MBT1203";
     /// <summary>ONNX Runtime could not load or run the model.</summary>

@@ -107,4 +107,26 @@ public class MsBuildWrapperTests
         Assert.NotEqual(0, exitCode);
         Assert.Contains("error MBT1301: Labels names 2 classes, the model's output has 10", output);
     }
+
+    [Fact]
+    public void AModelOfNoFixedImageSize_HasADesignTimeClass_ButEmbeddedUncompressedIsACodedError()
+    {
+        // The runtime needs each image's size: compressing fixes it from the validation images, embedding as it is cannot.
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        var input = model.Graph.Inputs[0];
+        model.Graph.Inputs[0] = input with { Shape = new TensorShape([Dim.Named("N"), input.Shape![1], Dim.Named("H"), Dim.Named("W")]) };
+        ModelFile.Save(model, temp.File("m.onnx"));
+        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""";
+
+        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: false);
+        Assert.True(designTimeExit == 0, designTime);
+        var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
+        Assert.Contains("public const int Height = 1;", designTimeClass);
+        Assert.Contains("public const int Width = 1;", designTimeClass);
+
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: true);
+        Assert.NotEqual(0, exitCode);
+        Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,1,H,W\], of no fixed image size", output);
+    }
 }

@@ -47,8 +47,9 @@ public sealed class CompressionInputs
     /// <summary>Problems with the inputs that do not stop the compression (e.g. disagreeing class names).</summary>
     public IReadOnlyList<ReportWarning> Warnings { get; init; } = [];
 
-    static IEnumerable<ReportWarning> LoadWarnings(string? labelMismatch, OnnxModel model, string? imageScale)
+    static IEnumerable<ReportWarning> LoadWarnings(string? labelMismatch, OnnxModel model, string? imageScale, string? sizeFixed)
     {
+        if (sizeFixed is not null) yield return new ReportWarning(ErrorCodes.InputSizeFixed, sizeFixed);
         if (labelMismatch is not null) yield return new ReportWarning(ErrorCodes.LabelNameMismatch, labelMismatch);
         if (imageScale is not null) yield return new ReportWarning(ErrorCodes.ImageScaleUnknown, imageScale);
         if (model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey))
@@ -114,6 +115,7 @@ public sealed class CompressionInputs
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
         var classes = LabelRange.ClassCount(model);
         var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order, classes);
+        var sizeFixed = InputSizeFromData.Fix(model, validation);
         // A model without names is scored in validation's class order: the add-on aligns its training folders to the same names
         // (it numbered them by position, so a training set missing one class trained every later class as the one before it).
         if (order is null && validation.ClassNames is { } folders && !folders.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", folders);
@@ -132,7 +134,7 @@ public sealed class CompressionInputs
         var mismatch = settings.Labels is null ? LabelNames.Mismatch(stored, validation.ClassNames, "pass --labels (MSBuild: Labels) to use the dataset's") : null;
         return new CompressionInputs
         {
-            Warnings = [.. LoadWarnings(mismatch, model, imageScaleWarning)],
+            Warnings = [.. LoadWarnings(mismatch, model, imageScaleWarning, sizeFixed)],
             // A model's weights kept in sidecar files (ONNX external data) are part of its size: the files the
             // MSBuild task also fingerprints and lists for the IDE (one reading of them, OnnxSignature's).
             SourceLength = sourceBytes.Length + (Container.ModelContainer.HasMagic(sourceBytes) ? 0

@@ -1,0 +1,51 @@
+using ModelBuildTasks.Compression;
+using ModelBuildTasks.Graph;
+using ModelBuildTasks.Packaging;
+
+namespace ModelBuildTasks.Engine.Tests;
+
+/// <summary>Models exported with a dynamic image size (N x C x H x W with H and W symbolic) compress at the validation images' size.</summary>
+public class SymbolicImageSizeTests
+{
+    static readonly string Validation = TestPaths.FashionValidation;
+    static readonly CompressionSettings Settings = new() { Search = SearchKind.Fixed, Methods = ["iq"], Bits = 7, TargetAccuracy = 0, MaxValidationImages = 500 };
+
+    static string Save(string folder, string name, Dim height, Dim width)
+    {
+        var model = TestModels.Plain();
+        var input = model.Graph.Inputs[0];
+        model.Graph.Inputs[0] = input with { Shape = new TensorShape([Dim.Named("N"), input.Shape![1], height, width]) };
+        var path = Path.Combine(folder, name);
+        ModelFile.Save(model, path);
+        return path;
+    }
+
+    [Fact]
+    public void ASymbolicHeightAndWidth_AreFixedToTheImages_WithAWarning_AndCompressAsTheFixedModel()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var (_, fixedReport) = Compressor.Run(Save(temp.Path, "fixed.onnx", 28, 28), Validation, null, Settings);
+
+        var (container, report) = Compressor.Run(Save(temp.Path, "dynamic.onnx", Dim.Named("H"), Dim.Named("W")), Validation, null, Settings);
+
+        var warning = Assert.Single(report.Warnings, w => w.Code == ErrorCodes.InputSizeFixed);
+        Assert.Contains("[N,1,H,W]", warning.Message);
+        Assert.Contains("1x28x28 images only", warning.Message);
+        Assert.DoesNotContain(fixedReport.Warnings, w => w.Code == ErrorCodes.InputSizeFixed);
+        // What the app gets: a model of that size, scoring as the model exported with it.
+        Assert.Equal(["N", "1", "28", "28"], ContainerPackaging.Read(container).Metadata.Inputs[0].Shape);
+        Assert.Equal(fixedReport.FinalAccuracy, report.FinalAccuracy);
+        Assert.Equal(fixedReport.BaselineAccuracy, report.BaselineAccuracy);
+    }
+
+    [Fact]
+    public void AKnownSizeBesideASymbolicOne_StaysAndMismatchesTheImages_AsACodedError()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var path = Save(temp.Path, "m.onnx", Dim.Named("H"), 27);
+
+        var e = Assert.Throws<ModelBuildException>(() => Compressor.Run(path, Validation, null, Settings));
+
+        Assert.Equal(ErrorCodes.InputShapeMismatch, e.Code);
+    }
+}
