@@ -24,7 +24,7 @@ public sealed partial class CompressModels : ToolTask
     // The engine options whose metadata text is passed as it is.
     static readonly (string Flag, string Metadata)[] GivenOptions =
     [
-        ("--fine-tune-epochs", "FineTuneEpochs"), ("--fine-tune-seconds", "FineTuneSeconds"), ("--search", "Search"), ("--resolution", "Resolution"),
+        ("--fine-tune-epochs", "FineTuneEpochs"), ("--fine-tune-seconds", "FineTuneSeconds"), ("--fine-tune-lr", "FineTuneLearningRate"), ("--l1-gamma", "L1Gamma"), ("--search", "Search"), ("--resolution", "Resolution"),
         ("--max-evaluations", "MaxEvaluations"), ("--min-bits", "MinBits"), ("--max-ns-ratio", "MaxNsRatio"), ("--max-dc-ratio", "MaxDcRatio"),
         ("--max-accuracy-drop", "MaxAccuracyDrop"), ("--target-accuracy", "TargetAccuracy"), ("--metric", "Metric"), ("--confidence", "Confidence"),
         ("--methods", "Methods"), ("--bits", "Bits"), ("--ns-ratio", "NsRatio"), ("--dc-ratio", "DcRatio"), ("--shared-levels", "SharedLevels"),
@@ -117,7 +117,12 @@ public sealed partial class CompressModels : ToolTask
             if (m.Groups["kind"].Value == "error") Log.LogError(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
             else Log.LogWarning(null, m.Groups["code"].Value, null, project, 0, 0, 0, 0, message);
         }
-        else if (OwnDiagnostic().IsMatch(singleLine)) base.LogEventsFromTextOutput(singleLine, messageImportance);
+        else if (OwnDiagnostic().Match(singleLine) is { Success: true } own)
+        {
+            // A file's diagnostic in the metadata's names too (--labels is Labels here); the file part stays as written.
+            var cut = own.Index + own.Length;
+            base.LogEventsFromTextOutput(singleLine[..cut] + InMetadataNames(singleLine[cut..]), messageImportance);
+        }
         else
         {
             // The host's or a runtime's own words ("Error:", then the reason on the lines after it): MSBuild would read
@@ -155,10 +160,16 @@ public sealed partial class CompressModels : ToolTask
     [GeneratedRegex(@": (error|warning) MBT\d{4}: ")]
     private static partial Regex OwnDiagnostic();
 
-    // The engine's options, as the item metadata that set them.
+    // The engine options the project's properties set, for every item.
+    static readonly (string Flag, string Property)[] PropertyOptions =
+    [
+        ("--cache-dir", "ModelCompressionCacheDir"), ("--cache-url", "ModelCompressionCacheUrl"), ("--cache-max-size", "ModelCompressionCacheMaxSize"),
+    ];
+
+    // The engine's options, as the item metadata or project properties that set them.
     static string InMetadataNames(string message)
     {
-        foreach (var (flag, metadata) in Options.OrderByDescending(o => o.Flag.Length)) message = message.Replace(flag, metadata, StringComparison.Ordinal);
+        foreach (var (flag, name) in Options.Concat(PropertyOptions).OrderByDescending(o => o.Flag.Length)) message = message.Replace(flag, name, StringComparison.Ordinal);
         return message;
     }
 

@@ -43,8 +43,8 @@ static class CliValues
         foreach (var sub in command.Subcommands) Configure(sub);
     }
 
-    // The options that name a file, folder or identifier, which cannot be empty.
-    static readonly HashSet<string> NonEmpty = ["--data", "--test-data", "--train-data", "--output", "--report", "--wrapper", "--cache-dir",
+    // The options that name a file, folder, identifier or list, which cannot be empty.
+    static readonly HashSet<string> NonEmpty = ["--data", "--test-data", "--train-data", "--output", "--report", "--wrapper", "--cache-dir", "--methods",
         "--reference", "--class-name", "--resource-name"];
 
     static T Number<T>(ArgumentResult result, string option, Func<ArgumentResult, T>? fallback, Func<string, (bool Ok, T Value)> parse, bool whole)

@@ -9,9 +9,10 @@ public static class CompressModelCli
     /// <summary>Parses <paramref name="args"/>, runs the command and returns the process exit code.</summary>
     public static int Run(string[] args)
     {
-        // train's arguments, help included, belong to the add-on, which validates and documents them itself.
-        if (args.Length > 0 && args[0] == "train")
-            return TrainCommand.Forward(args[1..]);
+        // train's arguments, help included, belong to the add-on, which validates and documents them itself; the global
+        // options before it are this tool's, not the add-on's (its output is its own: --no-color reaches it as NO_COLOR).
+        if (TrainCommandAt(args) is { } train)
+            return TrainCommand.Forward(args[(train + 1)..], noColor: args[..train].Contains("--no-color"));
         var root = new RootCommand("Compress, inspect and evaluate ONNX image classifiers (ModelBuildTasks).")
         {
             CompressCommand.Create(),
@@ -40,5 +41,17 @@ public static class CompressModelCli
         if (configured != ExitCodes.Ok) return ExitCodes.UsageError;
         using var interruption = Interruption.Handle();
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+    }
+
+    // Where "train" is the command: first, or after global options only (-v LEVEL, --verbosity=LEVEL, --no-color).
+    static int? TrainCommandAt(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "train") return i;
+            if (args[i] is "-v" or "--verbosity") i++;
+            else if (args[i] is not "--no-color" && !args[i].StartsWith("--verbosity=", StringComparison.Ordinal) && !args[i].StartsWith("-v:", StringComparison.Ordinal)) return null;
+        }
+        return null;
     }
 }

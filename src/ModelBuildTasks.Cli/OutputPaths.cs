@@ -104,7 +104,15 @@ static class OutputPaths
                 if (File.Exists(existing)) throw new IOException($"{existing} is a file, not a folder");
                 existing = Path.GetDirectoryName(existing) ?? throw new IOException($"no folder of {folder} exists");
             }
-            using (File.Create(Path.Combine(existing, $".mbt.{Guid.NewGuid():N}.probe"), 1, FileOptions.DeleteOnClose)) { }
+            try
+            {
+                using (File.Create(Path.Combine(existing, $".mbt.{Guid.NewGuid():N}.probe"), 1, FileOptions.DeleteOnClose)) { }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The system's message names the probe, a file the user never asked for: the folder is what refused.
+                throw new IOException($"{existing} refuses new files ({(e is UnauthorizedAccessException ? "no permission" : "not a writable folder")})");
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

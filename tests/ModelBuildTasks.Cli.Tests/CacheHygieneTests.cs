@@ -6,6 +6,7 @@ namespace ModelBuildTasks.Cli.Tests;
 public sealed class CacheHygieneTests : IDisposable
 {
     static readonly string Validation = TestPaths.FashionValidation;
+    static readonly string Vgg = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
     readonly TestPaths.TempFolder temp = new();
 
     public CacheHygieneTests() => ModelBuildTasks.Graph.ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
@@ -84,6 +85,30 @@ public sealed class CacheHygieneTests : IDisposable
         Assert.Contains("could not be removed", result.Stderr);
         Assert.Contains("removed 0 entries", result.Stdout);
         Assert.Equal([key], Listed());
+        // With --json, stdout is one object: the summary with the error in it, not the summary and then an error object.
+        var json = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--max-size", "1", "--json");
+        Assert.Equal(1, json.ExitCode);
+        Assert.Equal([key], json.Json.GetProperty("not_removed").EnumerateArray().Select(e => e.GetString()![..12]));
+        Assert.Equal(ErrorCodes.FileSystemRefused, json.Json.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains($"error {ErrorCodes.FileSystemRefused}: ", json.Stderr);
+    }
+
+    [Fact]
+    public void FoldersThatAreNoEntries_AreNeitherListedNorPruned()
+    {
+        var (_, key) = Compress(5);
+        Directory.CreateDirectory(Path.Combine(Cache, "ab", "ab")); // a short name in a shard: once an internal error in list
+        Directory.CreateDirectory(Path.Combine(Cache, "ab", "ab" + new string('x', 62)));
+
+        var list = CliRunner.Run("cache", "list", "--cache-dir", Cache);
+        var prune = CliRunner.Run("cache", "prune", "--cache-dir", Cache, "--max-size", "0");
+
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        Assert.Contains("1 entries", list.Stdout);
+        Assert.Contains(key, list.Stdout);
+        Assert.True(prune.ExitCode == 0, prune.Stderr);
+        Assert.Contains("removed 1 entries", prune.Stdout);
+        Assert.True(Directory.Exists(Path.Combine(Cache, "ab", "ab")));
     }
 
     [Fact]
@@ -123,10 +148,16 @@ public sealed class CacheHygieneTests : IDisposable
     [Theory]
     [InlineData("list")]
     [InlineData("prune")]
+    [InlineData("compress")] // --check too: it was a warning on every write, and no cache at all
     public void ACacheDirThatIsAFile_IsAnError_NotAnEmptyCache(string command)
     {
         File.WriteAllText(temp.File("not-a-folder"), "");
-        var result = CliRunner.Run(command == "list" ? ["cache", "list", "--cache-dir", temp.File("not-a-folder")] : ["cache", "prune", "--cache-dir", temp.File("not-a-folder"), "--older-than", "1d"]);
+        var result = CliRunner.Run(command switch
+        {
+            "list" => ["cache", "list", "--cache-dir", temp.File("not-a-folder")],
+            "prune" => ["cache", "prune", "--cache-dir", temp.File("not-a-folder"), "--older-than", "1d"],
+            _ => ["compress", Vgg, "--data", TestPaths.FashionTest, "-o", temp.File("x.cmodel"), "--cache-dir", temp.File("not-a-folder"), "--check"],
+        });
         CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
         Assert.Contains("--cache-dir is a file", result.Stderr);
     }

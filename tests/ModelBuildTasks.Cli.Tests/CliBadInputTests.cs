@@ -111,6 +111,7 @@ public class CliBadInputTests
             ["compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--wrapper", " "],
             ["export", Container, "-o", ""],
             ["cache", "list", "--cache-dir", ""],
+            ["compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--methods", ""], // an unset shell variable: not the default methods
         ];
         foreach (var args in runs)
         {

@@ -447,11 +447,13 @@ public class CompressTests
             (new[] { "-o", temp.File("folder.cmodel") }, "--output names a folder"),
             (new[] { "-o", temp.File("file/x.cmodel") }, "--output cannot be written"),
             (new[] { "-o", temp.File("x.cmodel"), "--report", temp.File("file/r.json") }, "--report cannot be written"),
+            (new[] { "-o", "/proc/x.cmodel" }, "--output cannot be written: /proc refuses new files"), // root or not: /proc takes no files
         })
         {
             var result = CliRunner.Run(["compress", Vgg, "--data", Validation, "--no-cache", .. args]);
             CliRunner.AssertCleanError(result, 1, ErrorCodes.FileSystemRefused);
             Assert.Contains(says, result.Stderr);
+            Assert.DoesNotContain(".probe", result.Stderr); // the check's own file is not the user's concern
             Assert.DoesNotContain("stage baseline", result.Stderr); // nothing was evaluated
         }
         Assert.False(File.Exists(temp.File("x.cmodel")));
@@ -466,6 +468,9 @@ public class CompressTests
         Assert.True(ok.ExitCode == 0, ok.Stderr);
         Assert.DoesNotContain("stage", ok.Stderr);
         Assert.Empty(Directory.GetFileSystemEntries(temp.Path));
+        // Training data that nothing fine-tunes with are not read by the run, so not by the check either.
+        var unused = CliRunner.Run("compress", Vgg, "--data", Validation, "--train-data", temp.File("none-images-idx3-ubyte.gz"), "-o", temp.File("x.cmodel"), "--check");
+        Assert.True(unused.ExitCode == 0, unused.Stderr);
         var missing = CliRunner.Run("compress", Vgg, "--data", Validation, "--test-data", temp.File("none-images-idx3-ubyte.gz"), "-o", temp.File("x.cmodel"), "--check");
         CliRunner.AssertCleanError(missing, 1, ErrorCodes.DatasetNotFound);
         var badSetting = CliRunner.Run("compress", Vgg, "--data", Validation, "-o", temp.File("x.cmodel"), "--check", "--confidence", "0.2");

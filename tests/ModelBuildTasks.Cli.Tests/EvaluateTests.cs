@@ -77,11 +77,13 @@ public class EvaluateTests
         var self = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", temp.File("u-images-idx3-ubyte"), "--latency-samples", "1", "--json");
         Assert.Equal(0, self.ExitCode);
         Assert.Equal("agreement", self.Json.GetProperty("measure").GetString());
+        Assert.Equal(temp.File("a.onnx"), self.Json.GetProperty("reference").GetString()); // the model against itself: a script can tell
         Assert.Equal(1.0, self.Json.GetProperty("accuracy").GetDouble());
 
         var other = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", temp.File("u-images-idx3-ubyte"), "--reference", temp.File("b.onnx"), "--latency-samples", "1", "--json");
         Assert.Equal(0, other.ExitCode);
         Assert.True(other.Json.GetProperty("accuracy").GetDouble() < 1.0, "two differently seeded models should not agree everywhere");
+        Assert.Equal(temp.File("b.onnx"), other.Json.GetProperty("reference").GetString());
     }
 
     [Fact]
@@ -96,6 +98,7 @@ public class EvaluateTests
         Assert.Equal(1.0, self.Json.GetProperty("accuracy").GetDouble()); // an untrained model's accuracy is far below
         var labels = CliRunner.Run("evaluate", temp.File("a.onnx"), "--data", TestPaths.FashionTest, "--limit", "50", "--latency-samples", "0", "--json");
         Assert.Equal("labels", labels.Json.GetProperty("measure").GetString());
+        Assert.False(labels.Json.TryGetProperty("reference", out _)); // against the labels, no model is agreed with
         Assert.True(labels.Json.GetProperty("accuracy").GetDouble() < 0.9);
     }
 
@@ -141,5 +144,22 @@ public class EvaluateTests
         ModelFile.Save(TestModels.Plain(), temp.File("m.onnx"));
         CliRunner.AssertCleanError(CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", temp.File("nothing.gz")), 1, ErrorCodes.DatasetNotFound);
         CliRunner.AssertCleanError(CliRunner.Run("evaluate", temp.File("m.onnx"), "--data", TestPaths.FashionTest, "--preprocess", "resize=big"), 1, ErrorCodes.InvalidPreprocessing);
+    }
+
+    [Fact]
+    public void AModelOfNoFixedImageSize_IsEvaluatedAtTheDataSize_AsCompressRunsIt()
+    {
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        ModelFile.Save(model, temp.File("fixed.onnx"));
+        var input = model.Graph.Inputs[0];
+        model.Graph.Inputs[0] = input with { Shape = new TensorShape([Dim.Named("N"), input.Shape![1], Dim.Named("H"), Dim.Named("W")]) };
+        ModelFile.Save(model, temp.File("dynamic.onnx"));
+
+        var dynamic = CliRunner.Run("evaluate", temp.File("dynamic.onnx"), "--data", TestPaths.FashionTest, "--limit", "100", "--latency-samples", "0", "--json");
+        var against = CliRunner.Run("evaluate", temp.File("fixed.onnx"), "--data", TestPaths.FashionTest, "--limit", "100", "--latency-samples", "0", "--json");
+
+        Assert.True(dynamic.ExitCode == 0, dynamic.Stderr);
+        Assert.Equal(against.Json.GetProperty("accuracy").GetDouble(), dynamic.Json.GetProperty("accuracy").GetDouble());
     }
 }

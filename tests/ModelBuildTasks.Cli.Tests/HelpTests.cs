@@ -51,6 +51,8 @@ public class HelpTests
     [InlineData("train", "--help")]
     [InlineData("train", "-h")]
     [InlineData("train", "--", "--help")]
+    [InlineData("-v", "quiet", "train", "--help")] // global options first: the command is still train, and they are not the add-on's
+    [InlineData("--no-color", "--verbosity=quiet", "train", "--help")]
     public void TrainHelp_ThroughTheMainTool_ListsTheAddOnsOptions(params string[] args)
     {
         var result = CliRunner.RunWith(WithAddOn, args);

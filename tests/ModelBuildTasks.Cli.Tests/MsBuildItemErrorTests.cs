@@ -27,6 +27,26 @@ public class MsBuildItemErrorTests
     }
 
     [Fact]
+    public void TheLearningRateAndTheClassNamesCount_AreCheckedBeforeAnyItemCompresses_InMetadataNames()
+    {
+        // FineTuneLearningRate was no metadata the task passed on (silently ignored); a Labels count was checked only
+        // once its item compressed, after every item before it, and named --labels.
+        using var temp = new TestPaths.TempFolder();
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, $"""
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" Methods="iq" MaxValidationImages="300" />
+            <CompressModel Include="{Resnet}" ValidationData="{TestPaths.FashionTest}" Labels="a,b" />
+            """);
+        Assert.NotEqual(0, exitCode);
+        Assert.Matches(@"fashion_resnet\.onnx ?: error MBT1301: Labels names 2 classes, the model's output has 10", output);
+        Assert.DoesNotContain("stage baseline", output);
+
+        var (rateExitCode, rate) = MsBuildTask.Build(temp.Path, $"""<CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" FineTuneLearningRate="fast" />""");
+        Assert.NotEqual(0, rateExitCode);
+        Assert.Matches(@"error MBT1301: CompressModel '.*fashion_vgg\.onnx': FineTuneLearningRate: 'fast' is not a finite number", rate);
+        Assert.DoesNotContain("MBT1306", rate);
+    }
+
+    [Fact]
     public void TheSameModelListedTwice_IsSaidToBeTheSameModel_NotTwoToRename()
     {
         using var temp = new TestPaths.TempFolder();

@@ -45,4 +45,53 @@ public class SubsetTests
         CliRunner.AssertCleanError(CliRunner.Run("subset", TestPaths.FashionTest, "--count", "5", "-o", temp.File("y-images-idx3-ubyte.gz")), 1, ErrorCodes.FileSystemRefused);
         Assert.Equal(["file", "y-labels-idx1-ubyte.gz"], Directory.EnumerateFileSystemEntries(temp.Path).Select(Path.GetFileName).Order());
     }
+
+    [Fact]
+    public void ClassFoldersNamedByNumber_GiveThoseNumbers_AndByName_AreRefused()
+    {
+        // IDX labels are class indices: a folder's name order (Bag, Coat, ...) is not the model's class order.
+        using var temp = new TestPaths.TempFolder();
+        Fixtures.WriteClassFolders(temp.File("numbered"), [(0, "0"), (2, "2"), (7, "7")], perClass: 3);
+        Fixtures.WriteClassFolders(temp.File("named"), [(0, "T-shirt_top"), (8, "Bag")], perClass: 3);
+
+        var numbered = CliRunner.Run("subset", temp.File("numbered"), "--count", "9", "-o", temp.File("n-images-idx3-ubyte.gz"));
+        var named = CliRunner.Run("subset", temp.File("named"), "--count", "6", "-o", temp.File("x-images-idx3-ubyte.gz"));
+
+        Assert.True(numbered.ExitCode == 0, numbered.Stderr);
+        Assert.Equal([0, 2, 7], DatasetLoader.LoadRaw(temp.File("n-images-idx3-ubyte.gz")).Labels!.Distinct().Order());
+        CliRunner.AssertCleanError(named, 2, ErrorCodes.InvalidSetting);
+        Assert.Contains("names its classes by folder (Bag, T-shirt_top)", named.Stderr);
+        Assert.False(File.Exists(temp.File("x-images-idx3-ubyte.gz")));
+    }
+
+    [Fact]
+    public void LabelsAboveAByte_AreRefused_NotWrapped()
+    {
+        using var temp = new TestPaths.TempFolder();
+        Fixtures.WriteNpz(temp.File("wide.npz"),
+            ("x", "|u1", [4, 28, 28], new byte[4 * 28 * 28]),
+            ("y", "<i8", [4], Fixtures.Bytes([300L, 1, 2, 3])));
+
+        var result = CliRunner.Run("subset", temp.File("wide.npz"), "--count", "4", "-o", temp.File("w-images-idx3-ubyte.gz"));
+
+        CliRunner.AssertCleanError(result, 2, ErrorCodes.InvalidSetting);
+        Assert.Contains("label 300", result.Stderr);
+        Assert.False(File.Exists(temp.File("w-images-idx3-ubyte.gz")));
+    }
+
+    [Fact]
+    public void AnUnlabelledSubset_RemovesTheLabelsAnEarlierOneLeftBesideIt()
+    {
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("unlabelled"));
+        File.Copy(TestPaths.FashionTest, temp.File("unlabelled/u-images-idx3-ubyte.gz"));
+        Assert.Equal(0, CliRunner.Run("subset", TestPaths.FashionTest, "--count", "10", "-o", temp.File("s-images-idx3-ubyte.gz")).ExitCode);
+        Assert.True(File.Exists(temp.File("s-labels-idx1-ubyte.gz")));
+
+        var again = CliRunner.Run("subset", temp.File("unlabelled/u-images-idx3-ubyte.gz"), "--count", "10", "--seed", "5", "-o", temp.File("s-images-idx3-ubyte.gz"));
+
+        Assert.Equal(0, again.ExitCode);
+        Assert.False(File.Exists(temp.File("s-labels-idx1-ubyte.gz")));
+        Assert.Null(DatasetLoader.LoadRaw(temp.File("s-images-idx3-ubyte.gz")).Labels);
+    }
 }

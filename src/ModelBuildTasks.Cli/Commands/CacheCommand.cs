@@ -58,6 +58,13 @@ static class CacheCommand
             // Lock files carry no result: whatever the limits, those no running build holds are leftovers of killed builds.
             var locks = LocalCacheEntries.RemoveUnusedLocks(folder);
             var left = LocalCacheEntries.List(folder, withReports: false);
+            // A CI job that trims its cache must notice when it could not: an error after the summary, in the one JSON object.
+            var error = refused.Count == 0 ? null : new Dictionary<string, string>
+            {
+                ["code"] = ErrorCodes.FileSystemRefused,
+                ["message"] = $"{refused.Count} entries ({Units.Bytes(refused.Sum(e => e.Bytes))}) could not be removed: the folder or its entries are not writable by this user",
+                ["file"] = folder,
+            };
             if (result.GetValue(pruneJson))
             {
                 JsonOutput.Write(new
@@ -69,14 +76,14 @@ static class CacheCommand
                     RemovedLocks = locks,
                     Entries = left.Count,
                     Bytes = left.Sum(e => e.Bytes),
+                    Error = error,
                 });
             }
             else Console.WriteLine($"removed {removed.Count} entries ({Units.Bytes(removed.Sum(e => e.Bytes))}); {left.Count} left ({Units.Bytes(left.Sum(e => e.Bytes))}) in {folder}"
                 + (locks > 0 ? $"; removed {locks} unused lock files" : ""));
-            // A CI job that trims its cache must notice when it could not.
-            if (refused.Count > 0)
-                throw new ModelBuildException(ErrorCodes.FileSystemRefused, $"{refused.Count} entries ({Units.Bytes(refused.Sum(e => e.Bytes))}) could not be removed: the folder or its entries are not writable by this user", folder);
-            return ExitCodes.Ok;
+            if (error is null) return ExitCodes.Ok;
+            Console.Error.WriteLine($"{folder}: error {error["code"]}: {error["message"]}");
+            return ExitCodes.InputError;
         }));
 
         return new Command("cache", "Inspect and prune the local compression cache.") { list, prune };

@@ -63,6 +63,9 @@ sealed class CacheOptions
         if (!(seconds > 0) || seconds > MaxTimeoutSeconds)
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--cache-timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds}, not {seconds}");
         var cap = Sizes.ParseBytes(result.GetValue(maxSize)!, "--cache-max-size");
+        // A file is no cache folder: as cache list and prune say, rather than a warning on every write and no cache at all.
+        if (result.GetValue(dir) is { } folder && File.Exists(Path.GetFullPath(folder)))
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-dir is a file, not a cache folder", Path.GetFullPath(folder));
         var remoteUrl = result.GetValue(url) is { Length: > 0 } given ? given : Environment.GetEnvironmentVariable("MBT_CACHE_URL");
         var remote = string.IsNullOrWhiteSpace(remoteUrl) ? null : RemoteCacheUrl.Open(remoteUrl.Trim(), TimeSpan.FromSeconds(seconds), Environment.GetEnvironmentVariable);
         return (seconds, cap, remote);

@@ -136,9 +136,12 @@ static class CompressCommand
             if (result.GetValue(check))
             {
                 if (!File.Exists(modelPath)) throw ModelBuildException.ModelNotFound(modelPath);
-                foreach (var dataset in new[] { dataPath, testPath, settings.TrainData }.OfType<string>()) Data.DatasetFiles.RequireExists(dataset);
-                // What the run would refuse only once under way: the spec (read with the data) and the cache settings (read when the cache opens).
+                // The training data only when the run would read them: without fine-tuning they are not used.
+                foreach (var dataset in new[] { dataPath, testPath, settings.FineTunes ? settings.TrainData : null }.OfType<string>()) Data.DatasetFiles.RequireExists(dataset);
+                // What the run would refuse only once under way: the spec (read with the data), the cache settings (read when
+                // the cache opens) and class names of another count than the model's classes.
                 Data.PreprocessSpec.Parse(settings.Preprocess);
+                if (settings.Labels is { } given) CompressionInputs.CheckLabelCount(given, Graph.ModelFile.Load(modelPath), modelPath);
                 cacheOptions.Check(result);
                 if (settings.FineTunes) FineTuning.TrainingTool.Require();
                 return ExitCodes.Ok;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ModelBuildTasks.Compression;
 using ModelBuildTasks.Data;
 using ModelBuildTasks.Evaluation;
 using ModelBuildTasks.Graph;
@@ -32,11 +33,14 @@ static class EvaluateCommand
             // script may fix a count for machines larger than the one it runs on.
             if (result.GetValue(threads) > 4 * Environment.ProcessorCount)
                 Console.Error.WriteLine($"warning: --threads {result.GetValue(threads)} is more than 4 x this machine's {Environment.ProcessorCount} processors: the runs will queue for them");
-            var (ir, onnx) = Load(modelPath);
-            var referenceBytes = result.GetValue(reference) is { } r ? Load(r).Onnx : null;
+            var ir = ModelFile.Load(modelPath);
+            var referencePath = result.GetValue(reference);
+            var referenceModel = referencePath is null ? null : ModelFile.Load(referencePath);
             // As compress does: the preprocessing the model records, unless one is given.
             var stored = LabelNames.Of(ir);
             var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit)), stored, LabelRange.ClassCount(ir));
+            var onnx = Bytes(ir, modelPath, dataset);
+            var referenceBytes = referenceModel is null ? null : Bytes(referenceModel, referencePath!, dataset);
             // Measured against a reference, the labels are not used: neither warned about nor checked.
             if (referenceBytes is null)
             {
@@ -55,6 +59,7 @@ static class EvaluateCommand
                     data = dataset.Source,
                     evaluation.Accuracy,
                     measure = evaluation.AgainstLabels ? "labels" : "agreement",
+                    reference = evaluation.AgainstLabels ? null : referencePath ?? modelPath, // agreement with itself, without labels or reference
                     latency_ms_median = evaluation.LatencyMsMedian,
                     latency_ms_p90 = evaluation.LatencyMsP90,
                     evaluation.Threads,
@@ -83,11 +88,12 @@ static class EvaluateCommand
         return command;
     }
 
-    // The bytes the app runs, except where loading converts the model as compress does (an N x H x W x C
-    // input to N x C x H x W, float16 to float: the datasets are float C x H x W), so an original is comparable with its container.
-    static (OnnxModel Model, byte[] Onnx) Load(string path)
+    // The bytes the app runs, except where loading converts the model as compress does (an N x H x W x C input to
+    // N x C x H x W, float16 to float: the datasets are float C x H x W; a symbolic image size to the data's), so an
+    // original is comparable with its container.
+    static byte[] Bytes(OnnxModel model, string path, ImageDataset data)
     {
-        var model = ModelFile.Load(path);
-        return (model, ModelFile.WasConverted(model) ? OnnxExport.ToBytes(model) : ModelFile.LoadOnnxBytes(path));
+        var sizeFixed = InputSizeFromData.Fix(model, data) is not null;
+        return sizeFixed || ModelFile.WasConverted(model) ? OnnxExport.ToBytes(model) : ModelFile.LoadOnnxBytes(path);
     }
 }

@@ -18,6 +18,17 @@ static class SubsetCommand
         {
             var source = DatasetLoader.LoadRaw(result.GetValue(data)!);
             if (!source.EightBit) throw new ModelBuildException(ErrorCodes.InvalidSetting, "subset writes IDX, which needs 8-bit pixel data", source.Source);
+            // IDX labels are bare bytes, read as the model's class indices: folders named by class are in name order, not the model's.
+            if (source.ClassNames is { } names)
+            {
+                if (LabelNames.Numbered(names, 256) is null)
+                    throw new ModelBuildException(ErrorCodes.InvalidSetting,
+                        $"the dataset names its classes by folder ({string.Join(", ", names.Take(4))}{(names.Count > 4 ? ", ..." : "")}), and IDX labels are class indices, "
+                        + "which a model would read in its own class order, not the folders': sample the folders themselves, or name them by class index (0, 1, ...)", source.Source);
+                source = LabelNames.Align(source, null, 256);
+            }
+            if (source.Labels is { } all && all.Any(l => l is < 0 or > 255))
+                throw new ModelBuildException(ErrorCodes.InvalidSetting, $"IDX label files hold one byte per label; this dataset has label {all.First(l => l is < 0 or > 255)}", source.Source);
             var n = result.GetValue(count);
             if (n < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--count must be at least 1");
             var first = result.GetValue(skip);
@@ -27,11 +38,10 @@ static class SubsetCommand
             var imagesPath = result.GetValue(output)!;
             if (!Path.GetFileName(imagesPath).Contains("images", StringComparison.Ordinal))
                 throw new ModelBuildException(ErrorCodes.InvalidSetting, "the output name must contain 'images' so the labels file can be named after it", imagesPath);
-            var labelsPath = sample.Labels is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!,
-                DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
+            var labelsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagesPath))!, DatasetFiles.LabelsFileName(Path.GetFileName(imagesPath)));
             var inputs = new OutputPaths.Inputs(DatasetFiles.Enumerate(result.GetValue(data)!).Select(f => f.Full));
             OutputPaths.CheckWritable(imagesPath, "--output", inputs);
-            if (labelsPath is not null) OutputPaths.CheckWritable(labelsPath, "--output (its labels file)", inputs);
+            OutputPaths.CheckWritable(labelsPath, "--output (its labels file)", inputs);
             // IDX stores H x W x C; the dataset holds C x H x W.
             var hwc = new byte[sample.Pixels.Length];
             var plane = sample.Height * sample.Width;
@@ -42,10 +52,16 @@ static class SubsetCommand
             int[] dims = sample.Channels == 1 ? [sample.Count, sample.Height, sample.Width] : [sample.Count, sample.Height, sample.Width, sample.Channels];
             IdxFormat.Write(imagesPath, dims, hwc);
             Console.WriteLine(imagesPath);
-            if (sample.Labels is { } labels && labelsPath is not null)
+            if (sample.Labels is { } labels)
             {
                 IdxFormat.Write(labelsPath, [labels.Length], labels.Select(l => (byte)l).ToArray());
                 Console.WriteLine(labelsPath);
+            }
+            else if (File.Exists(labelsPath))
+            {
+                // Left beside unlabelled images, an earlier subset's labels would be read as theirs.
+                File.Delete(labelsPath);
+                Console.Error.WriteLine($"removed {labelsPath}: the images written have no labels");
             }
             return ExitCodes.Ok;
         }));

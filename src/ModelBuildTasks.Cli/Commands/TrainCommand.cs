@@ -24,7 +24,9 @@ static class TrainCommand
     }
 
     /// <summary>Runs the add-on's <c>train</c> with <paramref name="arguments"/> (what followed <c>train</c>; a leading <c>--</c> is dropped).</summary>
-    public static int Forward(string[] arguments) => ExitCodes.Guard(() =>
+    /// <param name="arguments">The add-on's arguments.</param>
+    /// <param name="noColor">Whether <c>--no-color</c> was given before <c>train</c>: the add-on gets <c>NO_COLOR</c>.</param>
+    public static int Forward(string[] arguments, bool noColor = false) => ExitCodes.Guard(() =>
     {
         if (arguments is ["--", .. var rest]) arguments = rest;
         if (Environment.GetEnvironmentVariable(TrainingTool.StartedAsAddOnVariable) == "1")
@@ -45,6 +47,7 @@ static class TrainCommand
         start.ArgumentList.Add("train");
         foreach (var a in arguments) start.ArgumentList.Add(a);
         start.Environment[CliHelp.UsageNameVariable] = "dotnet compress-model";
+        if (noColor) start.Environment["NO_COLOR"] = "1";
         using var process = Process.Start(start)!;
         process.WaitForExit();
         return process.ExitCode;

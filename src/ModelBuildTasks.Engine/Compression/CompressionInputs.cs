@@ -72,6 +72,13 @@ public sealed class CompressionInputs
             + "or feed the class preprocessed floats only");
     }
 
+    /// <summary>Class names given for a model must be as many as its classes (when its output says how many).</summary>
+    public static void CheckLabelCount(IReadOnlyList<string> labels, OnnxModel model, string modelPath)
+    {
+        if (LabelRange.ClassCount(model) is { } n && labels.Count != n)
+            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {labels.Count} classes, the model's output has {n}", modelPath);
+    }
+
     /// <summary>Loads and checks everything; throws <see cref="ModelBuildException"/> on bad input.</summary>
     public static CompressionInputs Load(string modelPath, string dataPath, string? testDataPath, CompressionSettings settings)
     {
@@ -121,8 +128,7 @@ public sealed class CompressionInputs
         if (order is null && validation.ClassNames is { } folders && !folders.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", folders);
         var test = testDataPath is null ? null : DatasetLoader.LoadRaw(testDataPath, spec.Resize, spec.Channels) is var testRaw
             ? LabelNames.Align(Preprocessing.Prepare(testRaw, SpecFor(testRaw)), order, classes) : null;
-        if (settings.Labels is { } given && classes is { } n && given.Count != n)
-            throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--labels names {given.Count} classes, the model's output has {n}", modelPath);
+        if (settings.Labels is { } given) CheckLabelCount(given, model, modelPath);
         LabelRange.Check(validation, classes);
         if (test is not null)
         {

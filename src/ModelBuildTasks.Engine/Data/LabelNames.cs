@@ -38,8 +38,8 @@ public static class LabelNames
         return Numbered(names, model.Count) is { } numbered ? data.WithClassOrder(numbered, model) : data;
     }
 
-    // Each name's number when every name is a plain non-negative number below `classes` ("7", not "07" or "+7"), else null.
-    static int[]? Numbered(IReadOnlyList<string> names, long classes)
+    /// <summary>Each name's number when every name is a plain non-negative number below <paramref name="classes"/> ("7", not "07" or "+7"), else null.</summary>
+    public static int[]? Numbered(IReadOnlyList<string> names, long classes)
     {
         var numbers = new int[names.Count];
         for (var i = 0; i < names.Count; i++)

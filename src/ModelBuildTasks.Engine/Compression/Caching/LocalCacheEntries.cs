@@ -35,7 +35,8 @@ public static class LocalCacheEntries
             foreach (var entry in Directory.EnumerateDirectories(shard))
             {
                 var key = Path.GetFileName(entry);
-                if (!key.StartsWith(shardName, StringComparison.Ordinal)) continue;
+                // A key is a SHA-256 in lowercase hex: any other folder is not an entry, to list or to prune.
+                if (!key.StartsWith(shardName, StringComparison.Ordinal) || key.Length != 64 || !key.All(char.IsAsciiHexDigitLower)) continue;
                 try
                 {
                     var info = new DirectoryInfo(entry);
