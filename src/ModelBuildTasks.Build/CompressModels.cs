@@ -336,11 +336,16 @@ public sealed partial class CompressModels : ToolTask
             var inputs = sidecars.Select(f => (Full: f, Name: Path.GetFileName(f))).ToList();
             if (data is not null) inputs.AddRange(DatasetFiles.Enumerate(data).Select(f => (f.Full, "validation/" + f.Relative)));
             if (test is not null) inputs.AddRange(DatasetFiles.Enumerate(test).Select(f => (f.Full, "test/" + f.Relative)));
-            if (train is not null && (Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0)) inputs.AddRange(DatasetFiles.Enumerate(train).Select(f => (f.Full, "train/" + f.Relative)));
+            var trainFiles = train is null ? [] : DatasetFiles.Enumerate(train).Select(f => (f.Full, "train/" + f.Relative)).ToList();
+            var fineTunes = Meta("FineTuneEpochs") is { Length: > 0 } e && e != "0" || Meta("FineTuneSeconds").Length > 0;
+            if (fineTunes) inputs.AddRange(trainFiles);
             var existing = File.Exists(modelPath) ? inputs.Where(f => File.Exists(f.Full)).ToList() : [];
             foreach (var (full, relative) in existing) content.Add(full, relative);
             fingerprint = content.Finish();
-            newestInput = existing.Select(f => f.Full).Prepend(modelPath).Where(File.Exists).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
+            // Training data nothing fine-tunes with decide nothing, but the IDE's check lists them (CompressModel_IdeItems):
+            // the stamp must not look older than them forever.
+            newestInput = existing.Select(f => f.Full).Concat(fineTunes ? [] : trainFiles.Select(f => f.Full)).Prepend(modelPath)
+                .Where(File.Exists).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

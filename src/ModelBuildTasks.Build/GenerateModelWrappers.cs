@@ -31,6 +31,12 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
     /// <summary>Whether the build embeds the model file itself (<c>ModelCompressionEnabled=false</c>), which then must hold its weights.</summary>
     public bool EmbedsModel { get; set; }
 
+    /// <summary>
+    /// Design time: an item compressed before keeps its last compressed class (<c>NAME/NAME.g.cs</c>), so none is
+    /// generated for it; the items are still checked against each other (MBT1302, MBT1303), as in every build.
+    /// </summary>
+    public bool SkipCompressed { get; set; }
+
     /// <summary>The items with <c>Wrapper</c> (the source) and <c>ResourceName</c> (for the original model) metadata.</summary>
     [Output] public ITaskItem[] Outputs { get; set; } = [];
 
@@ -45,6 +51,8 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         foreach (var model in Models)
         {
             var path = model.GetMetadata("FullPath");
+            var name = Path.GetFileNameWithoutExtension(path);
+            if (SkipCompressed && File.Exists(Path.Combine(OutputDirectory, name, name + ".g.cs"))) continue;
             try
             {
                 outputs.Add(Generate(model, path));
@@ -78,6 +86,10 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         if (EmbedsModel && unknownSize)
             throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
                 $"the model's input is [{string.Join(",", inputShape)}], of no fixed image size, and ModelCompressionEnabled=false embeds the model as it is, which the app could not run: export it with its image size fixed (only the batch dynamic), or compress it (the compressed model takes the validation images' size)", path);
+        // The app reads each image's outputs by the declared size; compressing takes it from shape inference.
+        if (EmbedsModel && signature.Outputs[0].Shape is var outputShape && (outputShape.Count == 0 || outputShape.Skip(1).Any(d => !long.TryParse(d, out var size) || size <= 0)))
+            throw new ModelBuildException(ErrorCodes.InvalidGraph,
+                $"the model's output is [{string.Join(",", outputShape)}], of no fixed size per image, and ModelCompressionEnabled=false embeds the model as it is, which the app could not read: export it with its output size fixed, or compress it (the compressed model's output takes the size shape inference finds)", path);
         // Design time, before the first compression: the class's members are what IntelliSense needs, and a size unknown
         // until the validation images give it is 1 there; the build's class takes their size.
         if (unknownSize) inputShape = [inputShape[0], .. inputShape.Skip(1).Select(d => long.TryParse(d, out var size) && size > 0 ? d : "1")];
@@ -104,8 +116,11 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         var folder = Path.Combine(OutputDirectory, name);
         Directory.CreateDirectory(folder);
         var wrapper = Path.Combine(folder, name + Suffix);
-        // Unchanged text keeps its timestamp: the IDE and the compiler see nothing new.
+        // Unchanged text keeps its timestamp: the IDE and the compiler see nothing new. Embedded, a model newer than the class
+        // (touched by a checkout) is compiled again anyway, as a resource; the class is then made as new, or the IDE's
+        // up-to-date check, which compares the two, would find the project out of date forever.
         if (!File.Exists(wrapper) || File.ReadAllText(wrapper) != source) File.WriteAllText(wrapper, source);
+        else if (EmbedsModel && File.GetLastWriteTimeUtc(wrapper) < File.GetLastWriteTimeUtc(path)) File.SetLastWriteTimeUtc(wrapper, DateTime.UtcNow);
         // Literal values (SetMetadata takes MSBuild-escaped text): a ';' or '%' in the path stays part of it.
         ITaskItem2 item = new TaskItem(model);
         item.SetMetadataValueLiteral("Wrapper", wrapper);

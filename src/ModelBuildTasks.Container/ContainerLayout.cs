@@ -14,7 +14,12 @@ static class ContainerLayout
     public const long MaxGraph = 256L << 20;
     /// <summary>A version-2 index (metadata, graph, tensor table and inline tensors) decodes to at most this many bytes.</summary>
     public const long MaxIndex = 512L << 20;
-    public const uint MaxTensors = 1_000_000;
+    /// <summary>
+    /// Tensors a container may hold: CNNs have hundreds to a few thousand (weights, scales, zero points). A tensor can
+    /// cost the file half a byte (an empty one, its table entry Brotli-coded), and ONNX Runtime takes time quadratic in
+    /// a graph's initializers to load them (100,000 took 30 s): the cap bounds what a small crafted file costs the app.
+    /// </summary>
+    public const uint MaxTensors = 20_000;
     public const int MaxName = 4096;
     public const int MaxRank = 8;
     public const long MaxDecodedTotal = 2L << 30;

@@ -51,7 +51,15 @@ public static class ContainerLimits
             var remaining = Math.Max(0, stream.Length - stream.Position);
             if (remaining > limit) throw new ContainerFormatException($"the stream holds {remaining} bytes, more than the limit of {limit}", 0);
             var bytes = new byte[remaining];
-            stream.ReadExactly(bytes);
+            try
+            {
+                stream.ReadExactly(bytes);
+            }
+            catch (EndOfStreamException)
+            {
+                // A file cut while it was read (or a stream whose Length says more than it gives): a cut container.
+                throw new ContainerFormatException($"the stream ended before the {remaining} bytes its length claims", 0);
+            }
             return bytes;
         }
         // Unknown length: fixed-size chunks, so the peak is the data plus one copy, never a doubling buffer past the limit.

@@ -69,6 +69,7 @@ static class ContainerV1
             var decoded = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[(int)(cursor + 16)..]);
             var crc = BinaryPrimitives.ReadUInt32LittleEndian(span[(int)(cursor + 24)..]);
             if (decoded != elements * size) throw new ContainerFormatException($"tensor '{name}' declares {decoded} bytes but its shape needs {elements * size}", cursor + 16);
+            if (decoded > Array.MaxLength) throw new ContainerFormatException($"tensor '{name}' is too large", cursor + 16); // as version 2 refuses it
             decodedTotal += decoded;
             if (decodedTotal > ContainerLayout.MaxDecodedTotal) throw new ContainerFormatException("the tensors decode to more than 2 GiB", cursor + 16);
             if (!ContainerLimits.ExpansionAllowed(stored, decoded))

@@ -7,6 +7,8 @@ namespace ModelBuildTasks.Container;
 /// <summary>Writes version-2 containers (docs/format.md). The same inputs always give the same bytes.</summary>
 public static class ContainerWriter
 {
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     // Below these sizes a tensor goes inline: coded with the graph, a few scale or bias values cost
     // less than a table of their own. 1-byte tensors from 256 bytes up have a distribution worth a table.
     const int InlineBelow = 256;
@@ -33,7 +35,10 @@ public static class ContainerWriter
         foreach (var t in tensors)
         {
             if (!names.Add(t.Name)) throw new ArgumentException($"tensor name '{t.Name}' appears twice", nameof(tensors));
-            var nameBytes = Encoding.UTF8.GetByteCount(t.Name);
+            // Strict: a lone surrogate would be written as U+FFFD, renaming the tensor (or making two names one).
+            int nameBytes;
+            try { nameBytes = StrictUtf8.GetByteCount(t.Name); }
+            catch (EncoderFallbackException) { throw new ArgumentException($"tensor name '{t.Name}' is not valid Unicode (a lone surrogate)", nameof(tensors)); }
             if (nameBytes is 0 or > ContainerLayout.MaxName) throw new ArgumentException($"tensor name '{t.Name}' is empty or too long", nameof(tensors));
             if (t.Dims.Length > ContainerLayout.MaxRank) throw new ArgumentException($"tensor '{t.Name}' has rank {t.Dims.Length} (at most {ContainerLayout.MaxRank})", nameof(tensors));
             var size = ContainerLayout.ElementSize(t.ElementType);

@@ -69,17 +69,11 @@ public sealed class CompressedModel : IDisposable
             single = new Lazy<InferenceSession>(() => CreateSession(onnx, options, threads));
             choice = new SingleImageChoice();
         }
-        if (session.InputMetadata.Count != 1) throw new InvalidDataException($"an image classifier has one input; this model has {session.InputMetadata.Count}");
-        (inputName, var input) = session.InputMetadata.First();
+        (inputName, var input) = session.InputMetadata.First(); // the one input: OnnxSessions.Create checked
         inputDims = input.Dimensions.Select(d => (long)d).ToArray();
         outputName = session.OutputMetadata.First().Key;
+        var outputDims = session.OutputMetadata[outputName].Dimensions; // a batch axis, then known sizes: OnnxSessions.Create checked
         InputSize = (int)inputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
-        if (InputSize <= 0) throw new InvalidDataException("the model's input has unknown dimensions besides the batch");
-        var outputDims = session.OutputMetadata[outputName].Dimensions;
-        // Outputs are read as a batch axis, then each image's values: an output without the batch axis ([10] for a batch of
-        // one) would give each image one value, silently.
-        if (outputDims.Length == 0 || outputDims[0] > 0 && outputDims[0] != (inputDims[0] > 0 ? inputDims[0] : 1))
-            throw new InvalidDataException($"the model's output [{string.Join(",", outputDims)}] has no batch axis first (its input is [{string.Join(",", inputDims)}]): export it with one, e.g. [1,{string.Join(",", outputDims)}]");
         ClassCount = (int)outputDims.Skip(1).Aggregate(1L, (a, b) => a * b);
         rowsPerRun = BatchParts.ImagesPerRun(InputSize); // as the engine's evaluation runs them
     }

@@ -55,10 +55,18 @@ static class OnnxSessions
             size *= d;
             if (size > int.MaxValue) throw new ContainerFormatException("the model's input is too large", 0);
         }
+        // Outputs are read as a batch axis, then each image's values: an output without the batch axis ([10] for a batch of
+        // one) would give each image one value, and one of unknown size ([N, C]) a count of -1 (or 1, from two unknowns),
+        // silently shifting every image's outputs after the first.
+        var inputBatch = input.Dimensions[0] > 0 ? input.Dimensions[0] : 1;
+        if (output.Dimensions.Length == 0 || output.Dimensions[0] > 0 && output.Dimensions[0] != inputBatch)
+            throw new ContainerFormatException($"the model's output [{string.Join(",", output.Dimensions)}] has no batch axis first (its input is [{string.Join(",", input.Dimensions)}]): export it with one, e.g. [1,{string.Join(",", output.Dimensions)}]", 0);
         long classes = 1;
         foreach (var d in output.Dimensions.Skip(1))
         {
-            classes *= Math.Max(d, 1);
+            if (d <= 0)
+                throw new ContainerFormatException($"the model's output [{string.Join(",", output.Dimensions.Select(o => o < 0 ? "?" : o.ToString(System.Globalization.CultureInfo.InvariantCulture)))}] has dimensions of unknown or no size besides the batch: export it with each image's output size fixed", 0);
+            classes *= d;
             if (classes > int.MaxValue) throw new ContainerFormatException("the model's output is too large", 0);
         }
     }

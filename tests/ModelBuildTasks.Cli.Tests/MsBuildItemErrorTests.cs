@@ -60,6 +60,32 @@ public class MsBuildItemErrorTests
         Assert.DoesNotContain("rename one of the model files", output);
     }
 
+    [Fact]
+    public void ADesignTimeBuild_GeneratesClassesOnlyForItemsNeverCompressed_ButChecksEveryItem()
+    {
+        // Once an item was compressed, design-time builds took its last class and skipped the collision checks with it.
+        using var temp = new TestPaths.TempFolder();
+        Directory.CreateDirectory(temp.File("out/fashion_vgg"));
+        File.WriteAllText(temp.File("out/fashion_vgg/fashion_vgg.g.cs"), "// the last compressed class");
+        Directory.CreateDirectory(temp.File("other"));
+        File.Copy(Vgg, temp.File("other/fashion_vgg.onnx"));
+
+        var (fineExit, fine) = MsBuildTask.BuildWrappers(temp.Path, $"""
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="{Resnet}" ValidationData="{TestPaths.FashionTest}" />
+            """, embedsModel: false, skipCompressed: true);
+        Assert.True(fineExit == 0, fine);
+        Assert.False(File.Exists(temp.File("out/fashion_vgg/fashion_vgg.designtime.g.cs")));
+        Assert.True(File.Exists(temp.File("out/fashion_resnet/fashion_resnet.designtime.g.cs")));
+
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""
+            <CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="other/fashion_vgg.onnx" ValidationData="{TestPaths.FashionTest}" ClassName="Second" />
+            """, embedsModel: false, skipCompressed: true);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("error MBT1302: CompressModel items", output);
+    }
+
     [Theory]
     [InlineData(true)]  // ModelCompressionEnabled=false
     [InlineData(false)] // a design-time build before any compression

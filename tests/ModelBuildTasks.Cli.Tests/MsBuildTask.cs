@@ -22,10 +22,10 @@ static class MsBuildTask
             """);
 
     /// <summary>Writes <c>compress.proj</c> running the GenerateModelWrappers task (design-time and uncompressed classes) on <paramref name="items"/>, and builds it.</summary>
-    public static (int ExitCode, string Output) BuildWrappers(string folder, string items, bool embedsModel) =>
+    public static (int ExitCode, string Output) BuildWrappers(string folder, string items, bool embedsModel, bool skipCompressed = false) =>
         BuildWith(folder, "GenerateModelWrappers", items, $"""
             OutputDirectory="$(MSBuildProjectDirectory)/out" ProjectDirectory="$(MSBuildProjectDirectory)"
-            Suffix="{(embedsModel ? ".uncompressed.g.cs" : ".designtime.g.cs")}" EmbedsModel="{embedsModel}"
+            Suffix="{(embedsModel ? ".uncompressed.g.cs" : ".designtime.g.cs")}" EmbedsModel="{embedsModel}" SkipCompressed="{skipCompressed}"
             """);
 
     // One project for either task: the items, then the task over them with its other parameters.

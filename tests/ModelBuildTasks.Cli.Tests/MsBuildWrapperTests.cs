@@ -129,4 +129,17 @@ public class MsBuildWrapperTests
         Assert.NotEqual(0, exitCode);
         Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,1,H,W\], of no fixed image size", output);
     }
+
+    [Fact]
+    public void EmbeddingUncompressedAModelOfNoFixedOutputSize_IsACodedError()
+    {
+        // The app reads each image's outputs by the declared size, which [N,C] does not give.
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
+        ModelFile.Save(model, temp.File("m.onnx"));
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""", embedsModel: true);
+        Assert.NotEqual(0, exitCode);
+        Assert.Matches(@"m\.onnx : error MBT1005: the model's output is \[N,C\], of no fixed size per image", output);
+    }
 }

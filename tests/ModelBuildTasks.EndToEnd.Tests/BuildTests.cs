@@ -135,8 +135,14 @@ public class BuildTests(PackedPackages packages)
         using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", "<ModelCompressionIntermediateDir>models/</ModelCompressionIntermediateDir>");
         Directory.CreateDirectory(Path.Combine(app.Folder, "models"));
         File.WriteAllText(Path.Combine(app.Folder, "models/README.md"), "ours");
+        // An IDE opening the project first writes the design-time class there, under the SDK's **/*.cs glob: the build
+        // compiled it beside the compressed one (the class defined twice), and the compressed one twice (CS2002).
+        var designTime = app.Run("msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-nodeReuse:false");
+        Assert.True(designTime.ExitCode == 0, designTime.Output);
+        Assert.True(File.Exists(Path.Combine(app.Folder, "models/fashion_vgg/fashion_vgg.designtime.g.cs")));
         var build = app.Build();
         Assert.True(build.ExitCode == 0, build.Output);
+        Assert.DoesNotContain("CS2002", build.Output);
         Assert.True(File.Exists(Path.Combine(app.Folder, "models/fashion_vgg/fashion_vgg.cmodel")));
 
         var clean = app.Run("clean");
@@ -347,11 +353,36 @@ public class BuildTests(PackedPackages packages)
     // ***** Issue 14, point 4: IDE and watch
 
     [Fact]
+    public void CompressionSwitchedOffAndOn_KeepsTheCompressedOutputs_SoOnAgainRunsNoEngine()
+    {
+        // MSBuild's IncrementalClean deleted the outputs the uncompressed build did not list: on again was a new compression.
+        using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"");
+        Assert.True(app.Build() is { ExitCode: 0 });
+        var off = app.Build("-p:ModelCompressionEnabled=false");
+        Assert.True(off.ExitCode == 0, off.Output);
+        Assert.Contains("embedded uncompressed", off.Output);
+        Assert.True(File.Exists(Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.cmodel")));
+
+        var on = app.Build();
+
+        Assert.True(on.ExitCode == 0, on.Output);
+        Assert.DoesNotContain("compressing", on.Output);
+        Assert.DoesNotContain("taken from the cache", on.Output);
+    }
+
+    [Fact]
     public void CompressionDisabled_EmbedsTheOriginalModel_AndTheSameClassRuns()
     {
         using var app = new ConsumerProject(packages, "", "<ModelCompressionEnabled>false</ModelCompressionEnabled>");
         var build = app.Build();
         Assert.True(build.ExitCode == 0, build.Output);
+        // The IDE's check compares the class with the model: a model newer than the class (a checkout) is built again,
+        // after which the class must not look older than it, or the project is out of date forever.
+        var wrapper = Path.Combine(app.Outputs, "fashion_vgg/fashion_vgg.uncompressed.g.cs");
+        var model = Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx");
+        File.SetLastWriteTimeUtc(wrapper, File.GetLastWriteTimeUtc(model).AddHours(-1));
+        Assert.True(app.Build().ExitCode == 0);
+        Assert.True(File.GetLastWriteTimeUtc(wrapper) >= File.GetLastWriteTimeUtc(model));
         Assert.Contains("ModelBuildTasks: fashion_vgg.onnx embedded uncompressed (ModelCompressionEnabled=false)", build.Output);
         Assert.DoesNotContain("compressing", build.Output);
         // The original model (3.9 MB) is in the app's assembly.

@@ -44,6 +44,44 @@ public class ContainerLimitTests
     }
 
     [Fact]
+    public void MoreTensorsThanTheCap_AreRefused_NotLoadedForSeconds()
+    {
+        // An empty tensor costs the file half a byte; a million of them took ONNX Runtime more than ten minutes to load.
+        var parts = CraftedContainer.PartsOf(Valid);
+        var room = (int)ContainerLimits.MaxTensors - parts.Entries.Count;
+        for (var i = 0; i < room; i++) parts.Entries.Add(new CraftedContainer.Entry($"empty{i}", 1, CraftedContainer.Inline, [0], [], []));
+        Assert.Equal((int)ContainerLimits.MaxTensors, ModelContainer.Read(CraftedContainer.Build(parts)).Tensors.Count); // at the cap: read
+
+        parts.Entries.Add(new CraftedContainer.Entry("one-more", 1, CraftedContainer.Inline, [0], [], []));
+        var crafted = CraftedContainer.Build(parts);
+
+        Assert.True(crafted.Length < 100_000);
+        Assert.Contains("tensor count", Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(crafted)).Message);
+    }
+
+    [Fact]
+    public void AStreamEndingBeforeItsLength_IsACutContainer()
+    {
+        // A file cut while it is read: Length promised more than the stream gives.
+        using var stream = new LyingLength(Valid[..1000], Valid.Length);
+        Assert.Contains("the stream ended", Assert.Throws<ContainerFormatException>(() => ModelContainer.Read(stream)).Message);
+    }
+
+    sealed class LyingLength(byte[] bytes, long length) : MemoryStream(bytes)
+    {
+        public override long Length => length;
+    }
+
+    [Fact]
+    public void ATensorNameWithALoneSurrogate_IsRefusedByTheWriter_NotWrittenRenamed()
+    {
+        // Encoded leniently, "a\uD800" and "a\uDC00" both became "a\uFFFD": a file its own reader refused.
+        var tensors = new[] { new ContainerTensor("a\uD800", 1, [1], new byte[4]) };
+        var error = Assert.Throws<ArgumentException>(() => ContainerWriter.Write("{}", [], [], tensors));
+        Assert.Contains("lone surrogate", error.Message);
+    }
+
+    [Fact]
     public void AVersion1TensorClaimingAGigabyte_IsStillRejected()
     {
         // A sparse-huffman tensor with no nonzeros: 4 + 3 + 3 bytes that decode to any length of zeros.

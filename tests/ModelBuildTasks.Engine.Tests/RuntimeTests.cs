@@ -311,12 +311,44 @@ public class RuntimeTests
         var shape = model.Graph.AddInitializer(ModelBuildTasks.Graph.Tensor.FromInt64s("flat_shape", [1], [10]));
         model.Graph.Nodes.Add(new ModelBuildTasks.Graph.Node("squeeze", "Reshape", [model.Graph.Outputs[0].Name, shape], ["flat"]));
         model.Graph.Outputs[0] = new ModelBuildTasks.Graph.ValueInfo("flat", ModelBuildTasks.Graph.ElementType.Float, new ModelBuildTasks.Graph.TensorShape([ModelBuildTasks.Graph.Dim.Of(10)]));
-        var error = Assert.Throws<InvalidDataException>(() => CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(model), new ContainerMetadata
+        var error = Assert.Throws<ContainerFormatException>(() => CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(model), new ContainerMetadata
         {
             Inputs = [new TensorDescription("input", "float", ["1", "1", "28", "28"])],
             Outputs = [new TensorDescription("logits", "float", ["10"])],
         }));
         Assert.Contains("has no batch axis first", error.Message);
+    }
+
+    [Theory]
+    [InlineData(1)] // [N, C]: -1 classes, an overflow on every call
+    [InlineData(2)] // [N, C, D]: -1 x -1 = 1 class, each image's outputs read from the first image's
+    public void AModelWhoseOutputSizeIsUnknown_IsRefusedAtLoad_AsAContainerFault(int symbolic)
+    {
+        // The logits reshaped by a shape computed when the model runs (their own, or it and a trailing 1), which ONNX
+        // Runtime cannot infer: it reports the declared [N, C] (or [N, C, D]) as unknown sizes.
+        var model = TestModels.Plain();
+        var logits = model.Graph.Outputs[0].Name;
+        model.Graph.Nodes.Add(new ModelBuildTasks.Graph.Node("shape", "Shape", [logits], ["runtime_shape"]));
+        var dims = new List<ModelBuildTasks.Graph.Dim> { ModelBuildTasks.Graph.Dim.Named("N"), ModelBuildTasks.Graph.Dim.Named("C") };
+        var target = "runtime_shape";
+        if (symbolic == 2)
+        {
+            var one = model.Graph.AddInitializer(ModelBuildTasks.Graph.Tensor.FromInt64s("one", [1], [1]));
+            var append = new ModelBuildTasks.Graph.Node("append", "Concat", ["runtime_shape", one], ["runtime_shape_1"]);
+            append.Attributes["axis"] = ModelBuildTasks.Graph.NodeAttribute.Of(0L);
+            model.Graph.Nodes.Add(append);
+            target = "runtime_shape_1";
+            dims.Add(ModelBuildTasks.Graph.Dim.Named("D"));
+        }
+        model.Graph.Nodes.Add(new ModelBuildTasks.Graph.Node("reshape", "Reshape", [logits, target], ["scores"]));
+        model.Graph.Outputs[0] = new ModelBuildTasks.Graph.ValueInfo("scores", ModelBuildTasks.Graph.ElementType.Float, new ModelBuildTasks.Graph.TensorShape(dims));
+
+        var error = Assert.Throws<ContainerFormatException>(() => CompressedModel.LoadOnnx(ModelBuildTasks.Graph.OnnxExport.ToBytes(model), new ContainerMetadata
+        {
+            Inputs = [new TensorDescription("input", "float", ["N", "1", "28", "28"])],
+            Outputs = [new TensorDescription(model.Graph.Outputs[0].Name, "float", [.. dims.Select(d => d.ToString())])],
+        }));
+        Assert.Contains("has dimensions of unknown or no size besides the batch", error.Message);
     }
 
     [Fact]

@@ -93,7 +93,7 @@ static class EvaluateCommand
     // original is comparable with its container.
     static byte[] Bytes(OnnxModel model, string path, ImageDataset data)
     {
-        var sizeFixed = InputSizeFromData.Fix(model, data) is not null;
+        var sizeFixed = SymbolicSizes.FixInput(model, data) is not null;
         return sizeFixed || ModelFile.WasConverted(model) ? OnnxExport.ToBytes(model) : ModelFile.LoadOnnxBytes(path);
     }
 }

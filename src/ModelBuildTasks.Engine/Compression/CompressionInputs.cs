@@ -122,7 +122,8 @@ public sealed class CompressionInputs
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
         var classes = LabelRange.ClassCount(model);
         var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order, classes);
-        var sizeFixed = InputSizeFromData.Fix(model, validation);
+        var sizeFixed = SymbolicSizes.FixInput(model, validation);
+        SymbolicSizes.FixOutputs(model);
         // A model without names is scored in validation's class order: the add-on aligns its training folders to the same names
         // (it numbered them by position, so a training set missing one class trained every later class as the one before it).
         if (order is null && validation.ClassNames is { } folders && !folders.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", folders);

@@ -4,8 +4,8 @@ using ModelBuildTasks.Packaging;
 
 namespace ModelBuildTasks.Engine.Tests;
 
-/// <summary>Models exported with a dynamic image size (N x C x H x W with H and W symbolic) compress at the validation images' size.</summary>
-public class SymbolicImageSizeTests
+/// <summary>Models exported with a dynamic image size (N x C x H x W with H and W symbolic) compress at the validation images' size; outputs declared [N, C] take the size inference finds.</summary>
+public class SymbolicSizeTests
 {
     static readonly string Validation = TestPaths.FashionValidation;
     static readonly CompressionSettings Settings = new() { Search = SearchKind.Fixed, Methods = ["iq"], Bits = 7, TargetAccuracy = 0, MaxValidationImages = 500 };
@@ -47,5 +47,23 @@ public class SymbolicImageSizeTests
         var e = Assert.Throws<ModelBuildException>(() => Compressor.Run(path, Validation, null, Settings));
 
         Assert.Equal(ErrorCodes.InputShapeMismatch, e.Code);
+    }
+
+    [Fact]
+    public void AnOutputDeclaredWithASymbolicClassCount_IsWrittenWithTheInferredOne_AndTheAppReadsItsTenScores()
+    {
+        // The app reads each image's outputs by the declared size: [N,C] gave it -1 classes (an overflow on every call).
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
+        ModelFile.Save(model, temp.File("m.onnx"));
+
+        var (container, report) = Compressor.Run(temp.File("m.onnx"), Validation, null, Settings);
+
+        Assert.Equal(["N", "10"], ContainerPackaging.Read(container).Metadata.Outputs[0].Shape);
+        Assert.Equal("accuracy", report.Measure); // ten class scores, as the model computes
+        using var app = ModelBuildTasks.Runtime.CompressedModel.Load(container);
+        Assert.Equal(10, app.ClassCount);
+        Assert.Equal(10, app.Logits(new float[app.InputSize]).Length);
     }
 }
