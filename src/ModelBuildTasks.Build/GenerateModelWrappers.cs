@@ -80,8 +80,12 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         if (EmbedsModel && signature.ExternalDataFiles.Count > 0)
             throw new ModelBuildException(ErrorCodes.InvalidExternalData,
                 $"the model keeps its weights in {string.Join(", ", signature.ExternalDataFiles.Select(Path.GetFileName))} (ONNX external data), and ModelCompressionEnabled=false embeds the model file alone, which the app could not load: save the model with its weights inside, or compress it (the container holds them)", path);
+        // The engine makes a channels-last input channels-first; embedded as it is, the class would feed it C x H x W images.
+        if (EmbedsModel && signature.ChannelsLastInput)
+            throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
+                $"the model's input is [{string.Join(",", signature.Inputs[0].Shape)}], N x H x W x C (TensorFlow's layout), and ModelCompressionEnabled=false embeds the model as it is, while the class feeds C x H x W images: compress it (the engine converts the layout), or export it channels-first", path);
         // The engine fixes a symbolic image size from the validation images; embedded as it is, the app could not run it.
-        var inputShape = signature.Inputs[0].Shape;
+        var inputShape = signature.ChannelsLastInput && signature.Inputs[0].Shape is [var n, var h, var w, var c] ? [n, c, h, w] : signature.Inputs[0].Shape;
         var unknownSize = inputShape.Skip(1).Any(d => !long.TryParse(d, out var size) || size <= 0);
         if (EmbedsModel && unknownSize)
             throw new ModelBuildException(ErrorCodes.InputShapeMismatch,

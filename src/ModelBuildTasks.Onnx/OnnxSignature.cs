@@ -26,6 +26,12 @@ public sealed class OnnxSignature
     public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
     /// <summary>Whether the first output already is probabilities, from a Softmax or a Sigmoid (<see cref="SoftmaxOutput.EndsInProbabilities"/>; the container's <c>output_probabilities</c>).</summary>
     public bool EndsInProbabilities { get; private set; }
+
+    /// <summary>
+    /// Whether the input is N x H x W x C (TensorFlow's layout) that only Transposes with perm [0, 3, 1, 2] read, as
+    /// tf2onnx exports it: the engine makes it N x C x H x W, the shape the compressed model and its class take.
+    /// </summary>
+    public bool ChannelsLastInput { get; private set; }
     /// <summary>
     /// The files the model's tensors keep their data in (<c>data_location = EXTERNAL</c>: initializers,
     /// sparse initializers, and tensors in attributes and subgraphs, as <c>ExternalData</c> loads them),
@@ -91,25 +97,34 @@ public sealed class OnnxSignature
         SoftmaxOutput.Producer? ProducerOf(string value) =>
             nodes.LastOrDefault(n => n.Outputs.Contains(value)) is { } n ? new SoftmaxOutput.Producer(n.OpType, n.Inputs.FirstOrDefault(), n.Axis) : null;
         signature.EndsInProbabilities = signature.Outputs.Count > 0 && SoftmaxOutput.EndsInProbabilities(signature.Outputs[0].Name, ProducerOf);
+        // The engine's rule (Passes/ChannelsFirstInput): an N x H x W x C input that only Transposes to N x C x H x W read.
+        if (signature.Inputs is [{ Shape.Count: 4 } image] && nodes.Where(n => n.Inputs.Contains(image.Name)).ToList() is { Count: > 0 } readers)
+            signature.ChannelsLastInput = readers.All(n => n.OpType == "Transpose" && n.Perm is [0, 3, 1, 2]);
         return signature;
     }
 
-    sealed record Node(string OpType, List<string> Inputs, List<string> Outputs, long Axis);
+    sealed record Node(string OpType, List<string> Inputs, List<string> Outputs, long Axis, List<long> Perm);
 
-    // NodeProto: op_type (4), inputs (1), outputs (2), and the "axis" attribute (5: AttributeProto name 1, i 3), -1 when absent.
+    // NodeProto: op_type (4), inputs (1), outputs (2), and the "axis" attribute (5: AttributeProto name 1, i 3), -1 when
+    // absent, and the "perm" one (ints 8, packed or one varint per field: either way varints from the field's start).
     static Node ReadNode(byte[] b, int start, int length)
     {
-        var (opType, inputs, outputs, axis) = ("", new List<string>(), new List<string>(), -1L);
+        var (opType, inputs, outputs, axis, perm) = ("", new List<string>(), new List<string>(), -1L, new List<long>());
         foreach (var (f, s, l) in Fields(b, start, length))
         {
             if (f == 1) inputs.Add(Encoding.UTF8.GetString(b, s, l));
             else if (f == 2) outputs.Add(Encoding.UTF8.GetString(b, s, l));
             else if (f == 4) opType = Encoding.UTF8.GetString(b, s, l);
-            else if (f == 5 && StringField(b, s, l, 1) == "axis")
-                foreach (var (a, at, _) in Fields(b, s, l))
-                    if (a == 3) { var p = at; axis = (long)Varint(b, ref p); }
+            else if (f == 5 && StringField(b, s, l, 1) is "axis" or "perm")
+                foreach (var (a, at, al) in Fields(b, s, l))
+                {
+                    var p = at;
+                    if (a == 3) axis = (long)Varint(b, ref p);
+                    else if (a == 8)
+                        while (p < at + al) perm.Add((long)Varint(b, ref p));
+                }
         }
-        return new Node(opType, inputs, outputs, axis);
+        return new Node(opType, inputs, outputs, axis, perm);
     }
 
     // Every TensorProto of a GraphProto, as ExternalData.AllTensors walks the parsed model: initializers (5),

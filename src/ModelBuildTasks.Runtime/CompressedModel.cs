@@ -181,7 +181,14 @@ public sealed class CompressedModel : IDisposable
         using var stream = Resource(assembly, resourceName);
         using var bytes = new MemoryStream();
         stream.CopyTo(bytes);
-        return LoadOnnx(bytes.ToArray(), metadata, options);
+        try
+        {
+            return LoadOnnx(bytes.ToArray(), metadata, options);
+        }
+        catch (ContainerFormatException e)
+        {
+            throw e.Of($"embedded resource '{resourceName}' of assembly {assembly.GetName().Name}"); // as LoadFromResource says it
+        }
     }
 
     /// <summary>Everything the container says about the model: inputs, outputs, labels, preprocessing, accuracies.</summary>

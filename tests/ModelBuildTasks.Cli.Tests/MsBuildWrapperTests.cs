@@ -142,4 +142,28 @@ public class MsBuildWrapperTests
         Assert.NotEqual(0, exitCode);
         Assert.Matches(@"m\.onnx : error MBT1005: the model's output is \[N,C\], of no fixed size per image", output);
     }
+
+    [Fact]
+    public void AChannelsLastModel_HasAChannelsFirstDesignTimeClass_ButEmbeddedUncompressedIsACodedError()
+    {
+        // As tf2onnx exports it: N x H x W x C, transposed first. The engine makes it channels-first; embedded as it is, the
+        // class fed it C x H x W (constants 12 x 10 x 3 read as C x H x W, and image files refused as "3 channels to 12").
+        using var temp = new TestPaths.TempFolder();
+        var b = new GraphBuilder("tf", seed: 7);
+        var x = b.InputChannelsLast("image", 12, 10, 3);
+        b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(b.Relu(b.Conv(x, 8)))), 10), "logits");
+        ModelFile.Save(b.Build(), temp.File("m.onnx"));
+        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""";
+
+        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: false);
+        Assert.True(designTimeExit == 0, designTime);
+        var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
+        Assert.Contains("public const int Channels = 3;", designTimeClass);
+        Assert.Contains("public const int Height = 12;", designTimeClass);
+        Assert.Contains("public const int Width = 10;", designTimeClass);
+
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: true);
+        Assert.NotEqual(0, exitCode);
+        Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,12,10,3\], N x H x W x C", output);
+    }
 }

@@ -52,6 +52,8 @@ public class CodegenTests
     [InlineData("Model", "x", "OnnxModel", "x")] // model.onnx: a class may not hold a member of its own name (CS0542)
     [InlineData("Labels", "x", "LabelsModel", "x")]
     [InlineData("model", "x", "modelModel", "x")] // the private field
+    [InlineData("__arglist", "__makeref", "@__arglist", "@__makeref")] // undocumented keywords (CS1001)
+    [InlineData("mode\u0300le re\u0301seau", "x", "ModèleRéseau", "x")] // as macOS stores the file name: decomposed, one word each
     public void GivenNamesAreKeptAsWritten_AndCompileWithoutWarnings(string className, string ns, string expectedClass, string expectedNamespace)
     {
         className = System.Text.RegularExpressions.Regex.Unescape(className);
@@ -68,6 +70,30 @@ public class CodegenTests
             | System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly;
         Assert.All(type.GetMembers(all).Where(m => m is not System.Reflection.ConstructorInfo && !m.Name.Contains('<') && !m.Name.StartsWith("get_", StringComparison.Ordinal)),
             m => Assert.Contains(m.Name, WrapperGenerator.MemberNames));
+    }
+
+    [Theory]
+    [InlineData("Runtime")]
+    [InlineData("Container")]
+    public void AClassThatWouldHideTheRuntimesNamespace_IsRenamed_AndCompiles(string className)
+    {
+        // ModelBuildTasks.Runtime as a class hid the namespace the class's code names (CS0437).
+        var model = TestModels.Plain();
+        var source = WrapperGenerator.Generate(new WrapperSpec(className, "ModelBuildTasks", "m.cmodel", "m.onnx", MetadataOf(model)));
+        var (assembly, warnings) = Compile(source, ContainerPackaging.Pack(model, MetadataOf(model)), "m.cmodel");
+        Assert.Empty(warnings);
+        Assert.Equal(className + "Model", Assert.Single(assembly.GetTypes(), t => t.IsPublic).Name);
+    }
+
+    [Fact]
+    public void AVeryLongName_IsCutToWhatMetadataHolds()
+    {
+        var name = new string('é', 1100); // 2,200 UTF-8 bytes: CS7013 beyond 1,024
+        var model = TestModels.Plain();
+        var source = WrapperGenerator.Generate(new WrapperSpec(name, name, "m.cmodel", "m.onnx", MetadataOf(model)));
+        var (assembly, warnings) = Compile(source, ContainerPackaging.Pack(model, MetadataOf(model)), "m.cmodel");
+        Assert.Empty(warnings);
+        Assert.True(Assert.Single(assembly.GetTypes(), t => t.IsPublic).Name.Length <= 150);
     }
 
     [Theory]

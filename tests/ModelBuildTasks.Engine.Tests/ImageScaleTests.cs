@@ -12,12 +12,12 @@ namespace ModelBuildTasks.Engine.Tests;
 /// </summary>
 public class ImageScaleTests
 {
-    static CompressionInputs Load(TestPaths.TempFolder temp, float[] pixels, string? testData = null)
+    static CompressionInputs Load(TestPaths.TempFolder temp, float[] pixels, string? testData = null, string? preprocess = null)
     {
         var labels = Enumerable.Range(0, pixels.Length / 784).Select(i => (long)(i % 10)).ToArray();
         Fixtures.WriteNpz(temp.File("d.npz"), ("x", "<f4", [labels.Length, 1, 28, 28], Fixtures.Bytes(pixels)), ("y", "<i8", [labels.Length], Fixtures.Bytes(labels)));
         File.WriteAllBytes(temp.File("m.onnx"), OnnxExport.ToBytes(TestModels.Plain()));
-        return CompressionInputs.Load(temp.File("m.onnx"), temp.File("d.npz"), testData, new CompressionSettings());
+        return CompressionInputs.Load(temp.File("m.onnx"), temp.File("d.npz"), testData, new CompressionSettings { Preprocess = preprocess });
     }
 
     static ContainerMetadata Meta(string preprocess) => new()
@@ -45,6 +45,24 @@ public class ImageScaleTests
         var png = Png.Grey(images.Image(3).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray(), 28, 28);
         var fromFile = model.PreprocessImage(png);
         Assert.All(fromFile.Zip(images.Image(3).ToArray()), pair => Assert.Equal(pair.Second, pair.First, 5));
+    }
+
+    [Theory]
+    [InlineData(1f, 1f)]     // floats in 0..1 taken as they are: an image file's pixels over 255
+    [InlineData(255f, 2f)]   // pixel values doubled: an image file's pixels doubled
+    public void AScaleGivenForFloatData_AppliesToImageFilesAfterTheirRange(float range, float scale)
+    {
+        // A given scale was taken to be an image file's: scale=1 on floats in 0..1 fed the app's images as 0..255 (14 of 20 right, not 19).
+        using var temp = new TestPaths.TempFolder();
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 16);
+        var inputs = Load(temp, images.Pixels.Select(p => p * range).ToArray(), preprocess: $"scale={scale}");
+        Assert.Empty(inputs.Warnings);
+        Assert.Equal(scale, inputs.Preprocess.Scale);
+        var metadata = inputs.Metadata(inputs.Model, new Dictionary<string, string>(), new AccuracyFigures(null, null, null), classifier: true);
+        using var model = CompressedModel.LoadOnnx(OnnxExport.ToBytes(TestModels.Plain()), metadata);
+        var png = Png.Grey(images.Image(3).ToArray().Select(v => (byte)Math.Round(v * 255)).ToArray(), 28, 28);
+        var fromFile = model.PreprocessImage(png);
+        Assert.All(fromFile.Zip(images.Image(3).ToArray()), pair => Assert.Equal(pair.Second * range * scale, pair.First, 3));
     }
 
     [Fact]

@@ -137,6 +137,9 @@ public class RuntimeTests
         // A damaged resource names itself and its assembly: a byte offset alone does not say which of an app's models it is.
         var damaged = Assert.Throws<ContainerFormatException>(() => CompressedModel.LoadFromResource(typeof(RuntimeTests).Assembly, "damaged.cmodel"));
         Assert.StartsWith("embedded resource 'damaged.cmodel' of assembly ModelBuildTasks.Engine.Tests: ", damaged.Message);
+        // So does one the uncompressed class loads as ONNX (here bytes ONNX Runtime cannot read as a model).
+        var notOnnx = Assert.Throws<ContainerFormatException>(() => CompressedModel.LoadOnnxFromResource(typeof(RuntimeTests).Assembly, "damaged.cmodel", ContainerMetadata.Parse(ModelContainer.Read(Container).MetadataJson)));
+        Assert.StartsWith("embedded resource 'damaged.cmodel' of assembly ModelBuildTasks.Engine.Tests: ", notOnnx.Message);
         model.Dispose();
         model.Dispose(); // idempotent
         Assert.Throws<ObjectDisposedException>(() => model.Predict(Test.Image(0)));

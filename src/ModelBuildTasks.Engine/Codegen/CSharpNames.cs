@@ -24,6 +24,8 @@ public static class CSharpNames
     public static string Identifier(string text, bool typeName = true)
     {
         var name = IsIdentifier(text) ? text : FromFileName(text);
+        // Metadata holds a type's full name in at most 1,024 UTF-8 bytes (CS7013): see MaxLength.
+        if (name.Length > MaxLength) name = name[..(char.IsHighSurrogate(name[MaxLength - 1]) ? MaxLength - 1 : MaxLength)];
         if (typeName && WrapperGenerator.MemberNames.Contains(name)) name = name == "Model" ? "OnnxModel" : name + "Model";
         var escape = Keywords.Contains(name) || typeName && (TypeContextualKeywords.Contains(name) || name.All(char.IsAsciiLetterLower));
         return escape ? "@" + name : name;
@@ -38,13 +40,15 @@ public static class CSharpNames
     {
         var builder = new StringBuilder();
         var upper = true;
-        foreach (var c in text)
+        // Composed first: macOS stores "modèle" in a file name as "e" and a combining accent, which split the word.
+        foreach (var c in text.Normalize(NormalizationForm.FormC))
         {
             if (char.IsLetterOrDigit(c))
             {
                 builder.Append(upper ? char.ToUpperInvariant(c) : c);
                 upper = false;
             }
+            else if (builder.Length > 0 && !upper && char.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark) builder.Append(c);
             else upper = true;
         }
         var name = builder.ToString();
@@ -61,6 +65,10 @@ public static class CSharpNames
     static bool IsLetter(char c) => char.GetUnicodeCategory(c) is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter
         or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber;
 
+    // Identifiers of at most 150 characters (450 UTF-8 bytes) and a namespace of at most 500 bytes fit metadata's 1,024.
+    const int MaxLength = 150;
+    const int MaxNamespaceBytes = 500;
+
     static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
     {
         "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
@@ -70,6 +78,7 @@ public static class CSharpNames
         "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string",
         "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort",
         "using", "virtual", "void", "volatile", "while",
+        "__arglist", "__makeref", "__reftype", "__refvalue", // undocumented, but keywords to the compiler
     };
 
     // Contextual keywords a type may not be named (errors CS9056, CS9029, CS9062 and others; warning CS8860 for record).
@@ -78,11 +87,20 @@ public static class CSharpNames
         "file", "required", "scoped", "record", "var", "dynamic", "nameof", "value", "async", "await", "partial", "notnull", "unmanaged", "managed", "field", "extension", "allows",
     };
 
-    /// <summary>A namespace from dotted text, each part an identifier (or the fallback when empty).</summary>
+    /// <summary>
+    /// A namespace from dotted text, each part an identifier (or the fallback when empty). Metadata holds a type's full
+    /// name in 1,024 UTF-8 bytes (CS7013): the namespace keeps the parts that fit in half of them, the class the rest.
+    /// </summary>
     public static string Namespace(string? text, string fallback = "CompressedModels")
     {
         var parts = (text ?? "").Split('.', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return parts.Length == 0 ? fallback : string.Join(".", parts.Select(p => Identifier(p, typeName: false)));
+        var kept = new List<string>();
+        foreach (var part in parts.Select(p => Identifier(p, typeName: false)))
+        {
+            if (kept.Count > 0 && Encoding.UTF8.GetByteCount(string.Join(".", kept.Append(part))) > MaxNamespaceBytes) break;
+            kept.Add(part);
+        }
+        return kept.Count == 0 ? fallback : string.Join(".", kept);
     }
 
     /// <summary>A C# string literal (quotes included): backslash, quote and every non-printable or non-ASCII character escaped.</summary>

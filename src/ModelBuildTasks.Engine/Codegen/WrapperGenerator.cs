@@ -32,7 +32,7 @@ public static class WrapperGenerator
     /// </summary>
     internal static readonly IReadOnlySet<string> MemberNames = new HashSet<string>(StringComparer.Ordinal)
     {
-        "ResourceName", "Channels", "Height", "Width", "InputSize", "ClassCount", "FeatureSize", "Preprocess", "Labels", "Instance", "Create",
+        "ResourceName", "Channels", "Height", "Width", "InputSize", "ClassCount", "FeatureSize", "Preprocess", "ImagePreprocess", "Labels", "Instance", "Create",
         "Model", "Predict", "Logits", "Probabilities", "TopK", "PredictImage", "Features", "PreprocessImage", "Dispose", "MetadataJson", "shared", "model",
     };
 
@@ -41,6 +41,8 @@ public static class WrapperGenerator
     {
         var className = CSharpNames.Identifier(spec.ClassName);
         var ns = CSharpNames.Namespace(spec.Namespace);
+        // A class ModelBuildTasks.Runtime (or .Container) would hide the namespace the class's code names (CS0437).
+        if (ns == "ModelBuildTasks" && className is "Runtime" or "Container" or "@Runtime" or "@Container") className = className.TrimStart('@') + "Model";
         var input = spec.Metadata.Inputs.Count == 1 ? spec.Metadata.Inputs[0] : throw new ModelBuildException(ErrorCodes.InvalidGraph, "the model must have exactly one input to generate a wrapper");
         var dims = input.Shape.Skip(1).Select(d => int.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1).ToArray();
         if (dims.Length != 3 || dims.Any(d => d <= 0))
@@ -106,8 +108,11 @@ public static class WrapperGenerator
             Line("    /// <summary>Floats per output (the feature vector or flattened feature map of one image).</summary>");
             Line($"    public const int FeatureSize = {classes};");
         }
-        Line("    /// <summary>The preprocessing the model expects, as a ModelBuildTasks preprocessing spec.</summary>");
+        Line("    /// <summary>The preprocessing of the data the model was validated on, as a ModelBuildTasks preprocessing spec: what the floats given to the other methods went through.</summary>");
         Line($"    public const string Preprocess = {CSharpNames.Literal(spec.Metadata.Preprocess)};");
+        // Float validation data say their own scale; an 8-bit image file's pixels are mapped onto their range first.
+        Line($"    /// <summary>The preprocessing of an 8-bit image file ({(classifier ? "<see cref=\"PredictImage(string)\"/>, " : "")}<see cref=\"PreprocessImage(string)\"/>): <see cref=\"Preprocess\"/>, unless the validation data were floats of another range than pixels.</summary>");
+        Line($"    public const string ImagePreprocess = {CSharpNames.Literal(spec.Metadata.ImagePreprocess ?? spec.Metadata.Preprocess)};");
         Line();
         if (classifier)
         {
@@ -167,7 +172,9 @@ public static class WrapperGenerator
             Line("    /// <exception cref=\"global::System.ObjectDisposedException\">This instance was disposed.</exception>");
             Line("    public float[] Logits(global::System.ReadOnlySpan<float> image) => model.Logits(image);");
             Line();
-            Line("    /// <summary>The probabilities of every class for one image, by class index (they sum to 1).</summary>");
+            Line(spec.Metadata.OutputProbabilities
+                ? "    /// <summary>The probabilities of every class for one image, by class index, as the model outputs them (its own Softmax sums them to 1; a Sigmoid gives each class its own).</summary>"
+                : "    /// <summary>The probabilities of every class for one image, by class index (the softmax of its logits: they sum to 1).</summary>");
             Line("    /// <param name=\"image\">C x H x W floats.</param>");
             Line("    /// <exception cref=\"global::System.ArgumentException\">Not <see cref=\"InputSize\"/> values, or a value that is NaN or infinite.</exception>");
             Line("    /// <exception cref=\"global::System.ObjectDisposedException\">This instance was disposed.</exception>");
@@ -180,13 +187,13 @@ public static class WrapperGenerator
             Line("    /// <exception cref=\"global::System.ObjectDisposedException\">This instance was disposed.</exception>");
             Line("    public global::ModelBuildTasks.Runtime.Prediction[] TopK(global::System.ReadOnlySpan<float> image, int k) => model.TopK(image, k);");
             Line();
-            Line("    /// <summary>Classifies an image file (PNG, JPEG, BMP, ...), preprocessed as <see cref=\"Preprocess\"/> says and resized to the model's input.</summary>");
+            Line("    /// <summary>Classifies an image file (PNG, JPEG, BMP, ...), preprocessed as <see cref=\"ImagePreprocess\"/> says and resized to the model's input.</summary>");
             Line("    /// <param name=\"path\">The image file.</param>");
             Line("    /// <exception cref=\"global::System.IO.FileNotFoundException\">No such file.</exception>");
             Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
             Line("    public global::ModelBuildTasks.Runtime.Prediction PredictImage(string path) => model.PredictImage(path);");
             Line();
-            Line("    /// <summary>Classifies an encoded image held in memory (the bytes of a PNG, JPEG, BMP, ... file), preprocessed as <see cref=\"Preprocess\"/> says.</summary>");
+            Line("    /// <summary>Classifies an encoded image held in memory (the bytes of a PNG, JPEG, BMP, ... file), preprocessed as <see cref=\"ImagePreprocess\"/> says.</summary>");
             Line("    /// <param name=\"encodedImage\">The file's bytes.</param>");
             Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");
             Line("    public global::ModelBuildTasks.Runtime.Prediction PredictImage(byte[] encodedImage) => model.PredictImage(encodedImage);");
@@ -209,7 +216,7 @@ public static class WrapperGenerator
             Line("    public float[] Features(global::System.ReadOnlySpan<float> images, int count) => model.Features(images, count);");
         }
         Line();
-        Line("    /// <summary>Decodes an image file into one input of <see cref=\"InputSize\"/> floats, preprocessed as <see cref=\"Preprocess\"/> says (for batches and the other methods).</summary>");
+        Line("    /// <summary>Decodes an image file into one input of <see cref=\"InputSize\"/> floats, preprocessed as <see cref=\"ImagePreprocess\"/> says (for batches and the other methods).</summary>");
         Line("    /// <param name=\"path\">The image file.</param>");
         Line("    /// <exception cref=\"global::System.IO.FileNotFoundException\">No such file.</exception>");
         Line("    /// <exception cref=\"global::System.IO.InvalidDataException\">Not a decodable image.</exception>");

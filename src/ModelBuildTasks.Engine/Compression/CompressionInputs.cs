@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using ModelBuildTasks.Container;
 using ModelBuildTasks.Data;
@@ -58,18 +59,20 @@ public sealed class CompressionInputs
     }
 
     // An app's image files are 8-bit: float data in 0..1 were 8-bit pixels over 255 (torchvision's ToTensor), in 0..255
-    // the pixels themselves; any other range was normalised in a way only the user knows, so it is said rather than guessed.
+    // the pixels themselves, and a scale given for float data applies after that (scale=1 on data in 0..1 is 1/255 for an
+    // image file); any other range was normalised in a way only the user knows, so it is said rather than guessed.
     static (PreprocessSpec Spec, string? Warning) ImageSpec(PreprocessSpec requested, ImageDataset raw)
     {
-        if (raw.EightBit || requested.Scale is not null) return (requested.Resolved(eightBit: true), null);
+        if (raw.EightBit) return (requested.Resolved(eightBit: true), null);
+        var given = requested.Scale ?? 1f;
         var pixels = raw.Pixels;
         var (min, max) = pixels.Length == 0 ? (0f, 0f) : (pixels.Min(), pixels.Max());
-        if (min >= 0 && max <= 1) return (requested with { Scale = 1f / 255f }, null);
-        if (min >= 0 && max <= 255) return (requested with { Scale = 1f }, null);
+        if (min >= 0 && max <= 1) return (requested with { Scale = given / 255f }, null);
+        if (min >= 0 && max <= 255) return (requested with { Scale = given }, null);
         return (requested.Resolved(eightBit: false),
-            $"the validation data are floats from {min:G4} to {max:G4}, not 8-bit pixels, and no scale was given: an image file given to the class's PredictImage "
-            + "would be scaled by 1, which is not how these data were made. Give the preprocessing from 8-bit pixels (--preprocess \"scale=1/255;mean=...;std=...\", MSBuild: Preprocess), "
-            + "or feed the class preprocessed floats only");
+            $"the validation data are floats from {min:G4} to {max:G4}, not 8-bit pixels (0..255) or pixels over 255 (0..1): an image file given to the class's PredictImage "
+            + $"would be scaled by {given.ToString("G4", CultureInfo.InvariantCulture)}, which is not how these data were made. Give the preprocessing from 8-bit pixels (--preprocess \"scale=1/255;mean=...;std=...\", MSBuild: Preprocess) "
+            + "with the data as 8-bit images, or feed the class preprocessed floats only");
     }
 
     /// <summary>Class names given for a model must be as many as its classes (when its output says how many).</summary>
