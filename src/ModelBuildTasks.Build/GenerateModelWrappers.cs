@@ -110,7 +110,9 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
             OutputProbabilities = classifier && signature.EndsInProbabilities,
             Labels = classifier ? Labels(model, signature) : [],
-            Preprocess = PreprocessSpec.Parse(preprocessText).ToString(),
+            // Resolved as the engine resolves it for 8-bit images (the data are not read here), so the class's constant is
+            // the compressed class's for the same model: scale=1/255 unless one was given.
+            Preprocess = PreprocessSpec.Parse(preprocessText).Resolved(eightBit: true).ToString(),
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
             EngineVersion = (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GenerateModelWrappers).Assembly)?.InformationalVersion ?? "").Split('+')[0],
         };

@@ -396,11 +396,11 @@ public class CompressTests
     [InlineData("--metric", "f1", "unknown metric 'f1'")]
     [InlineData("--confidence", "0.2", "confidence must be in [0.5, 1)")]
     [InlineData("--methods", "iq,magic", "unknown compression method 'magic'")]
-    [InlineData("--max-accuracy-drop", "-1", "maximum accuracy drop")]
+    [InlineData("--max-accuracy-drop", "-1", "--max-accuracy-drop must be 0 to 100 points")]
     [InlineData("--calibration", "entropy", "--calibration must be")]
     [InlineData("--methods", "dc", "list iq too (for example --methods iq,dc")]
     [InlineData("--methods", ",", "names no method")]
-    [InlineData("--dc-ratio", "1.5", "dc ratio must be")]
+    [InlineData("--dc-ratio", "1.5", "--dc-ratio must be in [0, 1)")]
     [InlineData("--pruning-scope", "row", "--pruning-scope must be global or layer")]
     // .NET reads "0,5" as 5 (a thousands separator): a budget ten times the one asked for.
     [InlineData("--max-accuracy-drop", "0,5", "'0,5' is not a number; write 0.5 (a decimal point")]

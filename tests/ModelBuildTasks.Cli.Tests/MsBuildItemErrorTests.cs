@@ -44,6 +44,11 @@ public class MsBuildItemErrorTests
         Assert.NotEqual(0, rateExitCode);
         Assert.Matches(@"error MBT1301: CompressModel '.*fashion_vgg\.onnx': FineTuneLearningRate: 'fast' is not a finite number", rate);
         Assert.DoesNotContain("MBT1306", rate);
+
+        // A range the engine checks is said in metadata names too (it was "bits must be 4 to 7", in neither's words).
+        var (bitsExitCode, bits) = MsBuildTask.Build(temp.Path, $"""<CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" MinBits="1" />""");
+        Assert.NotEqual(0, bitsExitCode);
+        Assert.Matches(@"error MBT1301: CompressModel '.*fashion_vgg\.onnx': MinBits must be 2 to 7, not 1", bits);
     }
 
     [Fact]

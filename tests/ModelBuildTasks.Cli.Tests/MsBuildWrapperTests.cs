@@ -124,6 +124,8 @@ public class MsBuildWrapperTests
         var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
         Assert.Contains("public const int Height = 1;", designTimeClass);
         Assert.Contains("public const int Width = 1;", designTimeClass);
+        // The preprocessing as the compressed class states it (it was "mean=0;std=1", its scale left implicit).
+        Assert.Contains("public const string Preprocess = \"scale=0.003921569;mean=0;std=1\";", designTimeClass);
 
         var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: true);
         Assert.NotEqual(0, exitCode);

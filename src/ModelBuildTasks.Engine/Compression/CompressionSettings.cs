@@ -97,29 +97,32 @@ public sealed record CompressionSettings
         return methods;
     }
 
-    /// <summary>Checks ranges; throws <see cref="ErrorCodes.InvalidSetting"/> on the first problem.</summary>
+    /// <summary>
+    /// Checks ranges; throws <see cref="ErrorCodes.InvalidSetting"/> on the first problem, naming the CLI option (a build
+    /// names the item metadata instead: CompressModels maps the one to the other).
+    /// </summary>
     public void Validate()
     {
-        if (Bits < 4 || Bits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"bits must be 4 to {PortableGrid.MaxBits}, not {Bits}{WhyNotEight(Bits)}");
-        if (MaxAccuracyDrop is < 0 or > 100 || double.IsNaN(MaxAccuracyDrop)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum accuracy drop must be 0 to 100 points, not {MaxAccuracyDrop}");
-        if (NsRatio is < 0 or >= 1 || double.IsNaN(NsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the ns ratio must be in [0, 1), not {NsRatio}");
-        if (DcRatio is < 0 or >= 1 || double.IsNaN(DcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the dc ratio must be in [0, 1), not {DcRatio}");
-        if (SharedLevels is < 0 or > 255) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"shared levels must be 0 (none) to 255, not {SharedLevels}");
-        if (FineTuneEpochs < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tune epochs must be 0 or more");
-        if (FineTuneSeconds is <= 0 || double.IsNaN(FineTuneSeconds ?? 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the fine-tuning budget in seconds must be more than 0");
+        if (Bits < 4 || Bits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--bits must be 4 to {PortableGrid.MaxBits}, not {Bits}{WhyNotEight(Bits)}");
+        if (MaxAccuracyDrop is < 0 or > 100 || double.IsNaN(MaxAccuracyDrop)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--max-accuracy-drop must be 0 to 100 points, not {MaxAccuracyDrop}");
+        if (NsRatio is < 0 or >= 1 || double.IsNaN(NsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--ns-ratio must be in [0, 1), not {NsRatio}");
+        if (DcRatio is < 0 or >= 1 || double.IsNaN(DcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--dc-ratio must be in [0, 1), not {DcRatio}");
+        if (SharedLevels is < 0 or > 255) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--shared-levels must be 0 (none) to 255, not {SharedLevels}");
+        if (FineTuneEpochs < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--fine-tune-epochs must be 0 or more");
+        if (FineTuneSeconds is <= 0 || double.IsNaN(FineTuneSeconds ?? 0)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--fine-tune-seconds must be more than 0");
         if (FineTunes && string.IsNullOrEmpty(TrainData)) throw new ModelBuildException(ErrorCodes.InvalidSetting, "fine-tuning needs training data (--train-data, or the TrainData metadata)");
-        if (FineTuneLearningRate is <= 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the fine-tuning learning rate must be in (0, 1], not {FineTuneLearningRate}");
-        if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the L1 weight on BatchNorm scales must be 0 or more");
+        if (FineTuneLearningRate is <= 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--fine-tune-lr must be in (0, 1], not {FineTuneLearningRate}");
+        if (L1Gamma is < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--l1-gamma (the L1 weight on BatchNorm scales) must be 0 or more");
         // Ratios are kept to six decimals, so a finer step only multiplies the grid (1e-9 made billions of points).
-        if (Resolution is < 0.001 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the search resolution must be in [0.001, 0.5], not {Resolution}");
-        if (MaxValidationImages < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the most validation images must be 0 (all) or more, not {MaxValidationImages}");
+        if (Resolution is < 0.001 or > 0.5 || double.IsNaN(Resolution)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--resolution must be in [0.001, 0.5], not {Resolution}");
+        if (MaxValidationImages < 0) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--max-validation-images must be 0 (all) or more, not {MaxValidationImages}");
         if (Labels is { } labels && (labels.Count == 0 || labels.Any(string.IsNullOrWhiteSpace))) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--labels has an empty class name");
-        if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "the evaluation budget must be at least 1");
-        if (MinBits < Passes.Quantization.LayerNarrowing.MinBits || MinBits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the minimum bits must be {Passes.Quantization.LayerNarrowing.MinBits} to {PortableGrid.MaxBits}, not {MinBits}{WhyNotEight(MinBits)}");
-        if (Confidence is < 0.5 or >= 1 || double.IsNaN(Confidence)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the confidence must be in [0.5, 1), not {Confidence}");
-        if (MaxNsRatio is < 0 or >= 1 || double.IsNaN(MaxNsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum ns ratio must be in [0, 1), not {MaxNsRatio}");
-        if (MaxDcRatio is < 0 or >= 1 || double.IsNaN(MaxDcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the maximum dc ratio must be in [0, 1), not {MaxDcRatio}");
-        if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"the target accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
+        if (MaxEvaluations < 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, "--max-evaluations must be at least 1");
+        if (MinBits < Passes.Quantization.LayerNarrowing.MinBits || MinBits > PortableGrid.MaxBits) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--min-bits must be {Passes.Quantization.LayerNarrowing.MinBits} to {PortableGrid.MaxBits}, not {MinBits}{WhyNotEight(MinBits)}");
+        if (Confidence is < 0.5 or >= 1 || double.IsNaN(Confidence)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--confidence must be in [0.5, 1), not {Confidence}");
+        if (MaxNsRatio is < 0 or >= 1 || double.IsNaN(MaxNsRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--max-ns-ratio must be in [0, 1), not {MaxNsRatio}");
+        if (MaxDcRatio is < 0 or >= 1 || double.IsNaN(MaxDcRatio)) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--max-dc-ratio must be in [0, 1), not {MaxDcRatio}");
+        if (TargetAccuracy is < 0 or > 1) throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--target-accuracy must be a fraction in [0, 1], not {TargetAccuracy}");
     }
 
     static string WhyNotEight(int bits) => bits == 8
