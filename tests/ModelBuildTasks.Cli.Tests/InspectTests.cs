@@ -54,6 +54,7 @@ public class InspectTests
         Assert.Contains(".cmodel container, version 2", text.Stdout);
         Assert.Contains("methods=iq,dc", text.Stdout);
         Assert.Matches(@"Validation   accuracy \d+\.\d\d% -> \d+\.\d\d%", text.Stdout);
+        Assert.DoesNotContain("Images ", text.Stdout); // 8-bit data: image files are preprocessed as they were
 
         var json = CliRunner.Run("inspect", temp.File("m.cmodel"), "--json").Json;
         Assert.Equal(report.GetProperty("final_accuracy").GetDouble(), json.GetProperty("container").GetProperty("accuracy").GetProperty("final").GetDouble(), 6);
@@ -61,6 +62,24 @@ public class InspectTests
         // The same count the report gives: half the weights pruned shows, padding zeros are not weights.
         Assert.Equal(report.GetProperty("parameters_compressed").GetInt64(), json.GetProperty("nonzero_parameters").GetInt64());
         Assert.True(json.GetProperty("nonzero_parameters").GetInt64() < json.GetProperty("parameters").GetInt64() * 0.6);
+    }
+
+    [Fact]
+    public void AContainerOfFloatData_ShowsHowImageFilesArePreprocessed()
+    {
+        // Floats in 0..1 are fed as they are (scale=1); an image file's pixels are first divided by 255, which PredictImage does.
+        using var temp = new TestPaths.TempFolder();
+        var images = ModelBuildTasks.Data.DatasetLoader.Load(TestPaths.FashionTest, limit: 200);
+        var labels = images.Labels!.Select(l => (long)l).ToArray();
+        Fixtures.WriteNpz(temp.File("d.npz"), ("x", "<f4", [200, 1, 28, 28], Fixtures.Bytes(images.Pixels)), ("y", "<i8", [200], Fixtures.Bytes(labels)));
+        var compress = CliRunner.Run("compress", Path.Combine(TestPaths.RepoRoot, "samples/models/fashion_vgg.onnx"), "--data", temp.File("d.npz"),
+            "--search", "fixed", "--methods", "iq", "--bits", "7", "--target-accuracy", "0", "-o", temp.File("m.cmodel"), "--no-cache");
+        Assert.True(compress.ExitCode == 0, compress.Stderr);
+
+        var text = CliRunner.Run("inspect", temp.File("m.cmodel"));
+
+        Assert.Contains("Preprocess   scale=1;", text.Stdout);
+        Assert.Contains("Images       scale=0.003921569;", text.Stdout);
     }
 
     [Theory]

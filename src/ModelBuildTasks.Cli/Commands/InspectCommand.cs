@@ -56,6 +56,8 @@ static class InspectCommand
         Console.WriteLine($"Validation   {a.Measure ?? "accuracy"} {Pct(a.Baseline)} -> {Pct(a.Final)}{(a.Test is null ? "" : $"; test {a.TestMeasure ?? "accuracy"} {Pct(a.Test)}")}");
         Console.WriteLine($"Output kind  {metadata.OutputKind}{(metadata.Labels.Count > 0 ? $", labels {string.Join(", ", metadata.Labels)}" : "")}");
         Console.WriteLine($"Preprocess   {metadata.Preprocess}");
+        // An image file's own, where the validation data were floats of another range (what PredictImage applies).
+        if (metadata.ImagePreprocess is { } forImages) Console.WriteLine($"Images       {forImages}");
         Console.WriteLine($"Engine       {metadata.EngineVersion}, from source sha256 {metadata.SourceSha256}");
     }
 }
