@@ -153,6 +153,9 @@ public sealed partial class CompressModels : ToolTask
         return false;
     }
 
+    [GeneratedRegex(@"[;,] MSBuild: [^)]*(?=\))| \(MSBuild: [^)]*\)")]
+    private static partial Regex MsBuildHint();
+
     [GeneratedRegex(@"^(?<kind>error|warning) (?<code>MBT\d{4}): (?<message>.*)$")]
     private static partial Regex FileLess();
 
@@ -166,9 +169,11 @@ public sealed partial class CompressModels : ToolTask
         ("--cache-dir", "ModelCompressionCacheDir"), ("--cache-url", "ModelCompressionCacheUrl"), ("--cache-max-size", "ModelCompressionCacheMaxSize"),
     ];
 
-    // The engine's options, as the item metadata or project properties that set them.
+    // The engine's options, as the item metadata or project properties that set them. A hint the engine gives for builds
+    // ("--labels (MSBuild: Labels)") goes first: the option becomes that name anyway.
     static string InMetadataNames(string message)
     {
+        message = MsBuildHint().Replace(message, "");
         foreach (var (flag, name) in Options.Concat(PropertyOptions).OrderByDescending(o => o.Flag.Length)) message = message.Replace(flag, name, StringComparison.Ordinal);
         return message;
     }

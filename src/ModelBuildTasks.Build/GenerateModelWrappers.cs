@@ -99,6 +99,10 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         if (unknownSize) inputShape = [inputShape[0], .. inputShape.Skip(1).Select(d => long.TryParse(d, out var size) && size > 0 ? d : "1")];
         TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
         var output = signature.Outputs[0];
+        // Design time, before the first compression: an output of open class count ([N, C]) is the classes the compressed
+        // class will count (compression takes the size inference finds), as many as the labels known, or a placeholder.
+        if (output.Shape is [var batch, var open] && !long.TryParse(open, out _))
+            output = output with { Shape = [batch, Math.Max(2, Labels(model, signature).Count).ToString(System.Globalization.CultureInfo.InvariantCulture)] };
         // The engine's rule (MetricChoice): features for the cosine metric and for outputs that are not one score per class.
         var metric = Meta("Metric").ToLowerInvariant();
         var classifier = metric != "cosine" && ModelBuildTasks.Evaluation.ClassScores.Count(output.Shape, asked: metric is "accuracy" or "agreement") > 0;
@@ -110,8 +114,8 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             OutputKind = classifier ? ContainerMetadata.Classes : ContainerMetadata.Features,
             OutputProbabilities = classifier && signature.EndsInProbabilities,
             Labels = classifier ? Labels(model, signature) : [],
-            // Resolved as the engine resolves it for 8-bit images (the data are not read here), so the class's constant is
-            // the compressed class's for the same model: scale=1/255 unless one was given.
+            // Resolved as the engine resolves it for 8-bit images (the data are not read here): scale=1/255 unless one was
+            // given, the compressed class's constant for 8-bit validation data (for float data it states the data's own).
             Preprocess = PreprocessSpec.Parse(preprocessText).Resolved(eightBit: true).ToString(),
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
             EngineVersion = (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GenerateModelWrappers).Assembly)?.InformationalVersion ?? "").Split('+')[0],

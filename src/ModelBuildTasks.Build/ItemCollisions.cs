@@ -34,7 +34,7 @@ static class ItemCollisions
                     ? $"CompressModel items '{first.Spec}' and '{other.Spec}' are the same model, so both would write {group.Key}; remove one of them (to compress it twice with other settings, copy the model file)"
                     : $"CompressModel items '{first.Spec}' and '{other.Spec}' have the same file name, so both would write {group.Key}; rename one of the model files");
         }
-        foreach (var group in items.GroupBy(i => CSharpNames.Namespace(i.Namespace) + "." + CSharpNames.Identifier(i.ClassName), StringComparer.Ordinal).Where(g => g.Count() > 1))
+        foreach (var group in items.GroupBy(i => CSharpNames.ClassOf(i.ClassName, i.Namespace) is var (ns, name) ? ns + "." + name : "", StringComparer.Ordinal).Where(g => g.Count() > 1))
         {
             var first = group.First();
             foreach (var other in group.Skip(1))

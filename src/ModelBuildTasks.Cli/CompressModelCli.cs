@@ -43,14 +43,14 @@ public static class CompressModelCli
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
     }
 
-    // Where "train" is the command: first, or after global options only (-v LEVEL, --verbosity=LEVEL, --no-color).
+    // Where "train" is the command: first, or after global options only (-v LEVEL, --verbosity=LEVEL or :LEVEL, --no-color).
     static int? TrainCommandAt(string[] args)
     {
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "train") return i;
             if (args[i] is "-v" or "--verbosity") i++;
-            else if (args[i] is not "--no-color" && !args[i].StartsWith("--verbosity=", StringComparison.Ordinal) && !args[i].StartsWith("-v:", StringComparison.Ordinal)) return null;
+            else if (args[i] is not "--no-color" && !new[] { "--verbosity=", "--verbosity:", "-v=", "-v:" }.Any(form => args[i].StartsWith(form, StringComparison.Ordinal))) return null;
         }
         return null;
     }

@@ -53,6 +53,7 @@ public class HelpTests
     [InlineData("train", "--", "--help")]
     [InlineData("-v", "quiet", "train", "--help")] // global options first: the command is still train, and they are not the add-on's
     [InlineData("--no-color", "--verbosity=quiet", "train", "--help")]
+    [InlineData("--verbosity:quiet", "-v=quiet", "train", "--help")]
     public void TrainHelp_ThroughTheMainTool_ListsTheAddOnsOptions(params string[] args)
     {
         var result = CliRunner.RunWith(WithAddOn, args);

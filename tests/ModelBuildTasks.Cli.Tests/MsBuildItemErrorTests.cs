@@ -1,3 +1,5 @@
+using ModelBuildTasks.Graph;
+
 namespace ModelBuildTasks.Cli.Tests;
 
 /// <summary>
@@ -49,6 +51,24 @@ public class MsBuildItemErrorTests
         var (bitsExitCode, bits) = MsBuildTask.Build(temp.Path, $"""<CompressModel Include="{Vgg}" ValidationData="{TestPaths.FashionTest}" MinBits="1" />""");
         Assert.NotEqual(0, bitsExitCode);
         Assert.Matches(@"error MBT1301: CompressModel '.*fashion_vgg\.onnx': MinBits must be 2 to 7, not 1", bits);
+    }
+
+    [Fact]
+    public void AnEngineWarningWithAFile_NamesTheMetadata_Once()
+    {
+        // The engine says "pass --labels (MSBuild: Labels)"; rewritten in a build, it read "pass Labels (MSBuild: Labels)".
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        model.Metadata["labels"] = string.Join(",", Enumerable.Range(0, 10).Select(i => $"c{i}"));
+        ModelFile.Save(model, temp.File("m.onnx"));
+        Fixtures.WriteClassFolders(temp.File("data"), [(1, "trouser"), (8, "bag")], perClass: 5);
+
+        var (exitCode, output) = MsBuildTask.Build(temp.Path, """<CompressModel Include="m.onnx" ValidationData="data" Search="fixed" Methods="iq" Bits="7" TargetAccuracy="0" />""");
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("warning MBT1107", output);
+        Assert.Contains("the model's are kept: pass Labels to use the dataset's", output);
+        Assert.DoesNotContain("(MSBuild:", output);
     }
 
     [Fact]

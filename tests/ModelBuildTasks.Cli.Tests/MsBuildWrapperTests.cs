@@ -143,6 +143,12 @@ public class MsBuildWrapperTests
         var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""", embedsModel: true);
         Assert.NotEqual(0, exitCode);
         Assert.Matches(@"m\.onnx : error MBT1005: the model's output is \[N,C\], of no fixed size per image", output);
+        // At design time it is the classifier compression makes of it (it was a feature extractor of FeatureSize 0).
+        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" Labels="{string.Join(",", Enumerable.Range(0, 10).Select(i => $"c{i}"))}" />""", embedsModel: false);
+        Assert.True(designTimeExit == 0, designTime);
+        var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
+        Assert.Contains("public const int ClassCount = 10;", designTimeClass);
+        Assert.DoesNotContain("FeatureSize", designTimeClass);
     }
 
     [Fact]

@@ -135,6 +135,9 @@ public class BuildTests(PackedPackages packages)
         using var app = new ConsumerProject(packages, "Methods=\"IQ\" Bits=\"7\"", "<ModelCompressionIntermediateDir>models/</ModelCompressionIntermediateDir>");
         Directory.CreateDirectory(Path.Combine(app.Folder, "models"));
         File.WriteAllText(Path.Combine(app.Folder, "models/README.md"), "ours");
+        // A generated source of the project's own there, which the build must go on compiling (and a use of it).
+        File.WriteAllText(Path.Combine(app.Folder, "models/Extra.g.cs"), "namespace E2E.App; static class Extra { public static int Answer => 42; }");
+        File.WriteAllText(Path.Combine(app.Folder, "Use.cs"), "namespace E2E.App; static class Use { public static int Value => Extra.Answer; }");
         // An IDE opening the project first writes the design-time class there, under the SDK's **/*.cs glob: the build
         // compiled it beside the compressed one (the class defined twice), and the compressed one twice (CS2002).
         var designTime = app.Run("msbuild", "-restore", "-t:Compile", "-p:DesignTimeBuild=true", "-nodeReuse:false");

@@ -60,6 +60,19 @@ public class ContainerLimitTests
     }
 
     [Fact]
+    public void AModelOfMoreTensorsThanTheCap_IsACodedError_WhenPacked()
+    {
+        // The writer's ArgumentException was an internal error (MBT1999) of the engine.
+        var model = TestModels.Plain();
+        for (var i = 0; i <= ContainerLimits.MaxTensors; i++) model.Graph.AddInitializer(ModelBuildTasks.Graph.Tensor.FromInt64s($"extra{i}", [1], [i]));
+
+        var e = Assert.Throws<ModelBuildException>(() => ContainerPackaging.Pack(model, new ContainerMetadata()));
+
+        Assert.Equal(ErrorCodes.InvalidGraph, e.Code);
+        Assert.Contains("more than a container holds (20,000)", e.Message);
+    }
+
+    [Fact]
     public void AStreamEndingBeforeItsLength_IsACutContainer()
     {
         // A file cut while it is read: Length promised more than the stream gives.

@@ -1,4 +1,5 @@
 using ModelBuildTasks.Compression;
+using ModelBuildTasks.Data;
 using ModelBuildTasks.Graph;
 using ModelBuildTasks.Packaging;
 
@@ -65,5 +66,22 @@ public class SymbolicSizeTests
         using var app = ModelBuildTasks.Runtime.CompressedModel.Load(container);
         Assert.Equal(10, app.ClassCount);
         Assert.Equal(10, app.Logits(new float[app.InputSize]).Length);
+    }
+
+    [Fact]
+    public void AnOutputDeclaredWithASymbolicClassCount_HasItsClassesCounted_AndItsLabelsChecked()
+    {
+        // The class count was read off the declared [N,C]: none, so labels beyond the classes went unchecked (and --check
+        // let --labels of another count through that the run refused).
+        using var temp = new TestPaths.TempFolder();
+        var model = TestModels.Plain();
+        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
+        ModelFile.Save(model, temp.File("m.onnx"));
+        var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 20);
+        Fixtures.WriteNpz(temp.File("d.npz"), ("x", "<f4", [20, 1, 28, 28], Fixtures.Bytes(images.Pixels)), ("y", "<i8", [20], Fixtures.Bytes(Enumerable.Range(0, 20).Select(i => (long)i).ToArray())));
+
+        Assert.Equal(10, LabelRange.ClassCount(ModelFile.Load(temp.File("m.onnx"))));
+        var e = Assert.Throws<ModelBuildException>(() => CompressionInputs.Load(temp.File("m.onnx"), temp.File("d.npz"), null, new CompressionSettings()));
+        Assert.Equal(ErrorCodes.LabelOutOfRange, e.Code);
     }
 }

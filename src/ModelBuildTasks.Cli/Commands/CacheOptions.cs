@@ -64,6 +64,7 @@ sealed class CacheOptions
             throw new ModelBuildException(ErrorCodes.InvalidSetting, $"--cache-timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds}, not {seconds}");
         var cap = Sizes.ParseBytes(result.GetValue(maxSize)!, "--cache-max-size");
         // A file is no cache folder: as cache list and prune say, rather than a warning on every write and no cache at all.
+        // (Only one given: a file where the default folder goes costs warnings, not every build of the user's.)
         if (result.GetValue(dir) is { } folder && File.Exists(Path.GetFullPath(folder)))
             throw new ModelBuildException(ErrorCodes.InvalidSetting, "--cache-dir is a file, not a cache folder", Path.GetFullPath(folder));
         var remoteUrl = result.GetValue(url) is { Length: > 0 } given ? given : Environment.GetEnvironmentVariable("MBT_CACHE_URL");

@@ -88,6 +88,17 @@ public static class CSharpNames
     };
 
     /// <summary>
+    /// The generated class's full name: <see cref="Namespace"/>, a dot and the <see cref="Identifier"/> of
+    /// <paramref name="className"/>, except that a class ModelBuildTasks.Runtime (or .Container) gets "Model" appended:
+    /// it would hide the namespace the class's code names (CS0437).
+    /// </summary>
+    public static (string Namespace, string ClassName) ClassOf(string className, string? ns)
+    {
+        var (space, name) = (Namespace(ns), Identifier(className));
+        return (space, space == "ModelBuildTasks" && name.TrimStart('@') is "Runtime" or "Container" ? name.TrimStart('@') + "Model" : name);
+    }
+
+    /// <summary>
     /// A namespace from dotted text, each part an identifier (or the fallback when empty). Metadata holds a type's full
     /// name in 1,024 UTF-8 bytes (CS7013): the namespace keeps the parts that fit in half of them, the class the rest.
     /// </summary>

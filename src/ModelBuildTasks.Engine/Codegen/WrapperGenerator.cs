@@ -39,10 +39,7 @@ public static class WrapperGenerator
     /// <summary>The source text of the class (deterministic).</summary>
     public static string Generate(WrapperSpec spec)
     {
-        var className = CSharpNames.Identifier(spec.ClassName);
-        var ns = CSharpNames.Namespace(spec.Namespace);
-        // A class ModelBuildTasks.Runtime (or .Container) would hide the namespace the class's code names (CS0437).
-        if (ns == "ModelBuildTasks" && className is "Runtime" or "Container" or "@Runtime" or "@Container") className = className.TrimStart('@') + "Model";
+        var (ns, className) = CSharpNames.ClassOf(spec.ClassName, spec.Namespace);
         var input = spec.Metadata.Inputs.Count == 1 ? spec.Metadata.Inputs[0] : throw new ModelBuildException(ErrorCodes.InvalidGraph, "the model must have exactly one input to generate a wrapper");
         var dims = input.Shape.Skip(1).Select(d => int.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1).ToArray();
         if (dims.Length != 3 || dims.Any(d => d <= 0))

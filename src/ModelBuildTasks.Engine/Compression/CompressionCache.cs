@@ -57,8 +57,10 @@ public sealed class CompressionCache(string folder)
         }
         // Bumped when the engine writes other results for the same inputs (2: output_probabilities, label order, unused
         // weights; 3: images shrunk by resize= are antialiased, so accuracy, calibration and the search see other pixels;
-        // 4: the margin search gives the reserves the last stage left back to slimming, which can end on another model).
-        Add("format", "mbt-cache-4"u8);
+        // 4: the margin search gives the reserves the last stage left back to slimming, which can end on another model;
+        // 5: an output declared [N, C] is written with its inferred size, a symbolic image size is fixed from the data, and a
+        // scale given for float data reaches image files after their range; the report has baseline_score_p5).
+        Add("format", "mbt-cache-5"u8);
         Add("engine", Encoding.UTF8.GetBytes(Compressor.EngineVersion));
         Add("settings", Encoding.UTF8.GetBytes(settings.Canonical()));
         Add("allow_miss", allowMiss ? "1"u8 : "0"u8);

@@ -123,10 +123,12 @@ public sealed class CompressionInputs
         var order = settings.Labels ?? stored;
         // Fine-tuning's add-on aligns its training data to the model's own names: it must see the order validation is scored in.
         if (settings.Labels is { } names && !names.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", names);
-        var classes = LabelRange.ClassCount(model);
-        var validation = LabelNames.Align(Preprocessing.Prepare(raw, spec), order, classes);
-        var sizeFixed = SymbolicSizes.FixInput(model, validation);
+        // Sizes the model leaves open are fixed first: the class count below reads the output's.
+        var prepared = Preprocessing.Prepare(raw, spec);
+        var sizeFixed = SymbolicSizes.FixInput(model, prepared);
         SymbolicSizes.FixOutputs(model);
+        var classes = LabelRange.ClassCount(model);
+        var validation = LabelNames.Align(prepared, order, classes);
         // A model without names is scored in validation's class order: the add-on aligns its training folders to the same names
         // (it numbered them by position, so a training set missing one class trained every later class as the one before it).
         if (order is null && validation.ClassNames is { } folders && !folders.Any(l => l.Contains(','))) model.Metadata["labels"] = string.Join(",", folders);

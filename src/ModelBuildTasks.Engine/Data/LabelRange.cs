@@ -25,7 +25,9 @@ public static class LabelRange
     {
         if (model.Graph.Outputs.Count == 0) return null;
         var output = model.Graph.Outputs[0];
-        var shape = output.Shape ?? (Shapes.ShapeInference.Infer(model.Graph).Values.TryGetValue(output.Name, out var inferred) ? inferred.Shape : null);
+        // The declared shape, unless it leaves a size open ([N, C]) that inference finds, as the container will record it.
+        var shape = output.Shape is { } declared && declared.Dims.Skip(1).All(d => d.IsKnown) ? declared
+            : Shapes.ShapeInference.Infer(model.Graph).Values.TryGetValue(output.Name, out var inferred) && inferred.Shape is { } known ? known : output.Shape;
         if (shape is null || shape.Dims.Count < 2 || shape.Dims.Skip(1).Any(d => !d.IsKnown)) return null;
         long classes = 1;
         foreach (var d in shape.Dims.Skip(1))

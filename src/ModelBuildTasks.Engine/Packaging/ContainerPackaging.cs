@@ -19,6 +19,9 @@ public static class ContainerPackaging
         proto.Graph = null;
         graph.Initializer.Clear();
         var tensors = model.Graph.Initializers.Values.Select(t => new ContainerTensor(t.Name, (int)t.Type, t.Dims, t.Data)).ToList();
+        // The first candidate is packed early in the search: a model beyond the format's cap is said then, with a code.
+        if (tensors.Count > ContainerLimits.MaxTensors)
+            throw new ModelBuildException(ErrorCodes.InvalidGraph, $"the model has {tensors.Count:N0} tensors (weights, and the scales and zero points quantization adds), more than a container holds ({ContainerLimits.MaxTensors:N0})");
         return ContainerWriter.Write(metadata.ToJson(), proto.ToByteArray(), graph.ToByteArray(), tensors);
     }
 
