@@ -108,47 +108,50 @@ public class MsBuildWrapperTests
         Assert.Contains("error MBT1301: Labels names 2 classes, the model's output has 10", output);
     }
 
+    // A model only compression can make runnable, both ways the build writes a class without the engine: at design time
+    // (which must succeed, with the class the compressed one will be), and embedded uncompressed (which must fail).
+    static (string DesignTimeClass, string UncompressedOutput) WithoutTheEngine(OnnxModel model, string itemAttributes = "")
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(model, temp.File("m.onnx"));
+        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" {itemAttributes} />""";
+        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: false);
+        Assert.True(designTimeExit == 0, designTime);
+        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: true);
+        Assert.NotEqual(0, exitCode);
+        return (File.ReadAllText(temp.File("out/m/m.designtime.g.cs")), output);
+    }
+
     [Fact]
     public void AModelOfNoFixedImageSize_HasADesignTimeClass_ButEmbeddedUncompressedIsACodedError()
     {
         // The runtime needs each image's size: compressing fixes it from the validation images, embedding as it is cannot.
-        using var temp = new TestPaths.TempFolder();
         var model = TestModels.Plain();
         var input = model.Graph.Inputs[0];
         model.Graph.Inputs[0] = input with { Shape = new TensorShape([Dim.Named("N"), input.Shape![1], Dim.Named("H"), Dim.Named("W")]) };
-        ModelFile.Save(model, temp.File("m.onnx"));
-        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""";
 
-        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: false);
-        Assert.True(designTimeExit == 0, designTime);
-        var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
+        var (designTimeClass, uncompressed) = WithoutTheEngine(model);
+
         Assert.Contains("public const int Height = 1;", designTimeClass);
         Assert.Contains("public const int Width = 1;", designTimeClass);
         // The preprocessing as the compressed class states it (it was "mean=0;std=1", its scale left implicit).
         Assert.Contains("public const string Preprocess = \"scale=0.003921569;mean=0;std=1\";", designTimeClass);
-
-        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: true);
-        Assert.NotEqual(0, exitCode);
-        Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,1,H,W\], of no fixed image size", output);
+        Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,1,H,W\], of no fixed image size", uncompressed);
     }
 
     [Fact]
-    public void EmbeddingUncompressedAModelOfNoFixedOutputSize_IsACodedError()
+    public void AModelOfNoFixedOutputSize_IsADesignTimeClassifier_ButEmbeddedUncompressedIsACodedError()
     {
-        // The app reads each image's outputs by the declared size, which [N,C] does not give.
-        using var temp = new TestPaths.TempFolder();
+        // The app reads each image's outputs by the declared size, which [N,C] does not give; at design time it is the
+        // classifier compression makes of it (it was a feature extractor of FeatureSize 0).
         var model = TestModels.Plain();
         model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
-        ModelFile.Save(model, temp.File("m.onnx"));
-        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""", embedsModel: true);
-        Assert.NotEqual(0, exitCode);
-        Assert.Matches(@"m\.onnx : error MBT1005: the model's output is \[N,C\], of no fixed size per image", output);
-        // At design time it is the classifier compression makes of it (it was a feature extractor of FeatureSize 0).
-        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" Labels="{string.Join(",", Enumerable.Range(0, 10).Select(i => $"c{i}"))}" />""", embedsModel: false);
-        Assert.True(designTimeExit == 0, designTime);
-        var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
+
+        var (designTimeClass, uncompressed) = WithoutTheEngine(model, $"""Labels="{string.Join(",", Enumerable.Range(0, 10).Select(i => $"c{i}"))}" """);
+
         Assert.Contains("public const int ClassCount = 10;", designTimeClass);
         Assert.DoesNotContain("FeatureSize", designTimeClass);
+        Assert.Matches(@"m\.onnx : error MBT1005: the model's output is \[N,C\], of no fixed size per image", uncompressed);
     }
 
     [Fact]
@@ -156,22 +159,15 @@ public class MsBuildWrapperTests
     {
         // As tf2onnx exports it: N x H x W x C, transposed first. The engine makes it channels-first; embedded as it is, the
         // class fed it C x H x W (constants 12 x 10 x 3 read as C x H x W, and image files refused as "3 channels to 12").
-        using var temp = new TestPaths.TempFolder();
         var b = new GraphBuilder("tf", seed: 7);
         var x = b.InputChannelsLast("image", 12, 10, 3);
         b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(b.Relu(b.Conv(x, 8)))), 10), "logits");
-        ModelFile.Save(b.Build(), temp.File("m.onnx"));
-        var item = $"""<CompressModel Include="m.onnx" ValidationData="{TestPaths.FashionTest}" />""";
 
-        var (designTimeExit, designTime) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: false);
-        Assert.True(designTimeExit == 0, designTime);
-        var designTimeClass = File.ReadAllText(temp.File("out/m/m.designtime.g.cs"));
+        var (designTimeClass, uncompressed) = WithoutTheEngine(b.Build());
+
         Assert.Contains("public const int Channels = 3;", designTimeClass);
         Assert.Contains("public const int Height = 12;", designTimeClass);
         Assert.Contains("public const int Width = 10;", designTimeClass);
-
-        var (exitCode, output) = MsBuildTask.BuildWrappers(temp.Path, item, embedsModel: true);
-        Assert.NotEqual(0, exitCode);
-        Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,12,10,3\], N x H x W x C", output);
+        Assert.Matches(@"m\.onnx : error MBT1104: the model's input is \[N,12,10,3\], N x H x W x C", uncompressed);
     }
 }

@@ -50,14 +50,20 @@ public class SymbolicSizeTests
         Assert.Equal(ErrorCodes.InputShapeMismatch, e.Code);
     }
 
+    // The plain model with its ten scores declared [N, C], as an export with a dynamic class axis writes them.
+    static void SaveWithClassesUndeclared(string path)
+    {
+        var model = TestModels.Plain();
+        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
+        ModelFile.Save(model, path);
+    }
+
     [Fact]
     public void AnOutputDeclaredWithASymbolicClassCount_IsWrittenWithTheInferredOne_AndTheAppReadsItsTenScores()
     {
         // The app reads each image's outputs by the declared size: [N,C] gave it -1 classes (an overflow on every call).
         using var temp = new TestPaths.TempFolder();
-        var model = TestModels.Plain();
-        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
-        ModelFile.Save(model, temp.File("m.onnx"));
+        SaveWithClassesUndeclared(temp.File("m.onnx"));
 
         var (container, report) = Compressor.Run(temp.File("m.onnx"), Validation, null, Settings);
 
@@ -74,9 +80,7 @@ public class SymbolicSizeTests
         // The class count was read off the declared [N,C]: none, so labels beyond the classes went unchecked (and --check
         // let --labels of another count through that the run refused).
         using var temp = new TestPaths.TempFolder();
-        var model = TestModels.Plain();
-        model.Graph.Outputs[0] = model.Graph.Outputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Named("C")]) };
-        ModelFile.Save(model, temp.File("m.onnx"));
+        SaveWithClassesUndeclared(temp.File("m.onnx"));
         var images = DatasetLoader.Load(TestPaths.FashionTest, limit: 20);
         Fixtures.WriteNpz(temp.File("d.npz"), ("x", "<f4", [20, 1, 28, 28], Fixtures.Bytes(images.Pixels)), ("y", "<i8", [20], Fixtures.Bytes(Enumerable.Range(0, 20).Select(i => (long)i).ToArray())));
 
