@@ -84,6 +84,13 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         if (EmbedsModel && signature.ChannelsLastInput)
             throw new ModelBuildException(ErrorCodes.InputShapeMismatch,
                 $"the model's input is [{string.Join(",", signature.Inputs[0].Shape)}], N x H x W x C (TensorFlow's layout), and ModelCompressionEnabled=false embeds the model as it is, while the class feeds C x H x W images: compress it (the engine converts the layout), or export it channels-first", path);
+        // The engine makes a uint8 or float16 input (and a float16 output) float; embedded as it is, the class would feed it floats.
+        if (EmbedsModel && (signature.Inputs[0].ElementType != 1 || signature.Outputs[0].ElementType != 1))
+        {
+            var (side, value) = signature.Inputs[0].ElementType != 1 ? ("input", signature.Inputs[0]) : ("output", signature.Outputs[0]);
+            throw new ModelBuildException(side == "input" ? ErrorCodes.InputShapeMismatch : ErrorCodes.InvalidGraph,
+                $"the model's {side} is {TypeName(value.ElementType)}, and ModelCompressionEnabled=false embeds the model as it is, while the class " + (side == "input" ? "feeds" : "reads") + " floats: compress it (the engine makes a uint8 input cast to float, and a float16 model, float), or export it in float", path);
+        }
         // The engine fixes a symbolic image size from the validation images; embedded as it is, the app could not run it.
         var inputShape = signature.ChannelsLastInput && signature.Inputs[0].Shape is [var n, var h, var w, var c] ? [n, c, h, w] : signature.Inputs[0].Shape;
         var unknownSize = inputShape.Skip(1).Any(d => !long.TryParse(d, out var size) || size <= 0);
@@ -97,7 +104,8 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         // Design time, before the first compression: the class's members are what IntelliSense needs, and a size unknown
         // until the validation images give it is 1 there; the build's class takes their size.
         if (unknownSize) inputShape = [inputShape[0], .. inputShape.Skip(1).Select(d => long.TryParse(d, out var size) && size > 0 ? d : "1")];
-        TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType == 1 ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
+        // Design time: the engine makes a float16 model, and a uint8 input cast to float, float.
+        TensorDescription Describe(OnnxSignature.Value v) => new(v.Name, v.ElementType is 1 or 10 || signature.PixelInput && v.Name == signature.Inputs[0].Name ? "float" : $"onnx-type-{v.ElementType}", v.Shape);
         var output = signature.Outputs[0];
         // Design time, before the first compression: an output of open class count ([N, C]) is the classes the compressed
         // class will count (compression takes the size inference finds), as many as the labels known, or a placeholder.
@@ -107,6 +115,8 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         var metric = Meta("Metric").ToLowerInvariant();
         var classifier = metric != "cosine" && ModelBuildTasks.Evaluation.ClassScores.Count(output.Shape, asked: metric is "accuracy" or "agreement") > 0;
         var preprocessText = Meta("Preprocess") is { Length: > 0 } p ? p : signature.Metadata.GetValueOrDefault("preprocess");
+        // As the engine reads a uint8 input's pixels (Passes/PixelInput): as they are, unless a scale was given.
+        if (signature.PixelInput && PreprocessSpec.Parse(preprocessText) is { Scale: null } pixels) preprocessText = (pixels with { Scale = 1f }).ToString();
         var metadata = new ContainerMetadata
         {
             Inputs = [Describe(signature.Inputs[0] with { Shape = inputShape })],
@@ -157,4 +167,15 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             return Directory.GetDirectories(folder).Select(Path.GetFileName).OfType<string>().Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToArray();
         return [];
     }
+
+    // ONNX's names of the element types an image model's input or output may have instead of float.
+    static string TypeName(int elementType) => elementType switch
+    {
+        2 => "uint8",
+        3 => "int8",
+        10 => "float16",
+        11 => "double",
+        16 => "bfloat16",
+        _ => $"of ONNX element type {elementType}",
+    };
 }

@@ -40,6 +40,8 @@ public static class ErrorCodes
     public const string BaselineAtChance = "MBT1110";
     /// <summary>Warning: the model's input had a symbolic image size (height, width or channels), fixed to the validation images' so the model can be quantized and run.</summary>
     public const string InputSizeFixed = "MBT1111";
+    /// <summary>Warning: the model's uint8 input, cast to float by the graph, became a float input of the same pixel values; the compressed model and its class take floats.</summary>
+    public const string InputTypeConverted = "MBT1112";
     /// <summary>Warning: the training add-on warned of a fine-tuning run (steps skipped whose loss or gradient was not finite, say).</summary>
     public const string FineTuningWarning = "MBT1203";
     /// <summary>ONNX Runtime could not load or run the model.</summary>

@@ -32,6 +32,12 @@ public sealed class OnnxSignature
     /// tf2onnx exports it: the engine makes it N x C x H x W, the shape the compressed model and its class take.
     /// </summary>
     public bool ChannelsLastInput { get; private set; }
+
+    /// <summary>
+    /// Whether the input is uint8 that only Casts to float read (before or after a Transpose to channels first): the
+    /// engine makes it a float input of the same pixel values (Passes/PixelInput), as the compressed model and its class take.
+    /// </summary>
+    public bool PixelInput { get; private set; }
     /// <summary>
     /// The files the model's tensors keep their data in (<c>data_location = EXTERNAL</c>: initializers,
     /// sparse initializers, and tensors in attributes and subgraphs, as <c>ExternalData</c> loads them),
@@ -97,34 +103,46 @@ public sealed class OnnxSignature
         SoftmaxOutput.Producer? ProducerOf(string value) =>
             nodes.LastOrDefault(n => n.Outputs.Contains(value)) is { } n ? new SoftmaxOutput.Producer(n.OpType, n.Inputs.FirstOrDefault(), n.Axis) : null;
         signature.EndsInProbabilities = signature.Outputs.Count > 0 && SoftmaxOutput.EndsInProbabilities(signature.Outputs[0].Name, ProducerOf);
-        // The engine's rule (Passes/ChannelsFirstInput): an N x H x W x C input that only Transposes to N x C x H x W read.
-        if (signature.Inputs is [{ Shape.Count: 4 } image] && nodes.Where(n => n.Inputs.Contains(image.Name)).ToList() is { Count: > 0 } readers)
-            signature.ChannelsLastInput = readers.All(n => n.OpType == "Transpose" && n.Perm is [0, 3, 1, 2]);
+        // The engine's rules (Passes/PixelInput, Passes/ChannelsFirstInput): a uint8 input that only Casts to float read, and an
+        // N x H x W x C input that only Transposes to N x C x H x W read, in either order.
+        if (signature.Inputs is [var image])
+        {
+            List<Node> ReadersOf(IEnumerable<string> values) => nodes.Where(n => n.Inputs.Any(values.Contains)).ToList();
+            static bool Casts(List<Node> readers) => readers.Count > 0 && readers.All(n => n.OpType == "Cast" && n.To == 1);
+            static bool Transposes(List<Node> readers) => readers.Count > 0 && readers.All(n => n.OpType == "Transpose" && n.Perm is [0, 3, 1, 2]);
+            var readers = ReadersOf([image.Name]);
+            var pixels = image.ElementType == 2 && Casts(readers);
+            if (pixels) readers = ReadersOf(readers.SelectMany(n => n.Outputs));
+            signature.ChannelsLastInput = image.Shape.Count == 4 && Transposes(readers);
+            signature.PixelInput = pixels || image.ElementType == 2 && signature.ChannelsLastInput && Casts(ReadersOf(readers.SelectMany(n => n.Outputs)));
+        }
         return signature;
     }
 
-    sealed record Node(string OpType, List<string> Inputs, List<string> Outputs, long Axis, List<long> Perm);
+    sealed record Node(string OpType, List<string> Inputs, List<string> Outputs, long Axis, List<long> Perm, long To);
 
-    // NodeProto: op_type (4), inputs (1), outputs (2), and the "axis" attribute (5: AttributeProto name 1, i 3), -1 when
-    // absent, and the "perm" one (ints 8, packed or one varint per field: either way varints from the field's start).
+    // NodeProto: op_type (4), inputs (1), outputs (2), the "axis" attribute (5: AttributeProto name 1, i 3), -1 when
+    // absent, the "perm" one (ints 8, packed or one varint per field: either way varints from the field's start), and a
+    // Cast's "to" (i 3), 0 when absent.
     static Node ReadNode(byte[] b, int start, int length)
     {
-        var (opType, inputs, outputs, axis, perm) = ("", new List<string>(), new List<string>(), -1L, new List<long>());
+        var (opType, inputs, outputs, axis, perm, to) = ("", new List<string>(), new List<string>(), -1L, new List<long>(), 0L);
         foreach (var (f, s, l) in Fields(b, start, length))
         {
             if (f == 1) inputs.Add(Encoding.UTF8.GetString(b, s, l));
             else if (f == 2) outputs.Add(Encoding.UTF8.GetString(b, s, l));
             else if (f == 4) opType = Encoding.UTF8.GetString(b, s, l);
-            else if (f == 5 && StringField(b, s, l, 1) is "axis" or "perm")
+            else if (f == 5 && StringField(b, s, l, 1) is var name && name is "axis" or "perm" or "to")
                 foreach (var (a, at, al) in Fields(b, s, l))
                 {
                     var p = at;
-                    if (a == 3) axis = (long)Varint(b, ref p);
+                    if (a == 3 && name == "to") to = (long)Varint(b, ref p);
+                    else if (a == 3) axis = (long)Varint(b, ref p);
                     else if (a == 8)
                         while (p < at + al) perm.Add((long)Varint(b, ref p));
                 }
         }
-        return new Node(opType, inputs, outputs, axis, perm);
+        return new Node(opType, inputs, outputs, axis, perm, to);
     }
 
     // Every TensorProto of a GraphProto, as ExternalData.AllTensors walks the parsed model: initializers (5),

@@ -24,6 +24,26 @@ public class InspectTests
         Assert.Equal(0, json.GetProperty("unsupported").GetArrayLength());
     }
 
+    // A container holds the converted model already: "Converted ... at load" is said of the file loading converts.
+    [Fact]
+    public void AUint8InputModel_IsShownConverted_AndItsContainerIsNot()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(ExportForms.Pixels().Exported, temp.File("pixels.onnx"));
+        var compress = CliRunner.Run("compress", temp.File("pixels.onnx"), "--data", TestPaths.FashionValidation, "--search", "fixed", "--methods", "iq",
+            "--bits", "7", "--target-accuracy", "0", "--no-cache", "-o", temp.File("pixels.cmodel"));
+        Assert.True(compress.ExitCode == 0, compress.Stderr);
+        Assert.Contains("warning MBT1112: the model's input is uint8", compress.Stderr);
+
+        var model = CliRunner.Run("inspect", temp.File("pixels.onnx"));
+        var container = CliRunner.Run("inspect", temp.File("pixels.cmodel"));
+
+        Assert.Contains("Converted    uint8 input cast to float: a float input of pixel values, at load", model.Stdout);
+        Assert.Contains("input  float [N,1,28,28]", model.Stdout);
+        Assert.DoesNotContain("Converted", container.Stdout);
+        Assert.Contains("Preprocess   scale=1;mean=0;std=1", container.Stdout);
+    }
+
     [Fact]
     public void Text_ListsShapesOpsAndUnsupportedOperators()
     {

@@ -28,6 +28,35 @@ public class MsBuildWrapperTests
         Assert.DoesNotContain("MSB4018", output);
     }
 
+    // The engine makes a uint8 input cast to float, and a float16 model, float; embedded as they are, the class would feed
+    // them floats and every call would throw.
+    [Fact]
+    public void Uint8AndFloat16Inputs_AreRefusedUncompressed_AndTheDesignTimeClassTakesFloatPixels_AsTheEngineConvertsThem()
+    {
+        using var temp = new TestPaths.TempFolder();
+        ModelFile.Save(ExportForms.Pixels().Exported, temp.File("pixels.onnx"));
+        var half = TestModels.Plain();
+        half.Graph.Inputs[0] = half.Graph.Inputs[0] with { Type = ElementType.Float16 };
+        ModelFile.Save(half, temp.File("half.onnx"));
+        var items = $"""
+            <CompressModel Include="pixels.onnx" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="half.onnx" ValidationData="{TestPaths.FashionTest}" />
+            """;
+
+        var (embedded, embeddedOutput) = MsBuildTask.BuildWrappers(temp.Path, items, embedsModel: true);
+        var (designTime, designTimeOutput) = MsBuildTask.BuildWrappers(temp.Path, items, embedsModel: false);
+
+        Assert.NotEqual(0, embedded);
+        Assert.Contains("pixels.onnx : error MBT1104: the model's input is uint8, and ModelCompressionEnabled=false embeds the model as it is, while the class feeds floats: compress it", embeddedOutput);
+        Assert.Contains("half.onnx : error MBT1104: the model's input is float16", embeddedOutput);
+        Assert.True(designTime == 0, designTimeOutput);
+        // The metadata the class embeds, its quotes unescaped.
+        string Metadata(string name) => File.ReadAllText(temp.File($"out/{name}/{name}.designtime.g.cs")).Replace("\\\"", "\"");
+        Assert.Contains("\"inputs\":[{\"name\":\"input\",\"type\":\"float\"", Metadata("pixels"));
+        Assert.Contains("scale=1;mean=0;std=1", Metadata("pixels"));
+        Assert.Contains("\"inputs\":[{\"name\":\"input\",\"type\":\"float\"", Metadata("half"));
+    }
+
     [Fact]
     public void AModelEndingInSoftmax_IsRecordedAsGivingProbabilities_AsTheEngineRecordsIt()
     {

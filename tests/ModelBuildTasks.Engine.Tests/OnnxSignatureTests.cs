@@ -13,6 +13,21 @@ namespace ModelBuildTasks.Engine.Tests;
 /// </summary>
 public class OnnxSignatureTests
 {
+    // The task's class for a model the engine converts takes what the engine's would: the two rules must agree.
+    [Theory]
+    [InlineData(ElementType.Float, true)]
+    [InlineData(ElementType.Int32, false)] // a Cast to integers is not pixels cast to float: not converted, refused as Cast
+    public void AUint8InputCastToFloat_IsAPixelInput_ExactlyWhenTheEngineConvertsIt(ElementType castTo, bool converted)
+    {
+        using var temp = new TestPaths.TempFolder();
+        var model = ExportForms.Pixels().Exported;
+        model.Graph.Nodes.Single(n => n.OpType == "Cast").Attributes["to"] = NodeAttribute.Of((long)castTo);
+        ModelFile.Save(model, temp.File("m.onnx"));
+
+        Assert.Equal(converted, OnnxSignature.Read(temp.File("m.onnx")).PixelInput);
+        Assert.Equal(converted, ModelFile.Load(temp.File("m.onnx")).Metadata.ContainsKey(Passes.PixelInput.MetadataKey));
+    }
+
     [Fact]
     public void ExternalDataFiles_AreTheFilesTheEngineLoads_EachOnce_InAttributesToo()
     {

@@ -27,6 +27,7 @@ static class ZooModels
         ["tf_nhwc_convnet"] = TensorFlowConvNet,
         ["pytorch_log_softmax"] = PyTorchLogSoftmax,
         ["prelu_global_max_pool"] = PReluGlobalMaxPool,
+        ["pytorch_view_normalised"] = PyTorchViewNormalised,
     };
 
     /// <summary>The opset the members are written at (HardSwish needs 14).</summary>
@@ -200,6 +201,11 @@ static class ZooModels
         b.Output(b.Add("LogSoftmax", [b.Linear(pooled, 10)], ("axis", NodeAttribute.Of(1L))), "logits");
         return b.Build();
     }
+
+    // As PyTorch exports a module that normalises its input, (x - mean) / std, and flattens with x.view(x.size(0), -1):
+    // a Sub, and the view's target computed by Shape, Gather, Unsqueeze and Concat. Loaded as the engine loads it.
+    static OnnxModel PyTorchViewNormalised() =>
+        ModelFile.Load(OnnxExport.ToBytes(ExportForms.AsExported(ExportForms.NormalisedWithView(seed: 22, opset: Opset))), "pytorch_view_normalised.onnx");
 
     static (GraphBuilder, string) Start(string name, int seed)
     {

@@ -19,12 +19,15 @@ static class InspectCommand
             var path = result.GetValue(model)!;
             var loaded = ModelFile.Load(path);
             var summary = ModelSummary.Of(loaded, new FileInfo(path).Length);
-            // What loading changed, so the shapes and types shown are not taken for the file's own.
-            string[] converted = [.. loaded.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) ? ["N x H x W x C input to N x C x H x W"] : Array.Empty<string>(),
-                .. loaded.Metadata.ContainsKey(Passes.Float16ToFloat.MetadataKey) ? ["float16 to float"] : Array.Empty<string>()];
             // ModelFile.Load has read and checked the file; a container's metadata is what the app's class reports.
             var bytes = File.ReadAllBytes(path);
             var container = ModelContainer.HasMagic(bytes) ? ModelContainer.Read(bytes) : null;
+            // What loading changed, so the shapes and types shown are not taken for the file's own. A container holds the
+            // converted model already (its keys record what compressing its original converted).
+            string[] converted = container is not null ? [] : [
+                .. loaded.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) ? ["N x H x W x C input to N x C x H x W"] : Array.Empty<string>(),
+                .. loaded.Metadata.ContainsKey(Passes.Float16ToFloat.MetadataKey) ? ["float16 to float"] : Array.Empty<string>(),
+                .. loaded.Metadata.ContainsKey(Passes.PixelInput.MetadataKey) ? ["uint8 input cast to float: a float input of pixel values"] : Array.Empty<string>()];
             var metadata = container is null ? null : ContainerMetadata.Parse(container.MetadataJson);
             if (result.GetValue(json))
                 JsonOutput.Write(new { model = path, summary.IrVersion, summary.Opset, summary.Producer, summary.Inputs, summary.Outputs, summary.Ops, summary.Parameters, summary.NonzeroParameters, summary.Bytes, summary.WeightBytes, summary.Unsupported, Converted = converted, ContainerVersion = container?.Version, Container = metadata });

@@ -56,6 +56,9 @@ public sealed class CompressionInputs
         if (model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey))
             yield return new ReportWarning(ErrorCodes.InputLayoutConverted,
                 "the model's input is N x H x W x C (TensorFlow's layout) and its first operation transposes it; the compressed model takes N x C x H x W, as the generated class documents, so feed it C x H x W images");
+        if (model.Metadata.ContainsKey(Passes.PixelInput.MetadataKey))
+            yield return new ReportWarning(ErrorCodes.InputTypeConverted,
+                "the model's input is uint8 and its first operation casts it to float; the compressed model takes the same pixel values as floats (0..255 for 8-bit images), as the generated class documents, so feed it floats");
     }
 
     // An app's image files are 8-bit: float data in 0..1 were 8-bit pixels over 255 (torchvision's ToTensor), in 0..255
@@ -91,11 +94,7 @@ public sealed class CompressionInputs
         var unsupported = shapes.Unsupported;
         if (unsupported.Count > 0)
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
-                "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')"))
-                // Only a Sub on the image itself is a normalisation; one inside the network is not.
-                + (model.Graph.Nodes.Any(n => n.OpType is "Sub" && n.Inputs.Contains(model.Graph.Inputs[0].Name))
-                    ? "; a normalisation (x - mean) / std in the graph belongs in the preprocessing: export the model without it and give --preprocess \"mean=...;std=...\" (MSBuild: Preprocess)"
-                    : ""), modelPath);
+                "the model uses operators the engine does not support: " + string.Join(", ", unsupported.Select(u => $"{u.OpType} (node '{u.NodeName}')")), modelPath);
 
         // Every reader of outputs (scoring, the runtime, the generated class) takes the first axis as the batch.
         var inputDims = model.Graph.Inputs[0].Shape?.Dims;

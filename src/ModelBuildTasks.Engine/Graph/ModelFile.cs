@@ -23,16 +23,21 @@ public static class ModelFile
         var model = OnnxImport.ToModel(LoadProto(bytes, path), path);
         Passes.Float16ToFloat.Apply(model);
         Passes.ConstantWeights.Fold(model.Graph);
+        Passes.ConstantSubtraction.Apply(model.Graph);
+        Passes.ComputedReshapes.Apply(model.Graph);
         Passes.TiedWeights.Untie(model.Graph);
         Passes.UnusedInitializers.Remove(model.Graph);
         GraphValidation.Check(model.Graph, path);
-        Passes.ChannelsFirstInput.Apply(model);
+        // A uint8 input may be cast before or after its Transpose to channels first.
+        Passes.PixelInput.Apply(model);
+        if (Passes.ChannelsFirstInput.Apply(model)) Passes.PixelInput.Apply(model);
         return model;
     }
 
-    /// <summary>Whether loading changed the model's interface (a channels-last or float16 input): its file's bytes are then not what the engine runs.</summary>
+    /// <summary>Whether loading changed the model's interface (a channels-last, float16 or uint8 input): its file's bytes are then not what the engine runs.</summary>
     public static bool WasConverted(OnnxModel model) =>
-        model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) || model.Metadata.ContainsKey(Passes.Float16ToFloat.MetadataKey);
+        model.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey) || model.Metadata.ContainsKey(Passes.Float16ToFloat.MetadataKey)
+        || model.Metadata.ContainsKey(Passes.PixelInput.MetadataKey);
 
     /// <summary>Reads an ONNX file or a container as an ONNX protobuf message.</summary>
     /// <remarks>A file named <c>.cmodel</c> is read as a container even without its magic: a damaged one is a bad container (MBT1006), not a bad ONNX model.</remarks>

@@ -1,0 +1,50 @@
+using ModelBuildTasks.Graph;
+
+namespace ModelBuildTasks.Passes;
+
+/// <summary>
+/// Turns a uint8 image input that the graph casts to float before anything else reads it (Keras' and tf2onnx's
+/// raw-pixel models, a wrapper that takes camera bytes) into a float input of the same pixel values, and drops the
+/// Cast: every part of the product feeds floats. The model computes what it did for every 8-bit image; the data are
+/// taken as pixel values (scale 1) unless a preprocessing was given.
+/// </summary>
+public static class PixelInput
+{
+    /// <summary>The metadata key that records the conversion (value: the original element type), so reports and <c>inspect</c> can say so.</summary>
+    public const string MetadataKey = "converted_input_type";
+
+    /// <summary>Converts the input when it is uint8 and only Casts to float read it; returns whether it did.</summary>
+    public static bool Apply(OnnxModel model)
+    {
+        var graph = model.Graph;
+        if (graph.Inputs.Count != 1 || graph.Inputs[0] is not { Type: ElementType.UInt8 } input) return false;
+        var readers = graph.Consumers(input.Name).ToList();
+        if (readers.Count == 0 || graph.IsOutput(input.Name) || !readers.All(r => IsCastToFloat(r) && !graph.IsOutput(r.Outputs[0]))) return false;
+
+        graph.Inputs[0] = input with { Type = ElementType.Float };
+        foreach (var cast in readers)
+        {
+            var output = cast.Outputs[0];
+            graph.Nodes.Remove(cast);
+            graph.ValueInfos.Remove(output);
+            foreach (var node in graph.Nodes)
+                for (var i = 0; i < node.Inputs.Count; i++)
+                    if (node.Inputs[i] == output) node.Inputs[i] = input.Name;
+        }
+        model.Metadata[MetadataKey] = "uint8";
+        // The model's own pixels: 8-bit images go in as they are, not over 255 (a stored resize or mean is kept).
+        var stored = model.Metadata.GetValueOrDefault("preprocess");
+        try
+        {
+            if (Data.PreprocessSpec.Parse(stored) is { Scale: null } spec) model.Metadata["preprocess"] = (spec with { Scale = 1f }).ToString();
+        }
+        catch (ModelBuildException)
+        {
+            // A stored spec that does not parse is reported where it is read, as for any model.
+        }
+        return true;
+    }
+
+    static bool IsCastToFloat(Node node) =>
+        node.OpType == "Cast" && (node.Domain is "" or "ai.onnx") && node.GetInt("to", 0) == (long)ElementType.Float;
+}
