@@ -88,8 +88,11 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         if (EmbedsModel && (signature.Inputs[0].ElementType != 1 || signature.Outputs[0].ElementType != 1))
         {
             var (side, value) = signature.Inputs[0].ElementType != 1 ? ("input", signature.Inputs[0]) : ("output", signature.Outputs[0]);
+            // Compressing helps only where the engine converts: a uint8 input only Casts to float read, and float16.
+            var converts = value.ElementType == 10 || side == "input" && signature.PixelInput;
             throw new ModelBuildException(side == "input" ? ErrorCodes.InputShapeMismatch : ErrorCodes.InvalidGraph,
-                $"the model's {side} is {TypeName(value.ElementType)}, and ModelCompressionEnabled=false embeds the model as it is, while the class " + (side == "input" ? "feeds" : "reads") + " floats: compress it (the engine makes a uint8 input cast to float, and a float16 model, float), or export it in float", path);
+                $"the model's {side} is {TypeName(value.ElementType)}, and ModelCompressionEnabled=false embeds the model as it is, while the class " + (side == "input" ? "feeds" : "reads") + " floats: "
+                + (converts ? "compress it (the engine makes a uint8 input cast to float, and a float16 model, float), or export it in float" : "export it in float"), path);
         }
         // The engine fixes a symbolic image size from the validation images; embedded as it is, the app could not run it.
         var inputShape = signature.ChannelsLastInput && signature.Inputs[0].Shape is [var n, var h, var w, var c] ? [n, c, h, w] : signature.Inputs[0].Shape;

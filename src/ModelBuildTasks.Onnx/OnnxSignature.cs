@@ -108,7 +108,8 @@ public sealed class OnnxSignature
         if (signature.Inputs is [var image])
         {
             List<Node> ReadersOf(IEnumerable<string> values) => nodes.Where(n => n.Inputs.Any(values.Contains)).ToList();
-            static bool Casts(List<Node> readers) => readers.Count > 0 && readers.All(n => n.OpType == "Cast" && n.To == 1);
+            // To float, or to float16, which the engine makes float (Passes/Float16ToFloat).
+            static bool Casts(List<Node> readers) => readers.Count > 0 && readers.All(n => n.OpType == "Cast" && n.To is 1 or 10);
             static bool Transposes(List<Node> readers) => readers.Count > 0 && readers.All(n => n.OpType == "Transpose" && n.Perm is [0, 3, 1, 2]);
             var readers = ReadersOf([image.Name]);
             var pixels = image.ElementType == 2 && Casts(readers);

@@ -39,7 +39,7 @@ public class MsBuildWrapperTests
         half.Graph.Inputs[0] = half.Graph.Inputs[0] with { Type = ElementType.Float16 };
         ModelFile.Save(half, temp.File("half.onnx"));
         var items = $"""
-            <CompressModel Include="pixels.onnx" ValidationData="{TestPaths.FashionTest}" />
+            <CompressModel Include="pixels.onnx" ValidationData="{TestPaths.FashionTest}" Preprocess="mean=0.5;std=2" />
             <CompressModel Include="half.onnx" ValidationData="{TestPaths.FashionTest}" />
             """;
 
@@ -53,7 +53,7 @@ public class MsBuildWrapperTests
         // The metadata the class embeds, its quotes unescaped.
         string Metadata(string name) => File.ReadAllText(temp.File($"out/{name}/{name}.designtime.g.cs")).Replace("\\\"", "\"");
         Assert.Contains("\"inputs\":[{\"name\":\"input\",\"type\":\"float\"", Metadata("pixels"));
-        Assert.Contains("scale=1;mean=0;std=1", Metadata("pixels"));
+        Assert.Contains("scale=1;mean=0.5;std=2", Metadata("pixels")); // a given preprocessing without a scale: pixels as they are
         Assert.Contains("\"inputs\":[{\"name\":\"input\",\"type\":\"float\"", Metadata("half"));
     }
 

@@ -15,17 +15,36 @@ public class OnnxSignatureTests
 {
     // The task's class for a model the engine converts takes what the engine's would: the two rules must agree.
     [Theory]
-    [InlineData(ElementType.Float, true)]
-    [InlineData(ElementType.Int32, false)] // a Cast to integers is not pixels cast to float: not converted, refused as Cast
-    public void AUint8InputCastToFloat_IsAPixelInput_ExactlyWhenTheEngineConvertsIt(ElementType castTo, bool converted)
+    [InlineData(ElementType.Float, "", true)]
+    [InlineData(ElementType.Float16, "", true)] // made a Cast to float (Float16ToFloat)
+    [InlineData(ElementType.Int32, "", false)] // a Cast to integers is not pixels cast to float: not converted, refused as Cast
+    [InlineData(ElementType.Float, "transposed, then cast", true)] // N x H x W x C, as tf2onnx writes it
+    [InlineData(ElementType.Float, "cast, then transposed", true)]
+    public void AUint8InputCastToFloat_IsAPixelInput_ExactlyWhenTheEngineConvertsIt(ElementType castTo, string channelsLast, bool converted)
     {
         using var temp = new TestPaths.TempFolder();
         var model = ExportForms.Pixels().Exported;
-        model.Graph.Nodes.Single(n => n.OpType == "Cast").Attributes["to"] = NodeAttribute.Of((long)castTo);
+        var graph = model.Graph;
+        var cast = graph.Nodes.Single(n => n.OpType == "Cast");
+        cast.Attributes["to"] = NodeAttribute.Of((long)castTo);
+        if (channelsLast.Length > 0)
+        {
+            graph.Inputs[0] = graph.Inputs[0] with { Shape = new TensorShape([Dim.Named("N"), Dim.Of(28), Dim.Of(28), Dim.Of(1)]) };
+            var first = channelsLast.StartsWith("transposed", StringComparison.Ordinal);
+            var (from, to) = first ? (cast.Inputs[0], "transposed") : (cast.Outputs[0], "transposed");
+            foreach (var node in graph.Nodes) for (var i = 0; i < node.Inputs.Count; i++) if (node.Inputs[i] == from) node.Inputs[i] = to;
+            graph.Nodes.Insert(first ? 0 : 1, new Node("nhwc", "Transpose", [from], [to]).With("perm", NodeAttribute.Of(0L, 3L, 1L, 2L)));
+        }
         ModelFile.Save(model, temp.File("m.onnx"));
 
-        Assert.Equal(converted, OnnxSignature.Read(temp.File("m.onnx")).PixelInput);
-        Assert.Equal(converted, ModelFile.Load(temp.File("m.onnx")).Metadata.ContainsKey(Passes.PixelInput.MetadataKey));
+        var signature = OnnxSignature.Read(temp.File("m.onnx"));
+        var loaded = ModelFile.Load(temp.File("m.onnx"));
+
+        Assert.Equal(converted, signature.PixelInput);
+        Assert.Equal(converted, loaded.Metadata.ContainsKey(Passes.PixelInput.MetadataKey));
+        Assert.Equal(channelsLast.Length > 0, signature.ChannelsLastInput);
+        Assert.Equal(channelsLast.Length > 0, loaded.Metadata.ContainsKey(Passes.ChannelsFirstInput.MetadataKey));
+        if (converted) Assert.Equal("[N,1,28,28]", loaded.Graph.Inputs[0].Shape!.ToString());
     }
 
     [Fact]

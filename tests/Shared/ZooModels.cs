@@ -21,6 +21,7 @@ static class ZooModels
         ["resnet50_bottleneck"] = ResNet50Bottleneck,
         ["squeezenet_fire"] = SqueezeNetFire,
         ["shufflenet_v2"] = ShuffleNetV2,
+        ["shufflenet_v2_traced"] = () => Traced(ShuffleNetV2()),
         ["densenet121"] = () => TestModels.Dense(),
         ["inception_block"] = InceptionBlock,
         ["vgg_no_bn"] = VggNoBatchNorm,
@@ -204,8 +205,10 @@ static class ZooModels
 
     // As PyTorch exports a module that normalises its input, (x - mean) / std, and flattens with x.view(x.size(0), -1):
     // a Sub, and the view's target computed by Shape, Gather, Unsqueeze and Concat. Loaded as the engine loads it.
-    static OnnxModel PyTorchViewNormalised() =>
-        ModelFile.Load(OnnxExport.ToBytes(ExportForms.AsExported(ExportForms.NormalisedWithView(seed: 22, opset: Opset))), "pytorch_view_normalised.onnx");
+    static OnnxModel PyTorchViewNormalised() => Traced(ExportForms.NormalisedWithView(seed: 22, opset: Opset));
+
+    // As PyTorch traces the model with a dynamic batch (its Reshapes' targets computed from shapes), loaded as the engine loads it.
+    static OnnxModel Traced(OnnxModel model) => ModelFile.Load(OnnxExport.ToBytes(ExportForms.AsExported(model)), model.Graph.Name + ".onnx");
 
     static (GraphBuilder, string) Start(string name, int seed)
     {

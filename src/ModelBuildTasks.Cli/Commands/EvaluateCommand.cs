@@ -38,7 +38,7 @@ static class EvaluateCommand
             var referenceModel = referencePath is null ? null : ModelFile.Load(referencePath);
             // As compress does: the preprocessing the model records, unless one is given.
             var stored = LabelNames.Of(ir);
-            var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, PreprocessSpec.Parse(result.GetValue(preprocess) ?? ir.Metadata.GetValueOrDefault("preprocess")), result.GetValue(limit)), stored, LabelRange.ClassCount(ir));
+            var dataset = LabelNames.Align(DatasetLoader.Load(result.GetValue(data)!, Passes.PixelInput.Requested(result.GetValue(preprocess), ir), result.GetValue(limit)), stored, LabelRange.ClassCount(ir));
             var onnx = Bytes(ir, modelPath, dataset);
             var referenceBytes = referenceModel is null ? null : Bytes(referenceModel, referencePath!, dataset);
             // Measured against a reference, the labels are not used: neither warned about nor checked.

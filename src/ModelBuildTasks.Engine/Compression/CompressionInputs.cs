@@ -58,7 +58,7 @@ public sealed class CompressionInputs
                 "the model's input is N x H x W x C (TensorFlow's layout) and its first operation transposes it; the compressed model takes N x C x H x W, as the generated class documents, so feed it C x H x W images");
         if (model.Metadata.ContainsKey(Passes.PixelInput.MetadataKey))
             yield return new ReportWarning(ErrorCodes.InputTypeConverted,
-                "the model's input is uint8 and its first operation casts it to float; the compressed model takes the same pixel values as floats (0..255 for 8-bit images), as the generated class documents, so feed it floats");
+                "the model's input is uint8 and only Casts to float read it; the compressed model takes the same pixel values as floats (0..255 for 8-bit images), as the generated class documents, so feed it floats");
     }
 
     // An app's image files are 8-bit: float data in 0..1 were 8-bit pixels over 255 (torchvision's ToTensor), in 0..255
@@ -110,7 +110,7 @@ public sealed class CompressionInputs
             throw new ModelBuildException(ErrorCodes.UnsupportedOperator,
                 $"the model is already quantized ({quantized.OpType}, node '{quantized.Name}'): compress the float (fp32) model it was made from", modelPath);
 
-        var requested = PreprocessSpec.Parse(settings.Preprocess ?? model.Metadata.GetValueOrDefault("preprocess"));
+        var requested = Passes.PixelInput.Requested(settings.Preprocess, model);
         var raw = DatasetLoader.LoadRaw(dataPath, requested.Resize, requested.Channels);
         if (settings.MaxValidationImages > 0 && settings.MaxValidationImages < raw.Count) raw = raw.Subset(Enumerable.Range(0, settings.MaxValidationImages).ToArray());
         var spec = requested.Resolved(raw.EightBit);

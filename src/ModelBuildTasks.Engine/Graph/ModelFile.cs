@@ -24,13 +24,14 @@ public static class ModelFile
         Passes.Float16ToFloat.Apply(model);
         Passes.ConstantWeights.Fold(model.Graph);
         Passes.ConstantSubtraction.Apply(model.Graph);
-        Passes.ComputedReshapes.Apply(model.Graph);
         Passes.TiedWeights.Untie(model.Graph);
         Passes.UnusedInitializers.Remove(model.Graph);
         GraphValidation.Check(model.Graph, path);
         // A uint8 input may be cast before or after its Transpose to channels first.
         Passes.PixelInput.Apply(model);
         if (Passes.ChannelsFirstInput.Apply(model)) Passes.PixelInput.Apply(model);
+        // Last: it infers shapes, which need a checked graph and read through the input's Cast only once it is gone.
+        Passes.ComputedReshapes.Apply(model.Graph);
         return model;
     }
 

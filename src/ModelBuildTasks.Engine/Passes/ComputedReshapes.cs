@@ -1,82 +1,194 @@
 using ModelBuildTasks.Graph;
+using ModelBuildTasks.Shapes;
 
 namespace ModelBuildTasks.Passes;
 
 /// <summary>
-/// Makes a Reshape whose target is computed from its own input's shape a Reshape to a constant. PyTorch exports
-/// <c>x.view(x.size(0), -1)</c> with a dynamic batch as <c>Shape(x)</c>, <c>Gather</c> of axis 0, <c>Unsqueeze</c> and
-/// a <c>Concat</c> with <c>[-1]</c>: that is <c>Reshape(x, [0, -1])</c>, where 0 copies the input's own dimension
-/// (opset 5 onwards, without <c>allowzero</c>). Each part of the Concat must be a constant or the input's dimension
-/// at the part's own position, so the rewrite holds for every batch size; the shape nodes left unread go.
+/// Makes a Reshape whose target is computed from tensor shapes a Reshape to a constant. PyTorch traces sizes read in
+/// <c>forward</c> into shape arithmetic when the batch is dynamic: <c>x.view(x.size(0), -1)</c> becomes Shape, Gather,
+/// Unsqueeze and Concat; ShuffleNet's channel shuffle, <c>x.view(n, groups, c // groups, h, w)</c>, a Div too. With
+/// the shapes inferred, every size but the batch is a number, and the batch can be written as ONNX's 0 (copy the
+/// input's dimension there) or -1 (what the rest leaves). The target is evaluated once for every batch size: only
+/// Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Identity and integer arithmetic on known sizes are followed,
+/// and a target with the batch in a place neither 0 nor -1 can say stays as it is (refused as unsupported).
+/// The shape arithmetic nobody reads any more goes.
 /// </summary>
 public static class ComputedReshapes
 {
+    // A size in shape arithmetic: a number, or the batch (a symbolic dimension, by name).
+    readonly record struct Size(long Value, string? Symbol)
+    {
+        public bool IsKnown => Symbol is null;
+    }
+
+    // An int64 tensor of rank 0 or 1, its items.
+    sealed record Sizes(Size[] Items, bool Scalar);
+
     /// <summary>Rewrites in place; returns how many Reshapes got a constant target.</summary>
     public static int Apply(ModelGraph graph)
     {
         var rewritten = 0;
-        foreach (var reshape in graph.Nodes.Where(n => n.OpType == "Reshape" && n.Domain is "" or "ai.onnx").ToList())
+        var evaluated = new HashSet<string>(StringComparer.Ordinal);
+        // A Reshape's input may come from one rewritten before (a channel shuffle's second view): its shape is known only
+        // then, so the shapes are inferred again after each round that rewrote any.
+        while (true)
         {
-            if (reshape.Inputs.Count < 2 || graph.FindInitializer(reshape.Inputs[1]) is not null || reshape.GetInt("allowzero", 0) != 0) continue;
-            if (Target(graph, reshape.Inputs[0], reshape.Inputs[1]) is not { } target) continue;
-            reshape.Inputs[1] = graph.AddInitializer(Tensor.FromInt64s(graph.UniqueName(reshape.Name + "_shape"), [target.Length], target));
-            rewritten++;
+            var reshapes = graph.Nodes.Where(n => n.OpType == "Reshape" && n.Domain is "" or "ai.onnx" && n.Inputs.Count >= 2
+                && graph.FindInitializer(n.Inputs[1]) is null && n.GetInt("allowzero", 0) == 0).ToList();
+            if (reshapes.Count == 0) break;
+            IReadOnlyDictionary<string, ValueInfo> shapes;
+            try
+            {
+                shapes = ShapeInference.Infer(graph).Values;
+            }
+            catch (ModelBuildException)
+            {
+                break; // an inconsistent graph: its check, later, names the node
+            }
+            var evaluator = new Evaluator(graph, shapes);
+            var round = 0;
+            foreach (var reshape in reshapes)
+            {
+                if (evaluator.Evaluate(reshape.Inputs[1]) is not { Scalar: false } target
+                    || shapes.GetValueOrDefault(reshape.Inputs[0])?.Shape is not { } data
+                    || Constant(target.Items, data.Dims) is not { } values) continue;
+                reshape.Inputs[1] = graph.AddInitializer(Tensor.FromInt64s(graph.UniqueName(reshape.Name + "_shape"), [values.Length], values));
+                round++;
+            }
+            evaluated.UnionWith(evaluator.Evaluated);
+            if (round == 0) break;
+            rewritten += round;
         }
         if (rewritten == 0) return 0;
-        RemoveUnread(graph);
+        RemoveUnread(graph, evaluated);
         UnusedInitializers.Remove(graph);
         return rewritten;
     }
 
-    // The constant target `shape` computes for `data`, or null when it is not made of constants and `data`'s own
-    // dimensions at their own positions.
-    static long[]? Target(ModelGraph graph, string data, string shape)
+    // The constant target: numbers as they are (0 and -1 keep their meaning), the batch as 0 where the input has it at the
+    // same place, else as the one -1.
+    static long[]? Constant(Size[] target, IReadOnlyList<Dim> data)
     {
-        if (graph.Producer(shape) is not { OpType: "Concat" } concat || concat.GetInt("axis", 0) != 0) return null;
-        var target = new List<long>();
-        foreach (var part in concat.Inputs)
+        var values = new long[target.Length];
+        var inferred = target.Any(s => s.IsKnown && s.Value == -1);
+        for (var i = 0; i < target.Length; i++)
         {
-            if (graph.FindInitializer(part) is { Type: ElementType.Int64, Dims.Length: 1 } constant) target.AddRange(constant.ToInt64s());
-            else if (CopiedAxis(graph, part, data) is { } axis && axis == target.Count) target.Add(0);
+            if (target[i].IsKnown) values[i] = target[i].Value;
+            else if (i < data.Count && data[i].Symbol == target[i].Symbol) values[i] = 0;
+            else if (!inferred) (values[i], inferred) = (-1, true);
             else return null;
         }
-        return [.. target];
+        return values;
     }
 
-    // The axis of `data` whose size `part` holds as a one-element vector: Unsqueeze(axes [0]) of Gather(Shape(data), scalar
-    // axis), or Gather(Shape(data), [axis]).
-    static long? CopiedAxis(ModelGraph graph, string part, string data)
-    {
-        var producer = graph.Producer(part);
-        var scalar = false;
-        if (producer is { OpType: "Unsqueeze" })
-        {
-            var axes = producer.GetInts("axes") ?? graph.FindInitializer(producer.Input(1))?.ToInt64s();
-            if (axes is not [0]) return null;
-            producer = graph.Producer(producer.Inputs[0]);
-            scalar = true;
-        }
-        if (producer is not { OpType: "Gather" } gather || gather.GetInt("axis", 0) != 0
-            || graph.FindInitializer(gather.Input(1)) is not { Type: ElementType.Int64 } index || index.Dims.Length != (scalar ? 0 : 1) || index.ElementCount != 1) return null;
-        // Shape's start and end (opset 15) would shift the axes: only the whole shape is taken.
-        if (graph.Producer(gather.Inputs[0]) is not { OpType: "Shape" } shapeOf || shapeOf.Inputs[0] != data || shapeOf.Attributes.Count > 0) return null;
-        var axis = index.ToInt64s()[0];
-        return axis >= 0 ? axis : null;
-    }
-
-    // Shape arithmetic nobody reads any more, removed until none is left.
-    static void RemoveUnread(ModelGraph graph)
+    // Shape arithmetic nobody reads any more (the evaluated nodes), removed until none is left.
+    static void RemoveUnread(ModelGraph graph, IReadOnlySet<string> evaluated)
     {
         for (var removed = true; removed;)
         {
             removed = false;
             var read = graph.Nodes.SelectMany(n => n.Inputs).Concat(graph.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
-            foreach (var node in graph.Nodes.Where(n => n.OpType is "Shape" or "Gather" or "Unsqueeze" or "Concat" && !n.Outputs.Any(read.Contains)).ToList())
+            foreach (var node in graph.Nodes.Where(n => n.Outputs.All(evaluated.Contains) && !n.Outputs.Any(read.Contains)).ToList())
             {
                 graph.Nodes.Remove(node);
                 foreach (var output in node.Outputs) graph.ValueInfos.Remove(output);
                 removed = true;
             }
         }
+    }
+
+    // Evaluates int64 values of rank 0 or 1 from constants and inferred shapes; null where it cannot for every batch size.
+    sealed class Evaluator(ModelGraph graph, IReadOnlyDictionary<string, ValueInfo> shapes)
+    {
+        readonly Dictionary<string, Sizes?> known = new(StringComparer.Ordinal);
+
+        // Node outputs evaluated: the shape arithmetic that may go once nothing reads it.
+        public HashSet<string> Evaluated { get; } = new(StringComparer.Ordinal);
+
+        public Sizes? Evaluate(string value)
+        {
+            if (known.TryGetValue(value, out var done)) return done;
+            known[value] = null; // a cycle evaluates to nothing
+            var result = Compute(value);
+            known[value] = result;
+            if (result is not null && graph.Producer(value) is not null) Evaluated.Add(value);
+            return result;
+        }
+
+        Sizes? Compute(string value)
+        {
+            if (graph.FindInitializer(value) is { } tensor)
+                return tensor.Type is ElementType.Int64 or ElementType.Int32 && tensor.Dims.Length <= 1
+                    ? new Sizes([.. tensor.ToInt64s().Select(v => new Size(v, null))], tensor.Dims.Length == 0)
+                    : null;
+            if (graph.Producer(value) is not { Domain: "" or "ai.onnx", Outputs.Count: 1 } node) return null;
+            switch (node.OpType)
+            {
+                case "Shape":
+                {
+                    if (shapes.GetValueOrDefault(node.Inputs[0])?.Shape is not { } shape) return null;
+                    var dims = shape.Dims.Select(d => d.IsKnown ? new Size(d.Value, null) : d.Symbol is { } s ? new Size(0, s) : (Size?)null).ToList();
+                    if (dims.Any(d => d is null)) return null;
+                    var rank = dims.Count;
+                    var (start, end) = (Clamp(node.GetInt("start", 0), rank), Clamp(node.GetInt("end", rank), rank));
+                    return new Sizes([.. dims.Skip(start).Take(Math.Max(0, end - start)).Select(d => d!.Value)], false);
+                }
+                case "Identity" or "Cast" when node.OpType == "Identity" || node.GetInt("to", 0) is (long)ElementType.Int64 or (long)ElementType.Int32:
+                    return Evaluate(node.Inputs[0]);
+                case "Gather" when node.GetInt("axis", 0) == 0 && Evaluate(node.Inputs[0]) is { Scalar: false } from
+                    && graph.FindInitializer(node.Input(1)) is { Type: ElementType.Int64 or ElementType.Int32, Dims.Length: <= 1 } indices:
+                {
+                    var picked = new List<Size>();
+                    foreach (var index in indices.ToInt64s())
+                    {
+                        var i = index < 0 ? index + from.Items.Length : index;
+                        if (i < 0 || i >= from.Items.Length) return null;
+                        picked.Add(from.Items[i]);
+                    }
+                    return new Sizes([.. picked], indices.Dims.Length == 0);
+                }
+                case "Unsqueeze" when Evaluate(node.Inputs[0]) is { Scalar: true } scalar
+                    && (node.GetInts("axes") ?? graph.FindInitializer(node.Input(1))?.ToInt64s()) is [0] or [-1]:
+                    return scalar with { Scalar = false };
+                case "Squeeze" when Evaluate(node.Inputs[0]) is { Scalar: false, Items.Length: 1 } single
+                    && (node.GetInts("axes") ?? graph.FindInitializer(node.Input(1))?.ToInt64s() ?? [0]) is [0] or [-1]:
+                    return single with { Scalar = true };
+                case "Concat" when node.GetInt("axis", 0) is 0 or -1:
+                {
+                    var parts = node.Inputs.Select(Evaluate).ToList();
+                    return parts.All(p => p is { Scalar: false }) ? new Sizes([.. parts.SelectMany(p => p!.Items)], false) : null;
+                }
+                case "Slice" when Evaluate(node.Inputs[0]) is { Scalar: false } from:
+                {
+                    long Single(int input, long fallback) =>
+                        node.Input(input) is null ? fallback : graph.FindInitializer(node.Input(input))?.ToInt64s() is [var v] ? v : long.MinValue;
+                    var (start, end, axis, step) = (Single(1, 0), Single(2, long.MaxValue), Single(3, 0), Single(4, 1));
+                    if (node.Inputs.Count < 3 || start == long.MinValue || end == long.MinValue || axis is not (0 or -1) || step != 1) return null;
+                    var n = from.Items.Length;
+                    var (s, e) = (Clamp(start, n), Clamp(end, n));
+                    return new Sizes([.. from.Items.Skip(s).Take(Math.Max(0, e - s))], false);
+                }
+                case "Mul" or "Div" or "Add" or "Sub":
+                {
+                    if (Evaluate(node.Inputs[0]) is not { } a || Evaluate(node.Inputs[1]) is not { } b) return null;
+                    var length = Math.Max(a.Items.Length, b.Items.Length);
+                    if (a.Items.Length != length && a.Items.Length != 1 || b.Items.Length != length && b.Items.Length != 1) return null;
+                    var items = new Size[length];
+                    for (var i = 0; i < length; i++)
+                    {
+                        var (x, y) = (a.Items[a.Items.Length == 1 ? 0 : i], b.Items[b.Items.Length == 1 ? 0 : i]);
+                        if (!x.IsKnown || !y.IsKnown || node.OpType == "Div" && y.Value == 0) return null; // the batch in arithmetic: not one number
+                        // ONNX's integer Div truncates toward zero, as C# does.
+                        items[i] = new Size(node.OpType switch { "Mul" => x.Value * y.Value, "Div" => x.Value / y.Value, "Add" => x.Value + y.Value, _ => x.Value - y.Value }, null);
+                    }
+                    return new Sizes(items, a.Scalar && b.Scalar);
+                }
+                default:
+                    return null;
+            }
+        }
+
+        // ONNX's clamping of a start or end index into [0, n].
+        static int Clamp(long index, int n) => (int)Math.Clamp(index < 0 ? index + n : index, 0, n);
     }
 }

@@ -33,7 +33,12 @@ public static class Float16ToFloat
         // Every float16 value is now float: a Cast to either, from a value that is not an integer, changes nothing.
         foreach (var cast in graph.Nodes.Where(n => n.OpType == "Cast" && (n.Domain is "" or "ai.onnx") && n.GetInt("to", 0) is (long)ElementType.Float16 or (long)ElementType.Float).ToList())
         {
-            if (TypeOf(graph, cast.Inputs[0]) is { } from && from is not (ElementType.Float or ElementType.Float16)) continue;
+            if (TypeOf(graph, cast.Inputs[0]) is { } from && from is not (ElementType.Float or ElementType.Float16))
+            {
+                // 8-bit integers are exact in either: the Cast of a uint8 image input (Passes.PixelInput) to float16 is one to float.
+                if (from is ElementType.UInt8 or ElementType.Int8) cast.Attributes["to"] = NodeAttribute.Of((long)ElementType.Float);
+                continue;
+            }
             graph.Nodes[graph.Nodes.IndexOf(cast)] = new Node(cast.Name, "Identity", [cast.Inputs[0]], [cast.Outputs[0]]);
         }
         foreach (var (name, info) in graph.ValueInfos.ToList())

@@ -6,7 +6,7 @@ namespace ModelBuildTasks.Passes;
 /// Turns a uint8 image input that the graph casts to float before anything else reads it (Keras' and tf2onnx's
 /// raw-pixel models, a wrapper that takes camera bytes) into a float input of the same pixel values, and drops the
 /// Cast: every part of the product feeds floats. The model computes what it did for every 8-bit image; the data are
-/// taken as pixel values (scale 1) unless a preprocessing was given.
+/// taken as pixel values (scale 1) unless a scale is given (<see cref="Requested"/>).
 /// </summary>
 public static class PixelInput
 {
@@ -32,17 +32,19 @@ public static class PixelInput
                     if (node.Inputs[i] == output) node.Inputs[i] = input.Name;
         }
         model.Metadata[MetadataKey] = "uint8";
-        // The model's own pixels: 8-bit images go in as they are, not over 255 (a stored resize or mean is kept).
-        var stored = model.Metadata.GetValueOrDefault("preprocess");
-        try
-        {
-            if (Data.PreprocessSpec.Parse(stored) is { Scale: null } spec) model.Metadata["preprocess"] = (spec with { Scale = 1f }).ToString();
-        }
-        catch (ModelBuildException)
-        {
-            // A stored spec that does not parse is reported where it is read, as for any model.
-        }
         return true;
+    }
+
+    /// <summary>
+    /// The preprocessing asked for <paramref name="model"/>: <paramref name="given"/>, else the one the model stores; for
+    /// an input this pass converted, without a scale, 8-bit images go in as the pixel values the model was built for
+    /// (scale 1), not over 255. A given or stored resize, mean or scale is kept.
+    /// </summary>
+    /// <exception cref="ModelBuildException">With code <see cref="ErrorCodes.InvalidPreprocessing"/> when the text is malformed.</exception>
+    public static Data.PreprocessSpec Requested(string? given, OnnxModel model)
+    {
+        var spec = Data.PreprocessSpec.Parse(given ?? model.Metadata.GetValueOrDefault("preprocess"));
+        return spec.Scale is null && model.Metadata.ContainsKey(MetadataKey) ? spec with { Scale = 1f } : spec;
     }
 
     static bool IsCastToFloat(Node node) =>
