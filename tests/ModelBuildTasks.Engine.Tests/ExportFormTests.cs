@@ -63,6 +63,39 @@ public class ExportFormTests
         }
     }
 
+    // x.view(x[1:].size(0), -1): inference keeps the symbol N on the sliced axis, whose size is N - 1, so the size is the
+    // Reshape's own batch by symbol only. The input is named as the new target would be, which must not shadow it.
+    [Fact]
+    public void ASizeReadFromAnotherTensor_IsNotTakenForTheReshapedOnes_AtAnyBatch()
+    {
+        var b = new GraphBuilder("sliced_size");
+        var x = b.Input("view_shape", 1, 2, 2);
+        var g = b.Graph;
+        foreach (var (name, values) in new[] { ("one", new long[] { 1 }), ("end", [long.MaxValue]), ("axis0", [0]), ("rest", [-1]) })
+            g.AddInitializer(Tensor.FromInt64s(name, [1], values));
+        g.AddInitializer(Tensor.FromInt64s("zero", [], [0]));
+        g.Nodes.AddRange([
+            new Node("slice", "Slice", [x, "one", "end", "axis0"], ["tail"]),
+            new Node("shape", "Shape", ["tail"], ["dims"]),
+            new Node("gather", "Gather", ["dims", "zero"], ["size"]).With("axis", NodeAttribute.Of(0L)),
+            new Node("unsqueeze", "Unsqueeze", ["size", "axis0"], ["size1"]),
+            new Node("concat", "Concat", ["size1", "rest"], ["target"]).With("axis", NodeAttribute.Of(0L)),
+            new Node("view", "Reshape", [x, "target"], ["flat"])]);
+        g.Outputs.Add(new ValueInfo("flat", ElementType.Float, null));
+        var exported = b.Build();
+
+        var loaded = Loaded(exported);
+
+        Assert.DoesNotContain(loaded.Graph.Initializers.Keys, k => k == "view_shape");
+        foreach (var count in new[] { 2, 3 })
+        {
+            long[] shape = [count, 1, 2, 2];
+            var images = Enumerable.Range(0, count * 4).Select(i => (float)i).ToArray();
+            var expected = Ort.Run(OnnxExport.ToBytes(exported), images, shape, GraphOptimizationLevel.ORT_DISABLE_ALL)["flat"];
+            Assert.Equal(expected, Ort.Run(OnnxExport.ToBytes(loaded), images, shape, GraphOptimizationLevel.ORT_DISABLE_ALL)["flat"]);
+        }
+    }
+
     [Fact]
     public void ATargetWithArithmeticOnTheBatch_IsNotRewritten_AndStaysARefusedOperator()
     {

@@ -59,11 +59,11 @@ public sealed class ModelGraph
     Onnx.SoftmaxOutput.Producer? ProducerOf(string value) =>
         Producer(value) is { } node ? new Onnx.SoftmaxOutput.Producer(node.OpType, node.Input(0), node.GetInt("axis", -1)) : null;
 
-    /// <summary><paramref name="name"/>, or with a numeric suffix, so that no initializer or node output has it yet.</summary>
+    /// <summary><paramref name="name"/>, or with a numeric suffix, so that no graph input, initializer or node output has it yet.</summary>
     public string UniqueName(string name)
     {
         var candidate = name;
-        for (var i = 1; Initializers.ContainsKey(candidate) || Nodes.Any(n => n.Outputs.Contains(candidate)); i++) candidate = $"{name}_{i}";
+        for (var i = 1; Initializers.ContainsKey(candidate) || Inputs.Any(v => v.Name == candidate) || Nodes.Any(n => n.Outputs.Contains(candidate)); i++) candidate = $"{name}_{i}";
         return candidate;
     }
 

@@ -9,16 +9,19 @@ namespace ModelBuildTasks.Passes;
 /// Unsqueeze and Concat; ShuffleNet's channel shuffle, <c>x.view(n, groups, c // groups, h, w)</c>, a Div too. With
 /// the shapes inferred, every size but the batch is a number, and the batch can be written as ONNX's 0 (copy the
 /// input's dimension there) or -1 (what the rest leaves). The target is evaluated once for every batch size: only
-/// Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Identity and integer arithmetic on known sizes are followed,
-/// and a target with the batch in a place neither 0 nor -1 can say stays as it is (refused as unsupported).
-/// The shape arithmetic nobody reads any more goes.
+/// Shape, Gather, Slice, Unsqueeze, Squeeze, Concat, Cast, Identity and integer arithmetic on known sizes are followed.
+/// A symbolic size is written as 0 only when it is the Reshape's own input's dimension at the same place (read by a
+/// Shape of that very tensor: inference keeps a symbol on some axes whose size changes, a slice's or a pad's), else as
+/// the one -1, which holds whenever the original target does; any other target stays as it is (refused as
+/// unsupported). The shape arithmetic nobody reads any more goes. A graph with subgraphs (If, Loop), whose nodes may
+/// read these values, is left alone.
 /// </summary>
 public static class ComputedReshapes
 {
-    // A size in shape arithmetic: a number, or the batch (a symbolic dimension, by name).
-    readonly record struct Size(long Value, string? Symbol)
+    // A size in shape arithmetic: a number, or one not known before run time (the batch), with the tensor and axis it was read from.
+    readonly record struct Size(long Value, string? Tensor = null, int Axis = -1)
     {
-        public bool IsKnown => Symbol is null;
+        public bool IsKnown => Tensor is null;
     }
 
     // An int64 tensor of rank 0 or 1, its items.
@@ -27,6 +30,7 @@ public static class ComputedReshapes
     /// <summary>Rewrites in place; returns how many Reshapes got a constant target.</summary>
     public static int Apply(ModelGraph graph)
     {
+        if (graph.Nodes.Any(n => n.Attributes.Values.Any(a => a.Kind == AttributeKind.Opaque))) return 0;
         var rewritten = 0;
         var evaluated = new HashSet<string>(StringComparer.Ordinal);
         // A Reshape's input may come from one rewritten before (a channel shuffle's second view): its shape is known only
@@ -50,8 +54,7 @@ public static class ComputedReshapes
             foreach (var reshape in reshapes)
             {
                 if (evaluator.Evaluate(reshape.Inputs[1]) is not { Scalar: false } target
-                    || shapes.GetValueOrDefault(reshape.Inputs[0])?.Shape is not { } data
-                    || Constant(target.Items, data.Dims) is not { } values) continue;
+                    || Constant(target.Items, reshape.Inputs[0]) is not { } values) continue;
                 reshape.Inputs[1] = graph.AddInitializer(Tensor.FromInt64s(graph.UniqueName(reshape.Name + "_shape"), [values.Length], values));
                 round++;
             }
@@ -65,36 +68,42 @@ public static class ComputedReshapes
         return rewritten;
     }
 
-    // The constant target: numbers as they are (0 and -1 keep their meaning), the batch as 0 where the input has it at the
-    // same place, else as the one -1.
-    static long[]? Constant(Size[] target, IReadOnlyList<Dim> data)
+    // The constant target: numbers as they are (0 and -1 keep their meaning), a symbolic size as 0 where it is `data`'s own
+    // dimension at the same place, else as the one -1 (the original's target is valid, so what the rest leaves is that size).
+    static long[]? Constant(Size[] target, string data)
     {
         var values = new long[target.Length];
         var inferred = target.Any(s => s.IsKnown && s.Value == -1);
         for (var i = 0; i < target.Length; i++)
         {
             if (target[i].IsKnown) values[i] = target[i].Value;
-            else if (i < data.Count && data[i].Symbol == target[i].Symbol) values[i] = 0;
+            else if (target[i].Tensor == data && target[i].Axis == i) values[i] = 0;
             else if (!inferred) (values[i], inferred) = (-1, true);
             else return null;
         }
         return values;
     }
 
-    // Shape arithmetic nobody reads any more (the evaluated nodes), removed until none is left.
+    // Shape arithmetic nobody reads any more (the evaluated nodes), removed until none is left: a node goes when the last
+    // reader of its outputs went, so a chain goes in one walk.
     static void RemoveUnread(ModelGraph graph, IReadOnlySet<string> evaluated)
     {
-        for (var removed = true; removed;)
+        var readers = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var name in graph.Nodes.SelectMany(n => n.Inputs).Concat(graph.Outputs.Select(o => o.Name)))
+            readers[name] = readers.GetValueOrDefault(name) + 1;
+        var producers = graph.Nodes.SelectMany(n => n.Outputs.Select(o => (o, n))).ToDictionary(p => p.o, p => p.n, StringComparer.Ordinal);
+        bool Unread(Node node) => node.Outputs.All(evaluated.Contains) && node.Outputs.All(o => readers.GetValueOrDefault(o) == 0);
+        var removed = new HashSet<Node>();
+        var pending = new Stack<Node>(graph.Nodes.Where(Unread));
+        while (pending.TryPop(out var node))
         {
-            removed = false;
-            var read = graph.Nodes.SelectMany(n => n.Inputs).Concat(graph.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
-            foreach (var node in graph.Nodes.Where(n => n.Outputs.All(evaluated.Contains) && !n.Outputs.Any(read.Contains)).ToList())
-            {
-                graph.Nodes.Remove(node);
-                foreach (var output in node.Outputs) graph.ValueInfos.Remove(output);
-                removed = true;
-            }
+            if (!removed.Add(node)) continue;
+            foreach (var input in node.Inputs)
+                if (readers.ContainsKey(input) && --readers[input] == 0 && producers.GetValueOrDefault(input) is { } producer && Unread(producer))
+                    pending.Push(producer);
         }
+        graph.Nodes.RemoveAll(removed.Contains);
+        foreach (var output in removed.SelectMany(n => n.Outputs)) graph.ValueInfos.Remove(output);
     }
 
     // Evaluates int64 values of rank 0 or 1 from constants and inferred shapes; null where it cannot for every batch size.
@@ -119,7 +128,7 @@ public static class ComputedReshapes
         {
             if (graph.FindInitializer(value) is { } tensor)
                 return tensor.Type is ElementType.Int64 or ElementType.Int32 && tensor.Dims.Length <= 1
-                    ? new Sizes([.. tensor.ToInt64s().Select(v => new Size(v, null))], tensor.Dims.Length == 0)
+                    ? new Sizes([.. tensor.ToInt64s().Select(v => new Size(v))], tensor.Dims.Length == 0)
                     : null;
             if (graph.Producer(value) is not { Domain: "" or "ai.onnx", Outputs.Count: 1 } node) return null;
             switch (node.OpType)
@@ -127,11 +136,11 @@ public static class ComputedReshapes
                 case "Shape":
                 {
                     if (shapes.GetValueOrDefault(node.Inputs[0])?.Shape is not { } shape) return null;
-                    var dims = shape.Dims.Select(d => d.IsKnown ? new Size(d.Value, null) : d.Symbol is { } s ? new Size(0, s) : (Size?)null).ToList();
-                    if (dims.Any(d => d is null)) return null;
+                    // A size inference does not know (the batch) is recorded by where it was read: only that is sure of it.
+                    var dims = shape.Dims.Select((d, axis) => d.IsKnown ? new Size(d.Value) : new Size(0, node.Inputs[0], axis)).ToList();
                     var rank = dims.Count;
                     var (start, end) = (Clamp(node.GetInt("start", 0), rank), Clamp(node.GetInt("end", rank), rank));
-                    return new Sizes([.. dims.Skip(start).Take(Math.Max(0, end - start)).Select(d => d!.Value)], false);
+                    return new Sizes([.. dims.Skip(start).Take(Math.Max(0, end - start))], false);
                 }
                 case "Identity" or "Cast" when node.OpType == "Identity" || node.GetInt("to", 0) is (long)ElementType.Int64 or (long)ElementType.Int32:
                     return Evaluate(node.Inputs[0]);
@@ -179,7 +188,7 @@ public static class ComputedReshapes
                         var (x, y) = (a.Items[a.Items.Length == 1 ? 0 : i], b.Items[b.Items.Length == 1 ? 0 : i]);
                         if (!x.IsKnown || !y.IsKnown || node.OpType == "Div" && y.Value == 0) return null; // the batch in arithmetic: not one number
                         // ONNX's integer Div truncates toward zero, as C# does.
-                        items[i] = new Size(node.OpType switch { "Mul" => x.Value * y.Value, "Div" => x.Value / y.Value, "Add" => x.Value + y.Value, _ => x.Value - y.Value }, null);
+                        items[i] = new Size(node.OpType switch { "Mul" => x.Value * y.Value, "Div" => x.Value / y.Value, "Add" => x.Value + y.Value, _ => x.Value - y.Value });
                     }
                     return new Sizes(items, a.Scalar && b.Scalar);
                 }

@@ -298,8 +298,13 @@ public static class OperatorRules
     static IReadOnlyList<ValueInfo?> Reshape(ShapeContext c)
     {
         var x = c.Shape(0);
-        var target = c.Constant(1)?.ToInt64s();
-        if (target is null) return [c.Like(0, new TensorShape(Enumerable.Repeat(Dim.Unknown, (int)(c.Shape(1)[0].Value is var r and >= 0 ? r : 0))))];
+        var constant = c.Constant(1);
+        if (constant is { Dims.Length: not 1 }) throw c.Fail("the target shape is not a vector");
+        var target = constant?.ToInt64s();
+        if (target is null)
+            return c.Shape(1) is { Rank: 1 } computed
+                ? [c.Like(0, new TensorShape(Enumerable.Repeat(Dim.Unknown, (int)(computed[0].Value is var r and >= 0 ? r : 0))))]
+                : throw c.Fail("the target shape is not a vector");
         var allowZero = c.Node.GetInt("allowzero", 0) == 1;
         var dims = new Dim[target.Length];
         var inferred = -1;
