@@ -18,19 +18,10 @@ public static class ChannelsFirstInput
     {
         var graph = model.Graph;
         if (graph.Inputs.Count != 1 || graph.Inputs[0] is not { Shape: { Rank: 4 } shape } input) return false;
-        var readers = graph.Consumers(input.Name).ToList();
-        if (readers.Count == 0 || graph.IsOutput(input.Name) || !readers.All(r => IsToChannelsFirst(r) && !graph.IsOutput(r.Outputs[0]))) return false;
+        if (InputReaders.OnlyAdapters(graph, input.Name, IsToChannelsFirst) is not { } transposes) return false;
 
         graph.Inputs[0] = input with { Shape = new TensorShape([shape[0], shape[3], shape[1], shape[2]]) };
-        foreach (var transpose in readers)
-        {
-            var output = transpose.Outputs[0];
-            graph.Nodes.Remove(transpose);
-            graph.ValueInfos.Remove(output);
-            foreach (var node in graph.Nodes)
-                for (var i = 0; i < node.Inputs.Count; i++)
-                    if (node.Inputs[i] == output) node.Inputs[i] = input.Name;
-        }
+        InputReaders.Bypass(graph, transposes, input.Name);
         model.Metadata[MetadataKey] = "NHWC";
         return true;
     }

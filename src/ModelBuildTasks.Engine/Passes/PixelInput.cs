@@ -18,19 +18,10 @@ public static class PixelInput
     {
         var graph = model.Graph;
         if (graph.Inputs.Count != 1 || graph.Inputs[0] is not { Type: ElementType.UInt8 } input) return false;
-        var readers = graph.Consumers(input.Name).ToList();
-        if (readers.Count == 0 || graph.IsOutput(input.Name) || !readers.All(r => IsCastToFloat(r) && !graph.IsOutput(r.Outputs[0]))) return false;
+        if (InputReaders.OnlyAdapters(graph, input.Name, IsCastToFloat) is not { } casts) return false;
 
         graph.Inputs[0] = input with { Type = ElementType.Float };
-        foreach (var cast in readers)
-        {
-            var output = cast.Outputs[0];
-            graph.Nodes.Remove(cast);
-            graph.ValueInfos.Remove(output);
-            foreach (var node in graph.Nodes)
-                for (var i = 0; i < node.Inputs.Count; i++)
-                    if (node.Inputs[i] == output) node.Inputs[i] = input.Name;
-        }
+        InputReaders.Bypass(graph, casts, input.Name);
         model.Metadata[MetadataKey] = "uint8";
         return true;
     }
