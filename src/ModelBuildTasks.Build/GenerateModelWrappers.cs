@@ -117,9 +117,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         // The engine's rule (MetricChoice): features for the cosine metric and for outputs that are not one score per class.
         var metric = Meta("Metric").ToLowerInvariant();
         var classifier = metric != "cosine" && ModelBuildTasks.Evaluation.ClassScores.Count(output.Shape, asked: metric is "accuracy" or "agreement") > 0;
-        var preprocessText = Meta("Preprocess") is { Length: > 0 } p ? p : signature.Metadata.GetValueOrDefault("preprocess");
-        // As the engine reads a uint8 input's pixels (Passes/PixelInput): as they are, unless a scale was given.
-        if (signature.PixelInput && PreprocessSpec.Parse(preprocessText) is { Scale: null } pixels) preprocessText = (pixels with { Scale = 1f }).ToString();
+        var requested = PreprocessSpec.Requested(Meta("Preprocess") is { Length: > 0 } p ? p : null, signature.Metadata.GetValueOrDefault("preprocess"), signature.PixelInput);
         var metadata = new ContainerMetadata
         {
             Inputs = [Describe(signature.Inputs[0] with { Shape = inputShape })],
@@ -129,7 +127,7 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
             Labels = classifier ? Labels(model, signature) : [],
             // Resolved as the engine resolves it for 8-bit images (the data are not read here): scale=1/255 unless one was
             // given, the compressed class's constant for 8-bit validation data (for float data it states the data's own).
-            Preprocess = PreprocessSpec.Parse(preprocessText).Resolved(eightBit: true).ToString(),
+            Preprocess = requested.Resolved(eightBit: true).ToString(),
             // The full package version, as the engine writes it (prerelease kept, build metadata dropped).
             EngineVersion = (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GenerateModelWrappers).Assembly)?.InformationalVersion ?? "").Split('+')[0],
         };
@@ -171,14 +169,5 @@ public sealed class GenerateModelWrappers : Microsoft.Build.Utilities.Task
         return [];
     }
 
-    // ONNX's names of the element types an image model's input or output may have instead of float.
-    static string TypeName(int elementType) => elementType switch
-    {
-        2 => "uint8",
-        3 => "int8",
-        10 => "float16",
-        11 => "double",
-        16 => "bfloat16",
-        _ => $"of ONNX element type {elementType}",
-    };
+    static string TypeName(int elementType) => Graph.ElementTypes.Name((Graph.ElementType)elementType);
 }

@@ -33,6 +33,18 @@ public sealed record PreprocessSpec
     /// <summary>The same spec with the scale made explicit for data of the given kind (1/255 for 8-bit pixels), as recorded for apps.</summary>
     public PreprocessSpec Resolved(bool eightBit) => this with { Scale = Scale ?? (eightBit ? 1f / 255f : 1f) };
 
+    /// <summary>
+    /// The preprocessing asked for a model: <paramref name="given"/>, else the one the model stores; for an input the
+    /// engine converted from uint8 (<paramref name="pixelInput"/>, Passes/PixelInput), without a scale, 8-bit images go in
+    /// as the pixel values the model was built for (scale 1), not over 255. A given or stored resize, mean or scale is kept.
+    /// </summary>
+    /// <exception cref="ModelBuildException">With code <see cref="ErrorCodes.InvalidPreprocessing"/> when the text is malformed.</exception>
+    public static PreprocessSpec Requested(string? given, string? stored, bool pixelInput)
+    {
+        var spec = Parse(given ?? stored);
+        return spec.Scale is null && pixelInput ? spec with { Scale = 1f } : spec;
+    }
+
     /// <summary>Parses the text form; an empty or null text gives <see cref="Default"/>.</summary>
     /// <exception cref="ModelBuildException">With code <see cref="ErrorCodes.InvalidPreprocessing"/> when the text is malformed.</exception>
     public static PreprocessSpec Parse(string? text)

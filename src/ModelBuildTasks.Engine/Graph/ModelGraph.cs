@@ -59,6 +59,12 @@ public sealed class ModelGraph
     Onnx.SoftmaxOutput.Producer? ProducerOf(string value) =>
         Producer(value) is { } node ? new Onnx.SoftmaxOutput.Producer(node.OpType, node.Input(0), node.GetInt("axis", -1)) : null;
 
+    /// <summary>
+    /// Whether a node holds a subgraph (If, Loop, Scan: kept as opaque attributes), whose nodes may read any value of this
+    /// graph: passes that drop or rename values leave such a graph alone.
+    /// </summary>
+    public bool HasSubgraphs => Nodes.Any(n => n.Attributes.Values.Any(a => a.Kind == AttributeKind.Opaque));
+
     /// <summary><paramref name="name"/>, or with a numeric suffix, so that no graph input, initializer or node output has it yet.</summary>
     public string UniqueName(string name)
     {

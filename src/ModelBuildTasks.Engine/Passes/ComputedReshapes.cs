@@ -30,7 +30,7 @@ public static class ComputedReshapes
     /// <summary>Rewrites in place; returns how many Reshapes got a constant target.</summary>
     public static int Apply(ModelGraph graph)
     {
-        if (graph.Nodes.Any(n => n.Attributes.Values.Any(a => a.Kind == AttributeKind.Opaque))) return 0;
+        if (graph.HasSubgraphs) return 0;
         var rewritten = 0;
         var evaluated = new HashSet<string>(StringComparer.Ordinal);
         // A Reshape's input may come from one rewritten before (a channel shuffle's second view): its shape is known only

@@ -28,7 +28,6 @@ public static class ConstantSubtraction
             graph.Nodes[i] = add;
             rewritten++;
         }
-        if (rewritten > 0) UnusedInitializers.Remove(graph);
-        return rewritten;
+        return rewritten; // a constant nothing else reads is left to UnusedInitializers, which loading runs next
     }
 }

@@ -15,7 +15,7 @@ public static class ConstantWeights
     /// <summary>Folds in place; returns how many nodes went.</summary>
     public static int Fold(ModelGraph graph)
     {
-        if (graph.Nodes.Any(n => n.Attributes.Values.Any(a => a.Kind == AttributeKind.Opaque))) return 0; // subgraphs may read these values
+        if (graph.HasSubgraphs) return 0;
         var folded = 0;
         for (var changed = true; changed;)
         {

@@ -26,17 +26,10 @@ public static class PixelInput
         return true;
     }
 
-    /// <summary>
-    /// The preprocessing asked for <paramref name="model"/>: <paramref name="given"/>, else the one the model stores; for
-    /// an input this pass converted, without a scale, 8-bit images go in as the pixel values the model was built for
-    /// (scale 1), not over 255. A given or stored resize, mean or scale is kept.
-    /// </summary>
+    /// <summary><see cref="Data.PreprocessSpec.Requested"/> for <paramref name="model"/>: its stored preprocessing, and whether this pass converted its input.</summary>
     /// <exception cref="ModelBuildException">With code <see cref="ErrorCodes.InvalidPreprocessing"/> when the text is malformed.</exception>
-    public static Data.PreprocessSpec Requested(string? given, OnnxModel model)
-    {
-        var spec = Data.PreprocessSpec.Parse(given ?? model.Metadata.GetValueOrDefault("preprocess"));
-        return spec.Scale is null && model.Metadata.ContainsKey(MetadataKey) ? spec with { Scale = 1f } : spec;
-    }
+    public static Data.PreprocessSpec Requested(string? given, OnnxModel model) =>
+        Data.PreprocessSpec.Requested(given, model.Metadata.GetValueOrDefault("preprocess"), model.Metadata.ContainsKey(MetadataKey));
 
     static bool IsCastToFloat(Node node) =>
         node.OpType == "Cast" && (node.Domain is "" or "ai.onnx") && node.GetInt("to", 0) == (long)ElementType.Float;

@@ -13,7 +13,7 @@ public static class UnusedInitializers
     /// <summary>Removes them in place; returns how many.</summary>
     public static int Remove(ModelGraph graph)
     {
-        if (graph.Nodes.Any(n => n.Attributes.Values.Any(a => a.Kind == AttributeKind.Opaque))) return 0;
+        if (graph.HasSubgraphs) return 0;
         var read = graph.Nodes.SelectMany(n => n.Inputs).Concat(graph.Outputs.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
         var unused = graph.Initializers.Keys.Where(name => !read.Contains(name)).ToList();
         foreach (var name in unused) graph.Initializers.Remove(name);
